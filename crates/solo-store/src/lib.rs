@@ -1,0 +1,206 @@
+//! The `Store` seam: everything Solo keeps, behind narrow traits named in domain terms.
+//!
+//! - [`records`]: what the store hands back (plain data, not the wire format).
+//! - [`AccountStore`]: users, workspaces, memberships, sessions, personal access tokens.
+//! - [`MissionStore`]: missions, watchers, reviews, fallbacks.
+//! - [`WorkstationStore`]: workstations, agents, heartbeats and the presence sweep.
+//! - [`CommunityStore`]: community posts.
+//! - [`EventStore`]: the event log, channel streams and the transactional outbox.
+//! - [`ConfigStore`]: small keyed documents (preferences, server secrets).
+//! - [`sql::SqlStore`]: the implementation, on SQLite (embedded) or PostgreSQL (cluster).
+//!
+//! The invariant every mutating method keeps: the new state, its event and the
+//! event's channel offsets are written in ONE transaction. Nothing is published
+//! that was not committed; the dispatcher publishes what was committed.
+
+pub mod records;
+pub mod sql;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use solo_domain::event::AgentState;
+use solo_domain::{
+    Actor, Channel, EventEnvelope, MissionId, ReviewDecision, Stage, TokenId, UserId, WorkspaceId, WorkstationId,
+};
+use thiserror::Error;
+use tokio::sync::Notify;
+
+pub use records::*;
+pub use sql::SqlStore;
+
+/// Errors of the store, precise enough for the API to pick a status code.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("already exists: {0}")]
+    AlreadyExists(String),
+    #[error("the {subject} is at version {current}, not {expected}")]
+    VersionMismatch { subject: &'static str, current: i64, expected: i64 },
+    #[error(transparent)]
+    InvalidTransition(#[from] solo_domain::mission::InvalidTransition),
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    #[error("the database is unavailable or failed: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("stored data could not be decoded: {0}")]
+    Corrupt(String),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+impl StoreError {
+    /// True when the failure is the database being busy or unreachable, so a retry may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Database(e) if !matches!(e, sqlx::Error::RowNotFound))
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Who is making a change, under which trace: recorded in the change's event.
+#[derive(Debug, Clone)]
+pub struct WriteContext {
+    pub actor: Actor,
+    pub trace_id: String,
+}
+
+impl WriteContext {
+    pub fn user(id: UserId, trace_id: impl Into<String>) -> Self {
+        Self { actor: Actor::User { id }, trace_id: trace_id.into() }
+    }
+
+    pub fn system(trace_id: impl Into<String>) -> Self {
+        Self { actor: Actor::System, trace_id: trace_id.into() }
+    }
+}
+
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Creates the workspace if no workspace has that slug; returns it either way.
+    async fn ensure_workspace(&self, slug: &str, name: &str) -> StoreResult<Workspace>;
+    async fn create_user(&self, new: NewUser) -> StoreResult<User>;
+    async fn set_password_hash(&self, user: &UserId, hash: &str) -> StoreResult<()>;
+    async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>>;
+    async fn user_by_id(&self, id: &UserId) -> StoreResult<Option<User>>;
+    /// Adds or updates a membership.
+    async fn set_membership(&self, workspace: &WorkspaceId, user: &UserId, role: Role) -> StoreResult<()>;
+    async fn remove_membership(&self, workspace: &WorkspaceId, user: &UserId) -> StoreResult<bool>;
+    async fn memberships_of(&self, user: &UserId) -> StoreResult<Vec<Membership>>;
+    async fn role_in(&self, user: &UserId, workspace: &WorkspaceId) -> StoreResult<Option<Role>>;
+    async fn workspace_members(&self, workspace: &WorkspaceId) -> StoreResult<Vec<User>>;
+
+    async fn create_session(&self, session: &Session) -> StoreResult<()>;
+    /// A live (unexpired) session by the hash of its cookie value.
+    async fn session_by_hash(&self, token_hash: &str, now_ms: i64) -> StoreResult<Option<Session>>;
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+    async fn delete_expired_sessions(&self, now_ms: i64) -> StoreResult<u64>;
+
+    async fn create_access_token(&self, token: &AccessToken) -> StoreResult<()>;
+    async fn access_tokens_of(&self, user: &UserId) -> StoreResult<Vec<AccessToken>>;
+    /// A token by the SHA-256 hash of its secret, whatever its state (the caller checks expiry and revocation).
+    async fn access_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<AccessToken>>;
+    async fn access_token_by_id(&self, id: &TokenId) -> StoreResult<Option<AccessToken>>;
+    /// Revokes the user's token; false when it does not exist or is not theirs.
+    async fn revoke_access_token(&self, user: &UserId, id: &TokenId, now_ms: i64) -> StoreResult<bool>;
+    async fn touch_access_token(&self, id: &TokenId, now_ms: i64) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait MissionStore: Send + Sync {
+    async fn create_mission(&self, ctx: &WriteContext, new: NewMission) -> StoreResult<Mission>;
+    async fn mission(&self, id: &MissionId) -> StoreResult<Option<Mission>>;
+    async fn missions_in(&self, workspaces: &[WorkspaceId], stage: Option<Stage>) -> StoreResult<Vec<Mission>>;
+    /// Moves a mission to a stage; with `expected_version`, refuses if the mission changed meanwhile.
+    async fn change_stage(
+        &self,
+        ctx: &WriteContext,
+        id: &MissionId,
+        to: Stage,
+        expected_version: Option<i64>,
+    ) -> StoreResult<Mission>;
+    async fn add_review(
+        &self,
+        ctx: &WriteContext,
+        id: &MissionId,
+        reviewer: &UserId,
+        decision: ReviewDecision,
+        comment: Option<String>,
+    ) -> StoreResult<(Mission, Review)>;
+    async fn add_fallback(
+        &self,
+        ctx: &WriteContext,
+        id: &MissionId,
+        created_by: &UserId,
+        reason: String,
+        summary: String,
+    ) -> StoreResult<(Mission, Fallback)>;
+    async fn reviews_of(&self, id: &MissionId) -> StoreResult<Vec<Review>>;
+    async fn set_watching(&self, id: &MissionId, user: &UserId, watching: bool) -> StoreResult<()>;
+    async fn watchers_of(&self, id: &MissionId) -> StoreResult<Vec<UserId>>;
+}
+
+#[async_trait]
+pub trait WorkstationStore: Send + Sync {
+    async fn create_workstation(&self, ctx: &WriteContext, new: NewWorkstation) -> StoreResult<Workstation>;
+    async fn workstation(&self, id: &WorkstationId) -> StoreResult<Option<Workstation>>;
+    async fn workstations_in(&self, workspaces: &[WorkspaceId]) -> StoreResult<Vec<Workstation>>;
+    async fn agents_of(&self, workstations: &[WorkstationId]) -> StoreResult<Vec<Agent>>;
+    /// Records a heartbeat: the workstation is online, its agents as reported. Emits
+    /// `workstation.heartbeat`, and a status or agent event for each transition.
+    async fn record_heartbeat(
+        &self,
+        ctx: &WriteContext,
+        id: &WorkstationId,
+        agents: &[AgentState],
+        now_ms: i64,
+    ) -> StoreResult<Workstation>;
+    /// Moves every workstation whose heartbeats stopped to the status the thresholds
+    /// give, emitting `workstation.status_changed` once per transition.
+    async fn sweep_workstations(&self, ctx: &WriteContext, policy: SweepPolicy, now_ms: i64) -> StoreResult<Vec<Workstation>>;
+}
+
+#[async_trait]
+pub trait CommunityStore: Send + Sync {
+    async fn create_post(&self, ctx: &WriteContext, new: NewPost) -> StoreResult<Post>;
+    async fn posts_in(&self, workspace: &WorkspaceId, limit: i64) -> StoreResult<Vec<Post>>;
+}
+
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Signalled after every commit that wrote an event, so the dispatcher wakes at once.
+    fn outbox_signal(&self) -> Arc<Notify>;
+    /// The oldest committed events not yet published, in commit order.
+    async fn unpublished_events(&self, limit: i64) -> StoreResult<Vec<OutboxEvent>>;
+    async fn mark_published(&self, seqs: &[i64], now_ms: i64) -> StoreResult<()>;
+    async fn unpublished_count(&self) -> StoreResult<i64>;
+    /// A channel's epoch and last offset (creating the stream if it has none yet, so its
+    /// epoch is stable from the first time anyone asks).
+    async fn channel_position(&self, channel: &Channel) -> StoreResult<StreamPosition>;
+    /// Publications of a channel after `since`, in offset order.
+    async fn channel_history(&self, channel: &Channel, since: u64, limit: i64) -> StoreResult<Vec<HistoryItem>>;
+    /// The oldest offset still kept for a channel (None when it has no history).
+    async fn oldest_kept_offset(&self, channel: &Channel) -> StoreResult<Option<u64>>;
+    /// Removes history past the retention limits, in bounded batches; returns rows removed.
+    async fn trim_history(&self, policy: RetentionPolicy, now_ms: i64) -> StoreResult<u64>;
+    /// Events of a subject, newest first (for consoles and audit).
+    async fn events_of_subject(&self, kind: &str, id: &str, limit: i64) -> StoreResult<Vec<EventEnvelope>>;
+}
+
+#[async_trait]
+pub trait ConfigStore: Send + Sync {
+    async fn config_get(&self, scope: &str, key: &str) -> StoreResult<Option<serde_json::Value>>;
+    async fn config_put(&self, scope: &str, key: &str, value: &serde_json::Value) -> StoreResult<()>;
+    /// Inserts the value unless one exists; returns the value that is stored afterwards.
+    async fn config_put_if_absent(&self, scope: &str, key: &str, value: &serde_json::Value) -> StoreResult<serde_json::Value>;
+}
+
+/// Everything Solo keeps. Implemented by [`SqlStore`]; the server holds an `Arc<dyn Store>`.
+#[async_trait]
+pub trait Store: AccountStore + MissionStore + WorkstationStore + CommunityStore + EventStore + ConfigStore {
+    /// Whether the database answers (for `/readyz`).
+    async fn ping(&self) -> StoreResult<()>;
+    /// `sqlite` or `postgres`, for logs and metrics.
+    fn backend(&self) -> &'static str;
+}

@@ -1,0 +1,155 @@
+//! The event log, channel streams and the outbox the dispatcher drains.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use solo_domain::time::now_ms;
+use solo_domain::{Channel, EventEnvelope};
+use sqlx::Row;
+use tokio::sync::Notify;
+
+use super::{new_epoch, placeholders, SqlStore};
+use crate::{EventStore, HistoryItem, OutboxEvent, RetentionPolicy, StoreError, StoreResult, StreamPosition};
+
+#[async_trait]
+impl EventStore for SqlStore {
+    fn outbox_signal(&self) -> Arc<Notify> {
+        self.outbox_signal.clone()
+    }
+
+    async fn unpublished_events(&self, limit: i64) -> StoreResult<Vec<OutboxEvent>> {
+        let rows = sqlx::query(
+            "SELECT seq, type, trace_id, envelope, routes FROM events WHERE published_at IS NULL ORDER BY seq LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let routes: String = row.try_get("routes")?;
+                Ok(OutboxEvent {
+                    seq: row.try_get("seq")?,
+                    event_type: row.try_get("type")?,
+                    trace_id: row.try_get("trace_id")?,
+                    envelope: row.try_get("envelope")?,
+                    routes: serde_json::from_str(&routes).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn mark_published(&self, seqs: &[i64], now_ms: i64) -> StoreResult<()> {
+        for chunk in seqs.chunks(500) {
+            let sql = format!("UPDATE events SET published_at = $1 WHERE seq IN ({})", placeholders(1, chunk.len()));
+            let mut query = sqlx::query(&sql).bind(now_ms);
+            for seq in chunk {
+                query = query.bind(*seq);
+            }
+            query.execute(&self.write).await?;
+        }
+        Ok(())
+    }
+
+    async fn unpublished_count(&self) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE published_at IS NULL").fetch_one(&self.read).await?)
+    }
+
+    async fn channel_position(&self, channel: &Channel) -> StoreResult<StreamPosition> {
+        let name = channel.to_string();
+        let select = "SELECT epoch, top_offset FROM channels WHERE name = $1";
+        let mut row = sqlx::query(select).bind(&name).fetch_optional(&self.read).await?;
+        if row.is_none() {
+            sqlx::query(
+                "INSERT INTO channels (name, epoch, top_offset, updated_at) VALUES ($1, $2, 0, $3) ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(&name)
+            .bind(new_epoch())
+            .bind(now_ms())
+            .execute(&self.write)
+            .await?;
+            row = sqlx::query(select).bind(&name).fetch_optional(&self.write).await?;
+        }
+        let row = row.ok_or(StoreError::NotFound)?;
+        let offset: i64 = row.try_get("top_offset")?;
+        Ok(StreamPosition { epoch: row.try_get("epoch")?, offset: offset as u64 })
+    }
+
+    async fn channel_history(&self, channel: &Channel, since: u64, limit: i64) -> StoreResult<Vec<HistoryItem>> {
+        let rows = sqlx::query(
+            "SELECT p.stream_offset, e.envelope FROM publications p JOIN events e ON e.seq = p.event_seq \
+             WHERE p.channel = $1 AND p.stream_offset > $2 ORDER BY p.stream_offset LIMIT $3",
+        )
+        .bind(channel.to_string())
+        .bind(i64::try_from(since).unwrap_or(i64::MAX))
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let offset: i64 = row.try_get("stream_offset")?;
+                Ok(HistoryItem { offset: offset as u64, envelope: row.try_get("envelope")? })
+            })
+            .collect()
+    }
+
+    async fn oldest_kept_offset(&self, channel: &Channel) -> StoreResult<Option<u64>> {
+        let oldest: Option<i64> = sqlx::query_scalar("SELECT MIN(stream_offset) FROM publications WHERE channel = $1")
+            .bind(channel.to_string())
+            .fetch_one(&self.read)
+            .await?;
+        Ok(oldest.map(|o| o as u64))
+    }
+
+    async fn trim_history(&self, policy: RetentionPolicy, now_ms: i64) -> StoreResult<u64> {
+        let mut removed = 0;
+        // Channel history past its age limit.
+        let done = sqlx::query(
+            "DELETE FROM publications WHERE (channel, stream_offset) IN \
+             (SELECT channel, stream_offset FROM publications WHERE ts < $1 LIMIT $2)",
+        )
+        .bind(now_ms - policy.channel_max_age_ms)
+        .bind(policy.batch)
+        .execute(&self.write)
+        .await?;
+        removed += done.rows_affected();
+        // Channel history past its length limit, for streams that outgrew it.
+        let long: Vec<(String, i64)> = sqlx::query("SELECT name, top_offset FROM channels WHERE top_offset > $1 ORDER BY updated_at DESC LIMIT 100")
+            .bind(policy.channel_max_publications as i64)
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(|row| Ok((row.try_get("name")?, row.try_get("top_offset")?)))
+            .collect::<StoreResult<_>>()?;
+        for (name, top) in long {
+            let done = sqlx::query("DELETE FROM publications WHERE channel = $1 AND stream_offset <= $2")
+                .bind(&name)
+                .bind(top - policy.channel_max_publications as i64)
+                .execute(&self.write)
+                .await?;
+            removed += done.rows_affected();
+        }
+        // The event log itself, once published and past its audit age.
+        let done = sqlx::query(
+            "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE ts < $1 AND published_at IS NOT NULL \
+             AND seq NOT IN (SELECT event_seq FROM publications) LIMIT $2)",
+        )
+        .bind(now_ms - policy.events_max_age_ms)
+        .bind(policy.batch)
+        .execute(&self.write)
+        .await?;
+        removed += done.rows_affected();
+        Ok(removed)
+    }
+
+    async fn events_of_subject(&self, kind: &str, id: &str, limit: i64) -> StoreResult<Vec<EventEnvelope>> {
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT envelope FROM events WHERE subject_kind = $1 AND subject_id = $2 ORDER BY seq DESC LIMIT $3",
+        )
+        .bind(kind)
+        .bind(id)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(|raw| serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(e.to_string()))).collect()
+    }
+}

@@ -1,0 +1,258 @@
+//! The SQL implementation of the store, on SQLite (embedded mode) or PostgreSQL
+//! (cluster mode), chosen by the database URL.
+//!
+//! Both backends run the same statements through sqlx's `Any` driver: every
+//! statement here is written in the common subset (`$N` parameters, `RETURNING`,
+//! `ON CONFLICT`), instants are integer milliseconds and flags are integers, so
+//! one implementation serves both and the conformance tests hold it to that.
+//! Each backend has its own migrations (`migrations/sqlite`, `migrations/postgres`).
+//!
+//! SQLite allows one writer at a time; rather than let concurrent writers
+//! collide on the file lock and retry, embedded mode funnels every write
+//! transaction through a single pooled connection (`write`), while reads use a
+//! separate pool. PostgreSQL uses one pool for both.
+
+mod accounts;
+mod community;
+mod config;
+mod events;
+mod missions;
+mod workstations;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use solo_domain::event::{new_trace_id, Subject};
+use solo_domain::{EventEnvelope, EventPayload};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Row, Transaction};
+use tokio::sync::Notify;
+
+use crate::{Route, Store, StoreError, StoreResult, WriteContext};
+
+/// Which SQL engine is behind the pools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// Connection settings for [`SqlStore::connect`].
+#[derive(Debug, Clone)]
+pub struct SqlOptions {
+    /// Upper bound on pooled connections (reads, and writes on PostgreSQL).
+    pub max_connections: u32,
+    /// How long a caller waits for a pooled connection before failing.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for SqlOptions {
+    fn default() -> Self {
+        Self { max_connections: 8, acquire_timeout: Duration::from_secs(5) }
+    }
+}
+
+/// The store on SQLite or PostgreSQL.
+#[derive(Clone)]
+pub struct SqlStore {
+    read: AnyPool,
+    write: AnyPool,
+    dialect: Dialect,
+    outbox_signal: Arc<Notify>,
+}
+
+impl std::fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore").field("dialect", &self.dialect).finish_non_exhaustive()
+    }
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl SqlStore {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`) and applies pending migrations.
+    pub async fn connect(url: &str, options: &SqlOptions) -> StoreResult<Self> {
+        sqlx::any::install_default_drivers();
+        let dialect = if url.starts_with("sqlite:") {
+            Dialect::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Dialect::Postgres
+        } else {
+            return Err(StoreError::Invalid(
+                "the database URL must start with sqlite:// or postgres://".to_owned(),
+            ));
+        };
+        let connect_options = AnyConnectOptions::from_str(url)?;
+
+        let store = match dialect {
+            Dialect::Sqlite => {
+                let pool = |max: u32| {
+                    AnyPoolOptions::new()
+                        .max_connections(max)
+                        .min_connections(1)
+                        .acquire_timeout(options.acquire_timeout)
+                        .after_connect(|conn, _meta| Box::pin(async move { prepare_sqlite(conn).await }))
+                };
+                let write = pool(1).connect_with(connect_options.clone()).await?;
+                let read = pool(options.max_connections.max(1)).connect_with(connect_options).await?;
+                Self { read, write, dialect, outbox_signal: Arc::new(Notify::new()) }
+            }
+            Dialect::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(options.max_connections.max(2))
+                    .acquire_timeout(options.acquire_timeout)
+                    .connect_with(connect_options)
+                    .await?;
+                Self { read: pool.clone(), write: pool, dialect, outbox_signal: Arc::new(Notify::new()) }
+            }
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        let migrator = match self.dialect {
+            Dialect::Sqlite => &SQLITE_MIGRATIONS,
+            Dialect::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&self.write).await?;
+        Ok(())
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    pub(crate) async fn begin(&self) -> StoreResult<Transaction<'static, Any>> {
+        Ok(self.write.begin().await?)
+    }
+
+    /// Commits a transaction that wrote events and wakes the dispatcher.
+    pub(crate) async fn commit_with_events(&self, tx: Transaction<'static, Any>) -> StoreResult<()> {
+        tx.commit().await?;
+        self.outbox_signal.notify_one();
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+/// Per-connection SQLite settings. WAL lets readers proceed while the writer
+/// commits; `synchronous = NORMAL` is durable across application crashes in WAL
+/// mode (only an OS crash may lose the last commits) and much faster than FULL.
+async fn prepare_sqlite(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    conn.execute("PRAGMA journal_mode = WAL").await?;
+    conn.execute("PRAGMA synchronous = NORMAL").await?;
+    conn.execute("PRAGMA foreign_keys = ON").await?;
+    conn.execute("PRAGMA busy_timeout = 5000").await?;
+    Ok(())
+}
+
+/// Appends an event inside the caller's transaction: assigns the next offset of
+/// each of its channels, stores the envelope serialized once, and records the
+/// channel history. The caller commits with [`SqlStore::commit_with_events`].
+pub(crate) async fn append_event(
+    tx: &mut AnyConnection,
+    ctx: &WriteContext,
+    subject: Subject,
+    version: i64,
+    payload: EventPayload,
+    now_ms: i64,
+) -> StoreResult<EventEnvelope> {
+    let envelope = EventEnvelope {
+        id: uuid::Uuid::now_v7(),
+        payload,
+        version,
+        ts: now_ms,
+        trace_id: if ctx.trace_id.is_empty() { new_trace_id() } else { ctx.trace_id.clone() },
+        actor: ctx.actor.clone(),
+        subject,
+    };
+    let channels = envelope.channels();
+    let mut routes = Vec::with_capacity(channels.len());
+    for channel in &channels {
+        let name = channel.to_string();
+        let row = sqlx::query(
+            "INSERT INTO channels (name, epoch, top_offset, updated_at) VALUES ($1, $2, 1, $3) \
+             ON CONFLICT (name) DO UPDATE SET top_offset = channels.top_offset + 1, updated_at = $3 \
+             RETURNING top_offset, epoch",
+        )
+        .bind(&name)
+        .bind(new_epoch())
+        .bind(now_ms)
+        .fetch_one(&mut *tx)
+        .await?;
+        let offset: i64 = row.try_get("top_offset")?;
+        routes.push(Route { channel: name, offset: offset as u64, epoch: row.try_get("epoch")? });
+    }
+    let envelope_json = serde_json::to_string(&envelope).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let routes_json = serde_json::to_string(&routes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let seq: i64 = sqlx::query(
+        "INSERT INTO events (id, type, subject_kind, subject_id, version, ts, trace_id, envelope, routes) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING seq",
+    )
+    .bind(envelope.id.to_string())
+    .bind(envelope.payload.type_name())
+    .bind(subject_kind_name(&envelope.subject))
+    .bind(&envelope.subject.id)
+    .bind(version)
+    .bind(now_ms)
+    .bind(&envelope.trace_id)
+    .bind(&envelope_json)
+    .bind(&routes_json)
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("seq")?;
+    for route in &routes {
+        sqlx::query("INSERT INTO publications (channel, stream_offset, event_seq, ts) VALUES ($1, $2, $3, $4)")
+            .bind(&route.channel)
+            .bind(route.offset as i64)
+            .bind(seq)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(envelope)
+}
+
+fn subject_kind_name(subject: &Subject) -> String {
+    serde_json::to_value(subject.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// A fresh stream epoch: 8 random hex digits. It changes only when history is lost.
+pub(crate) fn new_epoch() -> String {
+    format!("{:08x}", rand::random::<u32>())
+}
+
+/// `$1, $2, …, $n` starting after `offset` parameters, for `IN (…)` lists.
+pub(crate) fn placeholders(offset: usize, n: usize) -> String {
+    (1..=n).map(|i| format!("${}", offset + i)).collect::<Vec<_>>().join(", ")
+}
+
+pub(crate) fn decode<T>(value: Option<T>, what: &str) -> StoreResult<T> {
+    value.ok_or_else(|| StoreError::Corrupt(format!("unexpected {what} in the database")))
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgres",
+        }
+    }
+}
