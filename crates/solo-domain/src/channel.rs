@@ -86,9 +86,18 @@ mod tests {
 
     #[test]
     fn refuses_unknown_and_malformed() {
-        assert!(matches!(Channel::parse("chat:x"), Err(ChannelError::UnknownNamespace(_))));
-        assert!(matches!(Channel::parse("nocolon"), Err(ChannelError::UnknownNamespace(_))));
-        assert!(matches!(Channel::parse("mission:u_0193f0c2a1b27c3d8e9f0a1b2c3d4e5f"), Err(ChannelError::InvalidId(_))));
+        assert!(matches!(
+            Channel::parse("chat:x"),
+            Err(ChannelError::UnknownNamespace(_))
+        ));
+        assert!(matches!(
+            Channel::parse("nocolon"),
+            Err(ChannelError::UnknownNamespace(_))
+        ));
+        assert!(matches!(
+            Channel::parse("mission:u_0193f0c2a1b27c3d8e9f0a1b2c3d4e5f"),
+            Err(ChannelError::InvalidId(_))
+        ));
         assert!(Channel::parse(&"x".repeat(500)).is_err());
     }
 }

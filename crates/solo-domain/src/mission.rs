@@ -16,7 +16,9 @@ pub enum Stage {
 
 /// A stage change the board does not allow.
 #[derive(Debug, Error, PartialEq, Eq)]
-#[error("a mission cannot move from `{from}` to `{to}`: it may advance one stage at a time or go back to any earlier stage")]
+#[error(
+    "a mission cannot move from `{from}` to `{to}`: it may advance one stage at a time or go back to any earlier stage"
+)]
 pub struct InvalidTransition {
     pub from: Stage,
     pub to: Stage,

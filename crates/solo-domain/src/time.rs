@@ -50,8 +50,11 @@ pub mod serde_ms {
 
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
             let raw = Option::<String>::deserialize(d)?;
-            raw.map(|r| super::super::parse_rfc3339_ms(&r).ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 timestamp")))
-                .transpose()
+            raw.map(|r| {
+                super::super::parse_rfc3339_ms(&r)
+                    .ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 timestamp"))
+            })
+            .transpose()
         }
     }
 }

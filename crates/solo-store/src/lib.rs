@@ -37,7 +37,11 @@ pub enum StoreError {
     #[error("already exists: {0}")]
     AlreadyExists(String),
     #[error("the {subject} is at version {current}, not {expected}")]
-    VersionMismatch { subject: &'static str, current: i64, expected: i64 },
+    VersionMismatch {
+        subject: &'static str,
+        current: i64,
+        expected: i64,
+    },
     #[error(transparent)]
     InvalidTransition(#[from] solo_domain::mission::InvalidTransition),
     #[error("invalid input: {0}")]
@@ -51,9 +55,20 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// True when the failure is the database being busy or unreachable, so a retry may succeed.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, StoreError::Database(e) if !matches!(e, sqlx::Error::RowNotFound))
+    /// True when the database is unreachable, overloaded or locked: the request may
+    /// succeed later, so callers answer "unavailable" rather than "internal error".
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Database(e) => match e {
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+                sqlx::Error::Database(db) => {
+                    let message = db.message();
+                    message.contains("database is locked") || message.contains("busy") || message.contains("full")
+                }
+                _ => false,
+            },
+            _ => false,
+        }
     }
 }
 
@@ -68,11 +83,17 @@ pub struct WriteContext {
 
 impl WriteContext {
     pub fn user(id: UserId, trace_id: impl Into<String>) -> Self {
-        Self { actor: Actor::User { id }, trace_id: trace_id.into() }
+        Self {
+            actor: Actor::User { id },
+            trace_id: trace_id.into(),
+        }
     }
 
     pub fn system(trace_id: impl Into<String>) -> Self {
-        Self { actor: Actor::System, trace_id: trace_id.into() }
+        Self {
+            actor: Actor::System,
+            trace_id: trace_id.into(),
+        }
     }
 }
 
@@ -158,7 +179,12 @@ pub trait WorkstationStore: Send + Sync {
     ) -> StoreResult<Workstation>;
     /// Moves every workstation whose heartbeats stopped to the status the thresholds
     /// give, emitting `workstation.status_changed` once per transition.
-    async fn sweep_workstations(&self, ctx: &WriteContext, policy: SweepPolicy, now_ms: i64) -> StoreResult<Vec<Workstation>>;
+    async fn sweep_workstations(
+        &self,
+        ctx: &WriteContext,
+        policy: SweepPolicy,
+        now_ms: i64,
+    ) -> StoreResult<Vec<Workstation>>;
 }
 
 #[async_trait]
@@ -193,7 +219,12 @@ pub trait ConfigStore: Send + Sync {
     async fn config_get(&self, scope: &str, key: &str) -> StoreResult<Option<serde_json::Value>>;
     async fn config_put(&self, scope: &str, key: &str, value: &serde_json::Value) -> StoreResult<()>;
     /// Inserts the value unless one exists; returns the value that is stored afterwards.
-    async fn config_put_if_absent(&self, scope: &str, key: &str, value: &serde_json::Value) -> StoreResult<serde_json::Value>;
+    async fn config_put_if_absent(
+        &self,
+        scope: &str,
+        key: &str,
+        value: &serde_json::Value,
+    ) -> StoreResult<serde_json::Value>;
 }
 
 /// Everything Solo keeps. Implemented by [`SqlStore`]; the server holds an `Arc<dyn Store>`.

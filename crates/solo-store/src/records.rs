@@ -157,7 +157,12 @@ pub struct Agent {
 
 impl Agent {
     pub fn state(&self) -> AgentState {
-        AgentState { id: self.id.clone(), name: self.name.clone(), status: self.status, mission_id: self.mission_id.clone() }
+        AgentState {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            status: self.status,
+            mission_id: self.mission_id.clone(),
+        }
     }
 }
 

@@ -154,7 +154,10 @@ impl AccountStore for SqlStore {
         rows.iter()
             .map(|row| {
                 let role: String = row.try_get("role")?;
-                Ok(Membership { workspace: workspace_from(row)?, role: decode(Role::parse(&role), "role")? })
+                Ok(Membership {
+                    workspace: workspace_from(row)?,
+                    role: decode(Role::parse(&role), "role")?,
+                })
             })
             .collect()
     }
@@ -173,7 +176,11 @@ impl AccountStore for SqlStore {
         let sql = format!(
             "SELECT {} FROM users u JOIN memberships m ON m.user_id = u.id \
              WHERE m.workspace_id = $1 AND u.deleted_at IS NULL ORDER BY u.name",
-            USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
+            USER_COLUMNS
+                .split(", ")
+                .map(|c| format!("u.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         let rows = sqlx::query(&sql).bind(workspace.as_str()).fetch_all(&self.read).await?;
         rows.iter().map(user_from).collect()
@@ -215,12 +222,18 @@ impl AccountStore for SqlStore {
     }
 
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&self.write).await?;
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.write)
+            .await?;
         Ok(())
     }
 
     async fn delete_expired_sessions(&self, now_ms: i64) -> StoreResult<u64> {
-        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now_ms).execute(&self.write).await?;
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now_ms)
+            .execute(&self.write)
+            .await?;
         Ok(done.rows_affected())
     }
 
@@ -243,7 +256,8 @@ impl AccountStore for SqlStore {
     }
 
     async fn access_tokens_of(&self, user: &UserId) -> StoreResult<Vec<AccessToken>> {
-        let sql = format!("SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE user_id = $1 ORDER BY created_at DESC, id DESC");
+        let sql =
+            format!("SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE user_id = $1 ORDER BY created_at DESC, id DESC");
         let rows = sqlx::query(&sql).bind(user.as_str()).fetch_all(&self.read).await?;
         rows.iter().map(token_from).collect()
     }

@@ -35,7 +35,12 @@ impl ConfigStore for SqlStore {
         Ok(())
     }
 
-    async fn config_put_if_absent(&self, scope: &str, key: &str, value: &serde_json::Value) -> StoreResult<serde_json::Value> {
+    async fn config_put_if_absent(
+        &self,
+        scope: &str,
+        key: &str,
+        value: &serde_json::Value,
+    ) -> StoreResult<serde_json::Value> {
         sqlx::query(
             "INSERT INTO config (scope, key, value, updated_at) VALUES ($1, $2, $3, $4) ON CONFLICT (scope, key) DO NOTHING",
         )

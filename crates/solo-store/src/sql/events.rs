@@ -40,7 +40,10 @@ impl EventStore for SqlStore {
 
     async fn mark_published(&self, seqs: &[i64], now_ms: i64) -> StoreResult<()> {
         for chunk in seqs.chunks(500) {
-            let sql = format!("UPDATE events SET published_at = $1 WHERE seq IN ({})", placeholders(1, chunk.len()));
+            let sql = format!(
+                "UPDATE events SET published_at = $1 WHERE seq IN ({})",
+                placeholders(1, chunk.len())
+            );
             let mut query = sqlx::query(&sql).bind(now_ms);
             for seq in chunk {
                 query = query.bind(*seq);
@@ -51,7 +54,11 @@ impl EventStore for SqlStore {
     }
 
     async fn unpublished_count(&self) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE published_at IS NULL").fetch_one(&self.read).await?)
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE published_at IS NULL")
+                .fetch_one(&self.read)
+                .await?,
+        )
     }
 
     async fn channel_position(&self, channel: &Channel) -> StoreResult<StreamPosition> {
@@ -71,7 +78,10 @@ impl EventStore for SqlStore {
         }
         let row = row.ok_or(StoreError::NotFound)?;
         let offset: i64 = row.try_get("top_offset")?;
-        Ok(StreamPosition { epoch: row.try_get("epoch")?, offset: offset as u64 })
+        Ok(StreamPosition {
+            epoch: row.try_get("epoch")?,
+            offset: offset as u64,
+        })
     }
 
     async fn channel_history(&self, channel: &Channel, since: u64, limit: i64) -> StoreResult<Vec<HistoryItem>> {
@@ -87,7 +97,10 @@ impl EventStore for SqlStore {
         rows.iter()
             .map(|row| {
                 let offset: i64 = row.try_get("stream_offset")?;
-                Ok(HistoryItem { offset: offset as u64, envelope: row.try_get("envelope")? })
+                Ok(HistoryItem {
+                    offset: offset as u64,
+                    envelope: row.try_get("envelope")?,
+                })
             })
             .collect()
     }
@@ -113,13 +126,15 @@ impl EventStore for SqlStore {
         .await?;
         removed += done.rows_affected();
         // Channel history past its length limit, for streams that outgrew it.
-        let long: Vec<(String, i64)> = sqlx::query("SELECT name, top_offset FROM channels WHERE top_offset > $1 ORDER BY updated_at DESC LIMIT 100")
-            .bind(policy.channel_max_publications as i64)
-            .fetch_all(&self.read)
-            .await?
-            .iter()
-            .map(|row| Ok((row.try_get("name")?, row.try_get("top_offset")?)))
-            .collect::<StoreResult<_>>()?;
+        let long: Vec<(String, i64)> = sqlx::query(
+            "SELECT name, top_offset FROM channels WHERE top_offset > $1 ORDER BY updated_at DESC LIMIT 100",
+        )
+        .bind(policy.channel_max_publications as i64)
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get("name")?, row.try_get("top_offset")?)))
+        .collect::<StoreResult<_>>()?;
         for (name, top) in long {
             let done = sqlx::query("DELETE FROM publications WHERE channel = $1 AND stream_offset <= $2")
                 .bind(&name)
@@ -150,6 +165,8 @@ impl EventStore for SqlStore {
         .bind(limit)
         .fetch_all(&self.read)
         .await?;
-        rows.iter().map(|raw| serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(e.to_string()))).collect()
+        rows.iter()
+            .map(|raw| serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .collect()
     }
 }

@@ -28,14 +28,21 @@ fn mission_from(row: &AnyRow) -> StoreResult<Mission> {
 }
 
 fn mission_subject(id: &MissionId) -> Subject {
-    Subject { kind: SubjectKind::Mission, id: id.to_string() }
+    Subject {
+        kind: SubjectKind::Mission,
+        id: id.to_string(),
+    }
 }
 
 /// Reads a mission inside a write transaction, locking its row on PostgreSQL so
 /// concurrent changes to one mission queue up instead of racing (SQLite's single
 /// writer already serializes them).
 async fn lock_mission(conn: &mut AnyConnection, dialect: Dialect, id: &MissionId) -> StoreResult<Mission> {
-    let lock = if dialect == Dialect::Postgres { " FOR UPDATE" } else { "" };
+    let lock = if dialect == Dialect::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
     let sql = format!("SELECT {MISSION_COLUMNS} FROM missions WHERE id = $1{lock}");
     let row = sqlx::query(&sql).bind(id.as_str()).fetch_optional(&mut *conn).await?;
     row.as_ref().map(mission_from).transpose()?.ok_or(StoreError::NotFound)
@@ -54,9 +61,17 @@ async fn bump_mission(conn: &mut AnyConnection, mission: Mission, stage: Stage, 
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() != 1 {
-        return Err(StoreError::Corrupt(format!("mission {} changed while locked", mission.id)));
+        return Err(StoreError::Corrupt(format!(
+            "mission {} changed while locked",
+            mission.id
+        )));
     }
-    Ok(Mission { stage, version: mission.version + 1, updated_at: now_ms, ..mission })
+    Ok(Mission {
+        stage,
+        version: mission.version + 1,
+        updated_at: now_ms,
+        ..mission
+    })
 }
 
 #[async_trait]
@@ -156,7 +171,11 @@ impl MissionStore for SqlStore {
         let mission = lock_mission(&mut tx, self.dialect(), id).await?;
         if let Some(expected) = expected_version {
             if expected != mission.version {
-                return Err(StoreError::VersionMismatch { subject: "mission", current: mission.version, expected });
+                return Err(StoreError::VersionMismatch {
+                    subject: "mission",
+                    current: mission.version,
+                    expected,
+                });
             }
         }
         let from = mission.stage;
@@ -164,19 +183,19 @@ impl MissionStore for SqlStore {
         let now = now_ms();
         let updated = bump_mission(&mut tx, mission, to, now).await?;
         append_event(
-                &mut tx,
-                ctx,
-                mission_subject(id),
-                updated.version,
-                EventPayload::MissionStageChanged {
-                    workspace_id: updated.workspace_id.clone(),
-                    title: updated.title.clone(),
-                    from,
-                    to,
-                },
-                now,
-            )
-            .await?;
+            &mut tx,
+            ctx,
+            mission_subject(id),
+            updated.version,
+            EventPayload::MissionStageChanged {
+                workspace_id: updated.workspace_id.clone(),
+                title: updated.title.clone(),
+                from,
+                to,
+            },
+            now,
+        )
+        .await?;
         self.commit_with_events(tx).await?;
         Ok(updated)
     }
@@ -194,15 +213,15 @@ impl MissionStore for SqlStore {
         let now = now_ms();
         let stage = mission.stage;
         let updated = bump_mission(&mut tx, mission, stage, now).await?;
-            let review = Review {
-                id: ReviewId::generate(),
-                mission_id: id.clone(),
-                reviewer_id: reviewer.clone(),
-                decision,
-                comment: comment.clone(),
-                created_at: now,
-            };
-            sqlx::query(
+        let review = Review {
+            id: ReviewId::generate(),
+            mission_id: id.clone(),
+            reviewer_id: reviewer.clone(),
+            decision,
+            comment: comment.clone(),
+            created_at: now,
+        };
+        sqlx::query(
                 "INSERT INTO reviews (id, mission_id, reviewer_id, decision, comment, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(review.id.as_str())
@@ -213,21 +232,21 @@ impl MissionStore for SqlStore {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            append_event(
-                &mut tx,
-                ctx,
-                mission_subject(id),
-                updated.version,
-                EventPayload::ReviewDecided {
-                    workspace_id: updated.workspace_id.clone(),
-                    review_id: review.id.clone(),
-                    reviewer_id: reviewer.clone(),
-                    decision,
-                    comment: review.comment.clone(),
-                },
-                now,
-            )
-            .await?;
+        append_event(
+            &mut tx,
+            ctx,
+            mission_subject(id),
+            updated.version,
+            EventPayload::ReviewDecided {
+                workspace_id: updated.workspace_id.clone(),
+                review_id: review.id.clone(),
+                reviewer_id: reviewer.clone(),
+                decision,
+                comment: review.comment.clone(),
+            },
+            now,
+        )
+        .await?;
         self.commit_with_events(tx).await?;
         Ok((updated, review))
     }
@@ -245,15 +264,15 @@ impl MissionStore for SqlStore {
         let now = now_ms();
         let stage = mission.stage;
         let updated = bump_mission(&mut tx, mission, stage, now).await?;
-            let fallback = Fallback {
-                id: FallbackId::generate(),
-                mission_id: id.clone(),
-                reason: reason.clone(),
-                summary: summary.clone(),
-                created_by: created_by.clone(),
-                created_at: now,
-            };
-            sqlx::query(
+        let fallback = Fallback {
+            id: FallbackId::generate(),
+            mission_id: id.clone(),
+            reason: reason.clone(),
+            summary: summary.clone(),
+            created_by: created_by.clone(),
+            created_at: now,
+        };
+        sqlx::query(
                 "INSERT INTO fallbacks (id, mission_id, reason, summary, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(fallback.id.as_str())
@@ -264,20 +283,20 @@ impl MissionStore for SqlStore {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            append_event(
-                &mut tx,
-                ctx,
-                mission_subject(id),
-                updated.version,
-                EventPayload::FallbackGenerated {
-                    workspace_id: updated.workspace_id.clone(),
-                    fallback_id: fallback.id.clone(),
-                    reason: fallback.reason.clone(),
-                    summary: fallback.summary.clone(),
-                },
-                now,
-            )
-            .await?;
+        append_event(
+            &mut tx,
+            ctx,
+            mission_subject(id),
+            updated.version,
+            EventPayload::FallbackGenerated {
+                workspace_id: updated.workspace_id.clone(),
+                fallback_id: fallback.id.clone(),
+                reason: fallback.reason.clone(),
+                summary: fallback.summary.clone(),
+            },
+            now,
+        )
+        .await?;
         self.commit_with_events(tx).await?;
         Ok((updated, fallback))
     }
@@ -310,15 +329,20 @@ impl MissionStore for SqlStore {
         } else {
             "DELETE FROM mission_watchers WHERE mission_id = $1 AND user_id = $2"
         };
-        sqlx::query(sql).bind(id.as_str()).bind(user.as_str()).execute(&self.write).await?;
+        sqlx::query(sql)
+            .bind(id.as_str())
+            .bind(user.as_str())
+            .execute(&self.write)
+            .await?;
         Ok(())
     }
 
     async fn watchers_of(&self, id: &MissionId) -> StoreResult<Vec<UserId>> {
-        let ids: Vec<String> = sqlx::query_scalar("SELECT user_id FROM mission_watchers WHERE mission_id = $1 ORDER BY user_id")
-            .bind(id.as_str())
-            .fetch_all(&self.read)
-            .await?;
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT user_id FROM mission_watchers WHERE mission_id = $1 ORDER BY user_id")
+                .bind(id.as_str())
+                .fetch_all(&self.read)
+                .await?;
         Ok(ids.into_iter().map(UserId::from_trusted).collect())
     }
 }

@@ -50,7 +50,10 @@ pub struct SqlOptions {
 
 impl Default for SqlOptions {
     fn default() -> Self {
-        Self { max_connections: 8, acquire_timeout: Duration::from_secs(5) }
+        Self {
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(5),
+        }
     }
 }
 
@@ -65,7 +68,9 @@ pub struct SqlStore {
 
 impl std::fmt::Debug for SqlStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqlStore").field("dialect", &self.dialect).finish_non_exhaustive()
+        f.debug_struct("SqlStore")
+            .field("dialect", &self.dialect)
+            .finish_non_exhaustive()
     }
 }
 
@@ -97,8 +102,15 @@ impl SqlStore {
                         .after_connect(|conn, _meta| Box::pin(async move { prepare_sqlite(conn).await }))
                 };
                 let write = pool(1).connect_with(connect_options.clone()).await?;
-                let read = pool(options.max_connections.max(1)).connect_with(connect_options).await?;
-                Self { read, write, dialect, outbox_signal: Arc::new(Notify::new()) }
+                let read = pool(options.max_connections.max(1))
+                    .connect_with(connect_options)
+                    .await?;
+                Self {
+                    read,
+                    write,
+                    dialect,
+                    outbox_signal: Arc::new(Notify::new()),
+                }
             }
             Dialect::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -106,7 +118,12 @@ impl SqlStore {
                     .acquire_timeout(options.acquire_timeout)
                     .connect_with(connect_options)
                     .await?;
-                Self { read: pool.clone(), write: pool, dialect, outbox_signal: Arc::new(Notify::new()) }
+                Self {
+                    read: pool.clone(),
+                    write: pool,
+                    dialect,
+                    outbox_signal: Arc::new(Notify::new()),
+                }
             }
         };
         store.migrate().await?;
@@ -170,7 +187,11 @@ pub(crate) async fn append_event(
         payload,
         version,
         ts: now_ms,
-        trace_id: if ctx.trace_id.is_empty() { new_trace_id() } else { ctx.trace_id.clone() },
+        trace_id: if ctx.trace_id.is_empty() {
+            new_trace_id()
+        } else {
+            ctx.trace_id.clone()
+        },
         actor: ctx.actor.clone(),
         subject,
     };
@@ -189,7 +210,11 @@ pub(crate) async fn append_event(
         .fetch_one(&mut *tx)
         .await?;
         let offset: i64 = row.try_get("top_offset")?;
-        routes.push(Route { channel: name, offset: offset as u64, epoch: row.try_get("epoch")? });
+        routes.push(Route {
+            channel: name,
+            offset: offset as u64,
+            epoch: row.try_get("epoch")?,
+        });
     }
     let envelope_json = serde_json::to_string(&envelope).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let routes_json = serde_json::to_string(&routes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -235,7 +260,10 @@ pub(crate) fn new_epoch() -> String {
 
 /// `$1, $2, …, $n` starting after `offset` parameters, for `IN (…)` lists.
 pub(crate) fn placeholders(offset: usize, n: usize) -> String {
-    (1..=n).map(|i| format!("${}", offset + i)).collect::<Vec<_>>().join(", ")
+    (1..=n)
+        .map(|i| format!("${}", offset + i))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub(crate) fn decode<T>(value: Option<T>, what: &str) -> StoreResult<T> {

@@ -1,0 +1,93 @@
+//! The `Bus` seam: how committed events reach every node's hub.
+//!
+//! Delivery guarantee: `publish` returning `Ok` means every node that is
+//! subscribed at that moment will be handed the messages, in order. It is not
+//! durable: a node that is down or partitioned misses them, and its clients
+//! catch up from channel history in the store (offsets tell them what they
+//! missed). The dispatcher retries a failed `publish` until it succeeds, so a
+//! message may be delivered twice; receivers drop offsets they already passed.
+
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use solo_store::Route;
+use thiserror::Error;
+
+/// One committed event on its way to subscribers.
+#[derive(Debug, Clone)]
+pub struct BusMessage {
+    pub event_type: String,
+    pub trace_id: String,
+    /// The envelope's JSON exactly as committed: serialized once, shared by every recipient.
+    pub envelope: Arc<str>,
+    /// The channels it is published on, with its offset in each.
+    pub routes: Vec<Route>,
+}
+
+#[derive(Debug, Error)]
+pub enum BusError {
+    #[error("the bus is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Receives messages published on the bus (the node's hub).
+pub trait BusSink: Send + Sync {
+    /// Called for every message, in publish order. Must not block.
+    fn deliver(&self, message: &BusMessage);
+}
+
+#[async_trait]
+pub trait Bus: Send + Sync {
+    /// Publishes messages to every node. `Ok` means the bus accepted all of them.
+    async fn publish(&self, messages: &[BusMessage]) -> Result<(), BusError>;
+    /// Registers this node's receiver.
+    fn subscribe(&self, sink: Arc<dyn BusSink>);
+    /// Whether the bus is reachable (for `/readyz`).
+    async fn ping(&self) -> Result<(), BusError>;
+    /// `in-process` or `redis`, for logs and metrics.
+    fn kind(&self) -> &'static str;
+}
+
+/// The bus of a single node: publishing hands messages straight to the local sinks.
+#[derive(Default)]
+pub struct InProcessBus {
+    sinks: RwLock<Vec<Arc<dyn BusSink>>>,
+}
+
+impl InProcessBus {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[async_trait]
+impl Bus for InProcessBus {
+    async fn publish(&self, messages: &[BusMessage]) -> Result<(), BusError> {
+        // Clone the sink list so no lock is held while sinks run.
+        let sinks: Vec<Arc<dyn BusSink>> = match self.sinks.read() {
+            Ok(sinks) => sinks.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        for message in messages {
+            for sink in &sinks {
+                sink.deliver(message);
+            }
+        }
+        Ok(())
+    }
+
+    fn subscribe(&self, sink: Arc<dyn BusSink>) {
+        match self.sinks.write() {
+            Ok(mut sinks) => sinks.push(sink),
+            Err(poisoned) => poisoned.into_inner().push(sink),
+        }
+    }
+
+    async fn ping(&self) -> Result<(), BusError> {
+        Ok(())
+    }
+
+    fn kind(&self) -> &'static str {
+        "in-process"
+    }
+}

@@ -1,0 +1,118 @@
+//! The outbox dispatcher: publishes committed events to the bus, in commit
+//! order, and marks them published. It never gives up: a failing bus or
+//! database is retried with capped exponential backoff, counted in
+//! `solo_dispatch_failures_total` and logged once per failure.
+//!
+//! Delivery is at-least-once: if the process dies between a successful publish
+//! and the `published_at` update, those events are published again on restart.
+//! Subscribers drop what they already have (by offset in the hub, by id and
+//! version in clients).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use solo_domain::time::now_ms;
+use tokio_util::sync::CancellationToken;
+
+use crate::bus::BusMessage;
+use crate::state::AppState;
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+/// Even without a wake-up signal (e.g. rows written by another process), look this often.
+const IDLE_POLL: Duration = Duration::from_secs(1);
+/// On shutdown, keep publishing what is committed for at most this long.
+const DRAIN_BUDGET: Duration = Duration::from_secs(10);
+
+enum Round {
+    Idle,
+    Published,
+    Failed,
+}
+
+async fn publish_round(state: &AppState) -> Round {
+    let store = state.store();
+    let events = match store.unpublished_events(state.settings().dispatch_batch).await {
+        Ok(events) => events,
+        Err(e) => {
+            state.metrics().dispatch_failures.inc();
+            tracing::warn!(error = %e, "dispatcher could not read the outbox; retrying");
+            return Round::Failed;
+        }
+    };
+    if events.is_empty() {
+        state.metrics().outbox_pending.set(0);
+        return Round::Idle;
+    }
+    let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+    let messages: Vec<BusMessage> = events
+        .into_iter()
+        .map(|e| BusMessage {
+            event_type: e.event_type,
+            trace_id: e.trace_id,
+            envelope: Arc::from(e.envelope),
+            routes: e.routes,
+        })
+        .collect();
+    if let Err(e) = state.bus().publish(&messages).await {
+        state.metrics().dispatch_failures.inc();
+        tracing::warn!(error = %e, pending = messages.len(), "dispatcher could not publish; retrying");
+        return Round::Failed;
+    }
+    for m in &messages {
+        tracing::debug!(trace_id = %m.trace_id, event_type = %m.event_type, "event published");
+    }
+    if let Err(e) = store.mark_published(&seqs, now_ms()).await {
+        // Published but not marked: they will be published again, and deduplicated downstream.
+        state.metrics().dispatch_failures.inc();
+        tracing::warn!(error = %e, "dispatcher could not mark events published; they will be republished");
+        return Round::Failed;
+    }
+    state.metrics().events_published.inc_by(messages.len() as u64);
+    Round::Published
+}
+
+/// Runs until `shutdown`, then drains what is committed (bounded by a time budget).
+pub async fn run(state: AppState, shutdown: CancellationToken) {
+    let signal = state.store().outbox_signal();
+    let max_backoff = Duration::from_millis(state.settings().dispatch_max_backoff_ms.max(1));
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        if shutdown.is_cancelled() {
+            break;
+        }
+        match publish_round(&state).await {
+            Round::Published => backoff = FIRST_BACKOFF,
+            Round::Idle => {
+                backoff = FIRST_BACKOFF;
+                tokio::select! {
+                    _ = signal.notified() => {}
+                    _ = tokio::time::sleep(IDLE_POLL) => {}
+                    _ = shutdown.cancelled() => {}
+                }
+            }
+            Round::Failed => {
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.cancelled() => {}
+                }
+                backoff = (backoff * 2).min(max_backoff);
+            }
+        }
+    }
+    let deadline = tokio::time::Instant::now() + DRAIN_BUDGET;
+    while tokio::time::Instant::now() < deadline {
+        match publish_round(&state).await {
+            Round::Idle => return,
+            Round::Published => {}
+            Round::Failed => tokio::time::sleep(FIRST_BACKOFF).await,
+        }
+    }
+    match state.store().unpublished_count().await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            pending = n,
+            "shut down with unpublished events; they are published at next start"
+        ),
+        Err(e) => tracing::warn!(error = %e, "could not count unpublished events at shutdown"),
+    }
+}

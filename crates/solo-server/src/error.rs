@@ -1,0 +1,212 @@
+//! The API's one error type. Every error leaves as
+//! `{"code": "<stable>", "message": "<for humans>"}` with a status that matches;
+//! internals are logged with their cause chain, never returned.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use solo_store::StoreError;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ApiError {
+    /// 400: the body is not valid JSON or a query parameter is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: no credentials were presented.
+    #[error("authentication required: send `Authorization: Bearer <token>` or sign in")]
+    Unauthenticated,
+    /// 401: the credentials presented are not valid (unknown, expired or revoked).
+    #[error("{message}")]
+    InvalidCredentials { code: &'static str, message: String },
+    /// 403: authenticated, but not allowed to do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 403: a cookie-authenticated change without the matching `X-CSRF-Token` header.
+    #[error("missing or wrong X-CSRF-Token header")]
+    CsrfFailed,
+    /// 404: no such thing, or not visible to the caller (we do not reveal which).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// 405.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 409: a conflicting concurrent change or a duplicate.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// 413: the body is larger than the configured limit.
+    #[error("request body is larger than the configured limit")]
+    PayloadTooLarge,
+    /// 415: the body is not `application/json`.
+    #[error("expected a JSON body with `Content-Type: application/json`")]
+    UnsupportedMediaType,
+    /// 422: well-formed JSON whose content is invalid.
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
+    /// 429.
+    #[error("too many requests")]
+    TooManyRequests { retry_after_secs: u64 },
+    /// 503: a dependency (database, bus) is unavailable; retry later.
+    #[error("the service is temporarily unavailable")]
+    Unavailable,
+    /// 500: a bug or an unexpected failure; details are in the server log.
+    #[error("internal error")]
+    Internal,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable, machine-readable code (e.g. `not_found`, `invalid_transition`).
+    pub code: &'static str,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn validation(message: impl Into<String>) -> Self {
+        ApiError::Unprocessable {
+            code: "validation_failed",
+            message: message.into(),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthenticated | ApiError::InvalidCredentials { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) | ApiError::CsrfFailed => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Unauthenticated => "unauthenticated",
+            ApiError::InvalidCredentials { code, .. } => code,
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::CsrfFailed => "csrf_failed",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::Conflict { code, .. } => code,
+            ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::Unprocessable { code, .. } => code,
+            ApiError::TooManyRequests { .. } => "too_many_requests",
+            ApiError::Unavailable => "unavailable",
+            ApiError::Internal => "internal",
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = ErrorBody {
+            code: self.code(),
+            message: self.to_string(),
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        if let ApiError::TooManyRequests { retry_after_secs } = self {
+            if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound => ApiError::NotFound("resource"),
+            StoreError::AlreadyExists(what) => ApiError::Conflict {
+                code: "already_exists",
+                message: format!("{what} already exists"),
+            },
+            StoreError::VersionMismatch {
+                subject,
+                current,
+                expected,
+            } => ApiError::Conflict {
+                code: "version_conflict",
+                message: format!("the {subject} is at version {current}, not {expected}: reload and retry"),
+            },
+            StoreError::InvalidTransition(e) => ApiError::Unprocessable {
+                code: "invalid_transition",
+                message: e.to_string(),
+            },
+            StoreError::Invalid(message) => ApiError::validation(message),
+            ref e if e.is_unavailable() => {
+                tracing::warn!(error = %err, "database unavailable");
+                ApiError::Unavailable
+            }
+            other => {
+                tracing::error!(error = %other, "store failure");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
+            _ => match rejection {
+                JsonRejection::JsonDataError(e) => ApiError::Unprocessable {
+                    code: "invalid_body",
+                    message: body_error_text(&e.body_text()),
+                },
+                JsonRejection::JsonSyntaxError(e) => {
+                    ApiError::BadRequest(format!("malformed JSON: {}", body_error_text(&e.body_text())))
+                }
+                other => ApiError::BadRequest(other.body_text()),
+            },
+        }
+    }
+}
+
+/// axum's rejection text starts with a generic prefix; keep the part that says what is wrong.
+fn body_error_text(text: &str) -> String {
+    text.rsplit_once(": ").map_or(text, |(_, detail)| detail).to_owned()
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::BadRequest(format!(
+            "invalid query string: {}",
+            body_error_text(&rejection.body_text())
+        ))
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(_: PathRejection) -> Self {
+        ApiError::NotFound("resource")
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_errors_never_leak() {
+        let err = ApiError::from(StoreError::Corrupt("table events: secret detail".into()));
+        assert_eq!(err.code(), "internal");
+        assert!(!err.to_string().contains("secret"));
+    }
+}

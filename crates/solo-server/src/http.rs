@@ -1,0 +1,116 @@
+//! HTTP plumbing shared by every route: extractors whose rejections are API
+//! errors, conditional responses for pollers, and the trace-id middleware.
+
+use std::time::Instant;
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use solo_domain::event::{new_trace_id, trace_id_from_traceparent};
+use tracing::Instrument;
+
+use crate::error::ApiError;
+
+/// A JSON body; malformed, oversized or invalid bodies become [`ApiError`]s.
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// A query string; malformed ones become [`ApiError::BadRequest`].
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+/// A path parameter; a path that does not parse is a 404, like a missing resource.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+/// The trace id of the request being served: from its W3C `traceparent` header,
+/// or new. It is in the span of every log line of the request and in the events
+/// the request causes.
+#[derive(Debug, Clone)]
+pub struct TraceId(pub String);
+
+pub const POLL_INTERVAL_SECS: u64 = 15;
+static X_POLL_INTERVAL: HeaderName = HeaderName::from_static("x-poll-interval");
+static X_TRACE_ID: HeaderName = HeaderName::from_static("x-trace-id");
+
+/// A JSON response that pollers can revalidate: it carries a strong `ETag` of its
+/// bytes and `X-Poll-Interval`, and is a bodiless `304` when the client's
+/// `If-None-Match` already names that ETag.
+pub fn conditional_json<T: Serialize>(request_headers: &HeaderMap, body: &T) -> Response {
+    let bytes = match serde_json::to_vec(body) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            tracing::error!(error = %e, "response serialization failed");
+            return ApiError::Internal.into_response();
+        }
+    };
+    let digest = Sha256::digest(&bytes);
+    let etag = format!("\"{}\"", hex::encode(&digest[..16]));
+    let matches = request_headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|v| v.trim().trim_start_matches("W/"))
+        .any(|v| v == etag || v == "*");
+    let mut response = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+    };
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, value);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    headers.insert(X_POLL_INTERVAL.clone(), HeaderValue::from(POLL_INTERVAL_SECS));
+    response
+}
+
+/// Assigns the trace id, runs the request inside a span that carries it, logs one
+/// line per request, and echoes the id in `X-Trace-Id`.
+pub async fn trace_requests(mut request: Request, next: Next) -> Response {
+    let trace_id = request
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .and_then(trace_id_from_traceparent)
+        .unwrap_or_else(new_trace_id);
+    request.extensions_mut().insert(TraceId(trace_id.clone()));
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let span = tracing::info_span!("request", trace_id = %trace_id, %method, %path);
+    let started = Instant::now();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    span.in_scope(|| {
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        if status >= 500 {
+            tracing::warn!(status, elapsed_ms, "request failed");
+        } else {
+            tracing::info!(status, elapsed_ms, "request");
+        }
+    });
+    if let Ok(value) = HeaderValue::from_str(&trace_id) {
+        response.headers_mut().insert(X_TRACE_ID.clone(), value);
+    }
+    response
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for TraceId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<TraceId>()
+            .cloned()
+            .unwrap_or_else(|| TraceId(new_trace_id())))
+    }
+}

@@ -1,0 +1,96 @@
+//! Prometheus metrics, served as text at `/metrics`.
+//!
+//! One registry per server instance (not a process-wide global), so tests that
+//! run several servers in one process see their own numbers.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabels {
+    pub class: &'static str,
+}
+
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    pub http_responses: Family<StatusLabels, Counter>,
+    pub events_published: Counter,
+    pub dispatch_failures: Counter,
+    pub outbox_pending: Gauge,
+    pub presence_transitions: Counter,
+    pub history_trimmed: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("solo");
+        let http_responses = Family::<StatusLabels, Counter>::default();
+        registry.register(
+            "http_responses",
+            "HTTP responses by status class",
+            http_responses.clone(),
+        );
+        let events_published = Counter::default();
+        registry.register(
+            "events_published",
+            "Events published to the bus by the dispatcher",
+            events_published.clone(),
+        );
+        let dispatch_failures = Counter::default();
+        registry.register(
+            "dispatch_failures",
+            "Failed attempts to publish outbox events (retried)",
+            dispatch_failures.clone(),
+        );
+        let outbox_pending = Gauge::default();
+        registry.register(
+            "outbox_pending",
+            "Committed events not yet published, as last seen",
+            outbox_pending.clone(),
+        );
+        let presence_transitions = Counter::default();
+        registry.register(
+            "presence_transitions",
+            "Workstation status transitions made by the sweeper",
+            presence_transitions.clone(),
+        );
+        let history_trimmed = Counter::default();
+        registry.register(
+            "history_trimmed_rows",
+            "History rows removed by retention",
+            history_trimmed.clone(),
+        );
+        Self {
+            registry,
+            http_responses,
+            events_published,
+            dispatch_failures,
+            outbox_pending,
+            presence_transitions,
+            history_trimmed,
+        }
+    }
+
+    pub fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if let Err(e) = encode(&mut out, &self.registry) {
+            tracing::error!(error = %e, "metrics encoding failed");
+        }
+        out
+    }
+}

@@ -1,0 +1,157 @@
+//! Sign-in, sign-out and "who am I".
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use solo_domain::time::now_ms;
+use solo_store::Session;
+
+use crate::auth::caller::{cookie, CSRF_COOKIE, SESSION_COOKIE};
+use crate::auth::secrets::{hash_secret, new_session_token, random_base62};
+use crate::auth::{password, Caller};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::ApiJson;
+use crate::state::AppState;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    username: String,
+    password: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspaceView {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub role: &'static str,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Me {
+    pub id: String,
+    pub name: String,
+    pub display_name: String,
+    pub avatar_url: Option<String>,
+    pub workspaces: Vec<WorkspaceView>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginResponse {
+    user: Me,
+    /// Send this in `X-CSRF-Token` with every state-changing request made with the session cookie.
+    csrf_token: String,
+}
+
+async fn me_of(state: &AppState, user: &solo_store::User) -> ApiResult<Me> {
+    let memberships = state.store().memberships_of(&user.id).await?;
+    Ok(Me {
+        id: user.id.to_string(),
+        name: user.name.clone(),
+        display_name: user.display_name.clone(),
+        avatar_url: user.avatar_url.clone(),
+        workspaces: memberships
+            .into_iter()
+            .map(|m| WorkspaceView {
+                id: m.workspace.id.to_string(),
+                slug: m.workspace.slug,
+                name: m.workspace.name,
+                role: m.role.as_str(),
+            })
+            .collect(),
+    })
+}
+
+fn set_cookie(response: &mut Response, value: String) {
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+/// Signs in with a password; sets the session cookie (HttpOnly, SameSite=Lax) and a CSRF cookie.
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody)))]
+pub async fn login(State(state): State<AppState>, ApiJson(req): ApiJson<LoginRequest>) -> ApiResult<Response> {
+    if req.username.len() > 256 || req.password.len() > 1024 {
+        return Err(ApiError::validation("username or password is too long"));
+    }
+    let user = state.store().user_by_name(&req.username).await?;
+    let stored_hash = user.as_ref().and_then(|u| u.password_hash.clone());
+    // Verify against a decoy when the user is unknown, so timing does not reveal who exists.
+    let hash = stored_hash.clone().unwrap_or_else(|| password::decoy_hash().to_owned());
+    let candidate = req.password;
+    let verified = tokio::task::spawn_blocking(move || password::verify(&candidate, &hash))
+        .await
+        .map_err(|_| ApiError::Internal)?;
+    let user = match user {
+        Some(user) if verified && stored_hash.is_some() => user,
+        _ => {
+            return Err(ApiError::InvalidCredentials {
+                code: "invalid_credentials",
+                message: "wrong username or password".into(),
+            })
+        }
+    };
+    let secret = new_session_token();
+    let csrf = random_base62(32);
+    let now = now_ms();
+    let ttl = state.settings().session_ttl_secs;
+    state
+        .store()
+        .create_session(&Session {
+            token_hash: hash_secret(&secret),
+            user_id: user.id.clone(),
+            csrf_token: csrf.clone(),
+            created_at: now,
+            expires_at: now + (ttl as i64) * 1000,
+        })
+        .await?;
+    let body = LoginResponse {
+        user: me_of(&state, &user).await?,
+        csrf_token: csrf.clone(),
+    };
+    let secure = if state.settings().cookie_secure { "; Secure" } else { "" };
+    let mut response = Json(body).into_response();
+    set_cookie(
+        &mut response,
+        format!("{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={ttl}{secure}"),
+    );
+    set_cookie(
+        &mut response,
+        format!("{CSRF_COOKIE}={csrf}; Path=/; SameSite=Lax; Max-Age={ttl}{secure}"),
+    );
+    tracing::info!(user_id = %user.id, "signed in");
+    Ok(response)
+}
+
+/// Ends the session and clears its cookies.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth", responses((status = 204)))]
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap, caller: Caller) -> ApiResult<Response> {
+    if let Some(value) = cookie(&headers, SESSION_COOKIE) {
+        state.store().delete_session(&hash_secret(value)).await?;
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    set_cookie(
+        &mut response,
+        format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+    );
+    set_cookie(
+        &mut response,
+        format!("{CSRF_COOKIE}=; Path=/; SameSite=Lax; Max-Age=0"),
+    );
+    tracing::info!(user_id = %caller.user.id, "signed out");
+    Ok(response)
+}
+
+/// The signed-in user and their workspaces.
+#[utoipa::path(get, path = "/api/me", tag = "auth", responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
+pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Me>> {
+    caller.require_scope(crate::auth::scopes::READ)?;
+    Ok(Json(me_of(&state, &caller.user).await?))
+}

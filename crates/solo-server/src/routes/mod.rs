@@ -1,0 +1,104 @@
+//! The HTTP API: one module per resource, one router, one OpenAPI document
+//! generated from the handlers' annotations.
+
+pub mod auth;
+pub mod community;
+pub mod events;
+pub mod health;
+pub mod missions;
+pub mod tokens;
+pub mod workstations;
+
+use axum::http::Method;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use utoipa::OpenApi;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Solo Realtime API", description = "Presence, mission events and notifications for Solo. Errors are `{code, message}`; list endpoints support `ETag`/`If-None-Match` and send `X-Poll-Interval`."),
+    paths(
+        health::healthz, health::readyz, health::metrics,
+        auth::login, auth::logout, auth::me,
+        tokens::list, tokens::create, tokens::revoke,
+        missions::list, missions::create, missions::get, missions::change_stage,
+        missions::create_review, missions::create_fallback, missions::watch, missions::unwatch,
+        workstations::list, workstations::create, workstations::get, workstations::heartbeat, workstations::presence,
+        community::list, community::create,
+        events::list,
+    ),
+    components(schemas(crate::error::ErrorBody, solo_domain::EventEnvelope)),
+    modifiers(&SecurityAddon),
+    security(("bearer" = []), ("session" = [])),
+)]
+pub struct ApiDoc;
+
+struct SecurityAddon;
+
+impl utoipa::Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("solo_pat_…")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("solo_session"))),
+        );
+    }
+}
+
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+async fn api_not_found(method: Method) -> Response {
+    let _ = method;
+    ApiError::NotFound("route").into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    ApiError::MethodNotAllowed.into_response()
+}
+
+/// Every HTTP route of the API (the WebSocket endpoint and the web UI are added by the caller).
+pub fn api_router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/api/openapi.json", get(openapi_json))
+        .route("/api/auth/login", post(auth::login))
+        .route("/api/auth/logout", post(auth::logout))
+        .route("/api/me", get(auth::me))
+        .route("/api/tokens", get(tokens::list).post(tokens::create))
+        .route("/api/tokens/{id}", delete(tokens::revoke))
+        .route("/api/missions", get(missions::list).post(missions::create))
+        .route("/api/missions/{id}", get(missions::get))
+        .route("/api/missions/{id}/stage", post(missions::change_stage))
+        .route("/api/missions/{id}/reviews", post(missions::create_review))
+        .route("/api/missions/{id}/fallbacks", post(missions::create_fallback))
+        .route(
+            "/api/missions/{id}/watch",
+            post(missions::watch).delete(missions::unwatch),
+        )
+        .route("/api/workstations", get(workstations::list).post(workstations::create))
+        .route("/api/workstations/{id}", get(workstations::get))
+        .route("/api/workstations/{id}/heartbeat", post(workstations::heartbeat))
+        .route("/api/presence", get(workstations::presence))
+        .route("/api/community/posts", get(community::list).post(community::create))
+        .route("/api/events", get(events::list))
+        .route("/api/{*rest}", axum::routing::any(api_not_found))
+        .method_not_allowed_fallback(method_not_allowed)
+}

@@ -1,0 +1,188 @@
+//! One typed configuration: defaults, then an optional TOML file, then `SOLO_*`
+//! environment variables, then command-line flags (applied by the binary).
+//!
+//! Every field below is also an environment variable: the field name in upper
+//! case with the `SOLO_` prefix (`addr` → `SOLO_ADDR`). README.md lists them all.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// A secret value: shown as `[redacted]` in `Debug` output and logs.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Debug, Error)]
+#[error("invalid configuration: {0}")]
+pub struct SettingsError(String);
+
+/// Solo's configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Settings {
+    /// `SOLO_ADDR`: address the server listens on.
+    pub addr: String,
+    /// `SOLO_DATA_DIR`: directory for the embedded database and generated secrets.
+    pub data_dir: PathBuf,
+    /// `SOLO_DATABASE_URL`: `sqlite://…` or `postgres://…`; default a SQLite file in the data directory.
+    pub database_url: Option<String>,
+    /// `SOLO_DB_MAX_CONNECTIONS`: pooled database connections.
+    pub db_max_connections: u32,
+    /// `SOLO_PUBLIC_URL`: the URL clients reach this server at (e.g. behind a proxy);
+    /// default: derived from each request's `Host` header.
+    pub public_url: Option<String>,
+    /// `SOLO_MAX_BODY_BYTES`: largest accepted request body.
+    pub max_body_bytes: usize,
+    /// `SOLO_SESSION_TTL_SECS`: lifetime of a web session.
+    pub session_ttl_secs: u64,
+    /// `SOLO_COOKIE_SECURE`: mark cookies `Secure` (set when served over TLS).
+    pub cookie_secure: bool,
+    /// `SOLO_TOKEN_SECRET`: HS256 key of connection tokens; generated and stored in the
+    /// database on first start when unset. Must be the same on every node of a cluster.
+    pub token_secret: Option<Secret>,
+    /// `SOLO_CONNECTION_TOKEN_TTL_SECS`: lifetime of a realtime connection token.
+    pub connection_token_ttl_secs: u64,
+    /// `SOLO_HEARTBEAT_INTERVAL_SECS`: how often workstations are expected to heartbeat.
+    pub heartbeat_interval_secs: u64,
+    /// `SOLO_DEGRADED_AFTER_MISSED`: missed heartbeats before a workstation is `degraded`.
+    pub degraded_after_missed: u64,
+    /// `SOLO_OFFLINE_AFTER_MISSED`: missed heartbeats before a workstation is `offline`.
+    pub offline_after_missed: u64,
+    /// `SOLO_SWEEP_INTERVAL_MS`: how often the presence sweeper looks for silent workstations.
+    pub sweep_interval_ms: u64,
+    /// `SOLO_HISTORY_MAX_PUBLICATIONS`: publications kept per channel for recovery.
+    pub history_max_publications: u64,
+    /// `SOLO_HISTORY_MAX_AGE_SECS`: age past which channel history is dropped.
+    pub history_max_age_secs: u64,
+    /// `SOLO_EVENTS_MAX_AGE_DAYS`: age past which published events leave the audit log.
+    pub events_max_age_days: u64,
+    /// `SOLO_DISPATCH_BATCH`: events the dispatcher publishes per round.
+    pub dispatch_batch: i64,
+    /// `SOLO_DISPATCH_MAX_BACKOFF_MS`: longest wait between retries of a failing publish.
+    pub dispatch_max_backoff_ms: u64,
+    /// `SOLO_LOG`: log filter (`info`, `solo_server=debug,info`, …).
+    pub log: String,
+    /// `SOLO_LOG_FORMAT`: `text` or `json`.
+    pub log_format: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            addr: "127.0.0.1:7070".to_owned(),
+            data_dir: PathBuf::from(".solo"),
+            database_url: None,
+            db_max_connections: 8,
+            public_url: None,
+            max_body_bytes: 1024 * 1024,
+            session_ttl_secs: 7 * 24 * 3600,
+            cookie_secure: false,
+            token_secret: None,
+            connection_token_ttl_secs: 600,
+            heartbeat_interval_secs: 10,
+            degraded_after_missed: 2,
+            offline_after_missed: 3,
+            sweep_interval_ms: 1000,
+            history_max_publications: 1000,
+            history_max_age_secs: 24 * 3600,
+            events_max_age_days: 30,
+            dispatch_batch: 256,
+            dispatch_max_backoff_ms: 30_000,
+            log: "info".to_owned(),
+            log_format: "text".to_owned(),
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, then `file` (TOML) if given, then `SOLO_*` environment variables.
+    /// The binary applies its flags on top.
+    pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(SettingsError(format!("config file {} does not exist", file.display())));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        // `SOLO_CONFIG` names the file and is not a setting; `SOLO_TEST_*` belong to the test suites.
+        figment = figment.merge(Env::prefixed("SOLO_").filter(|k| k != "config" && !k.as_str().starts_with("test_")));
+        let settings: Settings = figment.extract().map_err(|e| SettingsError(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        if self.degraded_after_missed == 0 || self.offline_after_missed <= self.degraded_after_missed {
+            return Err(SettingsError(
+                "offline_after_missed must be greater than degraded_after_missed, which must be at least 1".into(),
+            ));
+        }
+        if self.heartbeat_interval_secs == 0 {
+            return Err(SettingsError("heartbeat_interval_secs must be at least 1".into()));
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return Err(SettingsError(format!(
+                "log_format must be `text` or `json`, not `{}`",
+                self.log_format
+            )));
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(SettingsError("max_body_bytes must be at least 1024".into()));
+        }
+        Ok(())
+    }
+
+    /// The database URL in force: the configured one, or the embedded SQLite file.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("solo.db").display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let s = Settings {
+            token_secret: Some(Secret::new("hunter2")),
+            ..Settings::default()
+        };
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert!(Settings::default().validate().is_ok());
+        let bad = Settings {
+            offline_after_missed: 2,
+            ..Settings::default()
+        };
+        assert!(bad.validate().is_err());
+    }
+}

@@ -1,0 +1,80 @@
+//! `solo serve`.
+
+use std::io::IsTerminal;
+
+use anyhow::Context;
+use clap::Args;
+use solo_server::settings::Settings;
+use solo_server::Server;
+use tracing_subscriber::EnvFilter;
+
+use crate::StoreArgs;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Address to listen on (env: SOLO_ADDR; default 127.0.0.1:7070).
+    #[arg(long)]
+    addr: Option<String>,
+}
+
+fn init_logging(settings: &Settings) {
+    let filter = EnvFilter::try_new(&settings.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(colour);
+    if settings.log_format == "json" {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down");
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let mut settings = args.store.settings()?;
+    if let Some(addr) = args.addr {
+        settings.addr = addr;
+    }
+    init_logging(&settings);
+    tracing::debug!(?settings, "configuration");
+    let listener = tokio::net::TcpListener::bind(&settings.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.addr))?;
+    let server = Server::build(settings).await.context("cannot start the server")?;
+    server
+        .run(listener, shutdown_signal())
+        .await
+        .context("the server failed")?;
+    Ok(())
+}
