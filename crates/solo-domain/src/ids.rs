@@ -138,7 +138,7 @@ mod tests {
         assert!(MissionId::parse(user.as_str()).is_err());
         assert!(MissionId::parse("m_123").is_err());
         assert!(MissionId::parse("m_zz93f0c2a1b27c3d8e9f0a1b2c3d4e5f").is_err());
-        let err = MissionId::parse("nope").unwrap_err();
+        let err = MissionId::parse("nope").expect_err("not an id");
         assert_eq!(err.kind, "mission");
     }
 

@@ -2,7 +2,7 @@
 //! `{"code": "<stable>", "message": "<for humans>"}` with a status that matches;
 //! internals are logged with their cause chain, never returned.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -154,25 +154,6 @@ impl From<StoreError> for ApiError {
                 tracing::error!(error = %other, "store failure");
                 ApiError::Internal
             }
-        }
-    }
-}
-
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> Self {
-        match rejection.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
-            _ => match rejection {
-                JsonRejection::JsonDataError(e) => ApiError::Unprocessable {
-                    code: "invalid_body",
-                    message: body_error_text(&e.body_text()),
-                },
-                JsonRejection::JsonSyntaxError(e) => {
-                    ApiError::BadRequest(format!("malformed JSON: {}", body_error_text(&e.body_text())))
-                }
-                other => ApiError::BadRequest(other.body_text()),
-            },
         }
     }
 }

@@ -7,6 +7,8 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use solo_domain::event::{new_trace_id, trace_id_from_traceparent};
@@ -14,10 +16,42 @@ use tracing::Instrument;
 
 use crate::error::ApiError;
 
-/// A JSON body; malformed, oversized or invalid bodies become [`ApiError`]s.
-#[derive(Debug, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// A JSON body. Not JSON → 400 `bad_request`; JSON of the wrong shape (unknown
+/// field, wrong type, bad enum value) → 422 `invalid_body`; too large → 413;
+/// not `application/json` → 415.
+#[derive(Debug)]
 pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| v.trim().to_ascii_lowercase())
+            .is_some_and(|v| v == "application/json" || (v.starts_with("application/") && v.ends_with("+json")));
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::BadRequest(format!("could not read the body: {}", rejection.body_text()))
+            }
+        })?;
+        // Parse in two steps so syntax errors and shape errors get different codes.
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+        T::deserialize(value).map(ApiJson).map_err(|e| ApiError::Unprocessable {
+            code: "invalid_body",
+            message: e.to_string(),
+        })
+    }
+}
 
 /// A query string; malformed ones become [`ApiError::BadRequest`].
 #[derive(Debug, FromRequestParts)]

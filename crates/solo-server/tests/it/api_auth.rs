@@ -1,0 +1,277 @@
+//! Authentication and tenancy: tokens, sessions, CSRF, and workspace isolation.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use solo_domain::time::now_ms;
+use solo_domain::{TokenId, UserId};
+use solo_server::auth::{password, secrets};
+use solo_store::{AccessToken, NewUser, Role};
+
+use crate::support::*;
+
+async fn status_with_auth(server: &TestServer, path: &str, auth: Option<&str>) -> (StatusCode, Value) {
+    let mut request = client().get(server.url(path));
+    if let Some(auth) = auth {
+        request = request.header("authorization", auth);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn missing_wrong_revoked_and_expired_tokens_are_refused() {
+    let server = TestServer::start().await;
+    let ada = server.user("ada", "acme", Role::Member).await;
+
+    let (status, body) = status_with_auth(&server, "/api/me", None).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthenticated"))
+    );
+
+    let wrong = secrets::new_pat();
+    let (status, body) = status_with_auth(&server, "/api/me", Some(&format!("Bearer {wrong}"))).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_token"))
+    );
+    let (status, _) = status_with_auth(&server, "/api/me", Some("Bearer garbage")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = status_with_auth(&server, "/api/me", Some("Basic YWRhOnB3")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let (status, me) = get(&server, &ada, "/api/me").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["name"], "ada");
+    assert_eq!(me["workspaces"][0]["slug"], "acme");
+
+    // Revoke through the API with a second token, then the first one stops working.
+    let (status, created) = post(&server, &ada, "/api/tokens", json!({ "name": "second" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let second = created["token"].as_str().expect("token").to_owned();
+    let first_id = {
+        let (_, list) = get(&server, &ada, "/api/tokens").await;
+        list["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|t| t["name"] == "tests")
+            .expect("first")["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    };
+    let revoked = client()
+        .delete(server.url(&format!("/api/tokens/{first_id}")))
+        .bearer_auth(&second)
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    let (status, body) = get(&server, &ada, "/api/me").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("token_revoked"))
+    );
+
+    // An expired token.
+    let expired_secret = secrets::new_pat();
+    server
+        .store()
+        .create_access_token(&AccessToken {
+            id: TokenId::generate(),
+            user_id: UserId::parse(&ada.id).expect("id"),
+            name: "old".into(),
+            token_hash: secrets::hash_secret(&expired_secret),
+            scopes: vec!["read".into()],
+            created_at: now_ms() - 10_000,
+            expires_at: Some(now_ms() - 1_000),
+            revoked_at: None,
+            last_used_at: None,
+        })
+        .await
+        .expect("token");
+    let (status, body) = status_with_auth(&server, "/api/me", Some(&format!("Bearer {expired_secret}"))).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("token_expired"))
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn members_of_one_workspace_cannot_see_or_change_another() {
+    let server = TestServer::start().await;
+    let ada = server.user("ada", "acme", Role::Member).await;
+    let eve = server.user("eve", "globex", Role::Admin).await;
+    let mission = create_mission(&server, &ada, "Secret plan").await;
+    let id = mission["id"].as_str().expect("id");
+
+    let (status, body) = get(&server, &eve, &format!("/api/missions/{id}")).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    let (status, _) = post(
+        &server,
+        &eve,
+        &format!("/api/missions/{id}/stage"),
+        json!({ "stage": "spec" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = post(
+        &server,
+        &eve,
+        &format!("/api/missions/{id}/reviews"),
+        json!({ "decision": "rejected" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, list) = get(&server, &eve, "/api/missions").await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(0));
+    let (status, _) = get(
+        &server,
+        &eve,
+        &format!("/api/missions?workspaceId={}", ada.workspace_id),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = get(&server, &eve, &format!("/api/events?channel=mission:{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = get(&server, &eve, &format!("/api/events?channel=notifications:{}", ada.id)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = post(
+        &server,
+        &eve,
+        "/api/missions",
+        json!({ "title": "x", "workspaceId": ada.workspace_id }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Unchanged for its owner.
+    let (status, body) = get(&server, &ada, &format!("/api/missions/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (body["stage"].as_str(), body["version"].as_i64()),
+        (Some("backlog"), Some(1))
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn sessions_need_csrf_for_changes_and_end_at_logout() {
+    let server = TestServer::start().await;
+    let ws = server.store().ensure_workspace("acme", "Acme").await.expect("ws");
+    let hash = password::hash("correct horse battery").expect("hash");
+    let user = server
+        .store()
+        .create_user(NewUser {
+            name: "ada".into(),
+            display_name: "Ada".into(),
+            password_hash: Some(hash),
+        })
+        .await
+        .expect("user");
+    server
+        .store()
+        .set_membership(&ws.id, &user.id, Role::Member)
+        .await
+        .expect("member");
+
+    let http = reqwest::Client::builder().cookie_store(true).build().expect("client");
+    let bad = http
+        .post(server.url("/api/auth/login"))
+        .json(&json!({"username": "ada", "password": "nope nope"}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
+    let unknown = http
+        .post(server.url("/api/auth/login"))
+        .json(&json!({"username": "zed", "password": "nope nope"}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+
+    let login = http
+        .post(server.url("/api/auth/login"))
+        .json(&json!({"username": "ada", "password": "correct horse battery"}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status(), StatusCode::OK);
+    let cookies: Vec<String> = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().expect("cookie").to_owned())
+        .collect();
+    let session_cookie = cookies
+        .iter()
+        .find(|c| c.starts_with("solo_session="))
+        .expect("session cookie");
+    assert!(session_cookie.contains("HttpOnly") && session_cookie.contains("SameSite=Lax"));
+    let body: Value = login.json().await.expect("json");
+    let csrf = body["csrfToken"].as_str().expect("csrf").to_owned();
+
+    let me = http.get(server.url("/api/me")).send().await.expect("me");
+    assert_eq!(me.status(), StatusCode::OK);
+    let no_csrf = http
+        .post(server.url("/api/missions"))
+        .json(&json!({"title": "x"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(no_csrf.status(), StatusCode::FORBIDDEN);
+    let with_csrf = http
+        .post(server.url("/api/missions"))
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"title": "x"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(with_csrf.status(), StatusCode::CREATED);
+
+    let out = http
+        .post(server.url("/api/auth/logout"))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    let after = http.get(server.url("/api/me")).send().await.expect("me");
+    assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn tokens_are_limited_to_their_scopes() {
+    let server = TestServer::start().await;
+    let ada = server.user("ada", "acme", Role::Member).await;
+    let (status, created) = post(
+        &server,
+        &ada,
+        "/api/tokens",
+        json!({ "name": "reader", "scopes": ["read"] }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let reader = TestUser {
+        pat: created["token"].as_str().expect("token").to_owned(),
+        ..ada.clone()
+    };
+    let (status, _) = get(&server, &reader, "/api/missions").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = post(&server, &reader, "/api/missions", json!({ "title": "nope" })).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
+    let (status, _) = post(&server, &ada, "/api/tokens", json!({ "name": "x", "scopes": ["root"] })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    server.stop().await;
+}

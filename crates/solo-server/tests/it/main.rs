@@ -1,0 +1,9 @@
+//! Black-box tests of the server: each test starts a real server on port 0 with
+//! a fresh SQLite database and talks to it over HTTP.
+
+mod support;
+
+mod api_auth;
+mod api_input;
+mod outbox;
+mod presence;

@@ -1,0 +1,234 @@
+//! The test harness: a server on port 0 with its own database, users with PATs,
+//! and a bus that can be made to fail.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::StatusCode;
+use serde_json::Value;
+use solo_server::bus::{Bus, BusError, BusMessage, BusSink, InProcessBus};
+use solo_server::routes::tokens::issue_token;
+use solo_server::settings::Settings;
+use solo_server::state::AppState;
+use solo_server::Server;
+use solo_store::{NewUser, Role, Store};
+
+pub struct TestServer {
+    pub base: String,
+    pub state: AppState,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+#[derive(Clone, Debug)]
+pub struct TestUser {
+    pub id: String,
+    pub pat: String,
+    pub workspace_id: String,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}, Arc::new(InProcessBus::new())).await
+    }
+
+    pub async fn start_with(configure: impl FnOnce(&mut Settings), bus: Arc<dyn Bus>) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = Settings {
+            data_dir: dir.path().to_path_buf(),
+            ..Settings::default()
+        };
+        configure(&mut settings);
+        let store = solo_server::open_store(&settings).await.expect("store");
+        let server = Server::with_parts(settings, Arc::new(store), bus);
+        let state = server.state().clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            server
+                .run(listener, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("server runs");
+        });
+        Self {
+            base,
+            state,
+            stop: Some(stop),
+            task: Some(task),
+            _dir: dir,
+        }
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.state.store()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A user in `workspace` (created if missing) with a read/write PAT.
+    pub async fn user(&self, name: &str, workspace: &str, role: Role) -> TestUser {
+        let ws = self
+            .store()
+            .ensure_workspace(workspace, workspace)
+            .await
+            .expect("workspace");
+        let user = self
+            .store()
+            .create_user(NewUser {
+                name: name.into(),
+                display_name: name.into(),
+                password_hash: None,
+            })
+            .await
+            .expect("user");
+        self.store()
+            .set_membership(&ws.id, &user.id, role)
+            .await
+            .expect("membership");
+        let (pat, _) = issue_token(self.store(), &user, "tests", vec!["read".into(), "write".into()], None)
+            .await
+            .expect("token");
+        TestUser {
+            id: user.id.to_string(),
+            pat,
+            workspace_id: ws.id.to_string(),
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client")
+}
+
+/// `GET` with the user's PAT; returns status and JSON (Null when there is no body).
+pub async fn get(server: &TestServer, user: &TestUser, path: &str) -> (StatusCode, Value) {
+    let response = client()
+        .get(server.url(path))
+        .bearer_auth(&user.pat)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// `POST` JSON with the user's PAT.
+pub async fn post(server: &TestServer, user: &TestUser, path: &str, body: Value) -> (StatusCode, Value) {
+    let response = client()
+        .post(server.url(path))
+        .bearer_auth(&user.pat)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+pub async fn create_mission(server: &TestServer, user: &TestUser, title: &str) -> Value {
+    let (status, mission) = post(server, user, "/api/missions", serde_json::json!({ "title": title })).await;
+    assert_eq!(status, StatusCode::CREATED, "{mission}");
+    mission
+}
+
+/// Polls `check` until it returns `Some`, failing the test after `timeout`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A bus that fails while `failing` is set, and records what it delivered.
+#[derive(Default)]
+pub struct FlakyBus {
+    inner: InProcessBus,
+    pub failing: AtomicBool,
+    pub attempts: AtomicUsize,
+    pub delivered: Arc<Recorder>,
+}
+
+#[derive(Default)]
+pub struct Recorder {
+    pub messages: Mutex<Vec<BusMessage>>,
+}
+
+impl BusSink for Recorder {
+    fn deliver(&self, message: &BusMessage) {
+        self.messages.lock().expect("recorder lock").push(message.clone());
+    }
+}
+
+impl FlakyBus {
+    pub fn new() -> Arc<Self> {
+        let bus = Arc::new(Self::default());
+        bus.inner.subscribe(bus.delivered.clone());
+        bus
+    }
+
+    pub fn delivered_envelopes(&self) -> Vec<Value> {
+        self.delivered
+            .messages
+            .lock()
+            .expect("recorder lock")
+            .iter()
+            .map(|m| serde_json::from_str(&m.envelope).expect("envelope JSON"))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Bus for FlakyBus {
+    async fn publish(&self, messages: &[BusMessage]) -> Result<(), BusError> {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(BusError::Unavailable("test bus switched off".into()));
+        }
+        self.inner.publish(messages).await
+    }
+
+    fn subscribe(&self, sink: Arc<dyn BusSink>) {
+        self.inner.subscribe(sink);
+    }
+
+    async fn ping(&self) -> Result<(), BusError> {
+        if self.failing.load(Ordering::SeqCst) {
+            Err(BusError::Unavailable("test bus switched off".into()))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        "flaky-test"
+    }
+}
