@@ -1,0 +1,4 @@
+//! End-to-end tests of the `solo` binary itself: admin bootstrap, then `solo serve`
+//! answering with the token it printed.
+
+mod serve;

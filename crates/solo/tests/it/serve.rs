@@ -1,0 +1,98 @@
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const SOLO: &str = env!("CARGO_BIN_EXE_solo");
+
+fn solo(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(SOLO);
+    command.current_dir(dir).env_remove("SOLO_DATABASE_URL").env_remove("SOLO_ADDR").env("NO_COLOR", "1");
+    command
+}
+
+/// Starts `solo serve` on port 0 and returns the child and the address it bound.
+fn serve(dir: &std::path::Path) -> (Child, String) {
+    let mut child = solo(dir)
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .env("SOLO_LOG_FORMAT", "json")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("solo serve starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines.next().expect("server logs its address before exiting").expect("log line");
+        let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+        if entry["message"] == "solo is serving" {
+            break entry["addr"].as_str().expect("addr field").to_owned();
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, addr)
+}
+
+#[tokio::test]
+async fn admin_bootstrap_prints_a_pat_that_the_server_accepts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut create = solo(dir.path())
+        .args(["admin", "user", "create", "ada", "--workspace", "acme", "--admin", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("admin user create");
+    create.stdin.take().expect("stdin").write_all(b"correct horse battery\n").expect("password");
+    let created = create.wait_with_output().expect("exit");
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+
+    let token = solo(dir.path()).args(["admin", "token", "create", "--user", "ada", "--name", "cli"]).output().expect("token create");
+    assert!(token.status.success(), "{}", String::from_utf8_lossy(&token.stderr));
+    let pat = String::from_utf8(token.stdout).expect("utf8");
+    let pat = pat.trim();
+    assert!(pat.starts_with("solo_pat_") && !pat.contains('\n'), "stdout is the PAT alone: {pat:?}");
+
+    let unknown = solo(dir.path()).args(["admin", "token", "create", "--user", "zed", "--name", "x"]).output().expect("run");
+    assert_eq!(unknown.status.code(), Some(1));
+    let usage = solo(dir.path()).args(["admin", "token", "create"]).output().expect("run");
+    assert_eq!(usage.status.code(), Some(2), "usage errors exit 2");
+
+    let (mut child, addr) = serve(dir.path());
+    assert!(dir.path().join(".solo/solo.db").exists(), "the data directory is created under ./.solo");
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
+    let health: serde_json::Value = http.get(format!("http://{addr}/healthz")).send().await.expect("healthz").json().await.expect("json");
+    assert_eq!(health["status"], "ok");
+    let me: serde_json::Value = http
+        .get(format!("http://{addr}/api/me"))
+        .bearer_auth(pat)
+        .send()
+        .await
+        .expect("me")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(me["name"], "ada");
+    assert_eq!(me["workspaces"][0]["slug"], "acme");
+    assert_eq!(me["workspaces"][0]["role"], "admin");
+    let login = http
+        .post(format!("http://{addr}/api/auth/login"))
+        .json(&serde_json::json!({"username": "ada", "password": "correct horse battery"}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status(), 200, "the password given on stdin signs in");
+
+    // SIGTERM stops the server cleanly.
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "server did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "clean exit: {status}");
+}
