@@ -40,9 +40,7 @@ impl Channel {
         if name.len() > Self::MAX_LEN {
             return Err(ChannelError::UnknownNamespace(name.chars().take(64).collect()));
         }
-        let (namespace, id) = name
-            .split_once(':')
-            .ok_or_else(|| ChannelError::UnknownNamespace(name.to_owned()))?;
+        let (namespace, id) = name.split_once(':').ok_or_else(|| ChannelError::UnknownNamespace(name.to_owned()))?;
         Ok(match namespace {
             "workspace" => Channel::Workspace(WorkspaceId::parse(id)?),
             "mission" => Channel::Mission(MissionId::parse(id)?),
@@ -86,14 +84,8 @@ mod tests {
 
     #[test]
     fn refuses_unknown_and_malformed() {
-        assert!(matches!(
-            Channel::parse("chat:x"),
-            Err(ChannelError::UnknownNamespace(_))
-        ));
-        assert!(matches!(
-            Channel::parse("nocolon"),
-            Err(ChannelError::UnknownNamespace(_))
-        ));
+        assert!(matches!(Channel::parse("chat:x"), Err(ChannelError::UnknownNamespace(_))));
+        assert!(matches!(Channel::parse("nocolon"), Err(ChannelError::UnknownNamespace(_))));
         assert!(matches!(
             Channel::parse("mission:u_0193f0c2a1b27c3d8e9f0a1b2c3d4e5f"),
             Err(ChannelError::InvalidId(_))

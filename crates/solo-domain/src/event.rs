@@ -77,19 +77,9 @@ pub struct AgentState {
 #[serde(tag = "type", content = "data")]
 pub enum EventPayload {
     #[serde(rename = "mission.created", rename_all = "camelCase")]
-    MissionCreated {
-        workspace_id: WorkspaceId,
-        title: String,
-        stage: Stage,
-        owner_id: UserId,
-    },
+    MissionCreated { workspace_id: WorkspaceId, title: String, stage: Stage, owner_id: UserId },
     #[serde(rename = "mission.stage_changed", rename_all = "camelCase")]
-    MissionStageChanged {
-        workspace_id: WorkspaceId,
-        title: String,
-        from: Stage,
-        to: Stage,
-    },
+    MissionStageChanged { workspace_id: WorkspaceId, title: String, from: Stage, to: Stage },
     #[serde(rename = "review.decided", rename_all = "camelCase")]
     ReviewDecided {
         workspace_id: WorkspaceId,
@@ -100,24 +90,11 @@ pub enum EventPayload {
         comment: Option<String>,
     },
     #[serde(rename = "fallback.generated", rename_all = "camelCase")]
-    FallbackGenerated {
-        workspace_id: WorkspaceId,
-        fallback_id: FallbackId,
-        reason: String,
-        summary: String,
-    },
+    FallbackGenerated { workspace_id: WorkspaceId, fallback_id: FallbackId, reason: String, summary: String },
     #[serde(rename = "workstation.created", rename_all = "camelCase")]
-    WorkstationCreated {
-        workspace_id: WorkspaceId,
-        name: String,
-        owner_id: UserId,
-    },
+    WorkstationCreated { workspace_id: WorkspaceId, name: String, owner_id: UserId },
     #[serde(rename = "workstation.heartbeat", rename_all = "camelCase")]
-    WorkstationHeartbeat {
-        workspace_id: WorkspaceId,
-        status: WorkstationStatus,
-        agents: Vec<AgentState>,
-    },
+    WorkstationHeartbeat { workspace_id: WorkspaceId, status: WorkstationStatus, agents: Vec<AgentState> },
     #[serde(rename = "workstation.status_changed", rename_all = "camelCase")]
     WorkstationStatusChanged {
         workspace_id: WorkspaceId,
@@ -226,20 +203,11 @@ impl EventEnvelope {
             P::WorkstationHeartbeat { .. } => {
                 out.extend(WorkstationId::parse(&self.subject.id).ok().map(Channel::Workstation));
             }
-            P::WorkstationStatusChanged {
-                workspace_id,
-                workstation_id,
-                ..
-            } => {
+            P::WorkstationStatusChanged { workspace_id, workstation_id, .. } => {
                 out.push(Channel::Workstation(workstation_id.clone()));
                 out.push(Channel::Workspace(workspace_id.clone()));
             }
-            P::AgentStatusChanged {
-                workspace_id,
-                workstation_id,
-                mission_id,
-                ..
-            } => {
+            P::AgentStatusChanged { workspace_id, workstation_id, mission_id, .. } => {
                 out.push(Channel::Workstation(workstation_id.clone()));
                 out.push(Channel::Workspace(workspace_id.clone()));
                 out.extend(mission_id.clone().map(Channel::Mission));
@@ -249,11 +217,7 @@ impl EventEnvelope {
             | P::NotificationRead(v)
             | P::NotificationUnread(v)
             | P::NotificationsReadAll(v) => {
-                if let Some(user) = v
-                    .get("userId")
-                    .and_then(|u| u.as_str())
-                    .and_then(|u| UserId::parse(u).ok())
-                {
+                if let Some(user) = v.get("userId").and_then(|u| u.as_str()).and_then(|u| UserId::parse(u).ok()) {
                     out.push(Channel::Notifications(user));
                 }
             }
@@ -302,10 +266,7 @@ mod tests {
             ts: 1_795_688_102_123,
             trace_id: new_trace_id(),
             actor: Actor::User { id: UserId::generate() },
-            subject: Subject {
-                kind: SubjectKind::Mission,
-                id: mission.to_string(),
-            },
+            subject: Subject { kind: SubjectKind::Mission, id: mission.to_string() },
         }
     }
 
@@ -337,18 +298,9 @@ mod tests {
     #[test]
     fn traceparent_parsing() {
         let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-        assert_eq!(
-            trace_id_from_traceparent(tp).as_deref(),
-            Some("4bf92f3577b34da6a3ce929d0e0e4736")
-        );
-        assert_eq!(
-            trace_id_from_traceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01"),
-            None
-        );
+        assert_eq!(trace_id_from_traceparent(tp).as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+        assert_eq!(trace_id_from_traceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01"), None);
         assert_eq!(trace_id_from_traceparent("garbage"), None);
-        assert_eq!(
-            trace_id_from_traceparent("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"),
-            None
-        );
+        assert_eq!(trace_id_from_traceparent("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"), None);
     }
 }

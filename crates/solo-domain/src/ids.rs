@@ -21,9 +21,7 @@ pub struct InvalidId {
 }
 
 fn is_valid(prefix: &str, value: &str) -> bool {
-    value
-        .strip_prefix(prefix)
-        .is_some_and(|rest| rest.len() == 32 && rest.bytes().all(|b| b.is_ascii_hexdigit()))
+    value.strip_prefix(prefix).is_some_and(|rest| rest.len() == 32 && rest.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 macro_rules! prefixed_id {

@@ -83,9 +83,7 @@ impl ReviewDecision {
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::Approved, Self::ChangesRequested, Self::Rejected]
-            .into_iter()
-            .find(|d| d.as_str() == value)
+        [Self::Approved, Self::ChangesRequested, Self::Rejected].into_iter().find(|d| d.as_str() == value)
     }
 }
 

@@ -48,8 +48,6 @@ impl Severity {
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::Info, Self::Warning, Self::Urgent]
-            .into_iter()
-            .find(|s| s.as_str() == value)
+        [Self::Info, Self::Warning, Self::Urgent].into_iter().find(|s| s.as_str() == value)
     }
 }

@@ -22,9 +22,7 @@ impl WorkstationStatus {
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::Online, Self::Degraded, Self::Offline]
-            .into_iter()
-            .find(|s| s.as_str() == value)
+        [Self::Online, Self::Degraded, Self::Offline].into_iter().find(|s| s.as_str() == value)
     }
 
     /// The status a workstation should have given how many heartbeat
@@ -73,21 +71,9 @@ mod tests {
 
     #[test]
     fn thresholds() {
-        assert_eq!(
-            WorkstationStatus::from_missed_intervals(1, 2, 3),
-            WorkstationStatus::Online
-        );
-        assert_eq!(
-            WorkstationStatus::from_missed_intervals(2, 2, 3),
-            WorkstationStatus::Degraded
-        );
-        assert_eq!(
-            WorkstationStatus::from_missed_intervals(3, 2, 3),
-            WorkstationStatus::Offline
-        );
-        assert_eq!(
-            WorkstationStatus::from_missed_intervals(99, 2, 3),
-            WorkstationStatus::Offline
-        );
+        assert_eq!(WorkstationStatus::from_missed_intervals(1, 2, 3), WorkstationStatus::Online);
+        assert_eq!(WorkstationStatus::from_missed_intervals(2, 2, 3), WorkstationStatus::Degraded);
+        assert_eq!(WorkstationStatus::from_missed_intervals(3, 2, 3), WorkstationStatus::Offline);
+        assert_eq!(WorkstationStatus::from_missed_intervals(99, 2, 3), WorkstationStatus::Offline);
     }
 }

@@ -109,10 +109,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
     }
     match state.store().unpublished_count().await {
         Ok(0) => {}
-        Ok(n) => tracing::warn!(
-            pending = n,
-            "shut down with unpublished events; they are published at next start"
-        ),
+        Ok(n) => tracing::warn!(pending = n, "shut down with unpublished events; they are published at next start"),
         Err(e) => tracing::warn!(error = %e, "could not count unpublished events at shutdown"),
     }
 }

@@ -65,10 +65,7 @@ pub struct ErrorBody {
 
 impl ApiError {
     pub fn validation(message: impl Into<String>) -> Self {
-        ApiError::Unprocessable {
-            code: "validation_failed",
-            message: message.into(),
-        }
+        ApiError::Unprocessable { code: "validation_failed", message: message.into() }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -111,10 +108,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = ErrorBody {
-            code: self.code(),
-            message: self.to_string(),
-        };
+        let body = ErrorBody { code: self.code(), message: self.to_string() };
         let mut response = (status, axum::Json(body)).into_response();
         if let ApiError::TooManyRequests { retry_after_secs } = self {
             if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
@@ -129,22 +123,16 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::NotFound => ApiError::NotFound("resource"),
-            StoreError::AlreadyExists(what) => ApiError::Conflict {
-                code: "already_exists",
-                message: format!("{what} already exists"),
-            },
-            StoreError::VersionMismatch {
-                subject,
-                current,
-                expected,
-            } => ApiError::Conflict {
+            StoreError::AlreadyExists(what) => {
+                ApiError::Conflict { code: "already_exists", message: format!("{what} already exists") }
+            }
+            StoreError::VersionMismatch { subject, current, expected } => ApiError::Conflict {
                 code: "version_conflict",
                 message: format!("the {subject} is at version {current}, not {expected}: reload and retry"),
             },
-            StoreError::InvalidTransition(e) => ApiError::Unprocessable {
-                code: "invalid_transition",
-                message: e.to_string(),
-            },
+            StoreError::InvalidTransition(e) => {
+                ApiError::Unprocessable { code: "invalid_transition", message: e.to_string() }
+            }
             StoreError::Invalid(message) => ApiError::validation(message),
             ref e if e.is_unavailable() => {
                 tracing::warn!(error = %err, "database unavailable");
@@ -165,10 +153,7 @@ fn body_error_text(text: &str) -> String {
 
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
-        ApiError::BadRequest(format!(
-            "invalid query string: {}",
-            body_error_text(&rejection.body_text())
-        ))
+        ApiError::BadRequest(format!("invalid query string: {}", body_error_text(&rejection.body_text())))
     }
 }
 

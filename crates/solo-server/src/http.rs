@@ -46,10 +46,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         // Parse in two steps so syntax errors and shape errors get different codes.
         let value: serde_json::Value =
             serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
-        T::deserialize(value).map(ApiJson).map_err(|e| ApiError::Unprocessable {
-            code: "invalid_body",
-            message: e.to_string(),
-        })
+        T::deserialize(value)
+            .map(ApiJson)
+            .map_err(|e| ApiError::Unprocessable { code: "invalid_body", message: e.to_string() })
     }
 }
 
@@ -141,10 +140,6 @@ impl<S: Send + Sync> FromRequestParts<S> for TraceId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<TraceId>()
-            .cloned()
-            .unwrap_or_else(|| TraceId(new_trace_id())))
+        Ok(parts.extensions.get::<TraceId>().cloned().unwrap_or_else(|| TraceId(new_trace_id())))
     }
 }

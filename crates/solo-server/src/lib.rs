@@ -5,6 +5,7 @@
 //! - [`auth`]: passwords, sessions, personal access tokens, the `Caller` extractor.
 //! - [`access`]: who may read which channel.
 //! - [`bus`]: the `Bus` seam between nodes (in-process here).
+//! - [`realtime`]: the WebSocket endpoint (Centrifugo protocol v2), connection tokens, the hub.
 //! - [`dispatcher`]: publishes committed outbox events to the bus, retrying forever.
 //! - [`workers`]: presence sweeper, history retention.
 //! - [`http`]: extractors, conditional responses, trace ids.
@@ -20,6 +21,7 @@ pub mod dispatcher;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod realtime;
 pub mod routes;
 pub mod settings;
 pub mod state;
@@ -40,6 +42,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bus::{Bus, InProcessBus};
 use crate::metrics::{Metrics, StatusLabels};
+use crate::realtime::hub::{Hub, HubTiming};
+use crate::realtime::protocol::Disconnect;
+use crate::realtime::token::ConnectionTokens;
 use crate::settings::Settings;
 use crate::state::AppState;
 
@@ -49,6 +54,8 @@ pub enum ServerError {
     Store(#[from] StoreError),
     #[error("could not create the data directory {path}: {source}")]
     DataDir { path: String, source: std::io::Error },
+    #[error("configuration: {0}")]
+    Config(String),
     #[error("the HTTP server failed: {0}")]
     Serve(#[from] std::io::Error),
 }
@@ -56,15 +63,10 @@ pub enum ServerError {
 /// Opens the store the settings name (creating the data directory for SQLite).
 pub async fn open_store(settings: &Settings) -> Result<SqlStore, ServerError> {
     if settings.database_url.is_none() {
-        std::fs::create_dir_all(&settings.data_dir).map_err(|source| ServerError::DataDir {
-            path: settings.data_dir.display().to_string(),
-            source,
-        })?;
+        std::fs::create_dir_all(&settings.data_dir)
+            .map_err(|source| ServerError::DataDir { path: settings.data_dir.display().to_string(), source })?;
     }
-    let options = SqlOptions {
-        max_connections: settings.db_max_connections,
-        ..SqlOptions::default()
-    };
+    let options = SqlOptions { max_connections: settings.db_max_connections, ..SqlOptions::default() };
     Ok(SqlStore::connect(&settings.effective_database_url(), &options).await?)
 }
 
@@ -77,17 +79,24 @@ impl Server {
     /// Builds a server on the store the settings name and the in-process bus.
     pub async fn build(settings: Settings) -> Result<Self, ServerError> {
         let store = open_store(&settings).await?;
-        Ok(Self::with_parts(
-            settings,
-            Arc::new(store),
-            Arc::new(InProcessBus::new()),
-        ))
+        Self::with_parts(settings, Arc::new(store), Arc::new(InProcessBus::new())).await
     }
 
     /// Builds a server on the given store and bus (tests use this to inject faults).
-    pub fn with_parts(settings: Settings, store: Arc<dyn Store>, bus: Arc<dyn Bus>) -> Self {
-        let state = AppState::new(settings, store, bus, Metrics::new());
-        Self { state }
+    pub async fn with_parts(settings: Settings, store: Arc<dyn Store>, bus: Arc<dyn Bus>) -> Result<Self, ServerError> {
+        let secret = token_secret(&settings, store.as_ref()).await?;
+        let tokens = ConnectionTokens::new(secret.as_bytes(), settings.connection_token_ttl_secs);
+        let metrics = Arc::new(Metrics::new());
+        let timing = HubTiming {
+            ping_interval_ms: (settings.ping_interval_secs.max(1) * 1000) as i64,
+            pong_timeout_ms: (settings.pong_timeout_secs.max(1) * 1000) as i64,
+            connect_timeout_ms: (settings.connect_timeout_secs.max(1) * 1000) as i64,
+            refresh_grace_ms: (settings.refresh_grace_secs * 1000) as i64,
+        };
+        let hub = Arc::new(Hub::new(settings.ws_queue_capacity, timing, metrics.clone()));
+        bus.subscribe(hub.clone());
+        let state = AppState::new(settings, store, bus, metrics, hub, tokens);
+        Ok(Self { state })
     }
 
     pub fn state(&self) -> &AppState {
@@ -98,6 +107,7 @@ impl Server {
     pub fn router(&self) -> Router {
         let max_body = self.state.settings().max_body_bytes;
         routes::api_router()
+            .merge(realtime::router())
             .layer(DefaultBodyLimit::max(max_body))
             .layer(middleware::from_fn_with_state(self.state.clone(), count_responses))
             .layer(middleware::from_fn(http::trace_requests))
@@ -115,18 +125,28 @@ impl Server {
         let dispatcher = tokio::spawn(dispatcher::run(self.state.clone(), stop.clone()));
         let sweeper = tokio::spawn(workers::presence_sweeper(self.state.clone(), stop.clone()));
         let retention = tokio::spawn(workers::retention(self.state.clone(), stop.clone()));
+        let ticker = tokio::spawn(realtime::ticker(self.state.clone(), stop.clone()));
+        let revalidator = tokio::spawn(realtime::revalidator(self.state.clone(), stop.clone()));
 
         let addr = listener.local_addr()?;
         tracing::info!(%addr, store = self.state.store().backend(), bus = self.state.bus().kind(), "solo is serving");
         let stop_serving = stop.clone();
+        let hub = self.state.hub().clone();
         let served = axum::serve(listener, self.router())
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 stop_serving.cancel();
+                // Upgraded WebSocket connections are not drained by the HTTP server:
+                // close them with 3001 so clients reconnect elsewhere or later.
+                hub.close_all(Disconnect::Shutdown);
             })
             .await;
         stop.cancel();
-        for task in [sweeper, retention, dispatcher] {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        while self.state.hub().connection_count() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        for task in [sweeper, retention, ticker, revalidator, dispatcher] {
             if let Err(e) = task.await {
                 tracing::error!(error = %e, "a background worker panicked");
             }
@@ -134,6 +154,20 @@ impl Server {
         tracing::info!("solo stopped");
         Ok(served?)
     }
+}
+
+/// The connection-token signing key: from configuration, or generated once and
+/// kept in the store so every node of a cluster and every restart agree.
+async fn token_secret(settings: &Settings, store: &dyn Store) -> Result<String, ServerError> {
+    if let Some(secret) = &settings.token_secret {
+        if secret.expose().len() < 32 {
+            return Err(ServerError::Config("token_secret must be at least 32 characters".into()));
+        }
+        return Ok(secret.expose().to_owned());
+    }
+    let generated = serde_json::Value::String(auth::secrets::random_base62(43));
+    let stored = store.config_put_if_absent("server", "token_secret", &generated).await?;
+    stored.as_str().map(str::to_owned).ok_or_else(|| ServerError::Config("stored token secret is not a string".into()))
 }
 
 async fn count_responses(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -145,10 +179,6 @@ async fn count_responses(State(state): State<AppState>, request: Request, next: 
         400..=499 => "4xx",
         _ => "5xx",
     };
-    state
-        .metrics()
-        .http_responses
-        .get_or_create(&StatusLabels { class })
-        .inc();
+    state.metrics().http_responses.get_or_create(&StatusLabels { class }).inc();
     response
 }

@@ -15,6 +15,16 @@ pub struct StatusLabels {
     pub class: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CodeLabels {
+    pub code: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RecoveredLabels {
+    pub recovered: &'static str,
+}
+
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
@@ -24,6 +34,12 @@ pub struct Metrics {
     pub outbox_pending: Gauge,
     pub presence_transitions: Counter,
     pub history_trimmed: Counter,
+    pub connections: Gauge,
+    pub subscriptions: Gauge,
+    pub publications_delivered: Counter,
+    pub slow_consumer_closes: Counter,
+    pub recoveries: Family<RecoveredLabels, Counter>,
+    pub disconnects: Family<CodeLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -36,11 +52,7 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("solo");
         let http_responses = Family::<StatusLabels, Counter>::default();
-        registry.register(
-            "http_responses",
-            "HTTP responses by status class",
-            http_responses.clone(),
-        );
+        registry.register("http_responses", "HTTP responses by status class", http_responses.clone());
         let events_published = Counter::default();
         registry.register(
             "events_published",
@@ -54,11 +66,7 @@ impl Metrics {
             dispatch_failures.clone(),
         );
         let outbox_pending = Gauge::default();
-        registry.register(
-            "outbox_pending",
-            "Committed events not yet published, as last seen",
-            outbox_pending.clone(),
-        );
+        registry.register("outbox_pending", "Committed events not yet published, as last seen", outbox_pending.clone());
         let presence_transitions = Counter::default();
         registry.register(
             "presence_transitions",
@@ -66,11 +74,27 @@ impl Metrics {
             presence_transitions.clone(),
         );
         let history_trimmed = Counter::default();
+        registry.register("history_trimmed_rows", "History rows removed by retention", history_trimmed.clone());
+        let connections = Gauge::default();
+        registry.register("connections", "Open realtime connections", connections.clone());
+        let subscriptions = Gauge::default();
+        registry.register("subscriptions", "Channel subscriptions of open connections", subscriptions.clone());
+        let publications_delivered = Counter::default();
         registry.register(
-            "history_trimmed_rows",
-            "History rows removed by retention",
-            history_trimmed.clone(),
+            "publications_delivered",
+            "Publications queued to subscribers",
+            publications_delivered.clone(),
         );
+        let slow_consumer_closes = Counter::default();
+        registry.register(
+            "slow_consumer_closes",
+            "Connections closed because their queue was full (3008)",
+            slow_consumer_closes.clone(),
+        );
+        let recoveries = Family::<RecoveredLabels, Counter>::default();
+        registry.register("recoveries", "Resubscribes that asked to recover, by outcome", recoveries.clone());
+        let disconnects = Family::<CodeLabels, Counter>::default();
+        registry.register("disconnects", "Connections closed by the server, by close code", disconnects.clone());
         Self {
             registry,
             http_responses,
@@ -79,6 +103,12 @@ impl Metrics {
             outbox_pending,
             presence_transitions,
             history_trimmed,
+            connections,
+            subscriptions,
+            publications_delivered,
+            slow_consumer_closes,
+            recoveries,
+            disconnects,
         }
     }
 

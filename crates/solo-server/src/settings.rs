@@ -81,6 +81,23 @@ pub struct Settings {
     pub dispatch_batch: i64,
     /// `SOLO_DISPATCH_MAX_BACKOFF_MS`: longest wait between retries of a failing publish.
     pub dispatch_max_backoff_ms: u64,
+    /// `SOLO_RECOVERY_MAX_PUBLICATIONS`: most publications a resubscribe may recover at once;
+    /// a client further behind gets `recovered: false` and reloads.
+    pub recovery_max_publications: u64,
+    /// `SOLO_WS_MAX_MESSAGE_BYTES`: largest WebSocket message accepted (larger: close 1009).
+    pub ws_max_message_bytes: usize,
+    /// `SOLO_WS_QUEUE_CAPACITY`: messages queued per connection before it is closed as a slow consumer (3008).
+    pub ws_queue_capacity: usize,
+    /// `SOLO_PING_INTERVAL_SECS`: server ping interval on realtime connections.
+    pub ping_interval_secs: u64,
+    /// `SOLO_PONG_TIMEOUT_SECS`: time to answer a ping before close 3012.
+    pub pong_timeout_secs: u64,
+    /// `SOLO_CONNECT_TIMEOUT_SECS`: time to send `connect` after opening before close 3502.
+    pub connect_timeout_secs: u64,
+    /// `SOLO_REFRESH_GRACE_SECS`: time past token expiry to `refresh` before close 3005.
+    pub refresh_grace_secs: u64,
+    /// `SOLO_REVALIDATE_INTERVAL_MS`: how often revocations (tokens, sessions, memberships) are looked for.
+    pub revalidate_interval_ms: u64,
     /// `SOLO_LOG`: log filter (`info`, `solo_server=debug,info`, …).
     pub log: String,
     /// `SOLO_LOG_FORMAT`: `text` or `json`.
@@ -109,6 +126,14 @@ impl Default for Settings {
             events_max_age_days: 30,
             dispatch_batch: 256,
             dispatch_max_backoff_ms: 30_000,
+            recovery_max_publications: 300,
+            ws_max_message_bytes: 64 * 1024,
+            ws_queue_capacity: 1024,
+            ping_interval_secs: 25,
+            pong_timeout_secs: 10,
+            connect_timeout_secs: 10,
+            refresh_grace_secs: 25,
+            revalidate_interval_ms: 1000,
             log: "info".to_owned(),
             log_format: "text".to_owned(),
         }
@@ -143,10 +168,7 @@ impl Settings {
             return Err(SettingsError("heartbeat_interval_secs must be at least 1".into()));
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
-            return Err(SettingsError(format!(
-                "log_format must be `text` or `json`, not `{}`",
-                self.log_format
-            )));
+            return Err(SettingsError(format!("log_format must be `text` or `json`, not `{}`", self.log_format)));
         }
         if self.max_body_bytes < 1024 {
             return Err(SettingsError("max_body_bytes must be at least 1024".into()));
@@ -169,20 +191,14 @@ mod tests {
 
     #[test]
     fn secrets_are_redacted_in_debug() {
-        let s = Settings {
-            token_secret: Some(Secret::new("hunter2")),
-            ..Settings::default()
-        };
+        let s = Settings { token_secret: Some(Secret::new("hunter2")), ..Settings::default() };
         assert!(!format!("{s:?}").contains("hunter2"));
     }
 
     #[test]
     fn defaults_are_valid() {
         assert!(Settings::default().validate().is_ok());
-        let bad = Settings {
-            offline_after_missed: 2,
-            ..Settings::default()
-        };
+        let bad = Settings { offline_after_missed: 2, ..Settings::default() };
         assert!(bad.validate().is_err());
     }
 }

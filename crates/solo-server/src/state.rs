@@ -6,6 +6,9 @@ use solo_store::Store;
 
 use crate::bus::Bus;
 use crate::metrics::Metrics;
+use crate::realtime::hub::Hub;
+use crate::realtime::token::ConnectionTokens;
+use crate::routes::workstations::OnlineUser;
 use crate::settings::Settings;
 
 /// Cheap to clone: everything is behind one `Arc`.
@@ -18,19 +21,23 @@ struct Inner {
     settings: Settings,
     store: Arc<dyn Store>,
     bus: Arc<dyn Bus>,
-    metrics: Metrics,
+    metrics: Arc<Metrics>,
+    hub: Arc<Hub>,
+    tokens: ConnectionTokens,
+    node_id: String,
 }
 
 impl AppState {
-    pub fn new(settings: Settings, store: Arc<dyn Store>, bus: Arc<dyn Bus>, metrics: Metrics) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                settings,
-                store,
-                bus,
-                metrics,
-            }),
-        }
+    pub fn new(
+        settings: Settings,
+        store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        metrics: Arc<Metrics>,
+        hub: Arc<Hub>,
+        tokens: ConnectionTokens,
+    ) -> Self {
+        let node_id = format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        Self { inner: Arc::new(Inner { settings, store, bus, metrics, hub, tokens, node_id }) }
     }
 
     pub fn settings(&self) -> &Settings {
@@ -53,10 +60,26 @@ impl AppState {
         &self.inner.metrics
     }
 
-    /// Distinct users connected to a workspace's realtime channel right now.
-    pub fn people_online(&self, _workspace: &solo_domain::WorkspaceId) -> Vec<crate::routes::workstations::OnlineUser> {
-        // Connection presence is kept by the realtime hub; until a node runs one,
-        // nobody is connected.
-        Vec::new()
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.inner.hub
+    }
+
+    pub fn tokens(&self) -> &ConnectionTokens {
+        &self.inner.tokens
+    }
+
+    /// This process's name in the cluster (shown to clients in `connect`).
+    pub fn node_id(&self) -> &str {
+        &self.inner.node_id
+    }
+
+    /// Distinct users connected to a workspace's realtime channel right now
+    /// (counted per user, not per tab).
+    pub fn people_online(&self, workspace: &solo_domain::WorkspaceId) -> Vec<OnlineUser> {
+        self.hub()
+            .users_on(&format!("workspace:{workspace}"))
+            .into_iter()
+            .map(|(id, info)| OnlineUser { name: info["name"].as_str().unwrap_or_default().to_owned(), id })
+            .collect()
     }
 }

@@ -37,11 +37,7 @@ pub enum StoreError {
     #[error("already exists: {0}")]
     AlreadyExists(String),
     #[error("the {subject} is at version {current}, not {expected}")]
-    VersionMismatch {
-        subject: &'static str,
-        current: i64,
-        expected: i64,
-    },
+    VersionMismatch { subject: &'static str, current: i64, expected: i64 },
     #[error(transparent)]
     InvalidTransition(#[from] solo_domain::mission::InvalidTransition),
     #[error("invalid input: {0}")]
@@ -83,17 +79,11 @@ pub struct WriteContext {
 
 impl WriteContext {
     pub fn user(id: UserId, trace_id: impl Into<String>) -> Self {
-        Self {
-            actor: Actor::User { id },
-            trace_id: trace_id.into(),
-        }
+        Self { actor: Actor::User { id }, trace_id: trace_id.into() }
     }
 
     pub fn system(trace_id: impl Into<String>) -> Self {
-        Self {
-            actor: Actor::System,
-            trace_id: trace_id.into(),
-        }
+        Self { actor: Actor::System, trace_id: trace_id.into() }
     }
 }
 
@@ -126,6 +116,9 @@ pub trait AccountStore: Send + Sync {
     /// Revokes the user's token; false when it does not exist or is not theirs.
     async fn revoke_access_token(&self, user: &UserId, id: &TokenId, now_ms: i64) -> StoreResult<bool>;
     async fn touch_access_token(&self, id: &TokenId, now_ms: i64) -> StoreResult<()>;
+    /// A counter that grows whenever access is taken away (a token revoked, a session
+    /// ended, a membership removed), so every node can re-check its live connections.
+    async fn auth_generation(&self) -> StoreResult<i64>;
 }
 
 #[async_trait]

@@ -67,26 +67,15 @@ pub enum TokenCommand {
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 pub async fn run(store_args: &StoreArgs, command: AdminCommand) -> anyhow::Result<()> {
     let settings = store_args.settings()?;
-    let store = solo_server::open_store(&settings)
-        .await
-        .context("cannot open the database")?;
+    let store = solo_server::open_store(&settings).await.context("cannot open the database")?;
     match command {
         AdminCommand::User {
-            command:
-                UserCommand::Create {
-                    name,
-                    workspace,
-                    admin,
-                    password_stdin,
-                    display_name,
-                },
+            command: UserCommand::Create { name, workspace, admin, password_stdin, display_name },
         } => {
             if !valid_name(&name) {
                 bail!("user name must be 1 to 64 letters, digits, `-`, `_` or `.`");
@@ -96,10 +85,7 @@ pub async fn run(store_args: &StoreArgs, command: AdminCommand) -> anyhow::Resul
             }
             let password_hash = if password_stdin {
                 let mut line = String::new();
-                std::io::stdin()
-                    .lock()
-                    .read_line(&mut line)
-                    .context("cannot read the password from stdin")?;
+                std::io::stdin().lock().read_line(&mut line).context("cannot read the password from stdin")?;
                 let password = line.trim_end_matches(['\n', '\r']).to_owned();
                 if password.chars().count() < password::MIN_LENGTH {
                     bail!("the password must be at least {} characters", password::MIN_LENGTH);
@@ -116,9 +102,7 @@ pub async fn run(store_args: &StoreArgs, command: AdminCommand) -> anyhow::Resul
                     password_hash,
                 })
                 .await?;
-            store
-                .set_membership(&ws.id, &user.id, if admin { Role::Admin } else { Role::Member })
-                .await?;
+            store.set_membership(&ws.id, &user.id, if admin { Role::Admin } else { Role::Member }).await?;
             eprintln!(
                 "created user {} ({}) in workspace {}{}",
                 user.name,
@@ -128,25 +112,14 @@ pub async fn run(store_args: &StoreArgs, command: AdminCommand) -> anyhow::Resul
             );
             println!("{}", user.id);
         }
-        AdminCommand::Token {
-            command:
-                TokenCommand::Create {
-                    user,
-                    name,
-                    scopes: requested,
-                    expires_in_days,
-                },
-        } => {
+        AdminCommand::Token { command: TokenCommand::Create { user, name, scopes: requested, expires_in_days } } => {
             let Some(user) = store.user_by_name(&user).await? else {
                 bail!("no user named `{user}`");
             };
             let requested = requested.unwrap_or_else(|| scopes::DEFAULT.iter().map(|s| s.to_string()).collect());
             check_token_request(&name, &requested, expires_in_days).map_err(anyhow::Error::msg)?;
             let (secret, token) = issue_token(&store, &user, &name, requested, expires_in_days).await?;
-            eprintln!(
-                "created token {} for {}; it is shown once, store it now",
-                token.id, user.name
-            );
+            eprintln!("created token {} for {}; it is shown once, store it now", token.id, user.name);
             println!("{secret}");
         }
     }

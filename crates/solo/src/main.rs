@@ -11,11 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use solo_server::settings::Settings;
 
 #[derive(Parser)]
-#[command(
-    name = "solo",
-    version,
-    about = "Solo Realtime: presence, mission events and notifications for Solo"
-)]
+#[command(name = "solo", version, about = "Solo Realtime: presence, mission events and notifications for Solo")]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -22,10 +22,7 @@ pub struct ServeArgs {
 fn init_logging(settings: &Settings) {
     let filter = EnvFilter::try_new(&settings.log).unwrap_or_else(|_| EnvFilter::new("info"));
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(colour);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour);
     if settings.log_format == "json" {
         builder.json().flatten_event(true).init();
     } else {
@@ -72,9 +69,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", settings.addr))?;
     let server = Server::build(settings).await.context("cannot start the server")?;
-    server
-        .run(listener, shutdown_signal())
-        .await
-        .context("the server failed")?;
+    server.run(listener, shutdown_signal()).await.context("the server failed")?;
     Ok(())
 }

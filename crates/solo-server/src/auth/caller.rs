@@ -24,7 +24,7 @@ const TOUCH_EVERY_MS: i64 = 60_000;
 #[derive(Debug, Clone)]
 pub enum Via {
     /// A web session (cookie); may do anything the user may do.
-    Session,
+    Session { token_hash: String },
     /// A personal access token, limited to its scopes.
     Token { id: TokenId, scopes: Vec<String> },
 }
@@ -41,7 +41,7 @@ impl Caller {
     /// Refuses tokens that lack `scope` (sessions carry every scope).
     pub fn require_scope(&self, scope: &str) -> ApiResult<()> {
         match &self.via {
-            Via::Session => Ok(()),
+            Via::Session { .. } => Ok(()),
             Via::Token { scopes, .. } if scopes.iter().any(|s| s == scope) => Ok(()),
             Via::Token { .. } => Err(ApiError::Forbidden(format!("this token lacks the `{scope}` scope"))),
         }
@@ -61,22 +61,13 @@ impl Caller {
     }
 
     pub async fn workspace_ids(&self, state: &AppState) -> ApiResult<Vec<WorkspaceId>> {
-        Ok(self
-            .memberships(state)
-            .await?
-            .into_iter()
-            .map(|m| m.workspace.id)
-            .collect())
+        Ok(self.memberships(state).await?.into_iter().map(|m| m.workspace.id).collect())
     }
 
     /// The caller's role in a workspace; `NotFound` when not a member, so the
     /// workspace's existence is not revealed.
     pub async fn role_in(&self, state: &AppState, workspace: &WorkspaceId, what: &'static str) -> ApiResult<Role> {
-        state
-            .store()
-            .role_in(&self.user.id, workspace)
-            .await?
-            .ok_or(ApiError::NotFound(what))
+        state.store().role_in(&self.user.id, workspace).await?.ok_or(ApiError::NotFound(what))
     }
 
     /// Resolves an optional `workspaceId` to one the caller belongs to: the given
@@ -92,9 +83,7 @@ impl Caller {
                 match workspaces.len() {
                     1 => Ok(workspaces.remove(0)),
                     0 => Err(ApiError::validation("you are not a member of any workspace")),
-                    _ => Err(ApiError::validation(
-                        "you belong to several workspaces: give `workspaceId`",
-                    )),
+                    _ => Err(ApiError::validation("you belong to several workspaces: give `workspaceId`")),
                 }
             }
         }
@@ -114,19 +103,13 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 fn invalid(code: &'static str, message: &str) -> ApiError {
-    ApiError::InvalidCredentials {
-        code,
-        message: message.to_owned(),
-    }
+    ApiError::InvalidCredentials { code, message: message.to_owned() }
 }
 
 /// Authenticates a personal access token.
 pub async fn authenticate_pat(state: &AppState, token: &str) -> ApiResult<(User, TokenId, Vec<String>)> {
     if !looks_like_pat(token) {
-        return Err(invalid(
-            "invalid_token",
-            "the bearer token is not a valid personal access token",
-        ));
+        return Err(invalid("invalid_token", "the bearer token is not a valid personal access token"));
     }
     // The lookup is by SHA-256 of the secret: timing reveals nothing about the
     // stored secrets, and the final comparison is constant-time anyway.
@@ -160,67 +143,47 @@ pub async fn authenticate_pat(state: &AppState, token: &str) -> ApiResult<(User,
 }
 
 /// Authenticates a session cookie; for state-changing methods also checks the CSRF header.
-async fn authenticate_session(state: &AppState, parts: &Parts, value: &str) -> ApiResult<User> {
+async fn authenticate_session(state: &AppState, parts: &Parts, value: &str) -> ApiResult<(User, String)> {
+    let token_hash = hash_secret(value);
     let session = state
         .store()
-        .session_by_hash(&hash_secret(value), now_ms())
+        .session_by_hash(&token_hash, now_ms())
         .await?
-        .ok_or_else(|| {
-            invalid(
-                "invalid_session",
-                "the session has expired or was signed out; sign in again",
-            )
-        })?;
+        .ok_or_else(|| invalid("invalid_session", "the session has expired or was signed out; sign in again"))?;
     let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
     if !safe {
-        let sent = parts
-            .headers
-            .get(CSRF_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
+        let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
         if !bool::from(sent.as_bytes().ct_eq(session.csrf_token.as_bytes())) {
             return Err(ApiError::CsrfFailed);
         }
     }
-    state
+    let user = state
         .store()
         .user_by_id(&session.user_id)
         .await?
-        .ok_or_else(|| invalid("invalid_session", "the session's user no longer exists"))
+        .ok_or_else(|| invalid("invalid_session", "the session's user no longer exists"))?;
+    Ok((user, token_hash))
 }
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let trace_id = parts
-            .extensions
-            .get::<TraceId>()
-            .map(|t| t.0.clone())
-            .unwrap_or_default();
+        let trace_id = parts.extensions.get::<TraceId>().map(|t| t.0.clone()).unwrap_or_default();
         if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
-            let value = value
-                .to_str()
-                .map_err(|_| invalid("invalid_token", "the Authorization header is not valid text"))?;
+            let value =
+                value.to_str().map_err(|_| invalid("invalid_token", "the Authorization header is not valid text"))?;
             let token = value
                 .strip_prefix("Bearer ")
                 .or_else(|| value.strip_prefix("bearer "))
                 .ok_or_else(|| invalid("invalid_token", "expected `Authorization: Bearer <token>`"))?
                 .trim();
             let (user, id, scopes) = authenticate_pat(state, token).await?;
-            return Ok(Caller {
-                user,
-                via: Via::Token { id, scopes },
-                trace_id,
-            });
+            return Ok(Caller { user, via: Via::Token { id, scopes }, trace_id });
         }
         if let Some(value) = cookie(&parts.headers, SESSION_COOKIE) {
-            let user = authenticate_session(state, parts, value).await?;
-            return Ok(Caller {
-                user,
-                via: Via::Session,
-                trace_id,
-            });
+            let (user, token_hash) = authenticate_session(state, parts, value).await?;
+            return Ok(Caller { user, via: Via::Session { token_hash }, trace_id });
         }
         Err(ApiError::Unauthenticated)
     }

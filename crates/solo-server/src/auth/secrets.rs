@@ -17,9 +17,7 @@ const SECRET_LEN: usize = 43;
 
 pub fn random_base62(len: usize) -> String {
     let mut rng = OsRng;
-    (0..len)
-        .map(|_| BASE62[rng.gen_range(0..BASE62.len())] as char)
-        .collect()
+    (0..len).map(|_| BASE62[rng.gen_range(0..BASE62.len())] as char).collect()
 }
 
 /// A new personal access token (the secret shown to the user exactly once).

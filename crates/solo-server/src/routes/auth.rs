@@ -112,20 +112,14 @@ pub async fn login(State(state): State<AppState>, ApiJson(req): ApiJson<LoginReq
             expires_at: now + (ttl as i64) * 1000,
         })
         .await?;
-    let body = LoginResponse {
-        user: me_of(&state, &user).await?,
-        csrf_token: csrf.clone(),
-    };
+    let body = LoginResponse { user: me_of(&state, &user).await?, csrf_token: csrf.clone() };
     let secure = if state.settings().cookie_secure { "; Secure" } else { "" };
     let mut response = Json(body).into_response();
     set_cookie(
         &mut response,
         format!("{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={ttl}{secure}"),
     );
-    set_cookie(
-        &mut response,
-        format!("{CSRF_COOKIE}={csrf}; Path=/; SameSite=Lax; Max-Age={ttl}{secure}"),
-    );
+    set_cookie(&mut response, format!("{CSRF_COOKIE}={csrf}; Path=/; SameSite=Lax; Max-Age={ttl}{secure}"));
     tracing::info!(user_id = %user.id, "signed in");
     Ok(response)
 }
@@ -137,14 +131,8 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, caller: C
         state.store().delete_session(&hash_secret(value)).await?;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
-    set_cookie(
-        &mut response,
-        format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
-    );
-    set_cookie(
-        &mut response,
-        format!("{CSRF_COOKIE}=; Path=/; SameSite=Lax; Max-Age=0"),
-    );
+    set_cookie(&mut response, format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"));
+    set_cookie(&mut response, format!("{CSRF_COOKIE}=; Path=/; SameSite=Lax; Max-Age=0"));
     tracing::info!(user_id = %caller.user.id, "signed out");
     Ok(response)
 }

@@ -86,12 +86,7 @@ pub async fn list(
     }
     let workspace = caller.pick_workspace(&state, query.workspace_id).await?;
     let posts = state.store().posts_in(&workspace, limit).await?;
-    Ok(conditional_json(
-        &headers,
-        &PostList {
-            items: posts.into_iter().map(PostView::from).collect(),
-        },
-    ))
+    Ok(conditional_json(&headers, &PostList { items: posts.into_iter().map(PostView::from).collect() }))
 }
 
 /// Posts to the community feed; members mentioned as `@name` are recorded as mentions.
@@ -118,12 +113,7 @@ pub async fn create(
         .store()
         .create_post(
             &caller.write_context(),
-            NewPost {
-                workspace_id,
-                author_id: caller.user.id.clone(),
-                body,
-                mentions,
-            },
+            NewPost { workspace_id, author_id: caller.user.id.clone(), body, mentions },
         )
         .await?;
     Ok((StatusCode::CREATED, Json(PostView::from(post))).into_response())
@@ -133,9 +123,6 @@ pub async fn create(
 mod tests {
     #[test]
     fn finds_mentions() {
-        assert_eq!(
-            super::mentioned_names("hi @ada and @bo. (@cy) email@x"),
-            vec!["ada", "bo", "cy"]
-        );
+        assert_eq!(super::mentioned_names("hi @ada and @bo. (@cy) email@x"), vec!["ada", "bo", "cy"]);
     }
 }

@@ -69,9 +69,7 @@ pub async fn list(
     }
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::BadRequest(format!(
-            "`limit` must be between 1 and {MAX_LIMIT}"
-        )));
+        return Err(ApiError::BadRequest(format!("`limit` must be between 1 and {MAX_LIMIT}")));
     }
     let position = state.store().channel_position(&channel).await?;
     let mut since = query.since.unwrap_or(0);

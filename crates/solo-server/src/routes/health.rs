@@ -29,36 +29,17 @@ pub struct Readiness {
 /// The store and the bus answer; `503` when either does not.
 #[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let store_ok = tokio::time::timeout(std::time::Duration::from_secs(2), state.store().ping())
-        .await
-        .is_ok_and(|r| r.is_ok());
-    let bus_ok = tokio::time::timeout(std::time::Duration::from_secs(2), state.bus().ping())
-        .await
-        .is_ok_and(|r| r.is_ok());
+    let store_ok =
+        tokio::time::timeout(std::time::Duration::from_secs(2), state.store().ping()).await.is_ok_and(|r| r.is_ok());
+    let bus_ok =
+        tokio::time::timeout(std::time::Duration::from_secs(2), state.bus().ping()).await.is_ok_and(|r| r.is_ok());
     let label = |ok: bool| if ok { "ok" } else { "unavailable" };
-    let status = if store_ok && bus_ok {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (
-        status,
-        Json(Readiness {
-            status: label(store_ok && bus_ok),
-            store: label(store_ok),
-            bus: label(bus_ok),
-        }),
-    )
+    let status = if store_ok && bus_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(Readiness { status: label(store_ok && bus_ok), store: label(store_ok), bus: label(bus_ok) }))
 }
 
 /// Prometheus text exposition.
 #[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, description = "Prometheus metrics", content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.metrics().render(),
-    )
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics().render())
 }

@@ -170,9 +170,7 @@ pub fn text_field(name: &str, value: &str, max: usize) -> ApiResult<String> {
         return Err(ApiError::validation(format!("`{name}` must not be empty")));
     }
     if value.chars().count() > max {
-        return Err(ApiError::validation(format!(
-            "`{name}` must be at most {max} characters"
-        )));
+        return Err(ApiError::validation(format!("`{name}` must be at most {max} characters")));
     }
     Ok(value.to_owned())
 }
@@ -209,12 +207,7 @@ pub async fn list(
         None => caller.workspace_ids(&state).await?,
     };
     let missions = state.store().missions_in(&workspaces, stage).await?;
-    Ok(conditional_json(
-        &headers,
-        &MissionList {
-            items: missions.into_iter().map(MissionView::from).collect(),
-        },
-    ))
+    Ok(conditional_json(&headers, &MissionList { items: missions.into_iter().map(MissionView::from).collect() }))
 }
 
 /// Creates a mission in `backlog`, owned and watched by the caller.
@@ -230,21 +223,14 @@ pub async fn create(
     let workspace_id = caller.pick_workspace(&state, req.workspace_id).await?;
     for watcher in &req.watcher_ids {
         if state.store().role_in(watcher, &workspace_id).await?.is_none() {
-            return Err(ApiError::validation(format!(
-                "watcher {watcher} is not a member of the workspace"
-            )));
+            return Err(ApiError::validation(format!("watcher {watcher} is not a member of the workspace")));
         }
     }
     let mission = state
         .store()
         .create_mission(
             &caller.write_context(),
-            NewMission {
-                workspace_id,
-                title,
-                owner_id: caller.user.id.clone(),
-                watchers: req.watcher_ids,
-            },
+            NewMission { workspace_id, title, owner_id: caller.user.id.clone(), watchers: req.watcher_ids },
         )
         .await?;
     Ok((StatusCode::CREATED, Json(MissionView::from(mission))).into_response())
@@ -262,21 +248,8 @@ pub async fn get(
     caller.require_scope(scopes::READ)?;
     let mission = visible_mission(&state, &caller, &id).await?;
     let watcher_ids = state.store().watchers_of(&mission.id).await?;
-    let reviews = state
-        .store()
-        .reviews_of(&mission.id)
-        .await?
-        .into_iter()
-        .map(ReviewView::from)
-        .collect();
-    Ok(conditional_json(
-        &headers,
-        &MissionDetail {
-            mission: mission.into(),
-            watcher_ids,
-            reviews,
-        },
-    ))
+    let reviews = state.store().reviews_of(&mission.id).await?.into_iter().map(ReviewView::from).collect();
+    Ok(conditional_json(&headers, &MissionDetail { mission: mission.into(), watcher_ids, reviews }))
 }
 
 /// Moves a mission to another stage: one stage forward, or back to any earlier one.
@@ -290,10 +263,8 @@ pub async fn change_stage(
 ) -> ApiResult<Json<MissionView>> {
     caller.require_scope(scopes::WRITE)?;
     let mission = visible_mission(&state, &caller, &id).await?;
-    let updated = state
-        .store()
-        .change_stage(&caller.write_context(), &mission.id, req.stage, req.expected_version)
-        .await?;
+    let updated =
+        state.store().change_stage(&caller.write_context(), &mission.id, req.stage, req.expected_version).await?;
     Ok(Json(updated.into()))
 }
 
@@ -308,29 +279,10 @@ pub async fn create_review(
 ) -> ApiResult<Response> {
     caller.require_scope(scopes::WRITE)?;
     let mission = visible_mission(&state, &caller, &id).await?;
-    let comment = req
-        .comment
-        .as_deref()
-        .map(|c| text_field("comment", c, 4000))
-        .transpose()?;
-    let (mission, review) = state
-        .store()
-        .add_review(
-            &caller.write_context(),
-            &mission.id,
-            &caller.user.id,
-            req.decision,
-            comment,
-        )
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(ReviewCreated {
-            review: review.into(),
-            mission: mission.into(),
-        }),
-    )
-        .into_response())
+    let comment = req.comment.as_deref().map(|c| text_field("comment", c, 4000)).transpose()?;
+    let (mission, review) =
+        state.store().add_review(&caller.write_context(), &mission.id, &caller.user.id, req.decision, comment).await?;
+    Ok((StatusCode::CREATED, Json(ReviewCreated { review: review.into(), mission: mission.into() })).into_response())
 }
 
 /// Records a fallback generated for a mission.
@@ -346,17 +298,9 @@ pub async fn create_fallback(
     let mission = visible_mission(&state, &caller, &id).await?;
     let reason = text_field("reason", &req.reason, 500)?;
     let summary = text_field("summary", &req.summary, 4000)?;
-    let (mission, fallback) = state
-        .store()
-        .add_fallback(&caller.write_context(), &mission.id, &caller.user.id, reason, summary)
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(FallbackCreated {
-            fallback: fallback.into(),
-            mission: mission.into(),
-        }),
-    )
+    let (mission, fallback) =
+        state.store().add_fallback(&caller.write_context(), &mission.id, &caller.user.id, reason, summary).await?;
+    Ok((StatusCode::CREATED, Json(FallbackCreated { fallback: fallback.into(), mission: mission.into() }))
         .into_response())
 }
 

@@ -45,17 +45,10 @@ impl utoipa::Modify for SecurityAddon {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("solo_pat_…")
-                    .build(),
-            ),
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("solo_pat_…").build()),
         );
-        components.add_security_scheme(
-            "session",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("solo_session"))),
-        );
+        components
+            .add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("solo_session"))));
     }
 }
 
@@ -89,10 +82,7 @@ pub fn api_router() -> Router<AppState> {
         .route("/api/missions/{id}/stage", post(missions::change_stage))
         .route("/api/missions/{id}/reviews", post(missions::create_review))
         .route("/api/missions/{id}/fallbacks", post(missions::create_fallback))
-        .route(
-            "/api/missions/{id}/watch",
-            post(missions::watch).delete(missions::unwatch),
-        )
+        .route("/api/missions/{id}/watch", post(missions::watch).delete(missions::unwatch))
         .route("/api/workstations", get(workstations::list).post(workstations::create))
         .route("/api/workstations/{id}", get(workstations::get))
         .route("/api/workstations/{id}/heartbeat", post(workstations::heartbeat))

@@ -81,10 +81,7 @@ pub fn check_token_request(
         return Err("a token needs at least one scope".into());
     }
     if let Some(bad) = scopes_requested.iter().find(|s| !scopes::is_known(s)) {
-        return Err(format!(
-            "unknown scope `{bad}`; known scopes: {}",
-            scopes::ALL.join(", ")
-        ));
+        return Err(format!("unknown scope `{bad}`; known scopes: {}", scopes::ALL.join(", ")));
     }
     if expires_in_days == Some(0) || expires_in_days.is_some_and(|d| d > 3650) {
         return Err("`expiresInDays` must be between 1 and 3650".into());
@@ -122,12 +119,7 @@ pub async fn issue_token(
 pub async fn list(State(state): State<AppState>, headers: HeaderMap, caller: Caller) -> ApiResult<Response> {
     caller.require_scope(scopes::READ)?;
     let tokens = state.store().access_tokens_of(&caller.user.id).await?;
-    Ok(conditional_json(
-        &headers,
-        &TokenList {
-            items: tokens.iter().map(TokenView::from).collect(),
-        },
-    ))
+    Ok(conditional_json(&headers, &TokenList { items: tokens.iter().map(TokenView::from).collect() }))
 }
 
 /// Creates a token; the response is the only time its secret is shown.
@@ -139,26 +131,15 @@ pub async fn create(
     ApiJson(req): ApiJson<CreateToken>,
 ) -> ApiResult<Response> {
     caller.require_scope(scopes::WRITE)?;
-    let requested = req
-        .scopes
-        .unwrap_or_else(|| scopes::DEFAULT.iter().map(|s| s.to_string()).collect());
+    let requested = req.scopes.unwrap_or_else(|| scopes::DEFAULT.iter().map(|s| s.to_string()).collect());
     check_token_request(&req.name, &requested, req.expires_in_days).map_err(ApiError::validation)?;
     // A token cannot grant more than the token that creates it.
     if let Some(missing) = requested.iter().find(|s| !caller.has_scope(s)) {
-        return Err(ApiError::Forbidden(format!(
-            "cannot grant `{missing}`: the creating token lacks it"
-        )));
+        return Err(ApiError::Forbidden(format!("cannot grant `{missing}`: the creating token lacks it")));
     }
     let (secret, token) = issue_token(state.store(), &caller.user, &req.name, requested, req.expires_in_days).await?;
     tracing::info!(user_id = %caller.user.id, token_id = %token.id, "token created");
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedToken {
-            token: secret,
-            meta: TokenView::from(&token),
-        }),
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, Json(CreatedToken { token: secret, meta: TokenView::from(&token) })).into_response())
 }
 
 /// Revokes one of the caller's tokens; it stops working at once, and its live
@@ -172,11 +153,7 @@ pub async fn revoke(
 ) -> ApiResult<StatusCode> {
     caller.require_scope(scopes::WRITE)?;
     let id = TokenId::parse(&id).map_err(|_| ApiError::NotFound("token"))?;
-    if !state
-        .store()
-        .revoke_access_token(&caller.user.id, &id, now_ms())
-        .await?
-    {
+    if !state.store().revoke_access_token(&caller.user.id, &id, now_ms()).await? {
         return Err(ApiError::NotFound("token"));
     }
     tracing::info!(user_id = %caller.user.id, token_id = %id, "token revoked");

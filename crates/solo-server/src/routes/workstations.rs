@@ -136,11 +136,7 @@ async fn with_agents(state: &AppState, stations: Vec<Workstation>) -> ApiResult<
 
 async fn visible_workstation(state: &AppState, caller: &Caller, id: &str) -> ApiResult<(Workstation, Role)> {
     let id = WorkstationId::parse(id).map_err(|_| ApiError::NotFound("workstation"))?;
-    let ws = state
-        .store()
-        .workstation(&id)
-        .await?
-        .ok_or(ApiError::NotFound("workstation"))?;
+    let ws = state.store().workstation(&id).await?.ok_or(ApiError::NotFound("workstation"))?;
     let role = caller.role_in(state, &ws.workspace_id, "workstation").await?;
     Ok((ws, role))
 }
@@ -176,11 +172,7 @@ pub async fn create(
         .store()
         .create_workstation(
             &caller.write_context(),
-            NewWorkstation {
-                workspace_id,
-                name,
-                owner_id: caller.user.id.clone(),
-            },
+            NewWorkstation { workspace_id, name, owner_id: caller.user.id.clone() },
         )
         .await?;
     Ok((StatusCode::CREATED, Json(view(ws, Vec::new()))).into_response())
@@ -197,19 +189,10 @@ pub async fn get(
 ) -> ApiResult<Response> {
     caller.require_scope(scopes::READ)?;
     let (ws, _) = visible_workstation(&state, &caller, &id).await?;
-    let recent_events = state
-        .store()
-        .events_of_subject("workstation", ws.id.as_str(), 20)
-        .await?;
+    let recent_events = state.store().events_of_subject("workstation", ws.id.as_str(), 20).await?;
     let mut views = with_agents(&state, vec![ws]).await?;
     let workstation = views.pop().ok_or(ApiError::Internal)?;
-    Ok(conditional_json(
-        &headers,
-        &WorkstationDetail {
-            workstation,
-            recent_events,
-        },
-    ))
+    Ok(conditional_json(&headers, &WorkstationDetail { workstation, recent_events }))
 }
 
 /// Reports that a workstation is alive, with its agents' status. Only its owner
@@ -230,18 +213,13 @@ pub async fn heartbeat(
         ));
     }
     if req.agents.len() > MAX_AGENTS {
-        return Err(ApiError::validation(format!(
-            "at most {MAX_AGENTS} agents per heartbeat"
-        )));
+        return Err(ApiError::validation(format!("at most {MAX_AGENTS} agents per heartbeat")));
     }
     let mut seen = std::collections::HashSet::new();
     for agent in &req.agents {
         let id_ok = !agent.id.is_empty()
             && agent.id.len() <= 64
-            && agent
-                .id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+            && agent.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
         if !id_ok {
             return Err(ApiError::validation(
                 "agent `id` must be 1 to 64 characters of letters, digits, `-`, `_` or `.`",
@@ -252,22 +230,13 @@ pub async fn heartbeat(
         }
         text_field("agent name", &agent.name, 100)?;
         if let Some(mission) = &agent.mission_id {
-            let visible = state
-                .store()
-                .mission(mission)
-                .await?
-                .is_some_and(|m| m.workspace_id == ws.workspace_id);
+            let visible = state.store().mission(mission).await?.is_some_and(|m| m.workspace_id == ws.workspace_id);
             if !visible {
-                return Err(ApiError::validation(format!(
-                    "mission {mission} is not in this workstation's workspace"
-                )));
+                return Err(ApiError::validation(format!("mission {mission} is not in this workstation's workspace")));
             }
         }
     }
-    let updated = state
-        .store()
-        .record_heartbeat(&caller.write_context(), &ws.id, &req.agents, now_ms())
-        .await?;
+    let updated = state.store().record_heartbeat(&caller.write_context(), &ws.id, &req.agents, now_ms()).await?;
     let mut views = with_agents(&state, vec![updated]).await?;
     Ok(Json(views.pop().ok_or(ApiError::Internal)?))
 }
@@ -333,11 +302,8 @@ pub async fn presence(
     caller.require_scope(scopes::READ)?;
     let workspaces = workspaces_for(&state, &caller, query.workspace_id).await?;
     let stations = state.store().workstations_in(&workspaces).await?;
-    let ids: Vec<WorkstationId> = stations
-        .iter()
-        .filter(|w| w.status != WorkstationStatus::Offline)
-        .map(|w| w.id.clone())
-        .collect();
+    let ids: Vec<WorkstationId> =
+        stations.iter().filter(|w| w.status != WorkstationStatus::Offline).map(|w| w.id.clone()).collect();
     let agents = state.store().agents_of(&ids).await?;
     let mut items = Vec::with_capacity(workspaces.len());
     for workspace_id in workspaces {
@@ -367,10 +333,7 @@ pub async fn presence(
             workspace_id,
             workstations,
             agents: agent_counts,
-            people: PeopleOnline {
-                online: people.len() as u64,
-                users: people,
-            },
+            people: PeopleOnline { online: people.len() as u64, users: people },
         });
     }
     Ok(conditional_json(&headers, &PresenceList { items }))

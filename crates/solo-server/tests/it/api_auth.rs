@@ -25,17 +25,11 @@ async fn missing_wrong_revoked_and_expired_tokens_are_refused() {
     let ada = server.user("ada", "acme", Role::Member).await;
 
     let (status, body) = status_with_auth(&server, "/api/me", None).await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("unauthenticated"))
-    );
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthenticated")));
 
     let wrong = secrets::new_pat();
     let (status, body) = status_with_auth(&server, "/api/me", Some(&format!("Bearer {wrong}"))).await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_token"))
-    );
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_token")));
     let (status, _) = status_with_auth(&server, "/api/me", Some("Bearer garbage")).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = status_with_auth(&server, "/api/me", Some("Basic YWRhOnB3")).await;
@@ -52,12 +46,7 @@ async fn missing_wrong_revoked_and_expired_tokens_are_refused() {
     let second = created["token"].as_str().expect("token").to_owned();
     let first_id = {
         let (_, list) = get(&server, &ada, "/api/tokens").await;
-        list["items"]
-            .as_array()
-            .expect("items")
-            .iter()
-            .find(|t| t["name"] == "tests")
-            .expect("first")["id"]
+        list["items"].as_array().expect("items").iter().find(|t| t["name"] == "tests").expect("first")["id"]
             .as_str()
             .expect("id")
             .to_owned()
@@ -70,10 +59,7 @@ async fn missing_wrong_revoked_and_expired_tokens_are_refused() {
         .expect("revoke");
     assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
     let (status, body) = get(&server, &ada, "/api/me").await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("token_revoked"))
-    );
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("token_revoked")));
 
     // An expired token.
     let expired_secret = secrets::new_pat();
@@ -93,10 +79,7 @@ async fn missing_wrong_revoked_and_expired_tokens_are_refused() {
         .await
         .expect("token");
     let (status, body) = status_with_auth(&server, "/api/me", Some(&format!("Bearer {expired_secret}"))).await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("token_expired"))
-    );
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("token_expired")));
     server.stop().await;
 }
 
@@ -109,55 +92,28 @@ async fn members_of_one_workspace_cannot_see_or_change_another() {
     let id = mission["id"].as_str().expect("id");
 
     let (status, body) = get(&server, &eve, &format!("/api/missions/{id}")).await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (StatusCode::NOT_FOUND, Some("not_found"))
-    );
-    let (status, _) = post(
-        &server,
-        &eve,
-        &format!("/api/missions/{id}/stage"),
-        json!({ "stage": "spec" }),
-    )
-    .await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    let (status, _) = post(&server, &eve, &format!("/api/missions/{id}/stage"), json!({ "stage": "spec" })).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = post(
-        &server,
-        &eve,
-        &format!("/api/missions/{id}/reviews"),
-        json!({ "decision": "rejected" }),
-    )
-    .await;
+    let (status, _) =
+        post(&server, &eve, &format!("/api/missions/{id}/reviews"), json!({ "decision": "rejected" })).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, list) = get(&server, &eve, "/api/missions").await;
     assert_eq!(list["items"].as_array().map(Vec::len), Some(0));
-    let (status, _) = get(
-        &server,
-        &eve,
-        &format!("/api/missions?workspaceId={}", ada.workspace_id),
-    )
-    .await;
+    let (status, _) = get(&server, &eve, &format!("/api/missions?workspaceId={}", ada.workspace_id)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = get(&server, &eve, &format!("/api/events?channel=mission:{id}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = get(&server, &eve, &format!("/api/events?channel=notifications:{}", ada.id)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = post(
-        &server,
-        &eve,
-        "/api/missions",
-        json!({ "title": "x", "workspaceId": ada.workspace_id }),
-    )
-    .await;
+    let (status, _) =
+        post(&server, &eve, "/api/missions", json!({ "title": "x", "workspaceId": ada.workspace_id })).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Unchanged for its owner.
     let (status, body) = get(&server, &ada, &format!("/api/missions/{id}")).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        (body["stage"].as_str(), body["version"].as_i64()),
-        (Some("backlog"), Some(1))
-    );
+    assert_eq!((body["stage"].as_str(), body["version"].as_i64()), (Some("backlog"), Some(1)));
     server.stop().await;
 }
 
@@ -168,18 +124,10 @@ async fn sessions_need_csrf_for_changes_and_end_at_logout() {
     let hash = password::hash("correct horse battery").expect("hash");
     let user = server
         .store()
-        .create_user(NewUser {
-            name: "ada".into(),
-            display_name: "Ada".into(),
-            password_hash: Some(hash),
-        })
+        .create_user(NewUser { name: "ada".into(), display_name: "Ada".into(), password_hash: Some(hash) })
         .await
         .expect("user");
-    server
-        .store()
-        .set_membership(&ws.id, &user.id, Role::Member)
-        .await
-        .expect("member");
+    server.store().set_membership(&ws.id, &user.id, Role::Member).await.expect("member");
 
     let http = reqwest::Client::builder().cookie_store(true).build().expect("client");
     let bad = http
@@ -204,28 +152,16 @@ async fn sessions_need_csrf_for_changes_and_end_at_logout() {
         .await
         .expect("login");
     assert_eq!(login.status(), StatusCode::OK);
-    let cookies: Vec<String> = login
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().expect("cookie").to_owned())
-        .collect();
-    let session_cookie = cookies
-        .iter()
-        .find(|c| c.starts_with("solo_session="))
-        .expect("session cookie");
+    let cookies: Vec<String> =
+        login.headers().get_all("set-cookie").iter().map(|v| v.to_str().expect("cookie").to_owned()).collect();
+    let session_cookie = cookies.iter().find(|c| c.starts_with("solo_session=")).expect("session cookie");
     assert!(session_cookie.contains("HttpOnly") && session_cookie.contains("SameSite=Lax"));
     let body: Value = login.json().await.expect("json");
     let csrf = body["csrfToken"].as_str().expect("csrf").to_owned();
 
     let me = http.get(server.url("/api/me")).send().await.expect("me");
     assert_eq!(me.status(), StatusCode::OK);
-    let no_csrf = http
-        .post(server.url("/api/missions"))
-        .json(&json!({"title": "x"}))
-        .send()
-        .await
-        .expect("post");
+    let no_csrf = http.post(server.url("/api/missions")).json(&json!({"title": "x"})).send().await.expect("post");
     assert_eq!(no_csrf.status(), StatusCode::FORBIDDEN);
     let with_csrf = http
         .post(server.url("/api/missions"))
@@ -236,12 +172,7 @@ async fn sessions_need_csrf_for_changes_and_end_at_logout() {
         .expect("post");
     assert_eq!(with_csrf.status(), StatusCode::CREATED);
 
-    let out = http
-        .post(server.url("/api/auth/logout"))
-        .header("x-csrf-token", &csrf)
-        .send()
-        .await
-        .expect("logout");
+    let out = http.post(server.url("/api/auth/logout")).header("x-csrf-token", &csrf).send().await.expect("logout");
     assert_eq!(out.status(), StatusCode::NO_CONTENT);
     let after = http.get(server.url("/api/me")).send().await.expect("me");
     assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
@@ -252,25 +183,13 @@ async fn sessions_need_csrf_for_changes_and_end_at_logout() {
 async fn tokens_are_limited_to_their_scopes() {
     let server = TestServer::start().await;
     let ada = server.user("ada", "acme", Role::Member).await;
-    let (status, created) = post(
-        &server,
-        &ada,
-        "/api/tokens",
-        json!({ "name": "reader", "scopes": ["read"] }),
-    )
-    .await;
+    let (status, created) = post(&server, &ada, "/api/tokens", json!({ "name": "reader", "scopes": ["read"] })).await;
     assert_eq!(status, StatusCode::CREATED);
-    let reader = TestUser {
-        pat: created["token"].as_str().expect("token").to_owned(),
-        ..ada.clone()
-    };
+    let reader = TestUser { pat: created["token"].as_str().expect("token").to_owned(), ..ada.clone() };
     let (status, _) = get(&server, &reader, "/api/missions").await;
     assert_eq!(status, StatusCode::OK);
     let (status, body) = post(&server, &reader, "/api/missions", json!({ "title": "nope" })).await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (StatusCode::FORBIDDEN, Some("forbidden"))
-    );
+    assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
     let (status, _) = post(&server, &ada, "/api/tokens", json!({ "name": "x", "scopes": ["root"] })).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     server.stop().await;

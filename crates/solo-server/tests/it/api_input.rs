@@ -27,30 +27,16 @@ async fn raw_post(
 
 #[tokio::test]
 async fn malformed_unknown_oversized_and_invalid_input_get_clear_errors() {
-    let server = TestServer::start_with(
-        |s| s.max_body_bytes = 4096,
-        std::sync::Arc::new(solo_server::bus::InProcessBus::new()),
-    )
-    .await;
+    let server =
+        TestServer::start_with(|s| s.max_body_bytes = 4096, std::sync::Arc::new(solo_server::bus::InProcessBus::new()))
+            .await;
     let ada = server.user("ada", "acme", Role::Member).await;
     let mission = create_mission(&server, &ada, "Inputs").await;
     let stage_path = format!("/api/missions/{}/stage", mission["id"].as_str().expect("id"));
 
     let cases: Vec<(&str, &str, Vec<u8>, StatusCode, &str)> = vec![
-        (
-            "malformed JSON",
-            "application/json",
-            b"{\"stage\": ".to_vec(),
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-        ),
-        (
-            "not JSON at all",
-            "application/json",
-            b"\xff\xfe garbage".to_vec(),
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-        ),
+        ("malformed JSON", "application/json", b"{\"stage\": ".to_vec(), StatusCode::BAD_REQUEST, "bad_request"),
+        ("not JSON at all", "application/json", b"\xff\xfe garbage".to_vec(), StatusCode::BAD_REQUEST, "bad_request"),
         (
             "wrong content type",
             "text/plain",
@@ -112,24 +98,15 @@ async fn malformed_unknown_oversized_and_invalid_input_get_clear_errors() {
         let (got, error) = raw_post(&server, &ada, &stage_path, content_type, body).await;
         assert_eq!(got, status, "{what}: {error}");
         assert_eq!(error["code"], code, "{what}: {error}");
-        assert!(
-            error["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "{what} has a message"
-        );
+        assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "{what} has a message");
     }
 
     let (status, error) = post(&server, &ada, "/api/missions", json!({ "title": "   " })).await;
-    assert_eq!(
-        (status, error["code"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"))
-    );
+    assert_eq!((status, error["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed")));
     let (status, _) = post(&server, &ada, "/api/missions", json!({ "title": "t".repeat(201) })).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let (status, error) = get(&server, &ada, "/api/missions?stage=shipped").await;
-    assert_eq!(
-        (status, error["code"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("bad_request"))
-    );
+    assert_eq!((status, error["code"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_request")));
     let (status, _) = get(&server, &ada, "/api/missions/not-an-id").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = get(&server, &ada, "/api/events?channel=chat:general").await;
@@ -138,17 +115,9 @@ async fn malformed_unknown_oversized_and_invalid_input_get_clear_errors() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Nothing above changed the mission, and the server still serves.
-    let (status, body) = get(
-        &server,
-        &ada,
-        &format!("/api/missions/{}", mission["id"].as_str().expect("id")),
-    )
-    .await;
+    let (status, body) = get(&server, &ada, &format!("/api/missions/{}", mission["id"].as_str().expect("id"))).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        (body["stage"].as_str(), body["version"].as_i64()),
-        (Some("backlog"), Some(1))
-    );
+    assert_eq!((body["stage"].as_str(), body["version"].as_i64()), (Some("backlog"), Some(1)));
     let (status, body) = post(&server, &ada, &stage_path, json!({ "stage": "spec" })).await;
     assert_eq!((status, body["version"].as_i64()), (StatusCode::OK, Some(2)));
     server.stop().await;
@@ -171,12 +140,7 @@ async fn list_endpoints_answer_if_none_match_with_304() {
         format!("/api/events?channel=mission:{}", mission["id"].as_str().expect("id")),
     ];
     for path in &paths {
-        let first = client()
-            .get(server.url(path))
-            .bearer_auth(&ada.pat)
-            .send()
-            .await
-            .expect("get");
+        let first = client().get(server.url(path)).bearer_auth(&ada.pat).send().await.expect("get");
         assert_eq!(first.status(), StatusCode::OK, "{path}");
         assert_eq!(first.headers()["x-poll-interval"], "15", "{path}");
         let etag = first.headers()["etag"].to_str().expect("etag").to_owned();
@@ -192,12 +156,7 @@ async fn list_endpoints_answer_if_none_match_with_304() {
         assert!(again.bytes().await.expect("body").is_empty());
     }
     // A change makes the old ETag stale.
-    let first = client()
-        .get(server.url("/api/missions"))
-        .bearer_auth(&ada.pat)
-        .send()
-        .await
-        .expect("get");
+    let first = client().get(server.url("/api/missions")).bearer_auth(&ada.pat).send().await.expect("get");
     let etag = first.headers()["etag"].to_str().expect("etag").to_owned();
     post(
         &server,
@@ -220,25 +179,12 @@ async fn list_endpoints_answer_if_none_match_with_304() {
 #[tokio::test]
 async fn health_and_openapi_are_served() {
     let server = TestServer::start().await;
-    let health: Value = client()
-        .get(server.url("/healthz"))
-        .send()
-        .await
-        .expect("healthz")
-        .json()
-        .await
-        .expect("json");
+    let health: Value = client().get(server.url("/healthz")).send().await.expect("healthz").json().await.expect("json");
     assert_eq!(health["status"], "ok");
     let ready = client().get(server.url("/readyz")).send().await.expect("readyz");
     assert_eq!(ready.status(), StatusCode::OK);
-    let doc: Value = client()
-        .get(server.url("/api/openapi.json"))
-        .send()
-        .await
-        .expect("openapi")
-        .json()
-        .await
-        .expect("json");
+    let doc: Value =
+        client().get(server.url("/api/openapi.json")).send().await.expect("openapi").json().await.expect("json");
     for path in [
         "/api/missions/{id}/stage",
         "/api/workstations/{id}/heartbeat",

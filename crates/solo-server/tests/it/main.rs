@@ -2,8 +2,10 @@
 //! a fresh SQLite database and talks to it over HTTP.
 
 mod support;
+mod ws;
 
 mod api_auth;
 mod api_input;
 mod outbox;
 mod presence;
+mod realtime;

@@ -26,13 +26,7 @@ async fn stage_changes_survive_a_failing_bus_and_are_delivered_once_it_recovers(
     bus.failing.store(true, Ordering::SeqCst);
     let stages = ["spec", "build", "review", "done", "review"];
     for stage in stages {
-        let (status, body) = post(
-            &server,
-            &ada,
-            &format!("/api/missions/{id}/stage"),
-            json!({ "stage": stage }),
-        )
-        .await;
+        let (status, body) = post(&server, &ada, &format!("/api/missions/{id}/stage"), json!({ "stage": stage })).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["stage"], stage, "the change is committed although the bus is down");
     }
@@ -45,11 +39,7 @@ async fn stage_changes_survive_a_failing_bus_and_are_delivered_once_it_recovers(
     let ready = client().get(server.url("/readyz")).send().await.expect("readyz");
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(server.store().unpublished_count().await.expect("count"), 5);
-    assert_eq!(
-        bus.delivered_envelopes().len(),
-        1,
-        "nothing is delivered while the bus fails"
-    );
+    assert_eq!(bus.delivered_envelopes().len(), 1, "nothing is delivered while the bus fails");
 
     bus.failing.store(false, Ordering::SeqCst);
     let delivered = eventually("all events delivered", Duration::from_secs(10), || async {
@@ -60,29 +50,16 @@ async fn stage_changes_survive_a_failing_bus_and_are_delivered_once_it_recovers(
     assert_eq!(delivered.len(), 6);
     let ids: HashSet<&str> = delivered.iter().map(|e| e["id"].as_str().expect("id")).collect();
     assert_eq!(ids.len(), 6, "no duplicate event ids");
-    let versions: Vec<i64> = delivered
-        .iter()
-        .map(|e| e["version"].as_i64().expect("version"))
-        .collect();
+    let versions: Vec<i64> = delivered.iter().map(|e| e["version"].as_i64().expect("version")).collect();
     assert_eq!(versions, vec![1, 2, 3, 4, 5, 6]);
-    let delivered_stages: Vec<&str> = delivered[1..]
-        .iter()
-        .map(|e| e["data"]["to"].as_str().expect("to"))
-        .collect();
+    let delivered_stages: Vec<&str> = delivered[1..].iter().map(|e| e["data"]["to"].as_str().expect("to")).collect();
     assert_eq!(delivered_stages, stages);
     eventually("outbox drained", Duration::from_secs(5), || async {
         (server.store().unpublished_count().await.ok()? == 0).then_some(())
     })
     .await;
 
-    let metrics = client()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = client().get(server.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
     let failures = metrics
         .lines()
         .find(|l| l.starts_with("solo_dispatch_failures_total"))
@@ -154,11 +131,7 @@ async fn concurrent_writers_keep_ids_unique_versions_increasing_and_offsets_gapl
     let expected = 1 + WRITERS * (1 + 2 * ROUNDS);
     assert_eq!(items.len(), expected);
     let offsets: Vec<u64> = items.iter().map(|i| i["offset"].as_u64().expect("offset")).collect();
-    assert_eq!(
-        offsets,
-        (1..=expected as u64).collect::<Vec<_>>(),
-        "offsets are gapless"
-    );
+    assert_eq!(offsets, (1..=expected as u64).collect::<Vec<_>>(), "offsets are gapless");
     let ids: HashSet<&str> = items.iter().map(|i| i["event"]["id"].as_str().expect("id")).collect();
     assert_eq!(ids.len(), expected, "event ids are unique");
     let mut last_version: HashMap<&str, i64> = HashMap::new();
@@ -166,11 +139,7 @@ async fn concurrent_writers_keep_ids_unique_versions_increasing_and_offsets_gapl
         let subject = item["event"]["subject"]["id"].as_str().expect("subject");
         let version = item["event"]["version"].as_i64().expect("version");
         let previous = last_version.insert(subject, version).unwrap_or(0);
-        assert_eq!(
-            version,
-            previous + 1,
-            "versions of {subject} increase by one in offset order"
-        );
+        assert_eq!(version, previous + 1, "versions of {subject} increase by one in offset order");
     }
     assert_eq!(last_version[shared_id.as_str()], 1 + (WRITERS * ROUNDS) as i64);
     server.stop().await;
@@ -191,12 +160,8 @@ async fn events_carry_the_request_trace_id() {
         .expect("create");
     assert_eq!(response.headers()["x-trace-id"], trace);
     let mission: Value = response.json().await.expect("json");
-    let (_, page) = get(
-        &server,
-        &ada,
-        &format!("/api/events?channel=mission:{}", mission["id"].as_str().expect("id")),
-    )
-    .await;
+    let (_, page) =
+        get(&server, &ada, &format!("/api/events?channel=mission:{}", mission["id"].as_str().expect("id"))).await;
     assert_eq!(page["items"][0]["event"]["traceId"], trace);
     assert_eq!(page["items"][0]["event"]["type"], "mission.created");
     server.stop().await;
@@ -209,32 +174,17 @@ async fn events_endpoint_pages_and_signals_a_reset_for_a_stale_epoch() {
     let mission = create_mission(&server, &ada, "Paged").await;
     let id = mission["id"].as_str().expect("id");
     for stage in ["spec", "build", "review"] {
-        post(
-            &server,
-            &ada,
-            &format!("/api/missions/{id}/stage"),
-            json!({ "stage": stage }),
-        )
-        .await;
+        post(&server, &ada, &format!("/api/missions/{id}/stage"), json!({ "stage": stage })).await;
     }
     let path = format!("/api/events?channel=mission:{id}&since=1&limit=2");
     let (_, page) = get(&server, &ada, &path).await;
-    let offsets: Vec<u64> = page["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|i| i["offset"].as_u64().expect("o"))
-        .collect();
+    let offsets: Vec<u64> =
+        page["items"].as_array().expect("items").iter().map(|i| i["offset"].as_u64().expect("o")).collect();
     assert_eq!(offsets, vec![2, 3]);
     assert_eq!(page["nextSince"], 3);
     assert_eq!(page["offset"], 4);
     assert_eq!(page["reset"], false);
-    let (_, stale) = get(
-        &server,
-        &ada,
-        &format!("/api/events?channel=mission:{id}&since=3&epoch=deadbeef"),
-    )
-    .await;
+    let (_, stale) = get(&server, &ada, &format!("/api/events?channel=mission:{id}&since=3&epoch=deadbeef")).await;
     assert_eq!(stale["reset"], true, "a foreign epoch means the client must reload");
     server.stop().await;
 }

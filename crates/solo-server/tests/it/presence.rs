@@ -69,13 +69,7 @@ async fn a_silent_workstation_turns_degraded_then_offline_once_each() {
     assert_eq!(agent_events, 1);
 
     // A heartbeat brings it back online.
-    let (_, body) = post(
-        &server,
-        &ada,
-        &format!("/api/workstations/{id}/heartbeat"),
-        json!({ "agents": [] }),
-    )
-    .await;
+    let (_, body) = post(&server, &ada, &format!("/api/workstations/{id}/heartbeat"), json!({ "agents": [] })).await;
     assert_eq!(body["status"], "online");
     server.stop().await;
 }

@@ -37,16 +37,28 @@ impl TestServer {
     }
 
     pub async fn start_with(configure: impl FnOnce(&mut Settings), bus: Arc<dyn Bus>) -> Self {
+        Self::start_custom(configure, bus, None).await
+    }
+
+    /// As `start_with`, with the kernel send buffer of accepted sockets limited
+    /// (inherited from the listener), so a client that stops reading backs up fast.
+    pub async fn start_custom(
+        configure: impl FnOnce(&mut Settings),
+        bus: Arc<dyn Bus>,
+        send_buffer: Option<u32>,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut settings = Settings {
-            data_dir: dir.path().to_path_buf(),
-            ..Settings::default()
-        };
+        let mut settings = Settings { data_dir: dir.path().to_path_buf(), ..Settings::default() };
         configure(&mut settings);
         let store = solo_server::open_store(&settings).await.expect("store");
-        let server = Server::with_parts(settings, Arc::new(store), bus);
+        let server = Server::with_parts(settings, Arc::new(store), bus).await.expect("server");
         let state = server.state().clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        if let Some(size) = send_buffer {
+            socket.set_send_buffer_size(size).expect("send buffer");
+        }
+        socket.bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        let listener = socket.listen(4096).expect("listen");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -57,13 +69,7 @@ impl TestServer {
                 .await
                 .expect("server runs");
         });
-        Self {
-            base,
-            state,
-            stop: Some(stop),
-            task: Some(task),
-            _dir: dir,
-        }
+        Self { base, state, stop: Some(stop), task: Some(task), _dir: dir }
     }
 
     pub fn store(&self) -> &dyn Store {
@@ -76,32 +82,16 @@ impl TestServer {
 
     /// A user in `workspace` (created if missing) with a read/write PAT.
     pub async fn user(&self, name: &str, workspace: &str, role: Role) -> TestUser {
-        let ws = self
-            .store()
-            .ensure_workspace(workspace, workspace)
-            .await
-            .expect("workspace");
+        let ws = self.store().ensure_workspace(workspace, workspace).await.expect("workspace");
         let user = self
             .store()
-            .create_user(NewUser {
-                name: name.into(),
-                display_name: name.into(),
-                password_hash: None,
-            })
+            .create_user(NewUser { name: name.into(), display_name: name.into(), password_hash: None })
             .await
             .expect("user");
-        self.store()
-            .set_membership(&ws.id, &user.id, role)
-            .await
-            .expect("membership");
-        let (pat, _) = issue_token(self.store(), &user, "tests", vec!["read".into(), "write".into()], None)
-            .await
-            .expect("token");
-        TestUser {
-            id: user.id.to_string(),
-            pat,
-            workspace_id: ws.id.to_string(),
-        }
+        self.store().set_membership(&ws.id, &user.id, role).await.expect("membership");
+        let (pat, _) =
+            issue_token(self.store(), &user, "tests", vec!["read".into(), "write".into()], None).await.expect("token");
+        TestUser { id: user.id.to_string(), pat, workspace_id: ws.id.to_string() }
     }
 
     pub async fn stop(mut self) {
@@ -115,33 +105,19 @@ impl TestServer {
 }
 
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .expect("client")
+    reqwest::Client::builder().timeout(Duration::from_secs(20)).build().expect("client")
 }
 
 /// `GET` with the user's PAT; returns status and JSON (Null when there is no body).
 pub async fn get(server: &TestServer, user: &TestUser, path: &str) -> (StatusCode, Value) {
-    let response = client()
-        .get(server.url(path))
-        .bearer_auth(&user.pat)
-        .send()
-        .await
-        .expect("request");
+    let response = client().get(server.url(path)).bearer_auth(&user.pat).send().await.expect("request");
     let status = response.status();
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
 /// `POST` JSON with the user's PAT.
 pub async fn post(server: &TestServer, user: &TestUser, path: &str, body: Value) -> (StatusCode, Value) {
-    let response = client()
-        .post(server.url(path))
-        .bearer_auth(&user.pat)
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
+    let response = client().post(server.url(path)).bearer_auth(&user.pat).json(&body).send().await.expect("request");
     let status = response.status();
     (status, response.json().await.unwrap_or(Value::Null))
 }

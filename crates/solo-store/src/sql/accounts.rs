@@ -46,6 +46,20 @@ fn token_from(row: &AnyRow) -> StoreResult<AccessToken> {
     })
 }
 
+impl SqlStore {
+    /// Records that access was taken away (see [`AccountStore::auth_generation`]).
+    async fn bump_auth_generation(&self) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO config (scope, key, value, updated_at) VALUES ('server', 'auth_generation', '1', $1) \
+             ON CONFLICT (scope, key) DO UPDATE SET value = CAST(CAST(config.value AS BIGINT) + 1 AS TEXT), updated_at = $1",
+        )
+        .bind(now_ms())
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+}
+
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
@@ -140,7 +154,11 @@ impl AccountStore for SqlStore {
             .bind(user.as_str())
             .execute(&self.write)
             .await?;
-        Ok(done.rows_affected() > 0)
+        let removed = done.rows_affected() > 0;
+        if removed {
+            self.bump_auth_generation().await?;
+        }
+        Ok(removed)
     }
 
     async fn memberships_of(&self, user: &UserId) -> StoreResult<Vec<Membership>> {
@@ -154,10 +172,7 @@ impl AccountStore for SqlStore {
         rows.iter()
             .map(|row| {
                 let role: String = row.try_get("role")?;
-                Ok(Membership {
-                    workspace: workspace_from(row)?,
-                    role: decode(Role::parse(&role), "role")?,
-                })
+                Ok(Membership { workspace: workspace_from(row)?, role: decode(Role::parse(&role), "role")? })
             })
             .collect()
     }
@@ -176,11 +191,7 @@ impl AccountStore for SqlStore {
         let sql = format!(
             "SELECT {} FROM users u JOIN memberships m ON m.user_id = u.id \
              WHERE m.workspace_id = $1 AND u.deleted_at IS NULL ORDER BY u.name",
-            USER_COLUMNS
-                .split(", ")
-                .map(|c| format!("u.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
         );
         let rows = sqlx::query(&sql).bind(workspace.as_str()).fetch_all(&self.read).await?;
         rows.iter().map(user_from).collect()
@@ -222,18 +233,13 @@ impl AccountStore for SqlStore {
     }
 
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-            .bind(token_hash)
-            .execute(&self.write)
-            .await?;
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&self.write).await?;
+        self.bump_auth_generation().await?;
         Ok(())
     }
 
     async fn delete_expired_sessions(&self, now_ms: i64) -> StoreResult<u64> {
-        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-            .bind(now_ms)
-            .execute(&self.write)
-            .await?;
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now_ms).execute(&self.write).await?;
         Ok(done.rows_affected())
     }
 
@@ -286,7 +292,19 @@ impl AccountStore for SqlStore {
         .bind(user.as_str())
         .execute(&self.write)
         .await?;
-        Ok(done.rows_affected() > 0)
+        let removed = done.rows_affected() > 0;
+        if removed {
+            self.bump_auth_generation().await?;
+        }
+        Ok(removed)
+    }
+
+    async fn auth_generation(&self) -> StoreResult<i64> {
+        let value: Option<String> =
+            sqlx::query_scalar("SELECT value FROM config WHERE scope = 'server' AND key = 'auth_generation'")
+                .fetch_optional(&self.read)
+                .await?;
+        Ok(value.and_then(|v| v.parse().ok()).unwrap_or(0))
     }
 
     async fn touch_access_token(&self, id: &TokenId, now_ms: i64) -> StoreResult<()> {

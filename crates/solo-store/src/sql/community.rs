@@ -37,10 +37,7 @@ impl CommunityStore for SqlStore {
         append_event(
             &mut tx,
             ctx,
-            Subject {
-                kind: SubjectKind::Post,
-                id: post.id.to_string(),
-            },
+            Subject { kind: SubjectKind::Post, id: post.id.to_string() },
             1,
             EventPayload::CommunityPosted {
                 workspace_id: post.workspace_id.clone(),

@@ -40,10 +40,7 @@ impl EventStore for SqlStore {
 
     async fn mark_published(&self, seqs: &[i64], now_ms: i64) -> StoreResult<()> {
         for chunk in seqs.chunks(500) {
-            let sql = format!(
-                "UPDATE events SET published_at = $1 WHERE seq IN ({})",
-                placeholders(1, chunk.len())
-            );
+            let sql = format!("UPDATE events SET published_at = $1 WHERE seq IN ({})", placeholders(1, chunk.len()));
             let mut query = sqlx::query(&sql).bind(now_ms);
             for seq in chunk {
                 query = query.bind(*seq);
@@ -54,11 +51,7 @@ impl EventStore for SqlStore {
     }
 
     async fn unpublished_count(&self) -> StoreResult<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE published_at IS NULL")
-                .fetch_one(&self.read)
-                .await?,
-        )
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE published_at IS NULL").fetch_one(&self.read).await?)
     }
 
     async fn channel_position(&self, channel: &Channel) -> StoreResult<StreamPosition> {
@@ -78,10 +71,7 @@ impl EventStore for SqlStore {
         }
         let row = row.ok_or(StoreError::NotFound)?;
         let offset: i64 = row.try_get("top_offset")?;
-        Ok(StreamPosition {
-            epoch: row.try_get("epoch")?,
-            offset: offset as u64,
-        })
+        Ok(StreamPosition { epoch: row.try_get("epoch")?, offset: offset as u64 })
     }
 
     async fn channel_history(&self, channel: &Channel, since: u64, limit: i64) -> StoreResult<Vec<HistoryItem>> {
@@ -97,10 +87,7 @@ impl EventStore for SqlStore {
         rows.iter()
             .map(|row| {
                 let offset: i64 = row.try_get("stream_offset")?;
-                Ok(HistoryItem {
-                    offset: offset as u64,
-                    envelope: row.try_get("envelope")?,
-                })
+                Ok(HistoryItem { offset: offset as u64, envelope: row.try_get("envelope")? })
             })
             .collect()
     }
@@ -165,8 +152,6 @@ impl EventStore for SqlStore {
         .bind(limit)
         .fetch_all(&self.read)
         .await?;
-        rows.iter()
-            .map(|raw| serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(e.to_string())))
-            .collect()
+        rows.iter().map(|raw| serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(e.to_string()))).collect()
     }
 }

@@ -28,21 +28,14 @@ fn mission_from(row: &AnyRow) -> StoreResult<Mission> {
 }
 
 fn mission_subject(id: &MissionId) -> Subject {
-    Subject {
-        kind: SubjectKind::Mission,
-        id: id.to_string(),
-    }
+    Subject { kind: SubjectKind::Mission, id: id.to_string() }
 }
 
 /// Reads a mission inside a write transaction, locking its row on PostgreSQL so
 /// concurrent changes to one mission queue up instead of racing (SQLite's single
 /// writer already serializes them).
 async fn lock_mission(conn: &mut AnyConnection, dialect: Dialect, id: &MissionId) -> StoreResult<Mission> {
-    let lock = if dialect == Dialect::Postgres {
-        " FOR UPDATE"
-    } else {
-        ""
-    };
+    let lock = if dialect == Dialect::Postgres { " FOR UPDATE" } else { "" };
     let sql = format!("SELECT {MISSION_COLUMNS} FROM missions WHERE id = $1{lock}");
     let row = sqlx::query(&sql).bind(id.as_str()).fetch_optional(&mut *conn).await?;
     row.as_ref().map(mission_from).transpose()?.ok_or(StoreError::NotFound)
@@ -61,17 +54,9 @@ async fn bump_mission(conn: &mut AnyConnection, mission: Mission, stage: Stage, 
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() != 1 {
-        return Err(StoreError::Corrupt(format!(
-            "mission {} changed while locked",
-            mission.id
-        )));
+        return Err(StoreError::Corrupt(format!("mission {} changed while locked", mission.id)));
     }
-    Ok(Mission {
-        stage,
-        version: mission.version + 1,
-        updated_at: now_ms,
-        ..mission
-    })
+    Ok(Mission { stage, version: mission.version + 1, updated_at: now_ms, ..mission })
 }
 
 #[async_trait]
@@ -171,11 +156,7 @@ impl MissionStore for SqlStore {
         let mission = lock_mission(&mut tx, self.dialect(), id).await?;
         if let Some(expected) = expected_version {
             if expected != mission.version {
-                return Err(StoreError::VersionMismatch {
-                    subject: "mission",
-                    current: mission.version,
-                    expected,
-                });
+                return Err(StoreError::VersionMismatch { subject: "mission", current: mission.version, expected });
             }
         }
         let from = mission.stage;
@@ -329,11 +310,7 @@ impl MissionStore for SqlStore {
         } else {
             "DELETE FROM mission_watchers WHERE mission_id = $1 AND user_id = $2"
         };
-        sqlx::query(sql)
-            .bind(id.as_str())
-            .bind(user.as_str())
-            .execute(&self.write)
-            .await?;
+        sqlx::query(sql).bind(id.as_str()).bind(user.as_str()).execute(&self.write).await?;
         Ok(())
     }
 

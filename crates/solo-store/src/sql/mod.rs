@@ -50,10 +50,7 @@ pub struct SqlOptions {
 
 impl Default for SqlOptions {
     fn default() -> Self {
-        Self {
-            max_connections: 8,
-            acquire_timeout: Duration::from_secs(5),
-        }
+        Self { max_connections: 8, acquire_timeout: Duration::from_secs(5) }
     }
 }
 
@@ -68,9 +65,7 @@ pub struct SqlStore {
 
 impl std::fmt::Debug for SqlStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqlStore")
-            .field("dialect", &self.dialect)
-            .finish_non_exhaustive()
+        f.debug_struct("SqlStore").field("dialect", &self.dialect).finish_non_exhaustive()
     }
 }
 
@@ -86,9 +81,7 @@ impl SqlStore {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Dialect::Postgres
         } else {
-            return Err(StoreError::Invalid(
-                "the database URL must start with sqlite:// or postgres://".to_owned(),
-            ));
+            return Err(StoreError::Invalid("the database URL must start with sqlite:// or postgres://".to_owned()));
         };
         let connect_options = AnyConnectOptions::from_str(url)?;
 
@@ -102,15 +95,8 @@ impl SqlStore {
                         .after_connect(|conn, _meta| Box::pin(async move { prepare_sqlite(conn).await }))
                 };
                 let write = pool(1).connect_with(connect_options.clone()).await?;
-                let read = pool(options.max_connections.max(1))
-                    .connect_with(connect_options)
-                    .await?;
-                Self {
-                    read,
-                    write,
-                    dialect,
-                    outbox_signal: Arc::new(Notify::new()),
-                }
+                let read = pool(options.max_connections.max(1)).connect_with(connect_options).await?;
+                Self { read, write, dialect, outbox_signal: Arc::new(Notify::new()) }
             }
             Dialect::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -118,12 +104,7 @@ impl SqlStore {
                     .acquire_timeout(options.acquire_timeout)
                     .connect_with(connect_options)
                     .await?;
-                Self {
-                    read: pool.clone(),
-                    write: pool,
-                    dialect,
-                    outbox_signal: Arc::new(Notify::new()),
-                }
+                Self { read: pool.clone(), write: pool, dialect, outbox_signal: Arc::new(Notify::new()) }
             }
         };
         store.migrate().await?;
@@ -187,11 +168,7 @@ pub(crate) async fn append_event(
         payload,
         version,
         ts: now_ms,
-        trace_id: if ctx.trace_id.is_empty() {
-            new_trace_id()
-        } else {
-            ctx.trace_id.clone()
-        },
+        trace_id: if ctx.trace_id.is_empty() { new_trace_id() } else { ctx.trace_id.clone() },
         actor: ctx.actor.clone(),
         subject,
     };
@@ -210,11 +187,7 @@ pub(crate) async fn append_event(
         .fetch_one(&mut *tx)
         .await?;
         let offset: i64 = row.try_get("top_offset")?;
-        routes.push(Route {
-            channel: name,
-            offset: offset as u64,
-            epoch: row.try_get("epoch")?,
-        });
+        routes.push(Route { channel: name, offset: offset as u64, epoch: row.try_get("epoch")? });
     }
     let envelope_json = serde_json::to_string(&envelope).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let routes_json = serde_json::to_string(&routes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -247,10 +220,7 @@ pub(crate) async fn append_event(
 }
 
 fn subject_kind_name(subject: &Subject) -> String {
-    serde_json::to_value(subject.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
+    serde_json::to_value(subject.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
 /// A fresh stream epoch: 8 random hex digits. It changes only when history is lost.
@@ -260,10 +230,7 @@ pub(crate) fn new_epoch() -> String {
 
 /// `$1, $2, …, $n` starting after `offset` parameters, for `IN (…)` lists.
 pub(crate) fn placeholders(offset: usize, n: usize) -> String {
-    (1..=n)
-        .map(|i| format!("${}", offset + i))
-        .collect::<Vec<_>>()
-        .join(", ")
+    (1..=n).map(|i| format!("${}", offset + i)).collect::<Vec<_>>().join(", ")
 }
 
 pub(crate) fn decode<T>(value: Option<T>, what: &str) -> StoreResult<T> {

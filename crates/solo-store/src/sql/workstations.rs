@@ -43,10 +43,7 @@ fn agent_from(row: &AnyRow) -> StoreResult<Agent> {
 }
 
 fn workstation_subject(id: &WorkstationId) -> Subject {
-    Subject {
-        kind: SubjectKind::Workstation,
-        id: id.to_string(),
-    }
+    Subject { kind: SubjectKind::Workstation, id: id.to_string() }
 }
 
 /// Sets a workstation's status and version if it is still at `version`; false when
@@ -164,18 +161,10 @@ impl WorkstationStore for SqlStore {
         now_ms: i64,
     ) -> StoreResult<Workstation> {
         let mut tx = self.begin().await?;
-        let lock = if self.dialect() == Dialect::Postgres {
-            " FOR UPDATE"
-        } else {
-            ""
-        };
+        let lock = if self.dialect() == Dialect::Postgres { " FOR UPDATE" } else { "" };
         let sql = format!("SELECT {WORKSTATION_COLUMNS} FROM workstations WHERE id = $1{lock}");
         let row = sqlx::query(&sql).bind(id.as_str()).fetch_optional(&mut *tx).await?;
-        let ws = row
-            .as_ref()
-            .map(workstation_from)
-            .transpose()?
-            .ok_or(StoreError::NotFound)?;
+        let ws = row.as_ref().map(workstation_from).transpose()?.ok_or(StoreError::NotFound)?;
 
         let known: HashMap<String, Agent> = sqlx::query(
             "SELECT workstation_id, id, name, status, mission_id, version, updated_at FROM agents WHERE workstation_id = $1",
@@ -213,10 +202,7 @@ impl WorkstationStore for SqlStore {
             append_event(
                 &mut tx,
                 ctx,
-                Subject {
-                    kind: SubjectKind::Agent,
-                    id: format!("{id}/{}", reported.id),
-                },
+                Subject { kind: SubjectKind::Agent, id: format!("{id}/{}", reported.id) },
                 version,
                 EventPayload::AgentStatusChanged {
                     workspace_id: ws.workspace_id.clone(),
@@ -269,12 +255,7 @@ impl WorkstationStore for SqlStore {
             return Err(StoreError::Corrupt(format!("workstation {id} changed while locked")));
         }
         self.commit_with_events(tx).await?;
-        Ok(Workstation {
-            status: WorkstationStatus::Online,
-            version,
-            last_heartbeat_at: Some(now_ms),
-            ..ws
-        })
+        Ok(Workstation { status: WorkstationStatus::Online, version, last_heartbeat_at: Some(now_ms), ..ws })
     }
 
     async fn sweep_workstations(

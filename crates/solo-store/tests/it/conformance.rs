@@ -18,17 +18,10 @@ async fn sqlite() -> Fixture {
 async fn member(store: &SqlStore, name: &str) -> (User, Workspace) {
     let ws = store.ensure_workspace("acme", "Acme").await.expect("workspace");
     let user = store
-        .create_user(NewUser {
-            name: name.into(),
-            display_name: name.into(),
-            password_hash: None,
-        })
+        .create_user(NewUser { name: name.into(), display_name: name.into(), password_hash: None })
         .await
         .expect("user");
-    store
-        .set_membership(&ws.id, &user.id, Role::Member)
-        .await
-        .expect("membership");
+    store.set_membership(&ws.id, &user.id, Role::Member).await.expect("membership");
     (user, ws)
 }
 
@@ -50,11 +43,7 @@ async fn mission_changes_write_events_with_gapless_offsets() {
         )
         .await
         .expect("create");
-    let moved = f
-        .store
-        .change_stage(&ctx, &mission.id, Stage::Spec, Some(1))
-        .await
-        .expect("stage");
+    let moved = f.store.change_stage(&ctx, &mission.id, Stage::Spec, Some(1)).await.expect("stage");
     assert_eq!(moved.version, 2);
     let stale = f.store.change_stage(&ctx, &mission.id, Stage::Build, Some(1)).await;
     assert!(matches!(stale, Err(StoreError::VersionMismatch { current: 2, .. })));
@@ -69,10 +58,7 @@ async fn mission_changes_write_events_with_gapless_offsets() {
     let outbox = f.store.unpublished_events(100).await.expect("outbox");
     assert_eq!(outbox.len(), 2);
     assert_eq!(outbox[1].event_type, "mission.stage_changed");
-    f.store
-        .mark_published(&outbox.iter().map(|e| e.seq).collect::<Vec<_>>(), 1)
-        .await
-        .expect("mark");
+    f.store.mark_published(&outbox.iter().map(|e| e.seq).collect::<Vec<_>>(), 1).await.expect("mark");
     assert_eq!(f.store.unpublished_count().await.expect("count"), 0);
 }
 
@@ -96,62 +82,24 @@ async fn heartbeats_and_sweeps_emit_transitions_once() {
         .store
         .create_workstation(
             &ctx,
-            NewWorkstation {
-                workspace_id: ws.id.clone(),
-                name: "rig".into(),
-                owner_id: user.id.clone(),
-            },
+            NewWorkstation { workspace_id: ws.id.clone(), name: "rig".into(), owner_id: user.id.clone() },
         )
         .await
         .expect("workstation");
-    let agents = vec![AgentState {
-        id: "a1".into(),
-        name: "Coder".into(),
-        status: AgentStatus::Working,
-        mission_id: None,
-    }];
-    let beat = f
-        .store
-        .record_heartbeat(&ctx, &station.id, &agents, 1_000)
-        .await
-        .expect("heartbeat");
+    let agents =
+        vec![AgentState { id: "a1".into(), name: "Coder".into(), status: AgentStatus::Working, mission_id: None }];
+    let beat = f.store.record_heartbeat(&ctx, &station.id, &agents, 1_000).await.expect("heartbeat");
     assert_eq!(beat.status, WorkstationStatus::Online);
-    let policy = SweepPolicy {
-        heartbeat_interval_ms: 10_000,
-        degraded_after_missed: 2,
-        offline_after_missed: 3,
-    };
+    let policy = SweepPolicy { heartbeat_interval_ms: 10_000, degraded_after_missed: 2, offline_after_missed: 3 };
     let system = WriteContext::system("");
-    assert!(f
-        .store
-        .sweep_workstations(&system, policy, 15_000)
-        .await
-        .expect("sweep")
-        .is_empty());
-    let degraded = f
-        .store
-        .sweep_workstations(&system, policy, 21_000)
-        .await
-        .expect("sweep");
+    assert!(f.store.sweep_workstations(&system, policy, 15_000).await.expect("sweep").is_empty());
+    let degraded = f.store.sweep_workstations(&system, policy, 21_000).await.expect("sweep");
     assert_eq!(degraded.len(), 1);
     assert_eq!(degraded[0].status, WorkstationStatus::Degraded);
-    assert!(f
-        .store
-        .sweep_workstations(&system, policy, 22_000)
-        .await
-        .expect("sweep")
-        .is_empty());
-    let offline = f
-        .store
-        .sweep_workstations(&system, policy, 31_000)
-        .await
-        .expect("sweep");
+    assert!(f.store.sweep_workstations(&system, policy, 22_000).await.expect("sweep").is_empty());
+    let offline = f.store.sweep_workstations(&system, policy, 31_000).await.expect("sweep");
     assert_eq!(offline[0].status, WorkstationStatus::Offline);
-    let events = f
-        .store
-        .events_of_subject("workstation", station.id.as_str(), 100)
-        .await
-        .expect("events");
+    let events = f.store.events_of_subject("workstation", station.id.as_str(), 100).await.expect("events");
     let types: Vec<&str> = events.iter().rev().map(|e| e.payload.type_name()).collect();
     assert_eq!(
         types,

@@ -47,13 +47,17 @@ async fn admin_bootstrap_prints_a_pat_that_the_server_accepts() {
     let created = create.wait_with_output().expect("exit");
     assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
 
-    let token = solo(dir.path()).args(["admin", "token", "create", "--user", "ada", "--name", "cli"]).output().expect("token create");
+    let token = solo(dir.path())
+        .args(["admin", "token", "create", "--user", "ada", "--name", "cli"])
+        .output()
+        .expect("token create");
     assert!(token.status.success(), "{}", String::from_utf8_lossy(&token.stderr));
     let pat = String::from_utf8(token.stdout).expect("utf8");
     let pat = pat.trim();
     assert!(pat.starts_with("solo_pat_") && !pat.contains('\n'), "stdout is the PAT alone: {pat:?}");
 
-    let unknown = solo(dir.path()).args(["admin", "token", "create", "--user", "zed", "--name", "x"]).output().expect("run");
+    let unknown =
+        solo(dir.path()).args(["admin", "token", "create", "--user", "zed", "--name", "x"]).output().expect("run");
     assert_eq!(unknown.status.code(), Some(1));
     let usage = solo(dir.path()).args(["admin", "token", "create"]).output().expect("run");
     assert_eq!(usage.status.code(), Some(2), "usage errors exit 2");
@@ -61,7 +65,8 @@ async fn admin_bootstrap_prints_a_pat_that_the_server_accepts() {
     let (mut child, addr) = serve(dir.path());
     assert!(dir.path().join(".solo/solo.db").exists(), "the data directory is created under ./.solo");
     let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
-    let health: serde_json::Value = http.get(format!("http://{addr}/healthz")).send().await.expect("healthz").json().await.expect("json");
+    let health: serde_json::Value =
+        http.get(format!("http://{addr}/healthz")).send().await.expect("healthz").json().await.expect("json");
     assert_eq!(health["status"], "ok");
     let me: serde_json::Value = http
         .get(format!("http://{addr}/api/me"))

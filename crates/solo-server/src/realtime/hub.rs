@@ -1,0 +1,389 @@
+//! The hub: this node's live connections and their subscriptions.
+//!
+//! It receives committed events from the bus and fans each one out: the push
+//! frame of a publication is serialized once per channel and the same bytes
+//! (`Arc<str>`) are queued to every subscriber. Every connection has a bounded
+//! queue; a subscriber whose queue is full is closed with 3008 (slow consumer)
+//! instead of growing memory. Locks are std mutexes held for short, synchronous
+//! sections only, never across an `.await`.
+//!
+//! Timers are shared, not per connection: one [`Hub::tick`] per second sends
+//! pings, enforces pong and connect deadlines, and closes connections whose
+//! token expired without a refresh.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+use solo_domain::time::now_ms;
+use solo_domain::UserId;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::protocol::{self, ClientInfo, Disconnect};
+use crate::bus::{BusMessage, BusSink};
+use crate::metrics::Metrics;
+
+pub type ConnId = u64;
+/// A frame (or one line of a batched frame), shared between recipients.
+pub type Frame = Arc<str>;
+
+/// What a connection's writer is asked to do, in order.
+#[derive(Debug)]
+pub enum Outgoing {
+    /// A reply or push, written as is.
+    Frame(Frame),
+    /// A publication on a channel; written only if it is the next offset.
+    Pub { channel: Arc<str>, offset: u64, frame: Frame },
+    /// A subscription is being set up: hold its publications until it is ready.
+    SubscribeStart { channel: Arc<str> },
+    /// Subscriptions are ready: write `frame` (the reply), then go live on each
+    /// channel from the given offset, releasing what was held.
+    SubscribeReady { positions: Vec<(Arc<str>, u64)>, frame: Frame },
+    /// Setting up failed: drop what was held (the error reply follows as a frame).
+    SubscribeFailed { channel: Arc<str> },
+    /// The subscription ended: write `frame` if any and drop later publications.
+    Unsubscribed { channel: Arc<str>, frame: Option<Frame> },
+    /// A server ping (`{}`).
+    Ping,
+}
+
+/// Who a connection belongs to, once `connect` succeeded.
+#[derive(Debug, Clone)]
+pub struct ConnAuth {
+    pub user_id: UserId,
+    pub info: serde_json::Value,
+    /// The credential the connection token came from (`pat_…` or `session:<hash>`).
+    pub source: String,
+    pub expires_at_ms: i64,
+}
+
+/// Shared state of one connection.
+#[derive(Debug)]
+pub struct Connection {
+    pub id: ConnId,
+    pub client_id: String,
+    tx: mpsc::Sender<Outgoing>,
+    closed: CancellationToken,
+    close_reason: OnceLock<Disconnect>,
+    opened_at_ms: i64,
+    auth: Mutex<Option<ConnAuth>>,
+    next_ping_at_ms: AtomicI64,
+    /// When the outstanding ping was sent; 0 when none is outstanding.
+    ping_sent_at_ms: AtomicI64,
+}
+
+impl Connection {
+    pub fn sender(&self) -> &mpsc::Sender<Outgoing> {
+        &self.tx
+    }
+
+    /// Closes the connection with `reason` (the first reason given wins).
+    pub fn close(&self, reason: Disconnect) {
+        let _ = self.close_reason.set(reason);
+        self.closed.cancel();
+    }
+
+    pub fn closed(&self) -> &CancellationToken {
+        &self.closed
+    }
+
+    pub fn close_reason(&self) -> Option<Disconnect> {
+        self.close_reason.get().copied()
+    }
+
+    pub fn auth(&self) -> Option<ConnAuth> {
+        self.auth.lock().map(|a| a.clone()).unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    pub fn set_auth(&self, auth: ConnAuth) {
+        match self.auth.lock() {
+            Ok(mut slot) => *slot = Some(auth),
+            Err(p) => *p.into_inner() = Some(auth),
+        }
+    }
+
+    /// A pong arrived; false when no ping was outstanding (a protocol error).
+    pub fn pong(&self) -> bool {
+        self.ping_sent_at_ms.swap(0, Ordering::AcqRel) != 0
+    }
+}
+
+struct Subscriber {
+    conn: Arc<Connection>,
+    join_leave: bool,
+    info: ClientInfo,
+}
+
+#[derive(Default)]
+struct ChannelSubscribers {
+    by_conn: HashMap<ConnId, Subscriber>,
+}
+
+/// Timing of pings and deadlines.
+#[derive(Debug, Clone, Copy)]
+pub struct HubTiming {
+    pub ping_interval_ms: i64,
+    pub pong_timeout_ms: i64,
+    pub connect_timeout_ms: i64,
+    pub refresh_grace_ms: i64,
+}
+
+impl Default for HubTiming {
+    fn default() -> Self {
+        Self { ping_interval_ms: 25_000, pong_timeout_ms: 10_000, connect_timeout_ms: 10_000, refresh_grace_ms: 25_000 }
+    }
+}
+
+pub struct Hub {
+    connections: Mutex<HashMap<ConnId, Arc<Connection>>>,
+    channels: RwLock<HashMap<Arc<str>, ChannelSubscribers>>,
+    next_id: AtomicU64,
+    queue_capacity: usize,
+    timing: HubTiming,
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub").finish_non_exhaustive()
+    }
+}
+
+/// A snapshot of a channel's presence.
+#[derive(Debug, Default)]
+pub struct PresenceSnapshot {
+    pub clients: Vec<ClientInfo>,
+}
+
+impl PresenceSnapshot {
+    pub fn num_users(&self) -> usize {
+        self.clients.iter().map(|c| c.user.as_str()).collect::<HashSet<_>>().len()
+    }
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|p| p.into_inner())
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Hub {
+    pub fn new(queue_capacity: usize, timing: HubTiming, metrics: Arc<Metrics>) -> Self {
+        Self {
+            connections: Mutex::new(HashMap::new()),
+            channels: RwLock::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            queue_capacity: queue_capacity.max(8),
+            timing,
+            metrics,
+        }
+    }
+
+    pub fn timing(&self) -> HubTiming {
+        self.timing
+    }
+
+    /// Registers a new (not yet authenticated) connection.
+    pub fn open(&self) -> (Arc<Connection>, mpsc::Receiver<Outgoing>) {
+        let (tx, rx) = mpsc::channel(self.queue_capacity);
+        let now = now_ms();
+        // Spread first pings over the interval so reconnect storms do not ping in lockstep.
+        let jitter = (rand::random::<u64>() % (self.timing.ping_interval_ms.max(1) as u64 / 2 + 1)) as i64;
+        let conn = Arc::new(Connection {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            client_id: uuid::Uuid::new_v4().to_string(),
+            tx,
+            closed: CancellationToken::new(),
+            close_reason: OnceLock::new(),
+            opened_at_ms: now,
+            auth: Mutex::new(None),
+            next_ping_at_ms: AtomicI64::new(now + self.timing.ping_interval_ms / 2 + jitter),
+            ping_sent_at_ms: AtomicI64::new(0),
+        });
+        lock(&self.connections).insert(conn.id, conn.clone());
+        self.metrics.connections.inc();
+        (conn, rx)
+    }
+
+    /// Forgets a connection and all its subscriptions (sending leave pushes).
+    pub fn remove(&self, conn: &Connection) {
+        if lock(&self.connections).remove(&conn.id).is_none() {
+            return;
+        }
+        self.metrics.connections.dec();
+        let channels: Vec<Arc<str>> = {
+            let channels = read(&self.channels);
+            channels
+                .iter()
+                .filter(|(_, subs)| subs.by_conn.contains_key(&conn.id))
+                .map(|(name, _)| name.clone())
+                .collect()
+        };
+        for channel in channels {
+            self.unsubscribe(conn.id, &channel);
+        }
+    }
+
+    /// Adds a subscriber; announces the join to subscribers that asked for join/leave.
+    pub fn subscribe(&self, conn: &Arc<Connection>, channel: &Arc<str>, join_leave: bool, info: ClientInfo) {
+        let join = protocol::push(channel, "join", &serde_json::json!({ "info": &info }));
+        let join: Frame = Arc::from(String::from_utf8_lossy(&join).as_ref());
+        let mut channels = write(&self.channels);
+        let subs = channels.entry(channel.clone()).or_default();
+        for other in subs.by_conn.values().filter(|s| s.join_leave) {
+            if other.conn.tx.try_send(Outgoing::Frame(join.clone())).is_err() {
+                other.conn.close(Disconnect::SlowConsumer);
+            }
+        }
+        if subs.by_conn.insert(conn.id, Subscriber { conn: conn.clone(), join_leave, info }).is_none() {
+            self.metrics.subscriptions.inc();
+        }
+    }
+
+    /// Removes a subscriber; returns whether it was subscribed.
+    pub fn unsubscribe(&self, conn: ConnId, channel: &str) -> bool {
+        let mut channels = write(&self.channels);
+        let Some(subs) = channels.get_mut(channel) else { return false };
+        let Some(gone) = subs.by_conn.remove(&conn) else { return false };
+        self.metrics.subscriptions.dec();
+        let leave = protocol::push(channel, "leave", &serde_json::json!({ "info": &gone.info }));
+        let leave: Frame = Arc::from(String::from_utf8_lossy(&leave).as_ref());
+        for other in subs.by_conn.values().filter(|s| s.join_leave) {
+            if other.conn.tx.try_send(Outgoing::Frame(leave.clone())).is_err() {
+                other.conn.close(Disconnect::SlowConsumer);
+            }
+        }
+        if subs.by_conn.is_empty() {
+            channels.remove(channel);
+        }
+        true
+    }
+
+    pub fn is_subscribed(&self, conn: ConnId, channel: &str) -> bool {
+        read(&self.channels).get(channel).is_some_and(|s| s.by_conn.contains_key(&conn))
+    }
+
+    pub fn subscription_count(&self, conn: ConnId) -> usize {
+        read(&self.channels).values().filter(|s| s.by_conn.contains_key(&conn)).count()
+    }
+
+    /// The channels a connection is subscribed to.
+    pub fn channels_of(&self, conn: ConnId) -> Vec<Arc<str>> {
+        read(&self.channels).iter().filter(|(_, s)| s.by_conn.contains_key(&conn)).map(|(c, _)| c.clone()).collect()
+    }
+
+    pub fn presence(&self, channel: &str) -> PresenceSnapshot {
+        let channels = read(&self.channels);
+        PresenceSnapshot {
+            clients: channels
+                .get(channel)
+                .map(|s| s.by_conn.values().map(|s| s.info.clone()).collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Distinct users subscribed to a channel, with their client info.
+    pub fn users_on(&self, channel: &str) -> Vec<(String, serde_json::Value)> {
+        let mut seen = HashSet::new();
+        let mut users = Vec::new();
+        for client in self.presence(channel).clients {
+            if seen.insert(client.user.clone()) {
+                users.push((client.user, client.conn_info.unwrap_or_default()));
+            }
+        }
+        users.sort_by(|a, b| a.0.cmp(&b.0));
+        users
+    }
+
+    /// Every live connection (a snapshot; no lock is held afterwards).
+    pub fn connections(&self) -> Vec<Arc<Connection>> {
+        lock(&self.connections).values().cloned().collect()
+    }
+
+    /// Closes every connection with `reason` (e.g. shutdown).
+    pub fn close_all(&self, reason: Disconnect) {
+        for conn in self.connections() {
+            conn.close(reason);
+        }
+    }
+
+    pub fn connection_count(&self) -> usize {
+        lock(&self.connections).len()
+    }
+
+    /// Pings, pong and connect deadlines, token expiry. Called once a second.
+    pub fn tick(&self, now: i64) {
+        for conn in self.connections() {
+            let auth = conn.auth();
+            let Some(auth) = auth else {
+                if now - conn.opened_at_ms > self.timing.connect_timeout_ms {
+                    conn.close(Disconnect::Stale);
+                }
+                continue;
+            };
+            if now > auth.expires_at_ms + self.timing.refresh_grace_ms {
+                conn.close(Disconnect::Expired);
+                continue;
+            }
+            let sent = conn.ping_sent_at_ms.load(Ordering::Acquire);
+            if sent != 0 && now - sent > self.timing.pong_timeout_ms {
+                conn.close(Disconnect::NoPong);
+                continue;
+            }
+            if now >= conn.next_ping_at_ms.load(Ordering::Acquire) {
+                conn.next_ping_at_ms.store(now + self.timing.ping_interval_ms, Ordering::Release);
+                if sent == 0 {
+                    conn.ping_sent_at_ms.store(now, Ordering::Release);
+                }
+                if conn.tx.try_send(Outgoing::Ping).is_err() {
+                    conn.close(Disconnect::SlowConsumer);
+                }
+            }
+        }
+    }
+}
+
+impl BusSink for Hub {
+    fn deliver(&self, message: &BusMessage) {
+        let channels = read(&self.channels);
+        for route in &message.routes {
+            let Some(subs) = channels.get(route.channel.as_str()) else { continue };
+            if subs.by_conn.is_empty() {
+                continue;
+            }
+            let Some(bytes) = protocol::publication_push(
+                &route.channel,
+                &message.envelope,
+                route.offset,
+                &message.event_type,
+                &message.trace_id,
+            ) else {
+                tracing::error!(trace_id = %message.trace_id, "stored envelope is not JSON; not delivered");
+                continue;
+            };
+            let frame: Frame = Arc::from(String::from_utf8_lossy(&bytes).as_ref());
+            let channel: Arc<str> = Arc::from(route.channel.as_str());
+            for sub in subs.by_conn.values() {
+                let outgoing = Outgoing::Pub { channel: channel.clone(), offset: route.offset, frame: frame.clone() };
+                match sub.conn.tx.try_send(outgoing) {
+                    Ok(()) => {
+                        self.metrics.publications_delivered.inc();
+                    }
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        self.metrics.slow_consumer_closes.inc();
+                        tracing::warn!(client = %sub.conn.client_id, channel = %route.channel, "slow consumer: queue full, closing");
+                        sub.conn.close(Disconnect::SlowConsumer);
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => {}
+                }
+            }
+        }
+    }
+}

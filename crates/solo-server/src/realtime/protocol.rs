@@ -1,0 +1,296 @@
+//! The Centrifugo client protocol v2 (JSON), the subset Solo speaks.
+//!
+//! Commands arrive as newline-separated JSON objects in text frames; field names
+//! are the protobuf schema's snake_case names; fields we do not implement are
+//! ignored, never an error. Replies and pushes are built here.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// Reply error codes (`{"error": {"code": …}}`).
+pub mod error_code {
+    pub const INTERNAL: u32 = 100;
+    pub const UNAUTHORIZED: u32 = 101;
+    pub const UNKNOWN_CHANNEL: u32 = 102;
+    pub const PERMISSION_DENIED: u32 = 103;
+    pub const METHOD_NOT_FOUND: u32 = 104;
+    pub const ALREADY_SUBSCRIBED: u32 = 105;
+    pub const LIMIT_EXCEEDED: u32 = 106;
+    pub const BAD_REQUEST: u32 = 107;
+    pub const NOT_AVAILABLE: u32 = 108;
+    pub const TOKEN_EXPIRED: u32 = 109;
+    pub const EXPIRED: u32 = 110;
+    pub const TOO_MANY_REQUESTS: u32 = 111;
+    pub const UNRECOVERABLE_POSITION: u32 = 112;
+}
+
+/// A reason to close a connection, with its WebSocket close code. Codes below
+/// 3500 tell the client to reconnect; 3500 and above are terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disconnect {
+    Shutdown,
+    ServerError,
+    Expired,
+    SlowConsumer,
+    WriteError,
+    InsufficientState,
+    NoPong,
+    InvalidToken,
+    BadRequest,
+    Stale,
+    ForceDisconnect,
+    ChannelLimit,
+    MessageTooBig,
+}
+
+impl Disconnect {
+    pub fn code(self) -> u16 {
+        match self {
+            Disconnect::Shutdown => 3001,
+            Disconnect::ServerError => 3004,
+            Disconnect::Expired => 3005,
+            Disconnect::SlowConsumer => 3008,
+            Disconnect::WriteError => 3009,
+            Disconnect::InsufficientState => 3010,
+            Disconnect::NoPong => 3012,
+            Disconnect::InvalidToken => 3500,
+            Disconnect::BadRequest => 3501,
+            Disconnect::Stale => 3502,
+            Disconnect::ForceDisconnect => 3503,
+            Disconnect::ChannelLimit => 3505,
+            Disconnect::MessageTooBig => 1009,
+        }
+    }
+
+    pub fn reason(self) -> &'static str {
+        match self {
+            Disconnect::Shutdown => "shutdown",
+            Disconnect::ServerError => "internal server error",
+            Disconnect::Expired => "expired",
+            Disconnect::SlowConsumer => "slow",
+            Disconnect::WriteError => "write error",
+            Disconnect::InsufficientState => "insufficient state",
+            Disconnect::NoPong => "no pong",
+            Disconnect::InvalidToken => "invalid token",
+            Disconnect::BadRequest => "bad request",
+            Disconnect::Stale => "stale",
+            Disconnect::ForceDisconnect => "force disconnect",
+            Disconnect::ChannelLimit => "channel limit",
+            Disconnect::MessageTooBig => "message size limit exceeded",
+        }
+    }
+}
+
+/// One command from a client. Exactly one method field is set; an object with
+/// none (`{}`) is a pong.
+#[derive(Debug, Default, Deserialize)]
+pub struct Command {
+    #[serde(default)]
+    pub id: u32,
+    pub connect: Option<ConnectRequest>,
+    pub subscribe: Option<SubscribeRequest>,
+    pub unsubscribe: Option<ChannelRequest>,
+    pub publish: Option<ChannelRequest>,
+    pub presence: Option<ChannelRequest>,
+    pub presence_stats: Option<ChannelRequest>,
+    pub history: Option<HistoryRequest>,
+    pub ping: Option<serde::de::IgnoredAny>,
+    pub send: Option<serde::de::IgnoredAny>,
+    pub rpc: Option<RpcRequest>,
+    pub refresh: Option<RefreshRequest>,
+    pub sub_refresh: Option<ChannelRequest>,
+}
+
+impl Command {
+    pub fn method_count(&self) -> usize {
+        [
+            self.connect.is_some(),
+            self.subscribe.is_some(),
+            self.unsubscribe.is_some(),
+            self.publish.is_some(),
+            self.presence.is_some(),
+            self.presence_stats.is_some(),
+            self.history.is_some(),
+            self.ping.is_some(),
+            self.send.is_some(),
+            self.rpc.is_some(),
+            self.refresh.is_some(),
+            self.sub_refresh.is_some(),
+        ]
+        .iter()
+        .filter(|set| **set)
+        .count()
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ConnectRequest {
+    #[serde(default)]
+    pub token: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub subs: std::collections::BTreeMap<String, SubscribeRequest>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct SubscribeRequest {
+    #[serde(default)]
+    pub channel: String,
+    #[serde(default)]
+    pub recover: bool,
+    #[serde(default)]
+    pub epoch: String,
+    #[serde(default)]
+    pub offset: u64,
+    #[serde(default)]
+    pub join_leave: bool,
+    #[serde(default)]
+    pub flag: i64,
+}
+
+/// Subscribe flag bit 2: answer error 112 instead of `recovered: false`.
+pub const FLAG_REJECT_UNRECOVERED: i64 = 2;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ChannelRequest {
+    #[serde(default)]
+    pub channel: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct StreamPositionRequest {
+    #[serde(default)]
+    pub offset: u64,
+    #[serde(default)]
+    pub epoch: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct HistoryRequest {
+    #[serde(default)]
+    pub channel: String,
+    #[serde(default)]
+    pub limit: i64,
+    pub since: Option<StreamPositionRequest>,
+    #[serde(default)]
+    pub reverse: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RpcRequest {
+    #[serde(default)]
+    pub method: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RefreshRequest {
+    #[serde(default)]
+    pub token: String,
+}
+
+/// A publication as sent to clients: the event envelope is embedded as raw JSON.
+#[derive(Debug, Serialize)]
+pub struct Publication<'a> {
+    pub data: &'a RawValue,
+    pub offset: u64,
+    pub tags: Tags<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Tags<'a> {
+    #[serde(rename = "type")]
+    pub event_type: &'a str,
+    #[serde(rename = "traceId")]
+    pub trace_id: &'a str,
+}
+
+/// Client info as shown in presence and join/leave pushes.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientInfo {
+    pub user: String,
+    pub client: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conn_info: Option<serde_json::Value>,
+}
+
+/// `{"id": N, "<method>": result}`.
+pub fn reply<T: Serialize>(id: u32, method: &str, result: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    out.extend_from_slice(b"{\"id\":");
+    out.extend_from_slice(id.to_string().as_bytes());
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(method.as_bytes());
+    out.extend_from_slice(b"\":");
+    if serde_json::to_writer(&mut out, result).is_err() {
+        return error_reply(id, error_code::INTERNAL, "internal server error", true);
+    }
+    out.push(b'}');
+    out
+}
+
+/// `{"id": N, "error": {"code": C, "message": M, "temporary": T}}`.
+pub fn error_reply(id: u32, code: u32, message: &str, temporary: bool) -> Vec<u8> {
+    let error = serde_json::json!({ "code": code, "message": message, "temporary": temporary });
+    let mut body = serde_json::json!({ "id": id, "error": error });
+    if !temporary {
+        if let Some(e) = body["error"].as_object_mut() {
+            e.remove("temporary");
+        }
+    }
+    serde_json::to_vec(&body).unwrap_or_default()
+}
+
+/// `{"push": {"channel": C, "<kind>": body}}`.
+pub fn push<T: Serialize>(channel: &str, kind: &str, body: &T) -> Vec<u8> {
+    let channel = serde_json::to_string(channel).unwrap_or_else(|_| "\"\"".to_owned());
+    let body = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_owned());
+    format!("{{\"push\":{{\"channel\":{channel},\"{kind}\":{body}}}}}").into_bytes()
+}
+
+/// The push of one publication: built once per channel, shared by every subscriber.
+pub fn publication_push(
+    channel: &str,
+    envelope: &str,
+    offset: u64,
+    event_type: &str,
+    trace_id: &str,
+) -> Option<Vec<u8>> {
+    let data: &RawValue = serde_json::from_str(envelope).ok()?;
+    Some(push(channel, "pub", &Publication { data, offset, tags: Tags { event_type, trace_id } }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_parse_and_ignore_unknown_fields() {
+        let c: Command = serde_json::from_str(r#"{"id":1,"subscribe":{"channel":"mission:x","recover":true,"offset":5,"epoch":"ab","flag":3,"delta":"fossil","tf":{}}}"#).expect("parse");
+        assert_eq!(c.method_count(), 1);
+        let s = c.subscribe.expect("subscribe");
+        assert!(s.recover && s.offset == 5 && s.flag == 3);
+        let pong: Command = serde_json::from_str("{}").expect("pong");
+        assert_eq!((pong.id, pong.method_count()), (0, 0));
+    }
+
+    #[test]
+    fn frames_have_the_protocol_shape() {
+        let r = reply(3, "presence_stats", &serde_json::json!({"num_clients": 2, "num_users": 1}));
+        let v: serde_json::Value = serde_json::from_slice(&r).expect("json");
+        assert_eq!(v["id"], 3);
+        assert_eq!(v["presence_stats"]["num_users"], 1);
+        let p = publication_push("mission:m_1", r#"{"id":"e","version":2}"#, 7, "mission.stage_changed", "abc")
+            .expect("push");
+        let v: serde_json::Value = serde_json::from_slice(&p).expect("json");
+        assert_eq!(v["push"]["channel"], "mission:m_1");
+        assert_eq!(v["push"]["pub"]["offset"], 7);
+        assert_eq!(v["push"]["pub"]["data"]["version"], 2);
+        assert_eq!(v["push"]["pub"]["tags"]["type"], "mission.stage_changed");
+        let e: serde_json::Value =
+            serde_json::from_slice(&error_reply(4, 103, "permission denied", false)).expect("json");
+        assert_eq!(e["error"]["code"], 103);
+    }
+}

@@ -1,0 +1,140 @@
+//! Connection tokens: short-lived HS256 JWTs that the WebSocket `connect` (and
+//! `refresh`) commands carry.
+//!
+//! Claims: `sub` (user id), `iat`, `exp`, `jti`, `info` (name and display name,
+//! shown in presence), `iss`/`aud` (fixed, always checked), and `src`: the
+//! credential the token was exchanged for (`pat_…` or `session:<hash>`), so a
+//! revoked PAT or a signed-out session ends its live connections too.
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+const ISSUER: &str = "solo";
+const AUDIENCE: &str = "solo-realtime";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Claims {
+    pub sub: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+    pub iss: String,
+    pub aud: String,
+    pub info: serde_json::Value,
+    pub src: String,
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("token expired")]
+    Expired,
+    #[error("invalid token")]
+    Invalid,
+}
+
+/// Issues and verifies connection tokens with one HS256 key.
+#[derive(Clone)]
+pub struct ConnectionTokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    pub ttl_secs: u64,
+}
+
+impl std::fmt::Debug for ConnectionTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionTokens").field("ttl_secs", &self.ttl_secs).finish_non_exhaustive()
+    }
+}
+
+impl ConnectionTokens {
+    pub fn new(secret: &[u8], ttl_secs: u64) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        // Expiry is exact: the protocol's refresh flow, not clock leeway, covers renewal.
+        validation.leeway = 0;
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            ttl_secs,
+        }
+    }
+
+    /// A token for `user_id`, valid for the configured lifetime from `now_secs`.
+    pub fn issue(
+        &self,
+        user_id: &str,
+        info: serde_json::Value,
+        src: &str,
+        now_secs: i64,
+    ) -> Result<(String, Claims), TokenError> {
+        let claims = Claims {
+            sub: user_id.to_owned(),
+            iat: now_secs,
+            exp: now_secs + self.ttl_secs as i64,
+            jti: uuid::Uuid::new_v4().simple().to_string(),
+            iss: ISSUER.to_owned(),
+            aud: AUDIENCE.to_owned(),
+            info,
+            src: src.to_owned(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|_| TokenError::Invalid)?;
+        Ok((token, claims))
+    }
+
+    /// Verifies signature, algorithm, issuer, audience and expiry.
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        if token.len() > 8192 {
+            return Err(TokenError::Invalid);
+        }
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map(|data| data.claims).map_err(|e| {
+            match e.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> i64 {
+        solo_domain::time::now_ms() / 1000
+    }
+
+    #[test]
+    fn round_trip_and_refusals() {
+        let tokens = ConnectionTokens::new(b"0123456789abcdef0123456789abcdef", 600);
+        let (token, claims) = tokens.issue("u_1", serde_json::json!({"name": "ada"}), "pat_1", now()).expect("issue");
+        assert_eq!(tokens.verify(&token), Ok(claims));
+
+        let (old, _) = tokens.issue("u_1", serde_json::json!({}), "pat_1", now() - 700).expect("issue");
+        assert_eq!(tokens.verify(&old), Err(TokenError::Expired));
+
+        let other = ConnectionTokens::new(b"another key, another key, another", 600);
+        assert_eq!(other.verify(&token), Err(TokenError::Invalid), "wrong key");
+
+        // alg=none with the same claims.
+        let parts: Vec<&str> = token.split('.').collect();
+        use base64::Engine;
+        let none_header = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        assert_eq!(tokens.verify(&format!("{none_header}.{}.", parts[1])), Err(TokenError::Invalid));
+        // Tampered payload.
+        let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+            serde_json::to_vec(
+                &serde_json::json!({"sub": "u_2", "exp": now() + 600, "iss": "solo", "aud": "solo-realtime"}),
+            )
+            .expect("json"),
+        );
+        assert_eq!(tokens.verify(&format!("{}.{forged}.{}", parts[0], parts[2])), Err(TokenError::Invalid));
+        assert_eq!(tokens.verify("garbage"), Err(TokenError::Invalid));
+    }
+}
