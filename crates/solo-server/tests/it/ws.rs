@@ -19,6 +19,8 @@ pub struct Ws {
     read: SplitStream<Stream>,
     next_id: u32,
     pushes: VecDeque<Value>,
+    /// Objects read from frames but not yet handed out, in arrival order.
+    incoming: VecDeque<Value>,
     /// Answer server pings automatically.
     pub auto_pong: bool,
     pub pings_seen: usize,
@@ -43,7 +45,7 @@ impl Ws {
         let url = format!("{}/connection/websocket", server.base.replacen("http://", "ws://", 1));
         let (stream, _) = tokio_tungstenite::connect_async(url).await.expect("websocket opens");
         let (write, read) = stream.split();
-        Ws { write, read, next_id: 1, pushes: VecDeque::new(), auto_pong: true, pings_seen: 0 }
+        Ws { write, read, next_id: 1, pushes: VecDeque::new(), incoming: VecDeque::new(), auto_pong: true, pings_seen: 0 }
     }
 
     /// Opens a WebSocket whose kernel receive buffer is small, for a client that stops reading.
@@ -56,7 +58,7 @@ impl Ws {
         let (stream, _) =
             tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp)).await.expect("websocket opens");
         let (write, read) = stream.split();
-        Ws { write, read, next_id: 1, pushes: VecDeque::new(), auto_pong: true, pings_seen: 0 }
+        Ws { write, read, next_id: 1, pushes: VecDeque::new(), incoming: VecDeque::new(), auto_pong: true, pings_seen: 0 }
     }
 
     /// Opens and connects with a fresh token; returns the connect result.
@@ -94,32 +96,23 @@ impl Ws {
     async fn next_message(&mut self, timeout: Duration) -> Option<Value> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
+            if let Some(value) = self.incoming.pop_front() {
+                return Some(value);
+            }
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             let frame = tokio::time::timeout(left, self.read.next()).await.ok()??;
             match frame {
                 Ok(Message::Text(text)) => {
-                    let mut values: VecDeque<Value> = text
-                        .split('\n')
-                        .filter(|l| !l.is_empty())
-                        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
-                        .collect();
-                    let mut first = None;
-                    while let Some(value) = values.pop_front() {
+                    for line in text.split('\n') {
+                        let value: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("line {line:?} is not JSON: {e}"));
                         if value.as_object().is_some_and(|o| o.is_empty()) {
                             self.pings_seen += 1;
                             if self.auto_pong {
                                 self.send_text("{}".into()).await;
                             }
-                            continue;
-                        }
-                        if first.is_none() {
-                            first = Some(value);
                         } else {
-                            self.pushes.push_back(value);
+                            self.incoming.push_back(value);
                         }
-                    }
-                    if let Some(first) = first {
-                        return Some(first);
                     }
                 }
                 Ok(Message::Close(_)) | Err(_) => return None,
