@@ -45,7 +45,15 @@ impl Ws {
         let url = format!("{}/connection/websocket", server.base.replacen("http://", "ws://", 1));
         let (stream, _) = tokio_tungstenite::connect_async(url).await.expect("websocket opens");
         let (write, read) = stream.split();
-        Ws { write, read, next_id: 1, pushes: VecDeque::new(), incoming: VecDeque::new(), auto_pong: true, pings_seen: 0 }
+        Ws {
+            write,
+            read,
+            next_id: 1,
+            pushes: VecDeque::new(),
+            incoming: VecDeque::new(),
+            auto_pong: true,
+            pings_seen: 0,
+        }
     }
 
     /// Opens a WebSocket whose kernel receive buffer is small, for a client that stops reading.
@@ -58,7 +66,15 @@ impl Ws {
         let (stream, _) =
             tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp)).await.expect("websocket opens");
         let (write, read) = stream.split();
-        Ws { write, read, next_id: 1, pushes: VecDeque::new(), incoming: VecDeque::new(), auto_pong: true, pings_seen: 0 }
+        Ws {
+            write,
+            read,
+            next_id: 1,
+            pushes: VecDeque::new(),
+            incoming: VecDeque::new(),
+            auto_pong: true,
+            pings_seen: 0,
+        }
     }
 
     /// Opens and connects with a fresh token; returns the connect result.
@@ -104,7 +120,8 @@ impl Ws {
             match frame {
                 Ok(Message::Text(text)) => {
                     for line in text.split('\n') {
-                        let value: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("line {line:?} is not JSON: {e}"));
+                        let value: Value =
+                            serde_json::from_str(line).unwrap_or_else(|e| panic!("line {line:?} is not JSON: {e}"));
                         if value.as_object().is_some_and(|o| o.is_empty()) {
                             self.pings_seen += 1;
                             if self.auto_pong {
