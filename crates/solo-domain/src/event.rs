@@ -20,6 +20,7 @@ use uuid::Uuid;
 use crate::channel::Channel;
 use crate::ids::*;
 use crate::mission::{ReviewDecision, Stage};
+use crate::notification::{InboxReadAll, NotificationChanged};
 use crate::presence::{AgentStatus, WorkstationStatus};
 
 /// Who caused a change.
@@ -123,16 +124,15 @@ pub enum EventPayload {
         body: String,
         mentions: Vec<UserId>,
     },
-    /// Notification events carry the notification and the user's new unread counts;
-    /// their shape belongs to the notifications service, so it is kept as JSON here.
+    /// Notification events carry the notification and the user's new unread counts.
     #[serde(rename = "notification.created")]
-    NotificationCreated(serde_json::Value),
+    NotificationCreated(NotificationChanged),
     #[serde(rename = "notification.read")]
-    NotificationRead(serde_json::Value),
+    NotificationRead(NotificationChanged),
     #[serde(rename = "notification.unread")]
-    NotificationUnread(serde_json::Value),
+    NotificationUnread(NotificationChanged),
     #[serde(rename = "notifications.read_all")]
-    NotificationsReadAll(serde_json::Value),
+    NotificationsReadAll(InboxReadAll),
 }
 
 impl EventPayload {
@@ -213,14 +213,10 @@ impl EventEnvelope {
                 out.extend(mission_id.clone().map(Channel::Mission));
             }
             P::CommunityPosted { workspace_id, .. } => out.push(Channel::Workspace(workspace_id.clone())),
-            P::NotificationCreated(v)
-            | P::NotificationRead(v)
-            | P::NotificationUnread(v)
-            | P::NotificationsReadAll(v) => {
-                if let Some(user) = v.get("userId").and_then(|u| u.as_str()).and_then(|u| UserId::parse(u).ok()) {
-                    out.push(Channel::Notifications(user));
-                }
+            P::NotificationCreated(change) | P::NotificationRead(change) | P::NotificationUnread(change) => {
+                out.push(Channel::Notifications(change.user_id.clone()))
             }
+            P::NotificationsReadAll(read_all) => out.push(Channel::Notifications(read_all.user_id.clone())),
         }
         out
     }

@@ -17,10 +17,12 @@ pub mod ids;
 pub mod mission;
 pub mod notification;
 pub mod presence;
+pub mod rules;
 pub mod time;
 
 pub use channel::Channel;
 pub use event::{Actor, EventEnvelope, EventPayload, Subject};
 pub use ids::*;
 pub use mission::{ReviewDecision, Stage};
+pub use notification::{Category, QuietHours, Severity};
 pub use presence::{AgentStatus, WorkstationStatus};

@@ -51,3 +51,241 @@ impl Severity {
         [Self::Info, Self::Warning, Self::Urgent].into_iter().find(|s| s.as_str() == value)
     }
 }
+
+/// Quiet hours: a daily window, in the user's time zone, during which
+/// notifications are still stored, counted and pushed, but flagged `quiet` so
+/// surfaces do not toast or ring. The window may cross midnight; the start
+/// minute is inside it and the end minute is not (22:00–07:00 is quiet at 22:00
+/// and 06:59, not at 07:00). Urgent notifications pass when `allow_urgent`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct QuietHours {
+    pub enabled: bool,
+    /// Local start time, `HH:MM` (24-hour).
+    #[schema(example = "22:00")]
+    pub start: String,
+    /// Local end time, `HH:MM` (24-hour).
+    #[schema(example = "07:00")]
+    pub end: String,
+    /// IANA time zone, e.g. `Europe/Paris`.
+    #[schema(example = "Europe/Paris")]
+    pub timezone: String,
+    /// Let `urgent` notifications through as not quiet.
+    pub allow_urgent: bool,
+}
+
+/// Why quiet hours are invalid.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum QuietHoursError {
+    #[error("`{0}` is not a time of day: use HH:MM from 00:00 to 23:59")]
+    BadTime(String),
+    #[error("`{0}` is not an IANA time zone (e.g. Europe/Paris, America/New_York, UTC)")]
+    BadZone(String),
+    #[error("start and end must differ")]
+    EmptyWindow,
+}
+
+/// Minutes since midnight of an `HH:MM` string.
+pub fn parse_time_of_day(value: &str) -> Result<u32, QuietHoursError> {
+    let bad = || QuietHoursError::BadTime(value.chars().take(32).collect());
+    let (h, m) = value.split_once(':').ok_or_else(bad)?;
+    if h.len() != 2 || m.len() != 2 || !h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let (h, m): (u32, u32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if h > 23 || m > 59 {
+        return Err(bad());
+    }
+    Ok(h * 60 + m)
+}
+
+impl QuietHours {
+    /// Quiet hours switched off (the default unless the server configures one).
+    pub fn off() -> Self {
+        Self { enabled: false, start: "22:00".into(), end: "07:00".into(), timezone: "UTC".into(), allow_urgent: true }
+    }
+
+    /// Checks times and zone; returns the parsed window.
+    pub fn validate(&self) -> Result<(u32, u32, chrono_tz::Tz), QuietHoursError> {
+        let start = parse_time_of_day(&self.start)?;
+        let end = parse_time_of_day(&self.end)?;
+        if start == end {
+            return Err(QuietHoursError::EmptyWindow);
+        }
+        let zone: chrono_tz::Tz =
+            self.timezone.parse().map_err(|_| QuietHoursError::BadZone(self.timezone.chars().take(64).collect()))?;
+        Ok((start, end, zone))
+    }
+
+    /// Whether a notification of `severity` created at `at_ms` (Unix ms) is quiet.
+    /// Invalid settings are never quiet: a notification is never hidden by mistake.
+    pub fn is_quiet(&self, at_ms: i64, severity: Severity) -> bool {
+        if !self.enabled || (severity == Severity::Urgent && self.allow_urgent) {
+            return false;
+        }
+        let Ok((start, end, zone)) = self.validate() else { return false };
+        use chrono::{TimeZone, Timelike};
+        let Some(utc) = chrono::Utc.timestamp_millis_opt(at_ms).single() else { return false };
+        let local = utc.with_timezone(&zone);
+        let minute = local.hour() * 60 + local.minute();
+        if start < end {
+            (start..end).contains(&minute)
+        } else {
+            minute >= start || minute < end
+        }
+    }
+}
+
+#[cfg(test)]
+mod quiet_tests {
+    use super::*;
+
+    fn at(rfc3339: &str) -> i64 {
+        crate::time::parse_rfc3339_ms(rfc3339).expect("timestamp")
+    }
+
+    fn window(start: &str, end: &str, zone: &str) -> QuietHours {
+        QuietHours { enabled: true, start: start.into(), end: end.into(), timezone: zone.into(), allow_urgent: true }
+    }
+
+    #[test]
+    fn boundaries_of_a_window_crossing_midnight() {
+        let q = window("22:00", "07:00", "UTC");
+        assert!(!q.is_quiet(at("2026-11-26T21:59:59Z"), Severity::Info));
+        assert!(q.is_quiet(at("2026-11-26T22:00:00Z"), Severity::Info));
+        assert!(q.is_quiet(at("2026-11-27T00:00:00Z"), Severity::Info));
+        assert!(q.is_quiet(at("2026-11-27T06:59:59Z"), Severity::Info));
+        assert!(!q.is_quiet(at("2026-11-27T07:00:00Z"), Severity::Info));
+        assert!(!q.is_quiet(at("2026-11-27T12:00:00Z"), Severity::Warning));
+    }
+
+    #[test]
+    fn a_daytime_window() {
+        let q = window("09:00", "17:30", "UTC");
+        assert!(q.is_quiet(at("2026-11-26T09:00:00Z"), Severity::Info));
+        assert!(q.is_quiet(at("2026-11-26T17:29:00Z"), Severity::Info));
+        assert!(!q.is_quiet(at("2026-11-26T17:30:00Z"), Severity::Info));
+        assert!(!q.is_quiet(at("2026-11-26T08:59:00Z"), Severity::Info));
+    }
+
+    #[test]
+    fn urgent_passes_only_when_allowed_and_disabled_is_never_quiet() {
+        let mut q = window("22:00", "07:00", "UTC");
+        assert!(!q.is_quiet(at("2026-11-26T23:00:00Z"), Severity::Urgent));
+        q.allow_urgent = false;
+        assert!(q.is_quiet(at("2026-11-26T23:00:00Z"), Severity::Urgent));
+        q.enabled = false;
+        assert!(!q.is_quiet(at("2026-11-26T23:00:00Z"), Severity::Info));
+    }
+
+    #[test]
+    fn local_time_follows_daylight_saving_changes() {
+        // Europe/Paris leaves summer time on 2026-10-25 at 03:00 local (01:00 UTC).
+        let q = window("22:00", "07:00", "Europe/Paris");
+        // The day before: UTC+2, so 06:30 local is 04:30 UTC and quiet; 05:00 UTC is 07:00 local.
+        assert!(q.is_quiet(at("2026-10-24T04:30:00Z"), Severity::Info));
+        assert!(!q.is_quiet(at("2026-10-24T05:00:00Z"), Severity::Info));
+        // The change day: UTC+1 after 01:00 UTC, so 05:30 UTC is 06:30 local (quiet), 06:00 UTC is 07:00.
+        assert!(q.is_quiet(at("2026-10-25T05:30:00Z"), Severity::Info));
+        assert!(!q.is_quiet(at("2026-10-25T06:00:00Z"), Severity::Info));
+        // Spring forward (2026-03-29, 02:00 → 03:00 local): 21:00 UTC on the 28th is 22:00 local (UTC+1).
+        assert!(q.is_quiet(at("2026-03-28T21:00:00Z"), Severity::Info));
+        assert!(!q.is_quiet(at("2026-03-29T05:00:00Z"), Severity::Info), "07:00 local in summer time");
+        assert!(q.is_quiet(at("2026-03-29T04:59:00Z"), Severity::Info));
+    }
+
+    #[test]
+    fn invalid_settings_are_refused() {
+        assert_eq!(
+            window("24:00", "07:00", "UTC").validate().map(|_| ()),
+            Err(QuietHoursError::BadTime("24:00".into()))
+        );
+        assert!(window("7:00", "08:00", "UTC").validate().is_err());
+        assert!(window("22:00", "22:00", "UTC").validate().is_err());
+        assert!(matches!(window("22:00", "07:00", "Mars/Olympus").validate(), Err(QuietHoursError::BadZone(_))));
+        assert!(window("22:00", "07:00", "America/New_York").validate().is_ok());
+    }
+}
+
+/// A notification as every surface sees it (API, realtime events, CLI, web).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationView {
+    pub id: crate::ids::NotificationId,
+    pub user_id: crate::ids::UserId,
+    pub category: Category,
+    /// What caused it: an event type (`mission.stage_changed`, …) or `direct`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub body: Option<String>,
+    pub link: Option<String>,
+    pub severity: Severity,
+    /// True when it arrived during the user's quiet hours: no toast, no bell.
+    pub quiet: bool,
+    /// +1 on every change (read, unread).
+    pub version: i64,
+    /// The event that caused it, if any.
+    pub source_event_id: Option<uuid::Uuid>,
+    #[serde(with = "crate::time::serde_ms")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: i64,
+    #[serde(with = "crate::time::serde_ms::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub read_at: Option<i64>,
+}
+
+/// Unread notifications per category.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ByCategory {
+    pub missions: u64,
+    pub workstations: u64,
+    pub community: u64,
+    pub system: u64,
+}
+
+impl ByCategory {
+    pub fn get_mut(&mut self, category: Category) -> &mut u64 {
+        match category {
+            Category::Missions => &mut self.missions,
+            Category::Workstations => &mut self.workstations,
+            Category::Community => &mut self.community,
+            Category::System => &mut self.system,
+        }
+    }
+}
+
+/// A user's unread counts: the server's number, versioned so a client can tell
+/// it missed a change (the version grows by one per change).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UnreadCounts {
+    pub total: u64,
+    pub by_category: ByCategory,
+    pub counts_version: i64,
+}
+
+/// Data of `notification.created`, `notification.read` and `notification.unread`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationChanged {
+    pub user_id: crate::ids::UserId,
+    pub notification: NotificationView,
+    pub unread: UnreadCounts,
+}
+
+/// Data of `notifications.read_all`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InboxReadAll {
+    pub user_id: crate::ids::UserId,
+    /// Only this category was marked, if given.
+    pub category: Option<Category>,
+    /// Notifications created after this instant (Unix ms, RFC 3339 on the wire) stayed unread.
+    #[serde(with = "crate::time::serde_ms")]
+    #[schema(value_type = String, format = DateTime)]
+    pub watermark: i64,
+    /// How many were marked read.
+    pub marked: u64,
+    pub unread: UnreadCounts,
+}

@@ -134,6 +134,10 @@ impl From<StoreError> for ApiError {
                 ApiError::Unprocessable { code: "invalid_transition", message: e.to_string() }
             }
             StoreError::Invalid(message) => ApiError::validation(message),
+            StoreError::IdempotencyMismatch => ApiError::Unprocessable {
+                code: "idempotency_key_reused",
+                message: "this Idempotency-Key was already used with a different request".into(),
+            },
             ref e if e.is_unavailable() => {
                 tracing::warn!(error = %err, "database unavailable");
                 ApiError::Unavailable

@@ -68,13 +68,12 @@ pub struct ApiPath<T>(pub T);
 #[derive(Debug, Clone)]
 pub struct TraceId(pub String);
 
-pub const POLL_INTERVAL_SECS: u64 = 15;
 static X_POLL_INTERVAL: HeaderName = HeaderName::from_static("x-poll-interval");
 static X_TRACE_ID: HeaderName = HeaderName::from_static("x-trace-id");
 
 /// A JSON response that pollers can revalidate: it carries a strong `ETag` of its
-/// bytes and `X-Poll-Interval`, and is a bodiless `304` when the client's
-/// `If-None-Match` already names that ETag.
+/// bytes, and is a bodiless `304` when the client's `If-None-Match` already names
+/// that ETag. ([`poll_interval`] adds `X-Poll-Interval` to every such response.)
 pub fn conditional_json<T: Serialize>(request_headers: &HeaderMap, body: &T) -> Response {
     let bytes = match serde_json::to_vec(body) {
         Ok(bytes) => bytes,
@@ -102,7 +101,20 @@ pub fn conditional_json<T: Serialize>(request_headers: &HeaderMap, body: &T) -> 
         headers.insert(header::ETAG, value);
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
-    headers.insert(X_POLL_INTERVAL.clone(), HeaderValue::from(POLL_INTERVAL_SECS));
+    response
+}
+
+/// Tells pollers how often to come back (`X-Poll-Interval`, seconds) on every
+/// response they can revalidate, i.e. every response with an `ETag`.
+pub async fn poll_interval(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    if response.headers().contains_key(header::ETAG) {
+        response.headers_mut().insert(X_POLL_INTERVAL.clone(), HeaderValue::from(state.settings().poll_interval_secs));
+    }
     response
 }
 

@@ -85,6 +85,8 @@ impl Server {
     /// Builds a server on the given store and bus (tests use this to inject faults).
     pub async fn with_parts(settings: Settings, store: Arc<dyn Store>, bus: Arc<dyn Bus>) -> Result<Self, ServerError> {
         let secret = token_secret(&settings, store.as_ref()).await?;
+        let quiet = settings.parsed_default_quiet_hours().map_err(|e| ServerError::Config(e.to_string()))?;
+        store.set_default_quiet_hours(&quiet).await?;
         let tokens = ConnectionTokens::new(secret.as_bytes(), settings.connection_token_ttl_secs);
         let metrics = Arc::new(Metrics::new());
         let timing = HubTiming {
@@ -109,6 +111,7 @@ impl Server {
         routes::api_router()
             .merge(realtime::router())
             .layer(DefaultBodyLimit::max(max_body))
+            .layer(middleware::from_fn_with_state(self.state.clone(), http::poll_interval))
             .layer(middleware::from_fn_with_state(self.state.clone(), count_responses))
             .layer(middleware::from_fn(http::trace_requests))
             .with_state(self.state.clone())

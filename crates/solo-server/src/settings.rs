@@ -98,6 +98,11 @@ pub struct Settings {
     pub refresh_grace_secs: u64,
     /// `SOLO_REVALIDATE_INTERVAL_MS`: how often revocations (tokens, sessions, memberships) are looked for.
     pub revalidate_interval_ms: u64,
+    /// `SOLO_POLL_INTERVAL_SECS`: how often polling clients should come back (`X-Poll-Interval`).
+    pub poll_interval_secs: u64,
+    /// `SOLO_DEFAULT_QUIET_HOURS`: quiet hours of users who set none: `off`, or
+    /// `HH:MM-HH:MM ZONE` (e.g. `22:00-07:00 Europe/Paris`); urgent notifications pass.
+    pub default_quiet_hours: String,
     /// `SOLO_LOG`: log filter (`info`, `solo_server=debug,info`, …).
     pub log: String,
     /// `SOLO_LOG_FORMAT`: `text` or `json`.
@@ -134,6 +139,8 @@ impl Default for Settings {
             connect_timeout_secs: 10,
             refresh_grace_secs: 25,
             revalidate_interval_ms: 1000,
+            poll_interval_secs: 15,
+            default_quiet_hours: "off".to_owned(),
             log: "info".to_owned(),
             log_format: "text".to_owned(),
         }
@@ -170,10 +177,16 @@ impl Settings {
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(SettingsError(format!("log_format must be `text` or `json`, not `{}`", self.log_format)));
         }
+        self.parsed_default_quiet_hours()?;
         if self.max_body_bytes < 1024 {
             return Err(SettingsError("max_body_bytes must be at least 1024".into()));
         }
         Ok(())
+    }
+
+    /// The default quiet hours, parsed.
+    pub fn parsed_default_quiet_hours(&self) -> Result<solo_domain::QuietHours, SettingsError> {
+        parse_quiet_hours(&self.default_quiet_hours).map_err(SettingsError)
     }
 
     /// The database URL in force: the configured one, or the embedded SQLite file.
@@ -185,6 +198,26 @@ impl Settings {
     }
 }
 
+/// Parses `off` or `HH:MM-HH:MM [ZONE]` (zone default UTC) into quiet hours.
+pub fn parse_quiet_hours(spec: &str) -> Result<solo_domain::QuietHours, String> {
+    let spec = spec.trim();
+    if spec.eq_ignore_ascii_case("off") || spec.is_empty() {
+        return Ok(solo_domain::QuietHours::off());
+    }
+    let (window, zone) = spec.split_once(' ').map_or((spec, "UTC"), |(w, z)| (w, z.trim()));
+    let (start, end) =
+        window.split_once('-').ok_or_else(|| format!("`{spec}`: expected `off` or `HH:MM-HH:MM ZONE`"))?;
+    let quiet = solo_domain::QuietHours {
+        enabled: true,
+        start: start.to_owned(),
+        end: end.to_owned(),
+        timezone: zone.to_owned(),
+        allow_urgent: true,
+    };
+    quiet.validate().map_err(|e| format!("`{spec}`: {e}"))?;
+    Ok(quiet)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +226,16 @@ mod tests {
     fn secrets_are_redacted_in_debug() {
         let s = Settings { token_secret: Some(Secret::new("hunter2")), ..Settings::default() };
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn quiet_hours_specs() {
+        assert!(!parse_quiet_hours("off").expect("off").enabled);
+        let q = parse_quiet_hours("22:00-07:00 Europe/Paris").expect("parse");
+        assert_eq!((q.start.as_str(), q.end.as_str(), q.timezone.as_str()), ("22:00", "07:00", "Europe/Paris"));
+        assert_eq!(parse_quiet_hours("21:30-06:00").expect("parse").timezone, "UTC");
+        assert!(parse_quiet_hours("late").is_err());
+        assert!(parse_quiet_hours("22:00-07:00 Nowhere/Land").is_err());
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! - [`CommunityStore`]: community posts.
 //! - [`EventStore`]: the event log, channel streams and the transactional outbox.
 //! - [`ConfigStore`]: small keyed documents (preferences, server secrets).
+//! - [`NotificationStore`]: inboxes, read state, unread counts, quiet hours.
 //! - [`sql::SqlStore`]: the implementation, on SQLite (embedded) or PostgreSQL (cluster).
 //!
 //! The invariant every mutating method keeps: the new state, its event and the
@@ -20,8 +21,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use solo_domain::event::AgentState;
+use solo_domain::notification::{NotificationView, UnreadCounts};
 use solo_domain::{
-    Actor, Channel, EventEnvelope, MissionId, ReviewDecision, Stage, TokenId, UserId, WorkspaceId, WorkstationId,
+    Actor, Category, Channel, EventEnvelope, MissionId, NotificationId, QuietHours, ReviewDecision, Stage, TokenId,
+    UserId, WorkspaceId, WorkstationId,
 };
 use thiserror::Error;
 use tokio::sync::Notify;
@@ -44,6 +47,8 @@ pub enum StoreError {
     Invalid(String),
     #[error("the database is unavailable or failed: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("this Idempotency-Key was already used with a different request")]
+    IdempotencyMismatch,
     #[error("stored data could not be decoded: {0}")]
     Corrupt(String),
     #[error("migration failed: {0}")]
@@ -220,9 +225,48 @@ pub trait ConfigStore: Send + Sync {
     ) -> StoreResult<serde_json::Value>;
 }
 
+#[async_trait]
+pub trait NotificationStore: Send + Sync {
+    /// Creates a notification directly (not from a rule). With an idempotency key,
+    /// a repeat with the same request returns the first one (`created == false`)
+    /// and a repeat with a different request is refused.
+    async fn create_notification(
+        &self,
+        ctx: &WriteContext,
+        new: NewNotification,
+    ) -> StoreResult<(NotificationView, bool)>;
+    async fn notification(&self, user: &UserId, id: &NotificationId) -> StoreResult<Option<NotificationView>>;
+    /// A page of a user's inbox, newest first.
+    async fn notifications(&self, user: &UserId, filter: &NotificationFilter) -> StoreResult<Vec<NotificationView>>;
+    /// Marks read or unread; emits an event only when the state changes.
+    async fn set_read(
+        &self,
+        ctx: &WriteContext,
+        user: &UserId,
+        id: &NotificationId,
+        read: bool,
+    ) -> StoreResult<NotificationView>;
+    /// Marks read every unread notification created up to `watermark_ms` (and of `category`).
+    async fn read_all(
+        &self,
+        ctx: &WriteContext,
+        user: &UserId,
+        category: Option<Category>,
+        watermark_ms: i64,
+    ) -> StoreResult<(u64, UnreadCounts)>;
+    async fn unread_counts(&self, user: &UserId) -> StoreResult<UnreadCounts>;
+    /// The user's quiet hours, or the server default, or off.
+    async fn quiet_hours(&self, user: &UserId) -> StoreResult<QuietHours>;
+    async fn set_quiet_hours(&self, user: &UserId, quiet: &QuietHours) -> StoreResult<()>;
+    /// Sets the default for users who set none (from the server's configuration).
+    async fn set_default_quiet_hours(&self, quiet: &QuietHours) -> StoreResult<()>;
+}
+
 /// Everything Solo keeps. Implemented by [`SqlStore`]; the server holds an `Arc<dyn Store>`.
 #[async_trait]
-pub trait Store: AccountStore + MissionStore + WorkstationStore + CommunityStore + EventStore + ConfigStore {
+pub trait Store:
+    AccountStore + MissionStore + WorkstationStore + CommunityStore + EventStore + ConfigStore + NotificationStore
+{
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> StoreResult<()>;
     /// `sqlite` or `postgres`, for logs and metrics.

@@ -237,3 +237,27 @@ pub struct RetentionPolicy {
     /// Rows removed per statement, so trimming never holds the writer for long.
     pub batch: i64,
 }
+
+/// A notification created directly through the API.
+#[derive(Debug, Clone)]
+pub struct NewNotification {
+    pub user_id: UserId,
+    pub category: solo_domain::Category,
+    pub title: String,
+    pub body: Option<String>,
+    pub link: Option<String>,
+    pub severity: solo_domain::Severity,
+    pub created_by: UserId,
+    /// The caller's `Idempotency-Key` and a hash of the request it came with.
+    pub idempotency: Option<(String, String)>,
+}
+
+/// Which part of an inbox to list.
+#[derive(Debug, Clone, Default)]
+pub struct NotificationFilter {
+    pub category: Option<solo_domain::Category>,
+    pub unread_only: bool,
+    /// Only notifications older than this one (the page cursor).
+    pub before: Option<solo_domain::NotificationId>,
+    pub limit: i64,
+}

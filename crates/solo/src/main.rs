@@ -1,7 +1,13 @@
 //! `solo`: the Solo Realtime binary. `solo serve` runs the server; `solo admin`
-//! bootstraps users and tokens straight in the database, without a running server.
+//! bootstraps users and tokens straight in the database, without a running
+//! server; every other subcommand is a client of a running server.
+//!
+//! Exit codes: 0 ok, 1 error, 2 usage, 4 authentication.
 
 mod admin;
+mod client;
+mod commands;
+mod output;
 mod serve;
 
 use std::path::PathBuf;
@@ -13,6 +19,9 @@ use solo_server::settings::Settings;
 #[derive(Parser)]
 #[command(name = "solo", version, about = "Solo Realtime: presence, mission events and notifications for Solo")]
 struct Cli {
+    /// Print NDJSON (one JSON object per line); the default when stdout is not a terminal.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -27,6 +36,47 @@ enum Command {
         store: StoreArgs,
         #[command(subcommand)]
         command: admin::AdminCommand,
+    },
+    /// Sign in to a server with a personal access token (verified, then saved).
+    Login {
+        /// Server URL, e.g. http://127.0.0.1:7070.
+        #[arg(long, default_value = "http://127.0.0.1:7070")]
+        server: String,
+        /// A personal access token (`solo_pat_…`).
+        #[arg(long, env = "SOLO_TOKEN", hide_env_values = true)]
+        token: String,
+    },
+    /// Forget the saved login.
+    Logout,
+    /// Your notifications: watch live, list, mark read or unread.
+    Notifications {
+        #[command(subcommand)]
+        command: commands::NotificationsCommand,
+    },
+    /// Workstation and agent health, and who is online.
+    Presence {
+        #[command(subcommand)]
+        command: commands::PresenceCommand,
+    },
+    /// Your quiet hours (stored on the server; honoured by every surface).
+    QuietHours {
+        #[command(subcommand)]
+        command: commands::QuietHoursCommand,
+    },
+    /// Your personal access tokens.
+    Tokens {
+        #[command(subcommand)]
+        command: commands::TokensCommand,
+    },
+    /// Missions on the board.
+    Missions {
+        #[command(subcommand)]
+        command: commands::MissionsCommand,
+    },
+    /// Workstations, and a simple simulated workstation agent.
+    Workstations {
+        #[command(subcommand)]
+        command: commands::WorkstationsCommand,
     },
 }
 
@@ -68,17 +118,28 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let out = output::Output::new(cli.json);
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Admin { store, command } => admin::run(&store, command).await,
+            Command::Login { server, token } => commands::account::login(&server, &token, out).await,
+            Command::Logout => commands::account::logout(out),
+            Command::Notifications { command } => commands::notifications::run(command, out).await,
+            Command::Presence { command } => commands::presence::run(command, out).await,
+            Command::QuietHours { command } => commands::account::quiet_hours(command, out).await,
+            Command::Tokens { command } => commands::account::tokens(command, out).await,
+            Command::Missions { command } => commands::boards::missions(command, out).await,
+            Command::Workstations { command } => commands::boards::workstations(command, out).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            let auth = e.downcast_ref::<client::NotSignedIn>().is_some()
+                || e.downcast_ref::<client::ApiFailure>().is_some_and(client::ApiFailure::is_auth);
+            ExitCode::from(if auth { 4 } else { 1 })
         }
     }
 }

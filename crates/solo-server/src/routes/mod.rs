@@ -6,6 +6,7 @@ pub mod community;
 pub mod events;
 pub mod health;
 pub mod missions;
+pub mod notifications;
 pub mod tokens;
 pub mod workstations;
 
@@ -89,6 +90,12 @@ pub fn api_router() -> Router<AppState> {
         .route("/api/presence", get(workstations::presence))
         .route("/api/community/posts", get(community::list).post(community::create))
         .route("/api/events", get(events::list))
+        .route("/api/notifications", get(notifications::list).post(notifications::create))
+        .route("/api/notifications/read-all", post(notifications::read_all))
+        .route("/api/notifications/unread-count", get(notifications::unread_count))
+        .route("/api/notifications/{id}/read", post(notifications::read))
+        .route("/api/notifications/{id}/unread", post(notifications::unread))
+        .route("/api/me/preferences", get(notifications::get_preferences).put(notifications::put_preferences))
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .method_not_allowed_fallback(method_not_allowed)
 }

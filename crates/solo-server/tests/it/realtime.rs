@@ -459,3 +459,34 @@ async fn a_slow_reader_is_closed_3008_while_a_thousand_others_keep_receiving() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn recovery_survives_a_server_restart() {
+    let server = start(|_| {}).await;
+    let ada = server.user("ada", "acme", Role::Member).await;
+    let mission = create_mission(&server, &ada, "Durable").await;
+    let id = mission["id"].as_str().expect("id").to_owned();
+    let channel = format!("mission:{id}");
+    let (mut ws, _) = Ws::connect(&server, &ada).await;
+    let sub = ws.command("subscribe", json!({ "channel": channel })).await;
+    let epoch = sub["subscribe"]["epoch"].as_str().expect("epoch").to_owned();
+    drop(ws);
+    stage(&server, &ada, &id, "spec").await;
+    stage(&server, &ada, &id, "build").await;
+
+    let server = server.restart().await;
+    stage(&server, &ada, &id, "review").await;
+    let (mut ws, _) = Ws::connect(&server, &ada).await;
+    let sub =
+        ws.command("subscribe", json!({ "channel": channel, "recover": true, "epoch": epoch, "offset": 1 })).await;
+    assert_eq!(sub["subscribe"]["recovered"], true, "{sub}");
+    assert_eq!(sub["subscribe"]["epoch"], epoch.as_str(), "the epoch survives the restart");
+    let offsets: Vec<u64> = sub["subscribe"]["publications"]
+        .as_array()
+        .expect("pubs")
+        .iter()
+        .map(|p| p["offset"].as_u64().expect("o"))
+        .collect();
+    assert_eq!(offsets, vec![2, 3, 4]);
+    server.stop().await;
+}

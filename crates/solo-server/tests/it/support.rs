@@ -18,6 +18,7 @@ use solo_store::{NewUser, Role, Store};
 
 pub struct TestServer {
     pub base: String,
+    settings: Settings,
     pub state: AppState,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -50,8 +51,12 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut settings = Settings { data_dir: dir.path().to_path_buf(), ..Settings::default() };
         configure(&mut settings);
+        Self::launch(settings, bus, send_buffer, dir).await
+    }
+
+    async fn launch(settings: Settings, bus: Arc<dyn Bus>, send_buffer: Option<u32>, dir: tempfile::TempDir) -> Self {
         let store = solo_server::open_store(&settings).await.expect("store");
-        let server = Server::with_parts(settings, Arc::new(store), bus).await.expect("server");
+        let server = Server::with_parts(settings.clone(), Arc::new(store), bus).await.expect("server");
         let state = server.state().clone();
         let socket = tokio::net::TcpSocket::new_v4().expect("socket");
         if let Some(size) = send_buffer {
@@ -69,7 +74,7 @@ impl TestServer {
                 .await
                 .expect("server runs");
         });
-        Self { base, state, stop: Some(stop), task: Some(task), _dir: dir }
+        Self { base, settings, state, stop: Some(stop), task: Some(task), _dir: dir }
     }
 
     pub fn store(&self) -> &dyn Store {
@@ -94,13 +99,24 @@ impl TestServer {
         TestUser { id: user.id.to_string(), pat, workspace_id: ws.id.to_string() }
     }
 
-    pub async fn stop(mut self) {
+    /// Stops the server and starts a new one on the same database (a new port).
+    pub async fn restart(mut self) -> Self {
+        self.shutdown().await;
+        let dir = std::mem::replace(&mut self._dir, tempfile::tempdir().expect("temp dir"));
+        Self::launch(self.settings.clone(), Arc::new(InProcessBus::new()), None, dir).await
+    }
+
+    async fn shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+    }
+
+    pub async fn stop(mut self) {
+        self.shutdown().await;
     }
 }
 

@@ -17,6 +17,7 @@ mod community;
 mod config;
 mod events;
 mod missions;
+mod notifications;
 mod workstations;
 
 use std::str::FromStr;
@@ -152,10 +153,27 @@ async fn prepare_sqlite(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Appends an event inside the caller's transaction: assigns the next offset of
-/// each of its channels, stores the envelope serialized once, and records the
-/// channel history. The caller commits with [`SqlStore::commit_with_events`].
+/// Appends an event inside the caller's transaction, and the notifications its
+/// rules call for (each with its own `notification.created` event). The caller
+/// commits with [`SqlStore::commit_with_events`].
 pub(crate) async fn append_event(
+    tx: &mut AnyConnection,
+    ctx: &WriteContext,
+    subject: Subject,
+    version: i64,
+    payload: EventPayload,
+    now_ms: i64,
+) -> StoreResult<EventEnvelope> {
+    let envelope = append_event_only(tx, ctx, subject, version, payload, now_ms).await?;
+    if solo_domain::rules::may_notify(&envelope.payload) {
+        notifications::derive(tx, ctx, &envelope).await?;
+    }
+    Ok(envelope)
+}
+
+/// Appends one event: assigns the next offset of each of its channels, stores the
+/// envelope serialized once, and records the channel history.
+pub(crate) async fn append_event_only(
     tx: &mut AnyConnection,
     ctx: &WriteContext,
     subject: Subject,

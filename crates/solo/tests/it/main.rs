@@ -1,4 +1,5 @@
 //! End-to-end tests of the `solo` binary itself: admin bootstrap, then `solo serve`
 //! answering with the token it printed.
 
+mod cli;
 mod serve;

@@ -1,0 +1,387 @@
+//! Inboxes: notifications from rules and direct creation, read state, unread
+//! counts with their version, and quiet hours.
+
+use async_trait::async_trait;
+use solo_domain::event::{EventEnvelope, Subject, SubjectKind};
+use solo_domain::notification::{InboxReadAll, NotificationChanged, NotificationView, UnreadCounts};
+use solo_domain::rules::{notifications_for, NotificationDraft, RuleContext};
+use solo_domain::time::now_ms;
+use solo_domain::{Category, EventPayload, MissionId, NotificationId, QuietHours, Severity, UserId, WorkstationId};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::{append_event_only, decode, SqlStore};
+use crate::{NewNotification, NotificationFilter, NotificationStore, StoreError, StoreResult, WriteContext};
+
+const COLUMNS: &str =
+    "id, user_id, category, type, title, body, link, severity, quiet, version, source_event_id, created_at, read_at";
+
+const QUIET_KEY: &str = "quietHours";
+const DEFAULT_QUIET_KEY: &str = "quietHoursDefault";
+
+fn notification_from(row: &AnyRow) -> StoreResult<NotificationView> {
+    let category: String = row.try_get("category")?;
+    let severity: String = row.try_get("severity")?;
+    let quiet: i64 = row.try_get("quiet")?;
+    let source: Option<String> = row.try_get("source_event_id")?;
+    Ok(NotificationView {
+        id: NotificationId::from_trusted(row.try_get("id")?),
+        user_id: UserId::from_trusted(row.try_get("user_id")?),
+        category: decode(Category::parse(&category), "category")?,
+        kind: row.try_get("type")?,
+        title: row.try_get("title")?,
+        body: row.try_get("body")?,
+        link: row.try_get("link")?,
+        severity: decode(Severity::parse(&severity), "severity")?,
+        quiet: quiet != 0,
+        version: row.try_get("version")?,
+        source_event_id: source.and_then(|s| s.parse().ok()),
+        created_at: row.try_get("created_at")?,
+        read_at: row.try_get("read_at")?,
+    })
+}
+
+fn user_scope(user: &UserId) -> String {
+    format!("user:{user}")
+}
+
+async fn quiet_hours_in(conn: &mut AnyConnection, user: &UserId) -> StoreResult<QuietHours> {
+    for (scope, key) in [(user_scope(user), QUIET_KEY), ("server".to_owned(), DEFAULT_QUIET_KEY)] {
+        let raw: Option<String> = sqlx::query_scalar("SELECT value FROM config WHERE scope = $1 AND key = $2")
+            .bind(&scope)
+            .bind(key)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if let Some(raw) = raw {
+            return serde_json::from_str(&raw).map_err(|e| StoreError::Corrupt(e.to_string()));
+        }
+    }
+    Ok(QuietHours::off())
+}
+
+async fn counts_in(conn: &mut AnyConnection, user: &UserId) -> StoreResult<UnreadCounts> {
+    let mut counts = UnreadCounts::default();
+    let rows = sqlx::query(
+        "SELECT category, COUNT(*) AS n FROM notifications WHERE user_id = $1 AND read_at IS NULL GROUP BY category",
+    )
+    .bind(user.as_str())
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in rows {
+        let category: String = row.try_get("category")?;
+        let n: i64 = row.try_get("n")?;
+        *counts.by_category.get_mut(decode(Category::parse(&category), "category")?) = n as u64;
+        counts.total += n as u64;
+    }
+    counts.counts_version = sqlx::query_scalar("SELECT counts_version FROM inboxes WHERE user_id = $1")
+        .bind(user.as_str())
+        .fetch_optional(&mut *conn)
+        .await?
+        .unwrap_or(0);
+    Ok(counts)
+}
+
+/// Bumps the user's counts version and returns the new counts.
+async fn bump_counts(conn: &mut AnyConnection, user: &UserId) -> StoreResult<UnreadCounts> {
+    sqlx::query(
+        "INSERT INTO inboxes (user_id, counts_version) VALUES ($1, 1) \
+         ON CONFLICT (user_id) DO UPDATE SET counts_version = inboxes.counts_version + 1",
+    )
+    .bind(user.as_str())
+    .execute(&mut *conn)
+    .await?;
+    counts_in(conn, user).await
+}
+
+struct Insert<'a> {
+    draft: NotificationDraft,
+    source_event_id: Option<String>,
+    created_by: Option<&'a UserId>,
+    idempotency: Option<&'a (String, String)>,
+}
+
+/// Inserts a notification unless its (user, source event) or (creator, key)
+/// already exists; on insert, bumps the counts and appends `notification.created`.
+async fn insert(
+    conn: &mut AnyConnection,
+    ctx: &WriteContext,
+    new: Insert<'_>,
+    now: i64,
+) -> StoreResult<Option<NotificationView>> {
+    let quiet = quiet_hours_in(conn, &new.draft.user_id).await?.is_quiet(now, new.draft.severity);
+    let id = NotificationId::generate();
+    let sql = format!(
+        "INSERT INTO notifications (id, user_id, category, type, title, body, link, severity, quiet, version, \
+         source_event_id, created_by, idempotency_key, request_hash, created_at, read_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $12, $13, $14, NULL) \
+         ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
+    );
+    let row = sqlx::query(&sql)
+        .bind(id.as_str())
+        .bind(new.draft.user_id.as_str())
+        .bind(new.draft.category.as_str())
+        .bind(&new.draft.kind)
+        .bind(&new.draft.title)
+        .bind(&new.draft.body)
+        .bind(&new.draft.link)
+        .bind(new.draft.severity.as_str())
+        .bind(i64::from(quiet))
+        .bind(&new.source_event_id)
+        .bind(new.created_by.map(|u| u.as_str().to_owned()))
+        .bind(new.idempotency.map(|(key, _)| key.clone()))
+        .bind(new.idempotency.map(|(_, hash)| hash.clone()))
+        .bind(now)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let notification = notification_from(&row)?;
+    let unread = bump_counts(conn, &notification.user_id).await?;
+    append_event_only(
+        conn,
+        ctx,
+        Subject { kind: SubjectKind::Notification, id: notification.id.to_string() },
+        notification.version,
+        EventPayload::NotificationCreated(NotificationChanged {
+            user_id: notification.user_id.clone(),
+            notification: notification.clone(),
+            unread,
+        }),
+        now,
+    )
+    .await?;
+    Ok(Some(notification))
+}
+
+/// Runs the notification rules for an event inside its transaction.
+pub(super) async fn derive(conn: &mut AnyConnection, ctx: &WriteContext, event: &EventEnvelope) -> StoreResult<()> {
+    let mut rule_ctx = RuleContext::default();
+    match event.subject.kind {
+        SubjectKind::Mission => {
+            let id = MissionId::from_trusted(event.subject.id.clone());
+            if let Some(row) = sqlx::query("SELECT owner_id, title FROM missions WHERE id = $1")
+                .bind(id.as_str())
+                .fetch_optional(&mut *conn)
+                .await?
+            {
+                rule_ctx.mission_owner = Some(UserId::from_trusted(row.try_get("owner_id")?));
+                rule_ctx.mission_title = Some(row.try_get("title")?);
+            }
+            let watchers: Vec<String> =
+                sqlx::query_scalar("SELECT user_id FROM mission_watchers WHERE mission_id = $1 ORDER BY user_id")
+                    .bind(id.as_str())
+                    .fetch_all(&mut *conn)
+                    .await?;
+            rule_ctx.mission_watchers = watchers.into_iter().map(UserId::from_trusted).collect();
+        }
+        SubjectKind::Workstation => {
+            let id = WorkstationId::from_trusted(event.subject.id.clone());
+            let owner: Option<String> = sqlx::query_scalar("SELECT owner_id FROM workstations WHERE id = $1")
+                .bind(id.as_str())
+                .fetch_optional(&mut *conn)
+                .await?;
+            rule_ctx.workstation_owner = owner.map(UserId::from_trusted);
+        }
+        _ => {}
+    }
+    if let Some(actor) = event.actor.user_id() {
+        rule_ctx.actor_name = sqlx::query_scalar("SELECT display_name FROM users WHERE id = $1")
+            .bind(actor.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+    }
+    for draft in notifications_for(event, &rule_ctx) {
+        let new = Insert { draft, source_event_id: Some(event.id.to_string()), created_by: None, idempotency: None };
+        insert(conn, ctx, new, event.ts).await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl NotificationStore for SqlStore {
+    async fn create_notification(
+        &self,
+        ctx: &WriteContext,
+        new: NewNotification,
+    ) -> StoreResult<(NotificationView, bool)> {
+        let mut tx = self.begin().await?;
+        if let Some((key, hash)) = &new.idempotency {
+            let existing = sqlx::query(&format!(
+                "SELECT {COLUMNS}, request_hash FROM notifications WHERE created_by = $1 AND idempotency_key = $2"
+            ))
+            .bind(new.created_by.as_str())
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = existing {
+                let stored: Option<String> = row.try_get("request_hash")?;
+                if stored.as_deref() != Some(hash.as_str()) {
+                    return Err(StoreError::IdempotencyMismatch);
+                }
+                return Ok((notification_from(&row)?, false));
+            }
+        }
+        let draft = NotificationDraft {
+            user_id: new.user_id.clone(),
+            category: new.category,
+            kind: "direct".to_owned(),
+            title: new.title.clone(),
+            body: new.body.clone(),
+            link: new.link.clone(),
+            severity: new.severity,
+        };
+        let insert_row = Insert {
+            draft,
+            source_event_id: None,
+            created_by: Some(&new.created_by),
+            idempotency: new.idempotency.as_ref(),
+        };
+        let created = insert(&mut tx, ctx, insert_row, now_ms()).await?.ok_or(StoreError::IdempotencyMismatch)?;
+        self.commit_with_events(tx).await?;
+        Ok((created, true))
+    }
+
+    async fn notification(&self, user: &UserId, id: &NotificationId) -> StoreResult<Option<NotificationView>> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM notifications WHERE id = $1 AND user_id = $2"))
+            .bind(id.as_str())
+            .bind(user.as_str())
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(notification_from).transpose()
+    }
+
+    async fn notifications(&self, user: &UserId, filter: &NotificationFilter) -> StoreResult<Vec<NotificationView>> {
+        let mut sql = format!("SELECT {COLUMNS} FROM notifications WHERE user_id = $1");
+        let mut n = 1;
+        if filter.category.is_some() {
+            n += 1;
+            sql.push_str(&format!(" AND category = ${n}"));
+        }
+        if filter.unread_only {
+            sql.push_str(" AND read_at IS NULL");
+        }
+        if filter.before.is_some() {
+            n += 1;
+            sql.push_str(&format!(" AND id < ${n}"));
+        }
+        sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", n + 1));
+        let mut query = sqlx::query(&sql).bind(user.as_str());
+        if let Some(category) = filter.category {
+            query = query.bind(category.as_str());
+        }
+        if let Some(before) = &filter.before {
+            query = query.bind(before.as_str());
+        }
+        let rows = query.bind(filter.limit).fetch_all(&self.read).await?;
+        rows.iter().map(notification_from).collect()
+    }
+
+    async fn set_read(
+        &self,
+        ctx: &WriteContext,
+        user: &UserId,
+        id: &NotificationId,
+        read: bool,
+    ) -> StoreResult<NotificationView> {
+        let mut tx = self.begin().await?;
+        let now = now_ms();
+        let changed = if read {
+            sqlx::query(&format!(
+                "UPDATE notifications SET read_at = $1, version = version + 1 \
+                 WHERE id = $2 AND user_id = $3 AND read_at IS NULL RETURNING {COLUMNS}"
+            ))
+            .bind(now)
+            .bind(id.as_str())
+            .bind(user.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+        } else {
+            sqlx::query(&format!(
+                "UPDATE notifications SET read_at = NULL, version = version + 1 \
+                 WHERE id = $1 AND user_id = $2 AND read_at IS NOT NULL RETURNING {COLUMNS}"
+            ))
+            .bind(id.as_str())
+            .bind(user.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+        };
+        let Some(row) = changed else {
+            // Already in the asked state (or not this user's): nothing changes, no event.
+            drop(tx);
+            return self.notification(user, id).await?.ok_or(StoreError::NotFound);
+        };
+        let notification = notification_from(&row)?;
+        let unread = bump_counts(&mut tx, user).await?;
+        let change = NotificationChanged { user_id: user.clone(), notification: notification.clone(), unread };
+        append_event_only(
+            &mut tx,
+            ctx,
+            Subject { kind: SubjectKind::Notification, id: notification.id.to_string() },
+            notification.version,
+            if read { EventPayload::NotificationRead(change) } else { EventPayload::NotificationUnread(change) },
+            now,
+        )
+        .await?;
+        self.commit_with_events(tx).await?;
+        Ok(notification)
+    }
+
+    async fn read_all(
+        &self,
+        ctx: &WriteContext,
+        user: &UserId,
+        category: Option<Category>,
+        watermark_ms: i64,
+    ) -> StoreResult<(u64, UnreadCounts)> {
+        let mut tx = self.begin().await?;
+        let now = now_ms();
+        let mut sql = "UPDATE notifications SET read_at = $1, version = version + 1 \
+                       WHERE user_id = $2 AND read_at IS NULL AND created_at <= $3"
+            .to_owned();
+        if category.is_some() {
+            sql.push_str(" AND category = $4");
+        }
+        let mut query = sqlx::query(&sql).bind(now).bind(user.as_str()).bind(watermark_ms);
+        if let Some(category) = category {
+            query = query.bind(category.as_str());
+        }
+        let marked = query.execute(&mut *tx).await?.rows_affected();
+        let unread = bump_counts(&mut tx, user).await?;
+        append_event_only(
+            &mut tx,
+            ctx,
+            Subject { kind: SubjectKind::Inbox, id: user.to_string() },
+            unread.counts_version,
+            EventPayload::NotificationsReadAll(InboxReadAll {
+                user_id: user.clone(),
+                category,
+                watermark: watermark_ms,
+                marked,
+                unread: unread.clone(),
+            }),
+            now,
+        )
+        .await?;
+        self.commit_with_events(tx).await?;
+        Ok((marked, unread))
+    }
+
+    async fn unread_counts(&self, user: &UserId) -> StoreResult<UnreadCounts> {
+        let mut conn = self.read.acquire().await?;
+        counts_in(&mut conn, user).await
+    }
+
+    async fn quiet_hours(&self, user: &UserId) -> StoreResult<QuietHours> {
+        let mut conn = self.read.acquire().await?;
+        quiet_hours_in(&mut conn, user).await
+    }
+
+    async fn set_quiet_hours(&self, user: &UserId, quiet: &QuietHours) -> StoreResult<()> {
+        let value = serde_json::to_value(quiet).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        crate::ConfigStore::config_put(self, &user_scope(user), QUIET_KEY, &value).await
+    }
+
+    async fn set_default_quiet_hours(&self, quiet: &QuietHours) -> StoreResult<()> {
+        let value = serde_json::to_value(quiet).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        crate::ConfigStore::config_put(self, "server", DEFAULT_QUIET_KEY, &value).await
+    }
+}

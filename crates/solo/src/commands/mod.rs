@@ -1,0 +1,154 @@
+//! The client subcommands: each talks to a running server with the saved login.
+
+pub mod account;
+pub mod boards;
+pub mod notifications;
+pub mod presence;
+
+use clap::Subcommand;
+
+#[derive(Subcommand)]
+pub enum NotificationsCommand {
+    /// Follow new notifications live (falls back to polling when the socket is down).
+    Watch {
+        /// Only this category: missions, workstations, community, system.
+        #[arg(long)]
+        category: Option<String>,
+    },
+    /// List notifications, newest first.
+    List {
+        #[arg(long)]
+        unread: bool,
+        #[arg(long)]
+        category: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Mark notifications read.
+    Read {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Mark notifications unread.
+    Unread {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Mark everything (or one category) read.
+    ReadAll {
+        #[arg(long)]
+        category: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PresenceCommand {
+    /// Follow workstation and agent status and who is online.
+    Watch {
+        /// Workspace slug or id (default: your only workspace).
+        #[arg(long)]
+        workspace: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum QuietHoursCommand {
+    /// Show your quiet hours.
+    Show,
+    /// Set quiet hours, e.g. `solo quiet-hours set 22:00-07:00 --tz Europe/Paris`.
+    Set {
+        /// `HH:MM-HH:MM`, may cross midnight.
+        window: String,
+        /// IANA time zone (default: UTC).
+        #[arg(long, default_value = "UTC")]
+        tz: String,
+        /// Let urgent notifications through.
+        #[arg(long)]
+        allow_urgent: bool,
+    },
+    /// Switch quiet hours off.
+    Off,
+}
+
+#[derive(Subcommand)]
+pub enum TokensCommand {
+    /// Create a personal access token (printed once).
+    Create {
+        name: String,
+        #[arg(long, value_delimiter = ',')]
+        scopes: Option<Vec<String>>,
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// List your tokens.
+    List,
+    /// Revoke a token by id.
+    Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+pub enum MissionsCommand {
+    /// List missions.
+    List {
+        #[arg(long)]
+        stage: Option<String>,
+    },
+    /// Create a mission in backlog.
+    Create {
+        title: String,
+        #[arg(long)]
+        workspace: Option<String>,
+    },
+    /// Move a mission to a stage (backlog, spec, build, review, done).
+    Stage { id: String, stage: String },
+    /// Record a review decision (approved, changes_requested, rejected).
+    Review {
+        id: String,
+        decision: String,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum WorkstationsCommand {
+    /// List workstations and their agents.
+    List,
+    /// Register a workstation you own.
+    Create {
+        name: String,
+        #[arg(long)]
+        workspace: Option<String>,
+    },
+    /// Act as a simple workstation: send heartbeats with simulated agents.
+    Heartbeat {
+        id: String,
+        /// Seconds between heartbeats.
+        #[arg(long, default_value_t = 10)]
+        every: u64,
+        /// Number of simulated agents.
+        #[arg(long, default_value_t = 2)]
+        agents: u32,
+        /// Send one heartbeat and exit.
+        #[arg(long)]
+        once: bool,
+    },
+}
+
+/// Resolves a workspace given by slug or id against the caller's workspaces.
+pub async fn resolve_workspace(api: &crate::client::Api, given: Option<&str>) -> anyhow::Result<String> {
+    let me: serde_json::Value = api.get("/api/me").await?;
+    let workspaces = me["workspaces"].as_array().cloned().unwrap_or_default();
+    match given {
+        Some(given) => workspaces
+            .iter()
+            .find(|w| w["slug"] == given || w["id"] == given)
+            .and_then(|w| w["id"].as_str().map(str::to_owned))
+            .ok_or_else(|| anyhow::anyhow!("you are not a member of a workspace `{given}`")),
+        None => match workspaces.as_slice() {
+            [only] => Ok(only["id"].as_str().unwrap_or_default().to_owned()),
+            [] => anyhow::bail!("you are not a member of any workspace"),
+            _ => anyhow::bail!("you belong to several workspaces: pass --workspace"),
+        },
+    }
+}
