@@ -1,0 +1,233 @@
+/** Queries and mutations of every resource the UI shows. */
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { toast } from 'sonner';
+import { api, ApiError, errorMessage, query, setCsrfToken } from './client';
+import { keys } from './keys';
+import type {
+  AccessToken,
+  CreatedToken,
+  Me,
+  Mission,
+  MissionList,
+  Notification,
+  NotificationPage,
+  Preferences,
+  PresenceList,
+  QuietHours,
+  ReadAllRequest,
+  ReadAllResult,
+  Stage,
+  TokenList,
+  UnreadCounts,
+  WorkstationDetail,
+  WorkstationList,
+  LoginResponse,
+} from './types';
+import { upsertMission, type InboxFilter } from '../realtime/applyEvent';
+import { takeNotification, takeUnreadCounts } from '../realtime/cache';
+import { usePollInterval, useRealtime } from '../realtime/RealtimeProvider';
+
+export const PAGE_SIZE = 30;
+
+// ---------------------------------------------------------------- session
+
+/** The signed-in user, or null when signed out. */
+export function useMe() {
+  return useQuery({
+    queryKey: keys.me,
+    queryFn: async ({ signal }) => {
+      try {
+        return await api.get<Me>('/api/me', signal);
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 401) return null;
+        throw error;
+      }
+    },
+    staleTime: Infinity,
+    retry: (count, error) => !(error instanceof ApiError && error.status > 0) && count < 3,
+  });
+}
+
+export function useLogin() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (body: { username: string; password: string }) => api.post<LoginResponse>('/api/auth/login', body),
+    onSuccess: (result) => {
+      setCsrfToken(result.csrfToken);
+      client.setQueryData(keys.me, result.user);
+    },
+  });
+}
+
+export function useLogout() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: () => api.post<void>('/api/auth/logout'),
+    onSettled: () => {
+      setCsrfToken(null);
+      // Signed out first (the sign-in page replaces the app), then forget the user's data.
+      client.setQueryData(keys.me, null);
+      client.removeQueries({ predicate: (q) => q.queryKey[0] !== keys.me[0] });
+    },
+  });
+}
+
+// ---------------------------------------------------------------- live lists
+
+export function useMissions() {
+  const refetchInterval = usePollInterval();
+  return useQuery({
+    queryKey: keys.missions,
+    queryFn: ({ signal }) => api.get<MissionList>('/api/missions', signal),
+    refetchInterval,
+  });
+}
+
+export function useWorkstations() {
+  const refetchInterval = usePollInterval();
+  return useQuery({
+    queryKey: keys.workstations,
+    queryFn: ({ signal }) => api.get<WorkstationList>('/api/workstations', signal),
+    refetchInterval,
+  });
+}
+
+export function useWorkstation(id: string) {
+  const refetchInterval = usePollInterval();
+  return useQuery({
+    queryKey: keys.workstation(id),
+    queryFn: ({ signal }) => api.get<WorkstationDetail>(`/api/workstations/${encodeURIComponent(id)}`, signal),
+    refetchInterval,
+  });
+}
+
+export function usePresence() {
+  const refetchInterval = usePollInterval();
+  return useQuery({
+    queryKey: keys.presence,
+    queryFn: ({ signal }) => api.get<PresenceList>('/api/presence', signal),
+    refetchInterval,
+  });
+}
+
+export function useUnreadCounts() {
+  const refetchInterval = usePollInterval();
+  return useQuery({
+    queryKey: keys.unreadCount,
+    queryFn: ({ signal }) => api.get<UnreadCounts>('/api/notifications/unread-count', signal),
+    refetchInterval,
+  });
+}
+
+export function useNotifications(filter: InboxFilter) {
+  const refetchInterval = usePollInterval();
+  return useInfiniteQuery({
+    queryKey: keys.notifications(filter),
+    queryFn: ({ pageParam, signal }) =>
+      api.get<NotificationPage>(
+        `/api/notifications${query({
+          category: filter.category,
+          unread: filter.unreadOnly,
+          cursor: pageParam,
+          limit: PAGE_SIZE,
+        })}`,
+        signal,
+      ),
+    initialPageParam: null as string | null,
+    getNextPageParam: (last) => last.nextCursor,
+    refetchInterval,
+  });
+}
+
+// ---------------------------------------------------------------- mutations
+
+function showError(error: unknown) {
+  toast.error(errorMessage(error));
+}
+
+export function useCreateMission() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (body: { title: string; workspaceId?: string }) => api.post<Mission>('/api/missions', body),
+    onSuccess: (mission) => client.setQueryData<MissionList>(keys.missions, (d) => upsertMission(d, mission)),
+  });
+}
+
+export function useChangeStage() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: ({ id, stage }: { id: string; stage: Stage }) =>
+      api.post<Mission>(`/api/missions/${encodeURIComponent(id)}/stage`, { stage }),
+    onSuccess: (mission) => client.setQueryData<MissionList>(keys.missions, (d) => upsertMission(d, mission)),
+    onError: showError,
+  });
+}
+
+export function useSetRead() {
+  const client = useQueryClient();
+  const { status } = useRealtime();
+  return useMutation({
+    mutationFn: ({ id, read }: { id: string; read: boolean }) =>
+      api.post<Notification>(`/api/notifications/${encodeURIComponent(id)}/${read ? 'read' : 'unread'}`),
+    onSuccess: (notification) => {
+      takeNotification(client, notification);
+      // The new counts come with the push; without the socket, ask for them.
+      if (status !== 'live') void client.invalidateQueries({ queryKey: keys.unreadCount });
+    },
+    onError: showError,
+  });
+}
+
+export function useReadAll() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (body: ReadAllRequest) => api.post<ReadAllResult>('/api/notifications/read-all', body),
+    onSuccess: (result) => {
+      takeUnreadCounts(client, result.unread);
+      void client.invalidateQueries({ queryKey: keys.notificationsAll });
+      toast.success(result.marked === 1 ? 'Marked 1 notification read' : `Marked ${result.marked} notifications read`);
+    },
+    onError: showError,
+  });
+}
+
+// ---------------------------------------------------------------- settings
+
+export function usePreferences() {
+  return useQuery({
+    queryKey: keys.preferences,
+    queryFn: ({ signal }) => api.get<Preferences>('/api/me/preferences', signal),
+  });
+}
+
+export function useSavePreferences() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (quietHours: QuietHours) => api.put<Preferences>('/api/me/preferences', { quietHours }),
+    onSuccess: (prefs) => client.setQueryData(keys.preferences, prefs),
+  });
+}
+
+export function useTokens() {
+  return useQuery({
+    queryKey: keys.tokens,
+    queryFn: ({ signal }) => api.get<TokenList>('/api/tokens', signal),
+  });
+}
+
+export function useCreateToken() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (name: string) => api.post<CreatedToken>('/api/tokens', { name }),
+    onSuccess: () => void client.invalidateQueries({ queryKey: keys.tokens }),
+  });
+}
+
+export function useRevokeToken() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (token: AccessToken) => api.delete(`/api/tokens/${encodeURIComponent(token.id)}`),
+    onSuccess: () => void client.invalidateQueries({ queryKey: keys.tokens }),
+    onError: showError,
+  });
+}

@@ -1,0 +1,24 @@
+import type { Category } from './types';
+import type { InboxFilter } from '../realtime/applyEvent';
+
+/** Query keys of every cached resource. */
+export const keys = {
+  me: ['me'] as const,
+  missions: ['missions'] as const,
+  workstations: ['workstations'] as const,
+  workstationDetails: ['workstation'] as const,
+  workstation: (id: string) => ['workstation', id] as const,
+  presence: ['presence'] as const,
+  notificationsAll: ['notifications'] as const,
+  notifications: (filter: InboxFilter) => ['notifications', filter.category ?? 'all', filter.unreadOnly] as const,
+  unreadCount: ['unread-count'] as const,
+  preferences: ['preferences'] as const,
+  tokens: ['tokens'] as const,
+};
+
+/** The inbox filter a `['notifications', …]` key stands for. */
+export function filterOfKey(key: readonly unknown[]): InboxFilter | null {
+  if (key[0] !== 'notifications' || key.length < 3) return null;
+  const category = key[1] === 'all' ? null : (key[1] as Category);
+  return { category, unreadOnly: key[2] === true };
+}

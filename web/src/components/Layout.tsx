@@ -1,0 +1,102 @@
+import { NavLink, Outlet } from 'react-router-dom';
+import { useLogout, useUnreadCounts } from '../api/hooks';
+import type { Me } from '../api/types';
+import { useRealtime, type ConnectionStatus } from '../realtime/RealtimeProvider';
+
+const CONNECTION: Record<ConnectionStatus, { label: string; glyph: string }> = {
+  live: { label: 'Live', glyph: '●' },
+  reconnecting: { label: 'Reconnecting…', glyph: '◌' },
+  offline: { label: 'Offline', glyph: '○' },
+};
+
+function ConnectionIndicator() {
+  const { status } = useRealtime();
+  const { label, glyph } = CONNECTION[status];
+  return (
+    <span className={`connection connection-${status}`} role="status">
+      <span aria-hidden="true">{glyph}</span> <span className="sr-only">Connection: </span>
+      {label}
+    </span>
+  );
+}
+
+function OfflineBanner() {
+  const { status, pollSeconds } = useRealtime();
+  // The connection indicator already announces the change; this says what it means.
+  if (status !== 'offline') return null;
+  return <p className="offline-banner">Offline: updating every {pollSeconds} s</p>;
+}
+
+function UnreadBadge() {
+  const counts = useUnreadCounts();
+  const total = counts.data?.total ?? 0;
+  const label = counts.data ? `Notifications, ${total} unread` : 'Notifications';
+  return (
+    <NavLink to="/notifications" className="nav-link" aria-label={label}>
+      <span aria-hidden="true">Notifications</span>
+      {total > 0 && (
+        <span className="count-badge" aria-hidden="true">
+          {total > 99 ? '99+' : total}
+        </span>
+      )}
+    </NavLink>
+  );
+}
+
+export function Layout({ me }: { me: Me }) {
+  const logout = useLogout();
+  return (
+    <>
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header className="site-header">
+        <div className="header-top">
+          <NavLink to="/" className="brand" end>
+            Solo Realtime
+          </NavLink>
+          <ConnectionIndicator />
+          <div className="user-box">
+            <span className="user-name" title={me.name}>
+              {me.displayName || me.name}
+            </span>
+            <button type="button" className="button button-quiet" onClick={() => logout.mutate()} disabled={logout.isPending}>
+              Sign out
+            </button>
+          </div>
+        </div>
+        <nav aria-label="Main">
+          <ul className="nav-list">
+            <li>
+              <NavLink to="/" end className="nav-link">
+                Launchpad
+              </NavLink>
+            </li>
+            <li>
+              <NavLink to="/board" className="nav-link">
+                Board
+              </NavLink>
+            </li>
+            <li>
+              <NavLink to="/workstations" className="nav-link">
+                Workstations
+              </NavLink>
+            </li>
+            <li>
+              <UnreadBadge />
+            </li>
+            <li>
+              <NavLink to="/settings" className="nav-link">
+                Settings
+              </NavLink>
+            </li>
+          </ul>
+        </nav>
+      </header>
+      <OfflineBanner />
+      <main id="main" tabIndex={-1}>
+        <Outlet />
+      </main>
+    </>
+  );
+}

@@ -1,0 +1,189 @@
+import { useEffect, useMemo, useState, type FormEvent } from 'react';
+import { useSearchParams } from 'react-router-dom';
+import { errorMessage } from '../api/client';
+import { useChangeStage, useCreateMission, useMissions, useWorkstations } from '../api/hooks';
+import { STAGES, type Agent, type Me, type Mission, type Stage } from '../api/types';
+import { AgentAvatar, AgentLegend } from '../components/Status';
+import { QueryState } from '../components/QueryState';
+import { STAGE_LABELS } from '../lib/format';
+import { usePageChannel } from '../realtime/RealtimeProvider';
+
+function NewMissionForm({ me }: { me: Me }) {
+  const create = useCreateMission();
+  const [title, setTitle] = useState('');
+  const [workspaceId, setWorkspaceId] = useState(me.workspaces[0]?.id ?? '');
+  const several = me.workspaces.length > 1;
+
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    const trimmed = title.trim();
+    if (!trimmed) return;
+    create.mutate(several ? { title: trimmed, workspaceId } : { title: trimmed }, { onSuccess: () => setTitle('') });
+  };
+
+  return (
+    <form className="inline-form" onSubmit={submit} aria-label="Create a mission">
+      <label className="field grow">
+        <span>New mission</span>
+        <input value={title} onChange={(e) => setTitle(e.target.value)} maxLength={200} required placeholder="Title" />
+      </label>
+      {several && (
+        <label className="field">
+          <span>Workspace</span>
+          <select value={workspaceId} onChange={(e) => setWorkspaceId(e.target.value)}>
+            {me.workspaces.map((w) => (
+              <option key={w.id} value={w.id}>
+                {w.name}
+              </option>
+            ))}
+          </select>
+        </label>
+      )}
+      <button type="submit" className="button button-primary" disabled={create.isPending}>
+        Add
+      </button>
+      {create.isError && (
+        <p className="form-error" role="alert">
+          {errorMessage(create.error)}
+        </p>
+      )}
+    </form>
+  );
+}
+
+function MissionCard({
+  mission,
+  agents,
+  highlighted,
+  workspaceName,
+}: {
+  mission: Mission;
+  agents: Agent[];
+  highlighted: boolean;
+  workspaceName?: string;
+}) {
+  const change = useChangeStage();
+  const index = STAGES.indexOf(mission.stage);
+  const next: Stage | undefined = STAGES[index + 1];
+  const earlier = STAGES.slice(0, index);
+  const move = (stage: Stage) => change.mutate({ id: mission.id, stage });
+  const titleId = `mission-${mission.id}`;
+
+  return (
+    <li id={`card-${mission.id}`} className={`card mission-card${highlighted ? ' highlighted' : ''}`} aria-labelledby={titleId}>
+      <h3 id={titleId} className="mission-title">
+        {mission.title}
+      </h3>
+      {workspaceName && <p className="muted small">{workspaceName}</p>}
+      {agents.length > 0 ? (
+        <ul className="avatars" aria-label="Agents on this mission">
+          {agents.map((agent) => (
+            <li key={agent.id}>
+              <AgentAvatar agent={agent} />
+            </li>
+          ))}
+        </ul>
+      ) : (
+        <p className="muted small">No agent on it</p>
+      )}
+      <div className="card-actions">
+        {next && (
+          <button
+            type="button"
+            className="button"
+            disabled={change.isPending}
+            onClick={() => move(next)}
+            aria-label={`Move “${mission.title}” to ${STAGE_LABELS[next]}`}
+          >
+            {STAGE_LABELS[next]} →
+          </button>
+        )}
+        {earlier.length > 0 && (
+          <details className="menu">
+            <summary className="button button-quiet">Move back</summary>
+            <ul className="menu-list" aria-label={`Move “${mission.title}” back to`}>
+              {earlier.map((stage) => (
+                <li key={stage}>
+                  <button type="button" className="button button-quiet" disabled={change.isPending} onClick={() => move(stage)}>
+                    ← {STAGE_LABELS[stage]}
+                  </button>
+                </li>
+              ))}
+            </ul>
+          </details>
+        )}
+      </div>
+    </li>
+  );
+}
+
+export function BoardPage({ me }: { me: Me }) {
+  const missions = useMissions();
+  const workstations = useWorkstations();
+  const [params] = useSearchParams();
+  const focused = params.get('mission');
+  usePageChannel(focused ? `mission:${focused}` : null);
+
+  const agentsByMission = useMemo(() => {
+    const map = new Map<string, Agent[]>();
+    for (const ws of workstations.data?.items ?? []) {
+      for (const agent of ws.agents) {
+        if (!agent.missionId) continue;
+        const list = map.get(agent.missionId) ?? [];
+        list.push(agent);
+        map.set(agent.missionId, list);
+      }
+    }
+    return map;
+  }, [workstations.data]);
+
+  const workspaceNames = useMemo(() => new Map(me.workspaces.map((w) => [w.id, w.name])), [me.workspaces]);
+  const several = me.workspaces.length > 1;
+
+  useEffect(() => {
+    if (focused && missions.data) document.getElementById(`card-${focused}`)?.scrollIntoView({ block: 'center' });
+  }, [focused, missions.data]);
+
+  return (
+    <section className="page" aria-labelledby="board-title">
+      <div className="page-head">
+        <h1 id="board-title">Mission board</h1>
+        <AgentLegend />
+      </div>
+      <NewMissionForm me={me} />
+      <QueryState query={missions}>
+        {(data) => (
+          <div className="board">
+            {STAGES.map((stage) => {
+              const items = data.items
+                .filter((m) => m.stage === stage)
+                .sort((a, b) => Date.parse(b.updatedAt) - Date.parse(a.updatedAt));
+              return (
+                <section key={stage} className="column" aria-labelledby={`col-${stage}`}>
+                  <h2 id={`col-${stage}`} className="column-title">
+                    {STAGE_LABELS[stage]} <span className="muted">({items.length})</span>
+                  </h2>
+                  {items.length === 0 ? (
+                    <p className="muted small">Nothing here</p>
+                  ) : (
+                    <ul className="cards">
+                      {items.map((mission) => (
+                        <MissionCard
+                          key={mission.id}
+                          mission={mission}
+                          agents={agentsByMission.get(mission.id) ?? []}
+                          highlighted={mission.id === focused}
+                          workspaceName={several ? workspaceNames.get(mission.workspaceId) : undefined}
+                        />
+                      ))}
+                    </ul>
+                  )}
+                </section>
+              );
+            })}
+          </div>
+        )}
+      </QueryState>
+    </section>
+  );
+}

@@ -1,0 +1,213 @@
+import { useEffect, useMemo, useState, type FormEvent } from 'react';
+import { errorMessage } from '../api/client';
+import { useCreateToken, usePreferences, useRevokeToken, useSavePreferences, useTokens } from '../api/hooks';
+import type { AccessToken, CreatedToken, QuietHours } from '../api/types';
+import { QueryState } from '../components/QueryState';
+import { dateTime } from '../lib/format';
+
+function timeZones(): string[] {
+  const intl = Intl as unknown as { supportedValuesOf?: (key: string) => string[] };
+  try {
+    return intl.supportedValuesOf?.('timeZone') ?? [];
+  } catch {
+    return [];
+  }
+}
+
+function QuietHoursForm({ initial }: { initial: QuietHours }) {
+  const save = useSavePreferences();
+  const [form, setForm] = useState<QuietHours>(initial);
+  const zones = useMemo(timeZones, []);
+  useEffect(() => setForm(initial), [initial]);
+
+  const set = <K extends keyof QuietHours>(key: K, value: QuietHours[K]) => {
+    save.reset();
+    setForm((f) => ({ ...f, [key]: value }));
+  };
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    save.mutate({ ...form, timezone: form.timezone.trim() });
+  };
+
+  return (
+    <form className="card form" onSubmit={submit} aria-labelledby="quiet-title">
+      <h2 id="quiet-title">Quiet hours</h2>
+      <p className="muted small">
+        During quiet hours notifications are still kept and counted, but they do not pop up.
+      </p>
+      <label className="check">
+        <input type="checkbox" checked={form.enabled} onChange={(e) => set('enabled', e.target.checked)} />
+        Enable quiet hours
+      </label>
+      <div className="row">
+        <label className="field">
+          <span>From</span>
+          <input type="time" required value={form.start} onChange={(e) => set('start', e.target.value)} />
+        </label>
+        <label className="field">
+          <span>To</span>
+          <input type="time" required value={form.end} onChange={(e) => set('end', e.target.value)} />
+        </label>
+      </div>
+      <label className="field">
+        <span>Time zone</span>
+        <input
+          list="time-zones"
+          required
+          value={form.timezone}
+          onChange={(e) => set('timezone', e.target.value)}
+          placeholder="Europe/Paris"
+          autoComplete="off"
+          spellCheck={false}
+        />
+        <datalist id="time-zones">
+          {zones.map((z) => (
+            <option key={z} value={z} />
+          ))}
+        </datalist>
+      </label>
+      <label className="check">
+        <input type="checkbox" checked={form.allowUrgent} onChange={(e) => set('allowUrgent', e.target.checked)} />
+        Let urgent notifications through
+      </label>
+      <div role="status" className="form-status">
+        {save.isSuccess && <p className="form-ok">Saved.</p>}
+      </div>
+      {save.isError && (
+        <p className="form-error" role="alert">
+          {errorMessage(save.error)}
+        </p>
+      )}
+      <button type="submit" className="button button-primary" disabled={save.isPending}>
+        {save.isPending ? 'Saving…' : 'Save quiet hours'}
+      </button>
+    </form>
+  );
+}
+
+function CreatedTokenBox({ created, onDone }: { created: CreatedToken; onDone: () => void }) {
+  const [copied, setCopied] = useState(false);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(created.token);
+      setCopied(true);
+    } catch {
+      setCopied(false);
+    }
+  };
+  return (
+    <div className="token-once" role="alert">
+      <p>
+        <strong>Copy the token “{created.name}” now:</strong> it will not be shown again.
+      </p>
+      <code className="token-value" tabIndex={0}>
+        {created.token}
+      </code>
+      <div className="card-actions">
+        <button type="button" className="button" onClick={() => void copy()}>
+          {copied ? 'Copied' : 'Copy'}
+        </button>
+        <button type="button" className="button button-quiet" onClick={onDone}>
+          Done
+        </button>
+      </div>
+    </div>
+  );
+}
+
+function TokenRow({ token }: { token: AccessToken }) {
+  const revoke = useRevokeToken();
+  const revoked = token.revokedAt !== null;
+  return (
+    <li className="card token-row">
+      <div>
+        <strong>{token.name}</strong>
+        {revoked && <span className="badge"> Revoked</span>}
+        <p className="muted small">
+          Scopes: {token.scopes.join(', ') || '—'} · created {dateTime(token.createdAt)} · last used{' '}
+          {token.lastUsedAt ? dateTime(token.lastUsedAt) : 'never'}
+          {token.expiresAt ? ` · expires ${dateTime(token.expiresAt)}` : ''}
+        </p>
+      </div>
+      {!revoked && (
+        <button
+          type="button"
+          className="button button-danger"
+          disabled={revoke.isPending}
+          onClick={() => {
+            if (window.confirm(`Revoke the token “${token.name}”? Programs using it will stop working.`)) {
+              revoke.mutate(token);
+            }
+          }}
+        >
+          Revoke<span className="sr-only"> {token.name}</span>
+        </button>
+      )}
+    </li>
+  );
+}
+
+function Tokens() {
+  const tokens = useTokens();
+  const create = useCreateToken();
+  const [name, setName] = useState('');
+  const [created, setCreated] = useState<CreatedToken | null>(null);
+
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    const trimmed = name.trim();
+    if (!trimmed) return;
+    create.mutate(trimmed, {
+      onSuccess: (token) => {
+        setCreated(token);
+        setName('');
+      },
+    });
+  };
+
+  return (
+    <section className="card form" aria-labelledby="tokens-title">
+      <h2 id="tokens-title">Personal access tokens</h2>
+      <p className="muted small">Tokens let scripts and the command line act as you.</p>
+      <form className="inline-form" onSubmit={submit}>
+        <label className="field grow">
+          <span>Token name</span>
+          <input value={name} onChange={(e) => setName(e.target.value)} required maxLength={100} placeholder="laptop CLI" />
+        </label>
+        <button type="submit" className="button button-primary" disabled={create.isPending}>
+          Create token
+        </button>
+      </form>
+      {create.isError && (
+        <p className="form-error" role="alert">
+          {errorMessage(create.error)}
+        </p>
+      )}
+      {created && <CreatedTokenBox created={created} onDone={() => setCreated(null)} />}
+      <QueryState query={tokens}>
+        {(data) =>
+          data.items.length === 0 ? (
+            <p className="muted">No token yet.</p>
+          ) : (
+            <ul className="token-list">
+              {data.items.map((token) => (
+                <TokenRow key={token.id} token={token} />
+              ))}
+            </ul>
+          )
+        }
+      </QueryState>
+    </section>
+  );
+}
+
+export function SettingsPage() {
+  const preferences = usePreferences();
+  return (
+    <section className="page settings" aria-labelledby="settings-title">
+      <h1 id="settings-title">Settings</h1>
+      <QueryState query={preferences}>{(data) => <QuietHoursForm initial={data.quietHours} />}</QueryState>
+      <Tokens />
+    </section>
+  );
+}

@@ -1,0 +1,133 @@
+/**
+ * Glue between pushed events and the query cache: picks the queries an event
+ * touches and runs the pure functions of `applyEvent.ts` on them.
+ */
+import type { QueryClient, QueryKey } from '@tanstack/react-query';
+import { filterOfKey, keys } from '../api/keys';
+import type {
+  EventEnvelope,
+  MissionList,
+  Notification,
+  PeopleOnline,
+  PresenceList,
+  UnreadCounts,
+  WorkstationDetail,
+  WorkstationList,
+} from '../api/types';
+import {
+  applyMissionEvent,
+  applyNotification,
+  applyNotificationEvent,
+  applyPeople,
+  applyUnreadCounts,
+  applyWorkstationDetailEvent,
+  applyWorkstationEvent,
+  isMissionEvent,
+  isNotificationEvent,
+  isWorkstationEvent,
+  missionListMisses,
+  unreadOf,
+  workstationIdOf,
+  workstationListMisses,
+  type NotificationPages,
+  type SeenEvents,
+} from './applyEvent';
+
+function update<T>(client: QueryClient, key: QueryKey, fn: (data: T | undefined) => T | undefined): void {
+  const held = client.getQueryData<T>(key);
+  const next = fn(held);
+  if (next !== held && next !== undefined) client.setQueryData<T>(key, next);
+}
+
+/** Takes unread counts from the server (a push or an answer); refetches them when a version was skipped. */
+export function takeUnreadCounts(client: QueryClient, incoming: UnreadCounts): void {
+  const { counts, gap } = applyUnreadCounts(client.getQueryData<UnreadCounts>(keys.unreadCount), incoming);
+  if (counts) update<UnreadCounts>(client, keys.unreadCount, () => counts);
+  if (gap) void client.invalidateQueries({ queryKey: keys.unreadCount });
+}
+
+/** Puts a notification the API returned into every inbox view. */
+export function takeNotification(client: QueryClient, notification: Notification): void {
+  for (const [key] of client.getQueriesData<NotificationPages>({ queryKey: keys.notificationsAll })) {
+    const filter = filterOfKey(key);
+    if (filter) update<NotificationPages>(client, key, (d) => applyNotification(d, notification, filter));
+  }
+}
+
+export interface ApplyHooks {
+  /** A notification arrived that was not applied before. */
+  onNotificationCreated?: (notification: Notification) => void;
+}
+
+/**
+ * Applies one pushed event to the cache. Returns false when the event was
+ * dropped as already applied.
+ */
+export function applyEnvelope(
+  client: QueryClient,
+  seen: SeenEvents,
+  env: EventEnvelope,
+  hooks: ApplyHooks = {},
+): boolean {
+  if (!env || typeof env.id !== 'string' || typeof env.type !== 'string') return false;
+  if (!seen.add(env.id)) return false;
+
+  if (isMissionEvent(env)) {
+    if (missionListMisses(client.getQueryData<MissionList>(keys.missions), env)) {
+      void client.invalidateQueries({ queryKey: keys.missions });
+    } else {
+      update<MissionList>(client, keys.missions, (d) => applyMissionEvent(d, env));
+    }
+  }
+
+  if (isWorkstationEvent(env)) {
+    if (workstationListMisses(client.getQueryData<WorkstationList>(keys.workstations), env)) {
+      void client.invalidateQueries({ queryKey: keys.workstations });
+    } else {
+      update<WorkstationList>(client, keys.workstations, (d) => applyWorkstationEvent(d, env));
+    }
+    const id = workstationIdOf(env);
+    if (id) update<WorkstationDetail>(client, keys.workstation(id), (d) => applyWorkstationDetailEvent(d, env));
+  }
+
+  if (isNotificationEvent(env)) {
+    for (const [key] of client.getQueriesData<NotificationPages>({ queryKey: keys.notificationsAll })) {
+      const filter = filterOfKey(key);
+      if (filter) update<NotificationPages>(client, key, (d) => applyNotificationEvent(d, env, filter));
+    }
+    const counts = unreadOf(env);
+    if (counts) takeUnreadCounts(client, counts);
+    if (env.type === 'notification.created') hooks.onNotificationCreated?.(env.data.notification);
+  }
+  return true;
+}
+
+/** The queries a channel keeps fresh: reloaded when its missed events cannot be recovered. */
+export function queriesOfChannel(channel: string): QueryKey[] {
+  const [namespace, id = ''] = splitChannel(channel);
+  switch (namespace) {
+    case 'workspace':
+      return [keys.missions, keys.workstations, keys.workstationDetails, keys.presence];
+    case 'notifications':
+      return [keys.notificationsAll, keys.unreadCount];
+    case 'mission':
+      return [keys.missions];
+    case 'workstation':
+      return [keys.workstation(id), keys.workstations];
+    default:
+      return [];
+  }
+}
+
+export function splitChannel(channel: string): [string, string] {
+  const colon = channel.indexOf(':');
+  return colon < 0 ? [channel, ''] : [channel.slice(0, colon), channel.slice(colon + 1)];
+}
+
+export function invalidateChannel(client: QueryClient, channel: string): void {
+  for (const queryKey of queriesOfChannel(channel)) void client.invalidateQueries({ queryKey });
+}
+
+export function setPeopleOnline(client: QueryClient, workspaceId: string, people: PeopleOnline): void {
+  update<PresenceList>(client, keys.presence, (d) => applyPeople(d, workspaceId, people));
+}
