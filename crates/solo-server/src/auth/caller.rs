@@ -70,6 +70,19 @@ impl Caller {
         state.store().role_in(&self.user.id, workspace).await?.ok_or(ApiError::NotFound(what))
     }
 
+    /// The workspaces a list request covers: the one asked for (if the caller is a
+    /// member; otherwise 404) or all of the caller's.
+    pub async fn workspaces_in_scope(&self, state: &AppState, requested: Option<&str>) -> ApiResult<Vec<WorkspaceId>> {
+        match requested {
+            Some(ws) => {
+                let ws = WorkspaceId::parse(ws).map_err(|_| ApiError::NotFound("workspace"))?;
+                self.role_in(state, &ws, "workspace").await?;
+                Ok(vec![ws])
+            }
+            None => self.workspace_ids(state).await,
+        }
+    }
+
     /// Resolves an optional `workspaceId` to one the caller belongs to: the given
     /// one, or the caller's only workspace.
     pub async fn pick_workspace(&self, state: &AppState, requested: Option<WorkspaceId>) -> ApiResult<WorkspaceId> {

@@ -289,7 +289,7 @@ impl Reader {
             return self.subscribe(id, sub).await;
         }
         if let Some(req) = command.unsubscribe {
-            let removed = self.state.hub().unsubscribe(self.conn.id, &req.channel);
+            let removed = self.state.hub().unsubscribe(&self.conn, &req.channel);
             let reply = frame(protocol::reply(id, "unsubscribe", &json!({})));
             if removed {
                 return self
@@ -378,7 +378,7 @@ impl Reader {
                 Err(SubscribeError::Reply(code)) => {
                     // Connect-time subscriptions are all or nothing, as in the protocol.
                     for (channel, _) in &positions {
-                        self.state.hub().unsubscribe(self.conn.id, channel);
+                        self.state.hub().unsubscribe(&self.conn, channel);
                     }
                     return self.error(id, code, message_of(code)).await;
                 }
@@ -458,10 +458,10 @@ impl Reader {
         let hub = self.state.hub().clone();
         let channel_name: Arc<str> = Arc::from(request.channel.as_str());
         let channel = self.authorize(&request.channel).await.map_err(SubscribeError::Reply)?;
-        if hub.is_subscribed(self.conn.id, &request.channel) {
+        if hub.is_subscribed(&self.conn, &request.channel) {
             return Err(SubscribeError::Reply(error_code::ALREADY_SUBSCRIBED));
         }
-        if hub.subscription_count(self.conn.id) >= MAX_SUBSCRIPTIONS {
+        if hub.subscription_count(&self.conn) >= MAX_SUBSCRIPTIONS {
             return Err(SubscribeError::Close(Disconnect::ChannelLimit));
         }
         let auth = self.conn.auth().ok_or(SubscribeError::Close(Disconnect::BadRequest))?;
@@ -478,7 +478,7 @@ impl Reader {
         match built {
             Ok((result, offset)) => Ok((result, (channel_name, offset))),
             Err(code) => {
-                hub.unsubscribe(self.conn.id, &request.channel);
+                hub.unsubscribe(&self.conn, &request.channel);
                 let _ = self.send(Outgoing::SubscribeFailed { channel: channel_name }).await;
                 Err(SubscribeError::Reply(code))
             }

@@ -71,6 +71,9 @@ pub struct Connection {
     next_ping_at_ms: AtomicI64,
     /// When the outstanding ping was sent; 0 when none is outstanding.
     ping_sent_at_ms: AtomicI64,
+    /// The channels this connection is subscribed to, so per-connection questions
+    /// never scan every channel of the node.
+    channels: Mutex<HashSet<Arc<str>>>,
 }
 
 impl Connection {
@@ -206,6 +209,7 @@ impl Hub {
             auth: Mutex::new(None),
             next_ping_at_ms: AtomicI64::new(now + self.timing.ping_interval_ms / 2 + jitter),
             ping_sent_at_ms: AtomicI64::new(0),
+            channels: Mutex::new(HashSet::new()),
         });
         lock(&self.connections).insert(conn.id, conn.clone());
         self.metrics.connections.inc();
@@ -218,16 +222,8 @@ impl Hub {
             return;
         }
         self.metrics.connections.dec();
-        let channels: Vec<Arc<str>> = {
-            let channels = read(&self.channels);
-            channels
-                .iter()
-                .filter(|(_, subs)| subs.by_conn.contains_key(&conn.id))
-                .map(|(name, _)| name.clone())
-                .collect()
-        };
-        for channel in channels {
-            self.unsubscribe(conn.id, &channel);
+        for channel in self.channels_of(conn) {
+            self.unsubscribe(conn, &channel);
         }
     }
 
@@ -245,13 +241,15 @@ impl Hub {
         if subs.by_conn.insert(conn.id, Subscriber { conn: conn.clone(), join_leave, info }).is_none() {
             self.metrics.subscriptions.inc();
         }
+        lock(&conn.channels).insert(channel.clone());
     }
 
     /// Removes a subscriber; returns whether it was subscribed.
-    pub fn unsubscribe(&self, conn: ConnId, channel: &str) -> bool {
+    pub fn unsubscribe(&self, conn: &Connection, channel: &str) -> bool {
+        lock(&conn.channels).remove(channel);
         let mut channels = write(&self.channels);
         let Some(subs) = channels.get_mut(channel) else { return false };
-        let Some(gone) = subs.by_conn.remove(&conn) else { return false };
+        let Some(gone) = subs.by_conn.remove(&conn.id) else { return false };
         self.metrics.subscriptions.dec();
         let leave = protocol::push(channel, "leave", &serde_json::json!({ "info": &gone.info }));
         let leave: Frame = Arc::from(String::from_utf8_lossy(&leave).as_ref());
@@ -266,17 +264,17 @@ impl Hub {
         true
     }
 
-    pub fn is_subscribed(&self, conn: ConnId, channel: &str) -> bool {
-        read(&self.channels).get(channel).is_some_and(|s| s.by_conn.contains_key(&conn))
+    pub fn is_subscribed(&self, conn: &Connection, channel: &str) -> bool {
+        lock(&conn.channels).contains(channel)
     }
 
-    pub fn subscription_count(&self, conn: ConnId) -> usize {
-        read(&self.channels).values().filter(|s| s.by_conn.contains_key(&conn)).count()
+    pub fn subscription_count(&self, conn: &Connection) -> usize {
+        lock(&conn.channels).len()
     }
 
     /// The channels a connection is subscribed to.
-    pub fn channels_of(&self, conn: ConnId) -> Vec<Arc<str>> {
-        read(&self.channels).iter().filter(|(_, s)| s.by_conn.contains_key(&conn)).map(|(c, _)| c.clone()).collect()
+    pub fn channels_of(&self, conn: &Connection) -> Vec<Arc<str>> {
+        lock(&conn.channels).iter().cloned().collect()
     }
 
     pub fn presence(&self, channel: &str) -> PresenceSnapshot {

@@ -168,10 +168,10 @@ async fn revalidate_all(state: &AppState) {
                 continue;
             }
         }
-        for channel in hub.channels_of(conn.id) {
+        for channel in hub.channels_of(&conn) {
             let Ok(parsed) = solo_domain::Channel::parse(&channel) else { continue };
             if let Ok(false) = may_read(state.store(), &auth.user_id, &parsed).await {
-                if hub.unsubscribe(conn.id, &channel) {
+                if hub.unsubscribe(&conn, &channel) {
                     let push = protocol::push(
                         &channel,
                         "unsubscribe",

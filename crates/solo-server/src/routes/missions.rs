@@ -198,14 +198,7 @@ pub async fn list(
         .as_deref()
         .map(|s| Stage::parse(s).ok_or_else(|| ApiError::BadRequest(format!("unknown stage `{s}`"))))
         .transpose()?;
-    let workspaces = match query.workspace_id {
-        Some(ws) => {
-            let ws = WorkspaceId::parse(&ws).map_err(|_| ApiError::NotFound("workspace"))?;
-            caller.role_in(&state, &ws, "workspace").await?;
-            vec![ws]
-        }
-        None => caller.workspace_ids(&state).await?,
-    };
+    let workspaces = caller.workspaces_in_scope(&state, query.workspace_id.as_deref()).await?;
     let missions = state.store().missions_in(&workspaces, stage).await?;
     Ok(conditional_json(&headers, &MissionList { items: missions.into_iter().map(MissionView::from).collect() }))
 }

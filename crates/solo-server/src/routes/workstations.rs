@@ -108,17 +108,6 @@ pub struct Heartbeat {
     agents: Vec<AgentState>,
 }
 
-async fn workspaces_for(state: &AppState, caller: &Caller, requested: Option<String>) -> ApiResult<Vec<WorkspaceId>> {
-    match requested {
-        Some(ws) => {
-            let ws = WorkspaceId::parse(&ws).map_err(|_| ApiError::NotFound("workspace"))?;
-            caller.role_in(state, &ws, "workspace").await?;
-            Ok(vec![ws])
-        }
-        None => caller.workspace_ids(state).await,
-    }
-}
-
 async fn with_agents(state: &AppState, stations: Vec<Workstation>) -> ApiResult<Vec<WorkstationView>> {
     let ids: Vec<WorkstationId> = stations.iter().map(|w| w.id.clone()).collect();
     let mut agents: HashMap<WorkstationId, Vec<Agent>> = HashMap::new();
@@ -151,7 +140,7 @@ pub async fn list(
     ApiQuery(query): ApiQuery<WorkspaceQuery>,
 ) -> ApiResult<Response> {
     caller.require_scope(scopes::READ)?;
-    let workspaces = workspaces_for(&state, &caller, query.workspace_id).await?;
+    let workspaces = caller.workspaces_in_scope(&state, query.workspace_id.as_deref()).await?;
     let stations = state.store().workstations_in(&workspaces).await?;
     let items = with_agents(&state, stations).await?;
     Ok(conditional_json(&headers, &WorkstationList { items }))
@@ -300,7 +289,7 @@ pub async fn presence(
     ApiQuery(query): ApiQuery<WorkspaceQuery>,
 ) -> ApiResult<Response> {
     caller.require_scope(scopes::READ)?;
-    let workspaces = workspaces_for(&state, &caller, query.workspace_id).await?;
+    let workspaces = caller.workspaces_in_scope(&state, query.workspace_id.as_deref()).await?;
     let stations = state.store().workstations_in(&workspaces).await?;
     let ids: Vec<WorkstationId> =
         stations.iter().filter(|w| w.status != WorkstationStatus::Offline).map(|w| w.id.clone()).collect();

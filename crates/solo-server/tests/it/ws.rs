@@ -44,16 +44,7 @@ impl Ws {
     pub async fn open(server: &TestServer) -> Ws {
         let url = format!("{}/connection/websocket", server.base.replacen("http://", "ws://", 1));
         let (stream, _) = tokio_tungstenite::connect_async(url).await.expect("websocket opens");
-        let (write, read) = stream.split();
-        Ws {
-            write,
-            read,
-            next_id: 1,
-            pushes: VecDeque::new(),
-            incoming: VecDeque::new(),
-            auto_pong: true,
-            pings_seen: 0,
-        }
+        Ws::from_stream(stream)
     }
 
     /// Opens a WebSocket whose kernel receive buffer is small, for a client that stops reading.
@@ -65,6 +56,10 @@ impl Ws {
         let tcp = socket.connect(addr).await.expect("tcp connect");
         let (stream, _) =
             tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp)).await.expect("websocket opens");
+        Ws::from_stream(stream)
+    }
+
+    fn from_stream(stream: Stream) -> Ws {
         let (write, read) = stream.split();
         Ws {
             write,

@@ -333,3 +333,52 @@ async fn inbox_and_board_commands_with_exit_codes() {
     let (code, _, _) = env.run(&["missions", "list"]);
     assert_eq!(code, 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_watch_follows_workstations_and_people() {
+    let env = Env::start().await;
+    let (code, _, err) = env.run(&["login", "--server", &env.base(), "--token", &env.pat]);
+    assert_eq!(code, 0, "{err}");
+    let mut watch = env
+        .solo(&["presence", "watch", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("watch");
+    let (lines, _) = collect(&mut watch);
+    let parsed = || -> Vec<Value> {
+        lines.lock().expect("lock").iter().map(|l| serde_json::from_str(l).expect("NDJSON")).collect()
+    };
+    env.until("summary", || parsed().first().is_some_and(|l| l["kind"] == "summary")).await;
+    let workspace = parsed()[0]["summary"]["workspaceId"].as_str().expect("workspace").to_owned();
+    let channel = format!("workspace:{workspace}");
+    env.until("watch to subscribe", || !env.state.hub().presence(&channel).clients.is_empty()).await;
+
+    let (code, out, _) = env.run(&["workstations", "create", "rig"]);
+    assert_eq!(code, 0);
+    let station: Value = serde_json::from_str(out.trim()).expect("json");
+    let (code, _, _) =
+        env.run(&["workstations", "heartbeat", station["id"].as_str().expect("id"), "--once", "--agents", "1"]);
+    assert_eq!(code, 0);
+    env.until("status and agent events", || {
+        let types: Vec<String> =
+            parsed().iter().filter_map(|l| l["data"]["type"].as_str().map(str::to_owned)).collect();
+        types.contains(&"workstation.status_changed".to_owned()) && types.contains(&"agent.status_changed".to_owned())
+    })
+    .await;
+    let change = parsed().into_iter().find(|l| l["data"]["type"] == "workstation.status_changed").expect("change");
+    assert_eq!(
+        (change["data"]["data"]["from"].as_str(), change["data"]["data"]["to"].as_str()),
+        (Some("offline"), Some("online"))
+    );
+
+    // Someone else comes online.
+    let mut second =
+        env.solo(&["presence", "watch", "--json"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("second");
+    env.until("join", || parsed().iter().any(|l| l["kind"] == "join" && l["data"]["conn_info"]["name"] == "ada")).await;
+    let _ = second.kill();
+    let _ = second.wait();
+    env.until("leave", || parsed().iter().any(|l| l["kind"] == "leave")).await;
+    let _ = watch.kill();
+    let _ = watch.wait();
+}
