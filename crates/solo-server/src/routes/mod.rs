@@ -8,6 +8,7 @@ pub mod health;
 pub mod missions;
 pub mod notifications;
 pub mod tokens;
+pub mod web;
 pub mod workstations;
 
 use axum::http::Method;
@@ -66,7 +67,8 @@ async fn method_not_allowed() -> Response {
     ApiError::MethodNotAllowed.into_response()
 }
 
-/// Every HTTP route of the API (the WebSocket endpoint and the web UI are added by the caller).
+/// Every HTTP route of the API, and the web UI for every other path (the
+/// WebSocket endpoint is added by the caller).
 pub fn api_router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(health::healthz))
@@ -98,4 +100,5 @@ pub fn api_router() -> Router<AppState> {
         .route("/api/me/preferences", get(notifications::get_preferences).put(notifications::put_preferences))
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .method_not_allowed_fallback(method_not_allowed)
+        .fallback(web::ui)
 }

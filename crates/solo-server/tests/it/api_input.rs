@@ -197,3 +197,27 @@ async fn health_and_openapi_are_served() {
     assert!(doc["components"]["schemas"]["EventEnvelope"].is_object());
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_web_ui_is_served_with_client_side_routes() {
+    let server = TestServer::start().await;
+    for path in ["/", "/board", "/notifications", "/workstations/wk_0193f0c2a1b27c3d8e9f0a1b2c3d4e5f"] {
+        let response = client().get(server.url(path)).send().await.expect("get");
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert!(response.headers()["content-type"].to_str().expect("type").starts_with("text/html"), "{path}");
+        assert!(response.headers()["content-security-policy"].to_str().expect("csp").contains("default-src 'self'"));
+        let etag = response.headers()["etag"].to_str().expect("etag").to_owned();
+        let body = response.text().await.expect("body");
+        assert!(body.contains("<html"), "{path}");
+        let again = client().get(server.url(path)).header("if-none-match", etag).send().await.expect("get");
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    }
+    let missing = client().get(server.url("/assets/nothing-here.js")).send().await.expect("get");
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let api = client().get(server.url("/api/nothing-here")).send().await.expect("get");
+    assert_eq!(api.status(), StatusCode::NOT_FOUND);
+    assert_eq!(api.json::<Value>().await.expect("json")["code"], "not_found");
+    let post = client().post(server.url("/board")).send().await.expect("post");
+    assert_eq!(post.status(), StatusCode::NOT_FOUND);
+    server.stop().await;
+}
