@@ -8,6 +8,7 @@
 //! - [`realtime`]: the WebSocket endpoint (Centrifugo protocol v2), connection tokens, the hub.
 //! - [`dispatcher`]: publishes committed outbox events to the bus, retrying forever.
 //! - [`workers`]: presence sweeper, history retention.
+//! - [`demo`]: the seeded workspace and simulated workstations of `solo serve --demo`.
 //! - [`http`]: extractors, conditional responses, trace ids.
 //! - [`error`]: the one API error type.
 //!
@@ -17,6 +18,7 @@
 pub mod access;
 pub mod auth;
 pub mod bus;
+pub mod demo;
 pub mod dispatcher;
 pub mod error;
 pub mod http;
@@ -130,6 +132,8 @@ impl Server {
         let retention = tokio::spawn(workers::retention(self.state.clone(), stop.clone()));
         let ticker = tokio::spawn(realtime::ticker(self.state.clone(), stop.clone()));
         let revalidator = tokio::spawn(realtime::revalidator(self.state.clone(), stop.clone()));
+        let simulation =
+            self.state.settings().demo.then(|| tokio::spawn(demo::simulate(self.state.clone(), stop.clone())));
 
         let addr = listener.local_addr()?;
         tracing::info!(%addr, store = self.state.store().backend(), bus = self.state.bus().kind(), "solo is serving");
@@ -149,7 +153,7 @@ impl Server {
         while self.state.hub().connection_count() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
-        for task in [sweeper, retention, ticker, revalidator, dispatcher] {
+        for task in [sweeper, retention, ticker, revalidator, dispatcher].into_iter().chain(simulation) {
             if let Err(e) = task.await {
                 tracing::error!(error = %e, "a background worker panicked");
             }

@@ -103,6 +103,8 @@ pub struct Settings {
     /// `SOLO_DEFAULT_QUIET_HOURS`: quiet hours of users who set none: `off`, or
     /// `HH:MM-HH:MM ZONE` (e.g. `22:00-07:00 Europe/Paris`); urgent notifications pass.
     pub default_quiet_hours: String,
+    /// `SOLO_DEMO`: seed a demo workspace and simulate workstations (`solo serve --demo`).
+    pub demo: bool,
     /// `SOLO_LOG`: log filter (`info`, `solo_server=debug,info`, …).
     pub log: String,
     /// `SOLO_LOG_FORMAT`: `text` or `json`.
@@ -141,6 +143,7 @@ impl Default for Settings {
             revalidate_interval_ms: 1000,
             poll_interval_secs: 15,
             default_quiet_hours: "off".to_owned(),
+            demo: false,
             log: "info".to_owned(),
             log_format: "text".to_owned(),
         }

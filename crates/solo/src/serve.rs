@@ -17,6 +17,10 @@ pub struct ServeArgs {
     /// Address to listen on (env: SOLO_ADDR; default 127.0.0.1:7070).
     #[arg(long)]
     addr: Option<String>,
+    /// Seed a demo workspace with two users (passwords printed at start), missions
+    /// in every stage and three simulated workstations (env: SOLO_DEMO).
+    #[arg(long)]
+    demo: bool,
 }
 
 fn init_logging(settings: &Settings) {
@@ -63,12 +67,22 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(addr) = args.addr {
         settings.addr = addr;
     }
+    settings.demo |= args.demo;
     init_logging(&settings);
     tracing::debug!(?settings, "configuration");
     let listener = tokio::net::TcpListener::bind(&settings.addr)
         .await
         .with_context(|| format!("cannot listen on {}", settings.addr))?;
+    let demo = settings.demo;
     let server = Server::build(settings).await.context("cannot start the server")?;
+    if demo {
+        let logins = solo_server::demo::seed(server.state()).await.context("cannot seed the demo")?;
+        let addr = listener.local_addr().context("no local address")?;
+        println!("Solo demo at http://{addr} — sign in as:");
+        for login in logins {
+            println!("  {} / {}", login.username, login.password);
+        }
+    }
     server.run(listener, shutdown_signal()).await.context("the server failed")?;
     Ok(())
 }

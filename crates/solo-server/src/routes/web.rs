@@ -14,8 +14,12 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
 fn serve(asset: solo_web::Asset, request: &HeaderMap) -> Response {
     let etag = format!("\"{}\"", asset.etag);
     let cache = if asset.immutable { "public, max-age=31536000, immutable" } else { "no-cache" };
-    let fresh = request.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
-    let mut response = if fresh { StatusCode::NOT_MODIFIED.into_response() } else { asset.bytes.into_owned().into_response() };
+    let fresh = request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let mut response =
+        if fresh { StatusCode::NOT_MODIFIED.into_response() } else { asset.bytes.into_owned().into_response() };
     let headers = response.headers_mut();
     if let Ok(mime) = HeaderValue::from_str(&asset.mime) {
         headers.insert(header::CONTENT_TYPE, mime);

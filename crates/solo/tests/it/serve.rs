@@ -101,3 +101,61 @@ async fn admin_bootstrap_prints_a_pat_that_the_server_accepts() {
     };
     assert!(status.success(), "clean exit: {status}");
 }
+
+#[tokio::test]
+async fn demo_mode_seeds_a_live_workspace_and_prints_logins() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = solo(dir.path())
+        .args(["serve", "--demo", "--addr", "127.0.0.1:0"])
+        .env("SOLO_HEARTBEAT_INTERVAL_SECS", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("solo serve --demo");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let banner = lines.next().expect("banner").expect("line");
+    let addr =
+        banner.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).expect("address in banner").to_owned();
+    let login_line = lines.next().expect("login").expect("line");
+    let mut parts = login_line.split(" / ");
+    let (user, password) =
+        (parts.next().expect("user").trim().to_owned(), parts.next().expect("password").trim().to_owned());
+    assert_eq!(user, "ada");
+
+    let http = reqwest::Client::builder().cookie_store(true).timeout(Duration::from_secs(10)).build().expect("client");
+    let login = http
+        .post(format!("http://{addr}/api/auth/login"))
+        .json(&serde_json::json!({ "username": user, "password": password }))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status(), 200, "the printed password signs in");
+    let missions: serde_json::Value =
+        http.get(format!("http://{addr}/api/missions")).send().await.expect("missions").json().await.expect("json");
+    let stages: std::collections::HashSet<String> = missions["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|m| m["stage"].as_str().expect("stage").to_owned())
+        .collect();
+    assert_eq!(stages.len(), 5, "missions in every stage: {stages:?}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let stations: serde_json::Value = http
+            .get(format!("http://{addr}/api/workstations"))
+            .send()
+            .await
+            .expect("workstations")
+            .json()
+            .await
+            .expect("json");
+        let online = stations["items"].as_array().expect("items").iter().filter(|w| w["status"] == "online").count();
+        if online == 3 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the simulated workstations come online: {stations}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+}
