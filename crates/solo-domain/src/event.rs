@@ -24,7 +24,7 @@ use crate::notification::{InboxReadAll, NotificationChanged};
 use crate::presence::{AgentStatus, WorkstationStatus};
 
 /// Who caused a change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Actor {
     /// A signed-in user, or a token acting for one.
@@ -43,7 +43,7 @@ impl Actor {
 }
 
 /// The kind of entity an event is about; `version` counts per subject.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum SubjectKind {
     Mission,
@@ -56,14 +56,14 @@ pub enum SubjectKind {
 }
 
 /// The entity an event is about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
 pub struct Subject {
     pub kind: SubjectKind,
     pub id: String,
 }
 
 /// One agent's state as reported in a heartbeat.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentState {
     pub id: String,
@@ -74,7 +74,7 @@ pub struct AgentState {
 }
 
 /// The type and data of an event. Serialized as `"type": "…", "data": {…}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(tag = "type", content = "data")]
 pub enum EventPayload {
     #[serde(rename = "mission.created", rename_all = "camelCase")]
@@ -157,7 +157,7 @@ impl EventPayload {
 }
 
 /// A versioned, traceable record of one state change.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct EventEnvelope {
     /// Unique (UUIDv7): consumers drop an id they have already applied.
@@ -169,6 +169,7 @@ pub struct EventEnvelope {
     /// When the change was committed, in Unix milliseconds (RFC 3339 on the wire).
     #[serde(with = "crate::time::serde_ms")]
     #[schema(value_type = String, format = DateTime)]
+    #[ts(type = "string")]
     pub ts: i64,
     /// The W3C trace id of the request that caused the change (32 hex digits).
     pub trace_id: String,

@@ -27,7 +27,7 @@ fn is_valid(prefix: &str, value: &str) -> bool {
 macro_rules! prefixed_id {
     ($(#[$doc:meta])* $name:ident, $prefix:literal, $kind:literal) => {
         $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema, ts_rs::TS)]
         #[serde(transparent)]
         #[schema(value_type = String, example = json!(concat!($prefix, "0193f0c2a1b27c3d8e9f0a1b2c3d4e5f")))]
         pub struct $name(String);

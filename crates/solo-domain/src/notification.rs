@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The inbox tab a notification belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     Missions,
@@ -30,7 +30,7 @@ impl Category {
 }
 
 /// How loudly a notification asks for attention. `urgent` may pass quiet hours.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Info,
@@ -57,7 +57,7 @@ impl Severity {
 /// surfaces do not toast or ring. The window may cross midnight; the start
 /// minute is inside it and the end minute is not (22:00–07:00 is quiet at 22:00
 /// and 06:59, not at 07:00). Urgent notifications pass when `allow_urgent`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct QuietHours {
     pub enabled: bool,
@@ -208,7 +208,7 @@ mod quiet_tests {
 }
 
 /// A notification as every surface sees it (API, realtime events, CLI, web).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct NotificationView {
     pub id: crate::ids::NotificationId,
@@ -229,14 +229,16 @@ pub struct NotificationView {
     pub source_event_id: Option<uuid::Uuid>,
     #[serde(with = "crate::time::serde_ms")]
     #[schema(value_type = String, format = DateTime)]
+    #[ts(type = "string")]
     pub created_at: i64,
     #[serde(with = "crate::time::serde_ms::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
+    #[ts(type = "string | null")]
     pub read_at: Option<i64>,
 }
 
 /// Unread notifications per category.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
 pub struct ByCategory {
     pub missions: u64,
     pub workstations: u64,
@@ -257,7 +259,7 @@ impl ByCategory {
 
 /// A user's unread counts: the server's number, versioned so a client can tell
 /// it missed a change (the version grows by one per change).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct UnreadCounts {
     pub total: u64,
@@ -266,7 +268,7 @@ pub struct UnreadCounts {
 }
 
 /// Data of `notification.created`, `notification.read` and `notification.unread`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct NotificationChanged {
     pub user_id: crate::ids::UserId,
@@ -275,7 +277,7 @@ pub struct NotificationChanged {
 }
 
 /// Data of `notifications.read_all`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct InboxReadAll {
     pub user_id: crate::ids::UserId,
@@ -284,6 +286,7 @@ pub struct InboxReadAll {
     /// Notifications created after this instant (Unix ms, RFC 3339 on the wire) stayed unread.
     #[serde(with = "crate::time::serde_ms")]
     #[schema(value_type = String, format = DateTime)]
+    #[ts(type = "string")]
     pub watermark: i64,
     /// How many were marked read.
     pub marked: u64,

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// A workstation is `online` while heartbeats arrive, `degraded` after a few
 /// missed intervals and `offline` after more (thresholds are configuration).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum WorkstationStatus {
     Online,
@@ -39,7 +39,7 @@ impl WorkstationStatus {
 }
 
 /// What an agent on a workstation reports doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum AgentStatus {
     Idle,

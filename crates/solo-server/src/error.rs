@@ -55,7 +55,7 @@ pub enum ApiError {
     Internal,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
 pub struct ErrorBody {
     /// Stable, machine-readable code (e.g. `not_found`, `invalid_transition`).
     pub code: &'static str,

@@ -27,6 +27,7 @@ pub mod realtime;
 pub mod routes;
 pub mod settings;
 pub mod state;
+pub mod typescript;
 pub mod workers;
 
 use std::future::Future;

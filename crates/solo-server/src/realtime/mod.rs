@@ -36,7 +36,7 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/connection/websocket", get(websocket)).route("/api/realtime/token", post(connection_token))
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionToken {
     /// HS256 JWT for the WebSocket `connect` command.

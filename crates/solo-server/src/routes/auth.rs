@@ -22,7 +22,7 @@ pub struct LoginRequest {
     password: String,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkspaceView {
     pub id: String,
@@ -31,7 +31,7 @@ pub struct WorkspaceView {
     pub role: &'static str,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Me {
     pub id: String,
@@ -41,7 +41,7 @@ pub struct Me {
     pub workspaces: Vec<WorkspaceView>,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct LoginResponse {
     user: Me,

@@ -30,14 +30,15 @@ pub struct EventsQuery {
     limit: Option<i64>,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
 pub struct HistoryEntry {
     offset: u64,
     #[schema(value_type = solo_domain::EventEnvelope)]
+    #[ts(as = "solo_domain::EventEnvelope")]
     event: Box<RawValue>,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct EventsPage {
     channel: String,

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::state::AppState;
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
 pub struct Health {
     status: &'static str,
 }
@@ -19,7 +19,7 @@ pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
 pub struct Readiness {
     status: &'static str,
     store: &'static str,

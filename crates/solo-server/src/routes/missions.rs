@@ -14,7 +14,7 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::{conditional_json, ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct MissionView {
     id: MissionId,
@@ -42,7 +42,7 @@ impl From<Mission> for MissionView {
     }
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct MissionDetail {
     #[serde(flatten)]
@@ -51,7 +51,7 @@ pub struct MissionDetail {
     reviews: Vec<ReviewView>,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
 pub struct MissionList {
     items: Vec<MissionView>,
 }
@@ -94,7 +94,7 @@ pub struct CreateReview {
     comment: Option<String>,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ReviewView {
     id: String,
@@ -118,7 +118,7 @@ impl From<Review> for ReviewView {
     }
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
 pub struct ReviewCreated {
     review: ReviewView,
     mission: MissionView,
@@ -133,7 +133,7 @@ pub struct CreateFallback {
     summary: String,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct FallbackView {
     id: String,
@@ -157,7 +157,7 @@ impl From<Fallback> for FallbackView {
     }
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
 pub struct FallbackCreated {
     fallback: FallbackView,
     mission: MissionView,

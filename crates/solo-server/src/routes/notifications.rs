@@ -36,7 +36,7 @@ pub struct ListQuery {
     limit: Option<i64>,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct NotificationPage {
     items: Vec<NotificationView>,
@@ -46,7 +46,7 @@ pub struct NotificationPage {
     unread_count: u64,
 }
 
-#[derive(Deserialize, Serialize, utoipa::ToSchema)]
+#[derive(Deserialize, Serialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateNotification {
     user_id: UserId,
@@ -74,14 +74,14 @@ pub struct ReadAll {
     watermark: Option<String>,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ReadAllResult {
     marked: u64,
     unread: UnreadCounts,
 }
 
-#[derive(Deserialize, Serialize, utoipa::ToSchema)]
+#[derive(Deserialize, Serialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Preferences {
     quiet_hours: QuietHours,

@@ -21,7 +21,7 @@ use crate::state::AppState;
 /// Most agents one heartbeat may report.
 const MAX_AGENTS: usize = 64;
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentView {
     id: String,
@@ -45,7 +45,7 @@ impl From<Agent> for AgentView {
     }
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkstationView {
     id: WorkstationId,
@@ -73,12 +73,12 @@ fn view(ws: Workstation, agents: Vec<Agent>) -> WorkstationView {
     }
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
 pub struct WorkstationList {
     items: Vec<WorkstationView>,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkstationDetail {
     #[serde(flatten)]
@@ -230,7 +230,7 @@ pub async fn heartbeat(
     Ok(Json(views.pop().ok_or(ApiError::Internal)?))
 }
 
-#[derive(Serialize, Default, utoipa::ToSchema)]
+#[derive(Serialize, Default, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkstationCounts {
     total: u64,
@@ -239,7 +239,7 @@ pub struct WorkstationCounts {
     offline: u64,
 }
 
-#[derive(Serialize, Default, utoipa::ToSchema)]
+#[derive(Serialize, Default, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentCounts {
     total: u64,
@@ -249,14 +249,14 @@ pub struct AgentCounts {
     error: u64,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct OnlineUser {
     pub id: String,
     pub name: String,
 }
 
-#[derive(Serialize, Default, utoipa::ToSchema)]
+#[derive(Serialize, Default, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct PeopleOnline {
     /// Distinct users with the web UI or CLI connected (per user, not per tab).
@@ -264,7 +264,7 @@ pub struct PeopleOnline {
     users: Vec<OnlineUser>,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct PresenceSummary {
     workspace_id: WorkspaceId,
@@ -274,7 +274,7 @@ pub struct PresenceSummary {
     people: PeopleOnline,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
 pub struct PresenceList {
     items: Vec<PresenceSummary>,
 }

@@ -1,0 +1,112 @@
+//! The web UI's TypeScript types, generated from the Rust types of the API and
+//! the events (never written twice by hand). `web/src/api/generated.ts` is the
+//! output; a test fails when it is stale, and
+//! `SOLO_UPDATE_TYPESCRIPT=1 cargo test -p solo-server typescript` rewrites it.
+
+use ts_rs::{Config, TS};
+
+use crate::routes::{auth, community, events, missions, notifications, tokens, workstations};
+
+fn declare<T: TS>(cfg: &Config, out: &mut String) {
+    out.push_str("export ");
+    out.push_str(&T::decl(cfg));
+    out.push_str("\n\n");
+}
+
+/// Every exported type, in one module.
+pub fn declarations() -> String {
+    // JSON numbers are JavaScript numbers: our integers stay far below 2^53.
+    let cfg = Config::new().with_large_int("number");
+    let mut out = String::from(
+        "// Generated from the server's Rust types by `crates/solo-server/src/typescript.rs`.\n\
+         // Do not edit: run `SOLO_UPDATE_TYPESCRIPT=1 cargo test -p solo-server typescript`.\n\n",
+    );
+    macro_rules! all {
+        ($($t:ty),* $(,)?) => { $( declare::<$t>(&cfg, &mut out); )* };
+    }
+    use solo_domain::event::{Actor, AgentState, EventEnvelope, EventPayload, Subject, SubjectKind};
+    use solo_domain::notification::{ByCategory, InboxReadAll, NotificationChanged, NotificationView, UnreadCounts};
+    use solo_domain::*;
+    all!(
+        UserId,
+        WorkspaceId,
+        MissionId,
+        WorkstationId,
+        ReviewId,
+        FallbackId,
+        PostId,
+        TokenId,
+        NotificationId,
+        Stage,
+        ReviewDecision,
+        WorkstationStatus,
+        AgentStatus,
+        Category,
+        Severity,
+        QuietHours,
+        Actor,
+        SubjectKind,
+        Subject,
+        AgentState,
+        EventPayload,
+        EventEnvelope,
+        NotificationView,
+        ByCategory,
+        UnreadCounts,
+        NotificationChanged,
+        InboxReadAll,
+        crate::error::ErrorBody,
+        auth::WorkspaceView,
+        auth::Me,
+        auth::LoginResponse,
+        tokens::TokenView,
+        tokens::TokenList,
+        tokens::CreatedToken,
+        missions::MissionView,
+        missions::MissionDetail,
+        missions::MissionList,
+        missions::ReviewView,
+        missions::ReviewCreated,
+        missions::FallbackView,
+        missions::FallbackCreated,
+        workstations::AgentView,
+        workstations::WorkstationView,
+        workstations::WorkstationList,
+        workstations::WorkstationDetail,
+        workstations::WorkstationCounts,
+        workstations::AgentCounts,
+        workstations::OnlineUser,
+        workstations::PeopleOnline,
+        workstations::PresenceSummary,
+        workstations::PresenceList,
+        community::PostView,
+        community::PostList,
+        events::HistoryEntry,
+        events::EventsPage,
+        notifications::NotificationPage,
+        notifications::ReadAllResult,
+        notifications::Preferences,
+        crate::realtime::ConnectionToken,
+    );
+    out.truncate(out.trim_end().len());
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn typescript_types_are_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web/src/api/generated.ts");
+        let fresh = super::declarations();
+        if std::env::var_os("SOLO_UPDATE_TYPESCRIPT").is_some() {
+            std::fs::write(&path, &fresh).expect("write generated types");
+            return;
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == fresh,
+            "web/src/api/generated.ts is stale: run `SOLO_UPDATE_TYPESCRIPT=1 cargo test -p solo-server typescript` and commit it"
+        );
+    }
+}

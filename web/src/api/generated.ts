@@ -1,0 +1,249 @@
+// Generated from the server's Rust types by `crates/solo-server/src/typescript.rs`.
+// Do not edit: run `SOLO_UPDATE_TYPESCRIPT=1 cargo test -p solo-server typescript`.
+
+export type UserId = string;
+
+export type WorkspaceId = string;
+
+export type MissionId = string;
+
+export type WorkstationId = string;
+
+export type ReviewId = string;
+
+export type FallbackId = string;
+
+export type PostId = string;
+
+export type TokenId = string;
+
+export type NotificationId = string;
+
+export type Stage = "backlog" | "spec" | "build" | "review" | "done";
+
+export type ReviewDecision = "approved" | "changes_requested" | "rejected";
+
+export type WorkstationStatus = "online" | "degraded" | "offline";
+
+export type AgentStatus = "idle" | "working" | "waiting_review" | "error";
+
+export type Category = "missions" | "workstations" | "community" | "system";
+
+export type Severity = "info" | "warning" | "urgent";
+
+export type QuietHours = { enabled: boolean, 
+/**
+ * Local start time, `HH:MM` (24-hour).
+ */
+start: string, 
+/**
+ * Local end time, `HH:MM` (24-hour).
+ */
+end: string, 
+/**
+ * IANA time zone, e.g. `Europe/Paris`.
+ */
+timezone: string, 
+/**
+ * Let `urgent` notifications through as not quiet.
+ */
+allowUrgent: boolean, };
+
+export type Actor = { "kind": "user", id: UserId, } | { "kind": "system" };
+
+export type SubjectKind = "mission" | "workstation" | "agent" | "post" | "notification" | "inbox";
+
+export type Subject = { kind: SubjectKind, id: string, };
+
+export type AgentState = { id: string, name: string, status: AgentStatus, missionId?: MissionId | null, };
+
+export type EventPayload = { "type": "mission.created", "data": { workspaceId: WorkspaceId, title: string, stage: Stage, ownerId: UserId, } } | { "type": "mission.stage_changed", "data": { workspaceId: WorkspaceId, title: string, from: Stage, to: Stage, } } | { "type": "review.decided", "data": { workspaceId: WorkspaceId, reviewId: ReviewId, reviewerId: UserId, decision: ReviewDecision, comment?: string | null, } } | { "type": "fallback.generated", "data": { workspaceId: WorkspaceId, fallbackId: FallbackId, reason: string, summary: string, } } | { "type": "workstation.created", "data": { workspaceId: WorkspaceId, name: string, ownerId: UserId, } } | { "type": "workstation.heartbeat", "data": { workspaceId: WorkspaceId, status: WorkstationStatus, agents: Array<AgentState>, } } | { "type": "workstation.status_changed", "data": { workspaceId: WorkspaceId, workstationId: WorkstationId, name: string, from: WorkstationStatus, to: WorkstationStatus, } } | { "type": "agent.status_changed", "data": { workspaceId: WorkspaceId, workstationId: WorkstationId, agentId: string, name: string, 
+/**
+ * `None` when the agent is reported for the first time.
+ */
+from: AgentStatus | null, to: AgentStatus, missionId?: MissionId | null, } } | { "type": "community.posted", "data": { workspaceId: WorkspaceId, postId: PostId, authorId: UserId, body: string, mentions: Array<UserId>, } } | { "type": "notification.created", "data": NotificationChanged } | { "type": "notification.read", "data": NotificationChanged } | { "type": "notification.unread", "data": NotificationChanged } | { "type": "notifications.read_all", "data": InboxReadAll };
+
+export type EventEnvelope = { 
+/**
+ * Unique (UUIDv7): consumers drop an id they have already applied.
+ */
+id: string, 
+/**
+ * The subject's version after this change; strictly increasing per subject.
+ */
+version: number, 
+/**
+ * When the change was committed, in Unix milliseconds (RFC 3339 on the wire).
+ */
+ts: string, 
+/**
+ * The W3C trace id of the request that caused the change (32 hex digits).
+ */
+traceId: string, actor: Actor, subject: Subject, } & ({ "type": "mission.created", "data": { workspaceId: WorkspaceId, title: string, stage: Stage, ownerId: UserId, } } | { "type": "mission.stage_changed", "data": { workspaceId: WorkspaceId, title: string, from: Stage, to: Stage, } } | { "type": "review.decided", "data": { workspaceId: WorkspaceId, reviewId: ReviewId, reviewerId: UserId, decision: ReviewDecision, comment?: string | null, } } | { "type": "fallback.generated", "data": { workspaceId: WorkspaceId, fallbackId: FallbackId, reason: string, summary: string, } } | { "type": "workstation.created", "data": { workspaceId: WorkspaceId, name: string, ownerId: UserId, } } | { "type": "workstation.heartbeat", "data": { workspaceId: WorkspaceId, status: WorkstationStatus, agents: Array<AgentState>, } } | { "type": "workstation.status_changed", "data": { workspaceId: WorkspaceId, workstationId: WorkstationId, name: string, from: WorkstationStatus, to: WorkstationStatus, } } | { "type": "agent.status_changed", "data": { workspaceId: WorkspaceId, workstationId: WorkstationId, agentId: string, name: string, 
+/**
+ * `None` when the agent is reported for the first time.
+ */
+from: AgentStatus | null, to: AgentStatus, missionId?: MissionId | null, } } | { "type": "community.posted", "data": { workspaceId: WorkspaceId, postId: PostId, authorId: UserId, body: string, mentions: Array<UserId>, } } | { "type": "notification.created", "data": NotificationChanged } | { "type": "notification.read", "data": NotificationChanged } | { "type": "notification.unread", "data": NotificationChanged } | { "type": "notifications.read_all", "data": InboxReadAll });
+
+export type NotificationView = { id: NotificationId, userId: UserId, category: Category, 
+/**
+ * What caused it: an event type (`mission.stage_changed`, …) or `direct`.
+ */
+type: string, title: string, body: string | null, link: string | null, severity: Severity, 
+/**
+ * True when it arrived during the user's quiet hours: no toast, no bell.
+ */
+quiet: boolean, 
+/**
+ * +1 on every change (read, unread).
+ */
+version: number, 
+/**
+ * The event that caused it, if any.
+ */
+sourceEventId: string | null, createdAt: string, readAt: string | null, };
+
+export type ByCategory = { missions: number, workstations: number, community: number, system: number, };
+
+export type UnreadCounts = { total: number, byCategory: ByCategory, countsVersion: number, };
+
+export type NotificationChanged = { userId: UserId, notification: NotificationView, unread: UnreadCounts, };
+
+export type InboxReadAll = { userId: UserId, 
+/**
+ * Only this category was marked, if given.
+ */
+category: Category | null, 
+/**
+ * Notifications created after this instant (Unix ms, RFC 3339 on the wire) stayed unread.
+ */
+watermark: string, 
+/**
+ * How many were marked read.
+ */
+marked: number, unread: UnreadCounts, };
+
+export type ErrorBody = { 
+/**
+ * Stable, machine-readable code (e.g. `not_found`, `invalid_transition`).
+ */
+code: string, 
+/**
+ * Human-readable explanation.
+ */
+message: string, };
+
+export type WorkspaceView = { id: string, slug: string, name: string, role: string, };
+
+export type Me = { id: string, name: string, displayName: string, avatarUrl: string | null, workspaces: Array<WorkspaceView>, };
+
+export type LoginResponse = { user: Me, 
+/**
+ * Send this in `X-CSRF-Token` with every state-changing request made with the session cookie.
+ */
+csrfToken: string, };
+
+export type TokenView = { id: string, name: string, scopes: Array<string>, createdAt: string, expiresAt: string | null, revokedAt: string | null, lastUsedAt: string | null, };
+
+export type TokenList = { items: Array<TokenView>, };
+
+export type CreatedToken = { 
+/**
+ * The secret, shown this once: only its hash is kept.
+ */
+token: string, id: string, name: string, scopes: Array<string>, createdAt: string, expiresAt: string | null, revokedAt: string | null, lastUsedAt: string | null, };
+
+export type MissionView = { id: MissionId, title: string, stage: Stage, version: number, workspaceId: WorkspaceId, ownerId: UserId, createdAt: string, updatedAt: string, };
+
+export type MissionDetail = { watcherIds: Array<UserId>, reviews: Array<ReviewView>, id: MissionId, title: string, stage: Stage, version: number, workspaceId: WorkspaceId, ownerId: UserId, createdAt: string, updatedAt: string, };
+
+export type MissionList = { items: Array<MissionView>, };
+
+export type ReviewView = { id: string, missionId: MissionId, reviewerId: UserId, decision: ReviewDecision, comment: string | null, createdAt: string, };
+
+export type ReviewCreated = { review: ReviewView, mission: MissionView, };
+
+export type FallbackView = { id: string, missionId: MissionId, reason: string, summary: string, createdBy: UserId, createdAt: string, };
+
+export type FallbackCreated = { fallback: FallbackView, mission: MissionView, };
+
+export type AgentView = { id: string, name: string, status: AgentStatus, missionId: MissionId | null, version: number, updatedAt: string, };
+
+export type WorkstationView = { id: WorkstationId, name: string, status: WorkstationStatus, workspaceId: WorkspaceId, ownerId: UserId, version: number, lastHeartbeatAt: string | null, createdAt: string, agents: Array<AgentView>, };
+
+export type WorkstationList = { items: Array<WorkstationView>, };
+
+export type WorkstationDetail = { 
+/**
+ * The latest events about this workstation, newest first.
+ */
+recentEvents: Array<EventEnvelope>, id: WorkstationId, name: string, status: WorkstationStatus, workspaceId: WorkspaceId, ownerId: UserId, version: number, lastHeartbeatAt: string | null, createdAt: string, agents: Array<AgentView>, };
+
+export type WorkstationCounts = { total: number, online: number, degraded: number, offline: number, };
+
+export type AgentCounts = { total: number, idle: number, working: number, waitingReview: number, error: number, };
+
+export type OnlineUser = { id: string, name: string, };
+
+export type PeopleOnline = { 
+/**
+ * Distinct users with the web UI or CLI connected (per user, not per tab).
+ */
+online: number, users: Array<OnlineUser>, };
+
+export type PresenceSummary = { workspaceId: WorkspaceId, workstations: WorkstationCounts, 
+/**
+ * Agents on workstations that are not offline.
+ */
+agents: AgentCounts, people: PeopleOnline, };
+
+export type PresenceList = { items: Array<PresenceSummary>, };
+
+export type PostView = { id: PostId, workspaceId: WorkspaceId, authorId: UserId, body: string, mentions: Array<UserId>, createdAt: string, };
+
+export type PostList = { items: Array<PostView>, };
+
+export type HistoryEntry = { offset: number, event: EventEnvelope, };
+
+export type EventsPage = { channel: string, 
+/**
+ * The stream's epoch; it changes only when history is lost.
+ */
+epoch: string, 
+/**
+ * The stream's latest offset.
+ */
+offset: number, items: Array<HistoryEntry>, 
+/**
+ * Pass as `since` next time.
+ */
+nextSince: number, 
+/**
+ * True when publications after `since` are no longer kept (or the epoch
+ * changed): the client missed events and must reload its state.
+ */
+reset: boolean, };
+
+export type NotificationPage = { items: Array<NotificationView>, 
+/**
+ * Pass as `cursor` for the next (older) page; null on the last page.
+ */
+nextCursor: string | null, 
+/**
+ * Unread notifications in the whole inbox (all categories).
+ */
+unreadCount: number, };
+
+export type ReadAllResult = { marked: number, unread: UnreadCounts, };
+
+export type Preferences = { quietHours: QuietHours, };
+
+export type ConnectionToken = { 
+/**
+ * HS256 JWT for the WebSocket `connect` command.
+ */
+token: string, expiresAt: string, 
+/**
+ * The WebSocket URL to connect to.
+ */
+url: string, };
