@@ -5,15 +5,57 @@ use solo_store::*;
 
 struct Fixture {
     store: SqlStore,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 async fn sqlite() -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("solo.db").display());
     let store = SqlStore::connect(&url, &SqlOptions::default()).await.expect("connect");
-    Fixture { store, _dir: dir }
+    Fixture { store, _dir: Some(dir) }
 }
+
+/// A store on PostgreSQL in a schema of its own, when `SOLO_TEST_POSTGRES_URL` is set.
+async fn postgres() -> Option<Fixture> {
+    let base = std::env::var("SOLO_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())?;
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    {
+        use sqlx::{Connection, Executor};
+        sqlx::any::install_default_drivers();
+        let mut admin = sqlx::AnyConnection::connect(&base).await.expect("connect to PostgreSQL");
+        admin.execute(format!("CREATE SCHEMA {schema}").as_str()).await.expect("create schema");
+        admin.close().await.expect("close");
+    }
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+    let store = SqlStore::connect(&url, &SqlOptions::default()).await.expect("connect");
+    Some(Fixture { store, _dir: None })
+}
+
+/// Runs a conformance check on SQLite, and on PostgreSQL when configured.
+macro_rules! conformance {
+    ($name:ident, $check:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$check(super::sqlite().await).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                match super::postgres().await {
+                    Some(fixture) => super::$check(fixture).await,
+                    None => eprintln!("SOLO_TEST_POSTGRES_URL is not set: PostgreSQL not checked"),
+                }
+            }
+        }
+    };
+}
+
+conformance!(mission_events, mission_changes_write_events_with_gapless_offsets);
+conformance!(channel_epochs, a_new_channel_keeps_its_epoch);
+conformance!(presence_sweep, heartbeats_and_sweeps_emit_transitions_once);
+conformance!(notification_rules, notifications_follow_rules_and_counts_stay_true);
 
 async fn member(store: &SqlStore, name: &str) -> (User, Workspace) {
     let ws = store.ensure_workspace("acme", "Acme").await.expect("workspace");
@@ -25,9 +67,7 @@ async fn member(store: &SqlStore, name: &str) -> (User, Workspace) {
     (user, ws)
 }
 
-#[tokio::test]
-async fn mission_changes_write_events_with_gapless_offsets() {
-    let f = sqlite().await;
+async fn mission_changes_write_events_with_gapless_offsets(f: Fixture) {
     let (user, ws) = member(&f.store, "ada").await;
     let ctx = WriteContext::user(user.id.clone(), "");
     let mission = f
@@ -62,9 +102,7 @@ async fn mission_changes_write_events_with_gapless_offsets() {
     assert_eq!(f.store.unpublished_count().await.expect("count"), 0);
 }
 
-#[tokio::test]
-async fn a_new_channel_keeps_its_epoch() {
-    let f = sqlite().await;
+async fn a_new_channel_keeps_its_epoch(f: Fixture) {
     let (user, _) = member(&f.store, "bo").await;
     let channel = Channel::Notifications(user.id.clone());
     let first = f.store.channel_position(&channel).await.expect("position");
@@ -73,9 +111,7 @@ async fn a_new_channel_keeps_its_epoch() {
     assert_eq!(first.offset, 0);
 }
 
-#[tokio::test]
-async fn heartbeats_and_sweeps_emit_transitions_once() {
-    let f = sqlite().await;
+async fn heartbeats_and_sweeps_emit_transitions_once(f: Fixture) {
     let (user, ws) = member(&f.store, "cy").await;
     let ctx = WriteContext::user(user.id.clone(), "");
     let station = f
@@ -113,4 +149,65 @@ async fn heartbeats_and_sweeps_emit_transitions_once() {
     );
     let versions: Vec<i64> = events.iter().rev().map(|e| e.version).collect();
     assert_eq!(versions, vec![1, 2, 3, 4, 5]);
+}
+
+async fn notifications_follow_rules_and_counts_stay_true(f: Fixture) {
+    let (owner, ws) = member(&f.store, "owner").await;
+    let other = f
+        .store
+        .create_user(NewUser { name: "other".into(), display_name: "Other".into(), password_hash: None })
+        .await
+        .expect("user");
+    f.store.set_membership(&ws.id, &other.id, Role::Member).await.expect("membership");
+    let mission = f
+        .store
+        .create_mission(
+            &WriteContext::user(owner.id.clone(), ""),
+            NewMission {
+                workspace_id: ws.id.clone(),
+                title: "Rules".into(),
+                owner_id: owner.id.clone(),
+                watchers: vec![],
+            },
+        )
+        .await
+        .expect("create");
+    f.store
+        .change_stage(&WriteContext::user(other.id.clone(), ""), &mission.id, Stage::Spec, None)
+        .await
+        .expect("stage");
+    let filter = NotificationFilter { limit: 10, ..NotificationFilter::default() };
+    let inbox = f.store.notifications(&owner.id, &filter).await.expect("inbox");
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(inbox[0].kind, "mission.stage_changed");
+    assert!(f.store.notifications(&other.id, &filter).await.expect("inbox").is_empty(), "the actor is not notified");
+    let counts = f.store.unread_counts(&owner.id).await.expect("counts");
+    assert_eq!((counts.total, counts.by_category.missions, counts.counts_version), (1, 1, 1));
+    let read =
+        f.store.set_read(&WriteContext::user(owner.id.clone(), ""), &owner.id, &inbox[0].id, true).await.expect("read");
+    assert!(read.read_at.is_some());
+    let counts = f.store.unread_counts(&owner.id).await.expect("counts");
+    assert_eq!((counts.total, counts.counts_version), (0, 2));
+    // Direct creation is idempotent per creator and key.
+    let new = NewNotification {
+        user_id: owner.id.clone(),
+        category: solo_domain::Category::System,
+        title: "Hello".into(),
+        body: None,
+        link: None,
+        severity: solo_domain::Severity::Info,
+        created_by: owner.id.clone(),
+        idempotency: Some(("k1".into(), "hash-a".into())),
+    };
+    let ctx = WriteContext::user(owner.id.clone(), "");
+    let (first, created) = f.store.create_notification(&ctx, new.clone()).await.expect("create");
+    assert!(created);
+    let (again, created) = f.store.create_notification(&ctx, new.clone()).await.expect("replay");
+    assert!(!created);
+    assert_eq!(first.id, again.id);
+    let other_body = NewNotification { idempotency: Some(("k1".into(), "hash-b".into())), ..new };
+    assert!(matches!(f.store.create_notification(&ctx, other_body).await, Err(StoreError::IdempotencyMismatch)));
+    let (marked, counts) =
+        f.store.read_all(&ctx, &owner.id, None, solo_domain::time::now_ms()).await.expect("read all");
+    assert_eq!((marked, counts.total), (1, 0));
 }
