@@ -133,6 +133,8 @@ code: string,
  */
 message: string, };
 
+export type LoginRequest = { username: string, password: string, };
+
 export type WorkspaceView = { id: string, slug: string, name: string, role: string, };
 
 export type Me = { id: string, name: string, displayName: string, avatarUrl: string | null, workspaces: Array<WorkspaceView>, };
@@ -143,6 +145,20 @@ export type LoginResponse = { user: Me,
  */
 csrfToken: string, };
 
+export type CreateToken = { 
+/**
+ * A label to recognise the token by, e.g. "laptop CLI".
+ */
+name: string, 
+/**
+ * Default `["read", "write"]`; known scopes: `read`, `write`, `notifications:write`.
+ */
+scopes?: Array<string>, 
+/**
+ * Days until the token expires; none means it never expires.
+ */
+expiresInDays?: number, };
+
 export type TokenView = { id: string, name: string, scopes: Array<string>, createdAt: string, expiresAt: string | null, revokedAt: string | null, lastUsedAt: string | null, };
 
 export type TokenList = { items: Array<TokenView>, };
@@ -152,6 +168,34 @@ export type CreatedToken = {
  * The secret, shown this once: only its hash is kept.
  */
 token: string, id: string, name: string, scopes: Array<string>, createdAt: string, expiresAt: string | null, revokedAt: string | null, lastUsedAt: string | null, };
+
+export type CreateMission = { title: string, 
+/**
+ * Default: the caller's only workspace.
+ */
+workspaceId?: WorkspaceId, 
+/**
+ * Members to notify of changes besides the owner.
+ */
+watcherIds: Array<UserId>, };
+
+export type ChangeStage = { stage: Stage, 
+/**
+ * When given, the change is refused with 409 if the mission is no longer at this version.
+ */
+expectedVersion?: number, };
+
+export type CreateReview = { decision: ReviewDecision, comment?: string, };
+
+export type CreateFallback = { 
+/**
+ * Why the fallback was needed (e.g. "agent crashed").
+ */
+reason: string, 
+/**
+ * What the fallback plan is.
+ */
+summary: string, };
 
 export type MissionView = { id: MissionId, title: string, stage: Stage, version: number, workspaceId: WorkspaceId, ownerId: UserId, createdAt: string, updatedAt: string, };
 
@@ -166,6 +210,10 @@ export type ReviewCreated = { review: ReviewView, mission: MissionView, };
 export type FallbackView = { id: string, missionId: MissionId, reason: string, summary: string, createdBy: UserId, createdAt: string, };
 
 export type FallbackCreated = { fallback: FallbackView, mission: MissionView, };
+
+export type CreateWorkstation = { name: string, workspaceId?: WorkspaceId, };
+
+export type Heartbeat = { agents: Array<AgentState>, };
 
 export type AgentView = { id: string, name: string, status: AgentStatus, missionId: MissionId | null, version: number, updatedAt: string, };
 
@@ -199,6 +247,12 @@ agents: AgentCounts, people: PeopleOnline, };
 
 export type PresenceList = { items: Array<PresenceSummary>, };
 
+export type CreatePost = { 
+/**
+ * Text; `@name` mentions of workspace members notify them.
+ */
+body: string, workspaceId?: WorkspaceId, };
+
 export type PostView = { id: PostId, workspaceId: WorkspaceId, authorId: UserId, body: string, mentions: Array<UserId>, createdAt: string, };
 
 export type PostList = { items: Array<PostView>, };
@@ -223,6 +277,24 @@ nextSince: number,
  * changed): the client missed events and must reload its state.
  */
 reset: boolean, };
+
+export type CreateNotification = { userId: UserId, category: Category, title: string, body?: string, severity?: Severity, 
+/**
+ * A path in the web UI (`/board?mission=…`) or an http(s) URL.
+ */
+link?: string, };
+
+export type ReadAll = { 
+/**
+ * Only this category.
+ */
+category?: Category, 
+/**
+ * Only notifications created at or before this instant (RFC 3339): pass the
+ * `createdAt` of the newest notification the user saw, so ones that arrived
+ * meanwhile stay unread. Default: now.
+ */
+watermark?: string, };
 
 export type NotificationPage = { items: Array<NotificationView>, 
 /**

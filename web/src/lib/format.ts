@@ -22,6 +22,15 @@ export const WORKSTATION_STATUS: Record<WorkstationStatus, { label: string; glyp
   offline: { label: 'Offline', glyph: '○' },
 };
 
+/**
+ * How an agent's avatar shows that its workstation stopped reporting: its
+ * last status may no longer hold. Shapes differ from the agent statuses'.
+ */
+export const AGENT_AWAY: Record<Exclude<WorkstationStatus, 'online'>, { label: string; glyph: string }> = {
+  degraded: { label: 'Workstation degraded', glyph: '▲' },
+  offline: { label: 'Workstation offline', glyph: '⊘' },
+};
+
 export function initials(name: string): string {
   const parts = name.trim().split(/[\s._-]+/).filter(Boolean);
   if (parts.length === 0) return '?';

@@ -2,9 +2,10 @@ import { useEffect, useMemo, useState, type FormEvent } from 'react';
 import { useSearchParams } from 'react-router-dom';
 import { errorMessage } from '../api/client';
 import { useChangeStage, useCreateMission, useMissions, useWorkstations } from '../api/hooks';
-import { STAGES, type Agent, type Me, type Mission, type Stage } from '../api/types';
+import { STAGES, type Me, type Mission, type Stage } from '../api/types';
 import { AgentAvatar, AgentLegend } from '../components/Status';
 import { QueryState } from '../components/QueryState';
+import { agentsByMission as groupAgents, type PlacedAgent } from '../lib/agents';
 import { STAGE_LABELS } from '../lib/format';
 import { usePageChannel } from '../realtime/RealtimeProvider';
 
@@ -58,7 +59,7 @@ function MissionCard({
   workspaceName,
 }: {
   mission: Mission;
-  agents: Agent[];
+  agents: PlacedAgent[];
   highlighted: boolean;
   workspaceName?: string;
 }) {
@@ -77,9 +78,9 @@ function MissionCard({
       {workspaceName && <p className="muted small">{workspaceName}</p>}
       {agents.length > 0 ? (
         <ul className="avatars" aria-label="Agents on this mission">
-          {agents.map((agent) => (
-            <li key={agent.id}>
-              <AgentAvatar agent={agent} />
+          {agents.map(({ agent, workstation }) => (
+            <li key={`${workstation.id}/${agent.id}`}>
+              <AgentAvatar agent={agent} workstation={workstation} />
             </li>
           ))}
         </ul>
@@ -124,18 +125,7 @@ export function BoardPage({ me }: { me: Me }) {
   const focused = params.get('mission');
   usePageChannel(focused ? `mission:${focused}` : null);
 
-  const agentsByMission = useMemo(() => {
-    const map = new Map<string, Agent[]>();
-    for (const ws of workstations.data?.items ?? []) {
-      for (const agent of ws.agents) {
-        if (!agent.missionId) continue;
-        const list = map.get(agent.missionId) ?? [];
-        list.push(agent);
-        map.set(agent.missionId, list);
-      }
-    }
-    return map;
-  }, [workstations.data]);
+  const agentsByMission = useMemo(() => groupAgents(workstations.data?.items ?? []), [workstations.data]);
 
   const workspaceNames = useMemo(() => new Map(me.workspaces.map((w) => [w.id, w.name])), [me.workspaces]);
   const several = me.workspaces.length > 1;
@@ -148,7 +138,7 @@ export function BoardPage({ me }: { me: Me }) {
     <section className="page" aria-labelledby="board-title">
       <div className="page-head">
         <h1 id="board-title">Mission board</h1>
-        <AgentLegend />
+        <AgentLegend away />
       </div>
       <NewMissionForm me={me} />
       <QueryState query={missions}>

@@ -62,7 +62,7 @@ export function WorkstationConsolePage() {
               <ul className="agent-list">
                 {ws.agents.map((agent) => (
                   <li key={agent.id} className="card agent-row">
-                    <AgentAvatar agent={agent} decorative />
+                    <AgentAvatar agent={agent} workstation={ws} decorative />
                     <div className="agent-info">
                       <strong>{agent.name}</strong>
                       <AgentStatusText status={agent.status} />

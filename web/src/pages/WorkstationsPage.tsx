@@ -29,14 +29,15 @@ export function WorkstationsPage() {
                         <WorkstationBadge status={ws.status} />
                       </div>
                       <p className="muted small">
-                        {plural(ws.agents.length, 'agent')}, {working} working · last heartbeat{' '}
+                        {plural(ws.agents.length, 'agent')}, {working} working
+                        {ws.status === 'online' || ws.agents.length === 0 ? '' : ' when last heard'} · last heartbeat{' '}
                         <RelativeTime iso={ws.lastHeartbeatAt} />
                       </p>
                       {ws.agents.length > 0 && (
                         <ul className="avatars" aria-label={`Agents of ${ws.name}`}>
                           {ws.agents.map((agent) => (
                             <li key={agent.id}>
-                              <AgentAvatar agent={agent} />
+                              <AgentAvatar agent={agent} workstation={ws} />
                             </li>
                           ))}
                         </ul>

@@ -15,7 +15,8 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::ApiJson;
 use crate::state::AppState;
 
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, utoipa::ToSchema, ts_rs::TS)]
+#[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     username: String,

@@ -52,7 +52,8 @@ pub struct PostsQuery {
     limit: Option<i64>,
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, utoipa::ToSchema, ts_rs::TS)]
+#[ts(optional_fields)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreatePost {
     /// Text; `@name` mentions of workspace members notify them.

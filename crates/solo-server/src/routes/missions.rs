@@ -65,7 +65,8 @@ pub struct ListQuery {
     stage: Option<String>,
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, utoipa::ToSchema, ts_rs::TS)]
+#[ts(optional_fields)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateMission {
     title: String,
@@ -77,7 +78,8 @@ pub struct CreateMission {
     watcher_ids: Vec<UserId>,
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, utoipa::ToSchema, ts_rs::TS)]
+#[ts(optional_fields)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ChangeStage {
     stage: Stage,
@@ -86,7 +88,8 @@ pub struct ChangeStage {
     expected_version: Option<i64>,
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, utoipa::ToSchema, ts_rs::TS)]
+#[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct CreateReview {
     decision: ReviewDecision,
@@ -124,7 +127,8 @@ pub struct ReviewCreated {
     mission: MissionView,
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, utoipa::ToSchema, ts_rs::TS)]
+#[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct CreateFallback {
     /// Why the fallback was needed (e.g. "agent crashed").

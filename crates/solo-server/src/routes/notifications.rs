@@ -47,6 +47,7 @@ pub struct NotificationPage {
 }
 
 #[derive(Deserialize, Serialize, utoipa::ToSchema, ts_rs::TS)]
+#[ts(optional_fields)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateNotification {
     user_id: UserId,
@@ -61,7 +62,8 @@ pub struct CreateNotification {
     link: Option<String>,
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, utoipa::ToSchema, ts_rs::TS)]
+#[ts(optional_fields)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ReadAll {
     /// Only this category.
@@ -82,6 +84,7 @@ pub struct ReadAllResult {
 }
 
 #[derive(Deserialize, Serialize, utoipa::ToSchema, ts_rs::TS)]
+#[ts(optional_fields)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Preferences {
     quiet_hours: QuietHours,

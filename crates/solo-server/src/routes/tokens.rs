@@ -46,7 +46,8 @@ pub struct TokenList {
     items: Vec<TokenView>,
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, utoipa::ToSchema, ts_rs::TS)]
+#[ts(optional_fields)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateToken {
     /// A label to recognise the token by, e.g. "laptop CLI".

@@ -93,7 +93,8 @@ pub struct WorkspaceQuery {
     workspace_id: Option<String>,
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, utoipa::ToSchema, ts_rs::TS)]
+#[ts(optional_fields)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateWorkstation {
     name: String,
@@ -101,7 +102,8 @@ pub struct CreateWorkstation {
     workspace_id: Option<WorkspaceId>,
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, utoipa::ToSchema, ts_rs::TS)]
+#[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct Heartbeat {
     #[serde(default)]
