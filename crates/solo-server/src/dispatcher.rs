@@ -22,6 +22,37 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const IDLE_POLL: Duration = Duration::from_secs(1);
 /// On shutdown, keep publishing what is committed for at most this long.
 const DRAIN_BUDGET: Duration = Duration::from_secs(10);
+/// Only the node holding this lease dispatches, so each event is published once
+/// and in commit order even with several nodes on one database.
+const LEASE: &str = "outbox-dispatcher";
+const LEASE_TTL_MS: i64 = 10_000;
+
+/// Whether this node may dispatch now, taking or renewing the lease when half of
+/// it has run out. `held_until` is this node's view of its lease.
+async fn lead(state: &AppState, held_until: &mut i64) -> bool {
+    let now = now_ms();
+    if now < *held_until - LEASE_TTL_MS / 2 {
+        return true;
+    }
+    match state.store().acquire_lease(LEASE, state.node_id(), LEASE_TTL_MS, now).await {
+        Ok(true) => {
+            if *held_until <= now {
+                tracing::info!(node = state.node_id(), "this node now dispatches the outbox");
+            }
+            *held_until = now + LEASE_TTL_MS;
+            true
+        }
+        Ok(false) => {
+            *held_until = 0;
+            false
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot take the dispatcher lease");
+            *held_until = 0;
+            false
+        }
+    }
+}
 
 enum Round {
     Idle,
@@ -76,9 +107,17 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
     let signal = state.store().outbox_signal();
     let max_backoff = Duration::from_millis(state.settings().dispatch_max_backoff_ms.max(1));
     let mut backoff = FIRST_BACKOFF;
+    let mut held_until = 0;
     loop {
         if shutdown.is_cancelled() {
             break;
+        }
+        if !lead(&state, &mut held_until).await {
+            tokio::select! {
+                _ = tokio::time::sleep(IDLE_POLL) => {}
+                _ = shutdown.cancelled() => {}
+            }
+            continue;
         }
         match publish_round(&state).await {
             Round::Published => backoff = FIRST_BACKOFF,
@@ -99,13 +138,19 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
             }
         }
     }
+    if !lead(&state, &mut held_until).await {
+        return;
+    }
     let deadline = tokio::time::Instant::now() + DRAIN_BUDGET;
     while tokio::time::Instant::now() < deadline {
         match publish_round(&state).await {
-            Round::Idle => return,
+            Round::Idle => break,
             Round::Published => {}
             Round::Failed => tokio::time::sleep(FIRST_BACKOFF).await,
         }
+    }
+    if let Err(e) = state.store().release_lease(LEASE, state.node_id()).await {
+        tracing::warn!(error = %e, "could not release the dispatcher lease; it expires by itself");
     }
     match state.store().unpublished_count().await {
         Ok(0) => {}

@@ -82,7 +82,13 @@ impl Server {
     /// Builds a server on the store the settings name and the in-process bus.
     pub async fn build(settings: Settings) -> Result<Self, ServerError> {
         let store = open_store(&settings).await?;
-        Self::with_parts(settings, Arc::new(store), Arc::new(InProcessBus::new())).await
+        let bus: Arc<dyn Bus> = match &settings.bus_url {
+            Some(url) => {
+                bus::RedisBus::new(url, &settings.cluster_name).map_err(|e| ServerError::Config(e.to_string()))?
+            }
+            None => Arc::new(InProcessBus::new()),
+        };
+        Self::with_parts(settings, Arc::new(store), bus).await
     }
 
     /// Builds a server on the given store and bus (tests use this to inject faults).

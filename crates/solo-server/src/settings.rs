@@ -47,6 +47,12 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// `SOLO_DATABASE_URL`: `sqlite://…` or `postgres://…`; default a SQLite file in the data directory.
     pub database_url: Option<String>,
+    /// `SOLO_BUS_URL`: `redis://…` to run as one node of a cluster (events reach every
+    /// node through Redis); default: the in-process bus of a single node.
+    pub bus_url: Option<String>,
+    /// `SOLO_CLUSTER_NAME`: the cluster this node belongs to (nodes sharing a Redis
+    /// and a database must agree on it).
+    pub cluster_name: String,
     /// `SOLO_DB_MAX_CONNECTIONS`: pooled database connections.
     pub db_max_connections: u32,
     /// `SOLO_PUBLIC_URL`: the URL clients reach this server at (e.g. behind a proxy);
@@ -117,6 +123,8 @@ impl Default for Settings {
             addr: "127.0.0.1:7070".to_owned(),
             data_dir: PathBuf::from(".solo"),
             database_url: None,
+            bus_url: None,
+            cluster_name: "solo".to_owned(),
             db_max_connections: 8,
             public_url: None,
             max_body_bytes: 1024 * 1024,

@@ -208,6 +208,11 @@ pub trait EventStore: Send + Sync {
     async fn oldest_kept_offset(&self, channel: &Channel) -> StoreResult<Option<u64>>;
     /// Removes history past the retention limits, in bounded batches; returns rows removed.
     async fn trim_history(&self, policy: RetentionPolicy, now_ms: i64) -> StoreResult<u64>;
+    /// Takes or renews the lease `name` for `holder` until `now_ms + ttl_ms`, unless
+    /// another holder's lease is still valid. Returns whether `holder` holds it.
+    async fn acquire_lease(&self, name: &str, holder: &str, ttl_ms: i64, now_ms: i64) -> StoreResult<bool>;
+    /// Gives the lease up at once (when `holder` holds it), so another node need not wait for it to expire.
+    async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()>;
     /// Events of a subject, newest first (for consoles and audit).
     async fn events_of_subject(&self, kind: &str, id: &str, limit: i64) -> StoreResult<Vec<EventEnvelope>>;
 }

@@ -384,4 +384,10 @@ impl BusSink for Hub {
             }
         }
     }
+
+    /// The bus may have lost publications: every client reconnects (3010) and
+    /// recovers from the store's history.
+    fn resync(&self) {
+        self.close_all(Disconnect::InsufficientState);
+    }
 }

@@ -6,6 +6,7 @@ mod ws;
 
 mod api_auth;
 mod api_input;
+mod cluster;
 mod notifications;
 mod outbox;
 mod presence;

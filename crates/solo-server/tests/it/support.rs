@@ -41,6 +41,16 @@ impl TestServer {
         Self::start_custom(configure, bus, None).await
     }
 
+    /// A server built from its settings alone, as `solo serve` builds it (the bus
+    /// the settings name: Redis for cluster nodes).
+    pub async fn start_built(configure: impl FnOnce(&mut Settings)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = Settings { data_dir: dir.path().to_path_buf(), ..Settings::default() };
+        configure(&mut settings);
+        let server = Server::build(settings.clone()).await.expect("server");
+        Self::serve(server, settings, None, dir).await
+    }
+
     /// As `start_with`, with the kernel send buffer of accepted sockets limited
     /// (inherited from the listener), so a client that stops reading backs up fast.
     pub async fn start_custom(
@@ -57,6 +67,10 @@ impl TestServer {
     async fn launch(settings: Settings, bus: Arc<dyn Bus>, send_buffer: Option<u32>, dir: tempfile::TempDir) -> Self {
         let store = solo_server::open_store(&settings).await.expect("store");
         let server = Server::with_parts(settings.clone(), Arc::new(store), bus).await.expect("server");
+        Self::serve(server, settings, send_buffer, dir).await
+    }
+
+    async fn serve(server: Server, settings: Settings, send_buffer: Option<u32>, dir: tempfile::TempDir) -> Self {
         let state = server.state().clone();
         let socket = tokio::net::TcpSocket::new_v4().expect("socket");
         if let Some(size) = send_buffer {

@@ -143,6 +143,33 @@ impl EventStore for SqlStore {
         Ok(removed)
     }
 
+    async fn acquire_lease(&self, name: &str, holder: &str, ttl_ms: i64, now_ms: i64) -> StoreResult<bool> {
+        // One statement for take, renew and refuse: the row is only overwritten when
+        // the lease expired or is already ours.
+        let holder_now: Option<String> = sqlx::query_scalar(
+            "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET holder = $2, expires_at = $3 \
+             WHERE leases.expires_at < $4 OR leases.holder = $2 \
+             RETURNING holder",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(now_ms + ttl_ms)
+        .bind(now_ms)
+        .fetch_optional(&self.write)
+        .await?;
+        Ok(holder_now.as_deref() == Some(holder))
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE leases SET expires_at = 0 WHERE name = $1 AND holder = $2")
+            .bind(name)
+            .bind(holder)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
     async fn events_of_subject(&self, kind: &str, id: &str, limit: i64) -> StoreResult<Vec<EventEnvelope>> {
         let rows: Vec<String> = sqlx::query_scalar(
             "SELECT envelope FROM events WHERE subject_kind = $1 AND subject_id = $2 ORDER BY seq DESC LIMIT $3",

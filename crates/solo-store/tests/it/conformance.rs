@@ -56,6 +56,7 @@ conformance!(mission_events, mission_changes_write_events_with_gapless_offsets);
 conformance!(channel_epochs, a_new_channel_keeps_its_epoch);
 conformance!(presence_sweep, heartbeats_and_sweeps_emit_transitions_once);
 conformance!(notification_rules, notifications_follow_rules_and_counts_stay_true);
+conformance!(leases, one_holder_per_lease_until_it_expires);
 
 async fn member(store: &SqlStore, name: &str) -> (User, Workspace) {
     let ws = store.ensure_workspace("acme", "Acme").await.expect("workspace");
@@ -210,4 +211,26 @@ async fn notifications_follow_rules_and_counts_stay_true(f: Fixture) {
     let (marked, counts) =
         f.store.read_all(&ctx, &owner.id, None, solo_domain::time::now_ms()).await.expect("read all");
     assert_eq!((marked, counts.total), (1, 0));
+}
+
+async fn one_holder_per_lease_until_it_expires(f: Fixture) {
+    assert!(f.store.acquire_lease("dispatcher", "node-a", 1_000, 10_000).await.expect("take"));
+    assert!(
+        !f.store.acquire_lease("dispatcher", "node-b", 1_000, 10_500).await.expect("refuse"),
+        "a valid lease is kept"
+    );
+    assert!(f.store.acquire_lease("dispatcher", "node-a", 1_000, 10_900).await.expect("renew"), "the holder renews");
+    assert!(
+        !f.store.acquire_lease("dispatcher", "node-b", 1_000, 11_800).await.expect("refuse"),
+        "renewed until 11,900"
+    );
+    assert!(
+        f.store.acquire_lease("dispatcher", "node-b", 1_000, 12_000).await.expect("take over"),
+        "an expired lease is taken over"
+    );
+    assert!(!f.store.acquire_lease("dispatcher", "node-a", 1_000, 12_100).await.expect("refuse"));
+    f.store.release_lease("dispatcher", "node-a").await.expect("not the holder: no effect");
+    assert!(!f.store.acquire_lease("dispatcher", "node-a", 1_000, 12_200).await.expect("refuse"));
+    f.store.release_lease("dispatcher", "node-b").await.expect("release");
+    assert!(f.store.acquire_lease("dispatcher", "node-a", 1_000, 12_300).await.expect("taken at once"));
 }

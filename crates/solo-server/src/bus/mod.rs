@@ -7,6 +7,8 @@
 //! missed). The dispatcher retries a failed `publish` until it succeeds, so a
 //! message may be delivered twice; receivers drop offsets they already passed.
 
+mod redis;
+
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
@@ -14,11 +16,12 @@ use solo_store::Route;
 use thiserror::Error;
 
 /// One committed event on its way to subscribers.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct BusMessage {
     pub event_type: String,
     pub trace_id: String,
     /// The envelope's JSON exactly as committed: serialized once, shared by every recipient.
+    #[serde(with = "shared_str")]
     pub envelope: Arc<str>,
     /// The channels it is published on, with its offset in each.
     pub routes: Vec<Route>,
@@ -30,10 +33,16 @@ pub enum BusError {
     Unavailable(String),
 }
 
+pub use self::redis::RedisBus;
+
 /// Receives messages published on the bus (the node's hub).
 pub trait BusSink: Send + Sync {
     /// Called for every message, in publish order. Must not block.
     fn deliver(&self, message: &BusMessage);
+
+    /// The bus may have lost messages (its connection dropped and came back):
+    /// everything subscribed must catch up from durable history.
+    fn resync(&self) {}
 }
 
 #[async_trait]
@@ -89,5 +98,20 @@ impl Bus for InProcessBus {
 
     fn kind(&self) -> &'static str {
         "in-process"
+    }
+}
+
+/// `Arc<str>` as a plain JSON string.
+mod shared_str {
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(value)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<str>, D::Error> {
+        Ok(Arc::from(String::deserialize(d)?))
     }
 }

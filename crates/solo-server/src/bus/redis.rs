@@ -1,0 +1,150 @@
+//! The bus of a cluster: Redis pub/sub. Each committed event is published once
+//! (by the node holding the dispatcher lease) and every node's subscriber hands
+//! it to its hub. Every Redis call has a timeout; while Redis is unreachable
+//! `publish` fails (the dispatcher keeps the events and retries), `/readyz`
+//! says so, and nothing queues in memory. Pub/sub is not durable, so when the
+//! subscription comes back after a loss the hub is told to resync: its clients
+//! reconnect and recover from the store's history.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use redis::aio::ConnectionManager;
+use tokio::sync::OnceCell;
+
+use super::{Bus, BusError, BusMessage, BusSink};
+
+const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+const RESUBSCRIBE_BACKOFF: Duration = Duration::from_millis(500);
+
+pub struct RedisBus {
+    client: redis::Client,
+    channel: String,
+    publisher: OnceCell<ConnectionManager>,
+    sinks: Arc<RwLock<Vec<Arc<dyn BusSink>>>>,
+}
+
+impl std::fmt::Debug for RedisBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBus").field("channel", &self.channel).finish_non_exhaustive()
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> BusError {
+    BusError::Unavailable(e.to_string())
+}
+
+impl RedisBus {
+    /// A bus on the Redis at `url`, publishing on `solo:{cluster}:events`. Connects
+    /// lazily, so a node starts (not ready) while Redis is down.
+    pub fn new(url: &str, cluster: &str) -> Result<Arc<Self>, BusError> {
+        let client = redis::Client::open(url).map_err(unavailable)?;
+        let bus = Arc::new(Self {
+            client,
+            channel: format!("solo:{cluster}:events"),
+            publisher: OnceCell::new(),
+            sinks: Arc::default(),
+        });
+        tokio::spawn(subscriber(bus.client.clone(), bus.channel.clone(), bus.sinks.clone()));
+        Ok(bus)
+    }
+
+    async fn publisher(&self) -> Result<ConnectionManager, BusError> {
+        let manager =
+            tokio::time::timeout(CALL_TIMEOUT, self.publisher.get_or_try_init(|| self.client.get_connection_manager()))
+                .await
+                .map_err(|_| unavailable("timed out connecting to Redis"))?
+                .map_err(unavailable)?;
+        Ok(manager.clone())
+    }
+}
+
+fn sinks_of(sinks: &RwLock<Vec<Arc<dyn BusSink>>>) -> Vec<Arc<dyn BusSink>> {
+    sinks.read().map(|s| s.clone()).unwrap_or_else(|p| p.into_inner().clone())
+}
+
+/// Keeps one subscription open, forever: delivers each message to the sinks, and
+/// after any interruption resubscribes and asks the sinks to resync.
+async fn subscriber(client: redis::Client, channel: String, sinks: Arc<RwLock<Vec<Arc<dyn BusSink>>>>) {
+    let mut had_subscription = false;
+    loop {
+        let connected = tokio::time::timeout(CALL_TIMEOUT, async {
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.subscribe(&channel).await?;
+            Ok::<_, redis::RedisError>(pubsub)
+        })
+        .await;
+        let pubsub = match connected {
+            Ok(Ok(pubsub)) => pubsub,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot subscribe to the Redis bus; retrying");
+                tokio::time::sleep(RESUBSCRIBE_BACKOFF).await;
+                continue;
+            }
+            Err(_) => {
+                tracing::warn!("subscribing to the Redis bus timed out; retrying");
+                tokio::time::sleep(RESUBSCRIBE_BACKOFF).await;
+                continue;
+            }
+        };
+        if had_subscription {
+            tracing::warn!("Redis bus subscription restored: clients resync from history");
+            for sink in sinks_of(&sinks) {
+                sink.resync();
+            }
+        }
+        had_subscription = true;
+        let mut messages = pubsub.into_on_message();
+        while let Some(message) = messages.next().await {
+            let Ok(payload) = message.get_payload::<String>() else { continue };
+            match serde_json::from_str::<BusMessage>(&payload) {
+                Ok(message) => {
+                    for sink in sinks_of(&sinks) {
+                        sink.deliver(&message);
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "undecodable message on the Redis bus"),
+            }
+        }
+        tracing::warn!("Redis bus subscription lost; resubscribing");
+        tokio::time::sleep(RESUBSCRIBE_BACKOFF).await;
+    }
+}
+
+#[async_trait]
+impl Bus for RedisBus {
+    async fn publish(&self, messages: &[BusMessage]) -> Result<(), BusError> {
+        let mut connection = self.publisher().await?;
+        let mut pipeline = redis::pipe();
+        for message in messages {
+            let payload = serde_json::to_string(message).map_err(unavailable)?;
+            pipeline.publish(&self.channel, payload).ignore();
+        }
+        tokio::time::timeout(CALL_TIMEOUT, pipeline.query_async::<()>(&mut connection))
+            .await
+            .map_err(|_| unavailable("timed out publishing to Redis"))?
+            .map_err(unavailable)
+    }
+
+    fn subscribe(&self, sink: Arc<dyn BusSink>) {
+        match self.sinks.write() {
+            Ok(mut sinks) => sinks.push(sink),
+            Err(poisoned) => poisoned.into_inner().push(sink),
+        }
+    }
+
+    async fn ping(&self) -> Result<(), BusError> {
+        let mut connection = self.publisher().await?;
+        tokio::time::timeout(CALL_TIMEOUT, redis::cmd("PING").query_async::<String>(&mut connection))
+            .await
+            .map_err(|_| unavailable("timed out pinging Redis"))?
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+}
