@@ -190,10 +190,12 @@ pub(crate) async fn append_event_only(
         actor: ctx.actor.clone(),
         subject,
     };
-    let channels = envelope.channels();
-    let mut routes = Vec::with_capacity(channels.len());
-    for channel in &channels {
-        let name = channel.to_string();
+    // Lock channel rows in one global order (by name), so two transactions that
+    // touch the same channels cannot deadlock on PostgreSQL.
+    let mut names: Vec<String> = envelope.channels().iter().map(ToString::to_string).collect();
+    names.sort();
+    let mut routes = Vec::with_capacity(names.len());
+    for name in names {
         let row = sqlx::query(
             "INSERT INTO channels (name, epoch, top_offset, updated_at) VALUES ($1, $2, 1, $3) \
              ON CONFLICT (name) DO UPDATE SET top_offset = channels.top_offset + 1, updated_at = $3 \

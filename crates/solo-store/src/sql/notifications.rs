@@ -189,7 +189,11 @@ pub(super) async fn derive(conn: &mut AnyConnection, ctx: &WriteContext, event: 
             .fetch_optional(&mut *conn)
             .await?;
     }
-    for draft in notifications_for(event, &rule_ctx) {
+    // Users in a fixed order, so transactions notifying the same people lock their
+    // inboxes in the same order and cannot deadlock on PostgreSQL.
+    let mut drafts = notifications_for(event, &rule_ctx);
+    drafts.sort_by(|a, b| a.user_id.cmp(&b.user_id));
+    for draft in drafts {
         let new = Insert { draft, source_event_id: Some(event.id.to_string()), created_by: None, idempotency: None };
         insert(conn, ctx, new, event.ts).await?;
     }
