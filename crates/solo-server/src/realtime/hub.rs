@@ -177,6 +177,23 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Pushes a `join` or `leave` to the channel's subscribers that asked for them.
+/// The frame is built only when someone listens, so subscribing stays cheap in
+/// a reconnect storm.
+fn announce(subs: &ChannelSubscribers, channel: &str, kind: &str, info: &ClientInfo) {
+    let mut listeners = subs.by_conn.values().filter(|s| s.join_leave).peekable();
+    if listeners.peek().is_none() {
+        return;
+    }
+    let push = protocol::push(channel, kind, &serde_json::json!({ "info": info }));
+    let frame: Frame = Arc::from(String::from_utf8_lossy(&push).as_ref());
+    for other in listeners {
+        if other.conn.tx.try_send(Outgoing::Frame(frame.clone())).is_err() {
+            other.conn.close(Disconnect::SlowConsumer);
+        }
+    }
+}
+
 impl Hub {
     pub fn new(queue_capacity: usize, timing: HubTiming, metrics: Arc<Metrics>) -> Self {
         Self {
@@ -229,15 +246,9 @@ impl Hub {
 
     /// Adds a subscriber; announces the join to subscribers that asked for join/leave.
     pub fn subscribe(&self, conn: &Arc<Connection>, channel: &Arc<str>, join_leave: bool, info: ClientInfo) {
-        let join = protocol::push(channel, "join", &serde_json::json!({ "info": &info }));
-        let join: Frame = Arc::from(String::from_utf8_lossy(&join).as_ref());
         let mut channels = write(&self.channels);
         let subs = channels.entry(channel.clone()).or_default();
-        for other in subs.by_conn.values().filter(|s| s.join_leave) {
-            if other.conn.tx.try_send(Outgoing::Frame(join.clone())).is_err() {
-                other.conn.close(Disconnect::SlowConsumer);
-            }
-        }
+        announce(subs, channel, "join", &info);
         if subs.by_conn.insert(conn.id, Subscriber { conn: conn.clone(), join_leave, info }).is_none() {
             self.metrics.subscriptions.inc();
         }
@@ -251,13 +262,7 @@ impl Hub {
         let Some(subs) = channels.get_mut(channel) else { return false };
         let Some(gone) = subs.by_conn.remove(&conn.id) else { return false };
         self.metrics.subscriptions.dec();
-        let leave = protocol::push(channel, "leave", &serde_json::json!({ "info": &gone.info }));
-        let leave: Frame = Arc::from(String::from_utf8_lossy(&leave).as_ref());
-        for other in subs.by_conn.values().filter(|s| s.join_leave) {
-            if other.conn.tx.try_send(Outgoing::Frame(leave.clone())).is_err() {
-                other.conn.close(Disconnect::SlowConsumer);
-            }
-        }
+        announce(subs, channel, "leave", &gone.info);
         if subs.by_conn.is_empty() {
             channels.remove(channel);
         }

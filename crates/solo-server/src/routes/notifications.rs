@@ -218,10 +218,12 @@ pub async fn create(
 async fn set_read(state: &AppState, caller: &Caller, id: &str, read: bool) -> ApiResult<Json<NotificationView>> {
     caller.require_scope(scopes::WRITE)?;
     let id = NotificationId::parse(id).map_err(|_| ApiError::NotFound("notification"))?;
-    if state.store().notification(&caller.user.id, &id).await?.is_none() {
-        return Err(ApiError::NotFound("notification"));
+    // The store answers NotFound for another user's notification as for a missing one.
+    match state.store().set_read(&caller.write_context(), &caller.user.id, &id, read).await {
+        Ok(notification) => Ok(Json(notification)),
+        Err(solo_store::StoreError::NotFound) => Err(ApiError::NotFound("notification")),
+        Err(e) => Err(e.into()),
     }
-    Ok(Json(state.store().set_read(&caller.write_context(), &caller.user.id, &id, read).await?))
 }
 
 /// Marks a notification read (no change if it already is).
