@@ -119,6 +119,13 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<crate::presence::PresenceError> for ApiError {
+    fn from(err: crate::presence::PresenceError) -> Self {
+        tracing::warn!(error = %err, "presence query failed");
+        ApiError::Unavailable
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {

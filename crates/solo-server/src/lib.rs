@@ -4,7 +4,8 @@
 //! - [`routes`]: the HTTP API, one module per resource, and its OpenAPI document.
 //! - [`auth`]: passwords, sessions, personal access tokens, the `Caller` extractor.
 //! - [`access`]: who may read which channel.
-//! - [`bus`]: the `Bus` seam between nodes (in-process here).
+//! - [`bus`]: the `Bus` seam between nodes (in-process, or Redis pub/sub in a cluster).
+//! - [`presence`]: the `Presence` seam: who is subscribed where (the hub, or Redis in a cluster).
 //! - [`realtime`]: the WebSocket endpoint (Centrifugo protocol v2), connection tokens, the hub.
 //! - [`dispatcher`]: publishes committed outbox events to the bus, retrying forever.
 //! - [`workers`]: presence sweeper, history retention.
@@ -23,6 +24,7 @@ pub mod dispatcher;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod presence;
 pub mod realtime;
 pub mod routes;
 pub mod settings;
@@ -45,11 +47,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bus::{Bus, InProcessBus};
 use crate::metrics::{Metrics, StatusLabels};
+use crate::presence::{LocalPresence, Presence, PresenceWriter, RedisPresence, RedisPresenceOptions};
 use crate::realtime::hub::{Hub, HubTiming};
 use crate::realtime::protocol::Disconnect;
 use crate::realtime::token::ConnectionTokens;
 use crate::settings::Settings;
-use crate::state::AppState;
+use crate::state::{AppState, Parts};
 
 #[derive(Debug, Error)]
 pub enum ServerError {
@@ -76,23 +79,39 @@ pub async fn open_store(settings: &Settings) -> Result<SqlStore, ServerError> {
 /// A configured server, ready to run on a listener.
 pub struct Server {
     state: AppState,
+    /// Cluster mode: mirrors this node's subscribers into Redis while it runs.
+    presence_writer: Option<PresenceWriter>,
 }
 
+/// Joins and leaves waiting for the cluster presence writer; beyond this they
+/// are dropped and repaired by its next refresh.
+const PRESENCE_QUEUE: usize = 65_536;
+
 impl Server {
-    /// Builds a server on the store the settings name and the in-process bus.
+    /// Builds a server on the store the settings name, and the in-process bus
+    /// or, when `bus_url` is set, Redis for the bus and presence (cluster mode).
     pub async fn build(settings: Settings) -> Result<Self, ServerError> {
         let store = open_store(&settings).await?;
+        let node_id = AppState::new_node_id();
         let bus: Arc<dyn Bus> = match &settings.bus_url {
-            Some(url) => {
-                bus::RedisBus::new(url, &settings.cluster_name).map_err(|e| ServerError::Config(e.to_string()))?
-            }
+            Some(url) => bus::RedisBus::new(url, &settings.cluster_name, &node_id)
+                .map_err(|e| ServerError::Config(e.to_string()))?,
             None => Arc::new(InProcessBus::new()),
         };
-        Self::with_parts(settings, Arc::new(store), bus).await
+        Self::assemble(settings, Arc::new(store), bus, node_id).await
     }
 
-    /// Builds a server on the given store and bus (tests use this to inject faults).
+    /// Builds a single node on the given store and bus (tests use this to inject faults).
     pub async fn with_parts(settings: Settings, store: Arc<dyn Store>, bus: Arc<dyn Bus>) -> Result<Self, ServerError> {
+        Self::assemble(settings, store, bus, AppState::new_node_id()).await
+    }
+
+    async fn assemble(
+        settings: Settings,
+        store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        node_id: String,
+    ) -> Result<Self, ServerError> {
         let secret = token_secret(&settings, store.as_ref()).await?;
         let quiet = settings.parsed_default_quiet_hours().map_err(|e| ServerError::Config(e.to_string()))?;
         store.set_default_quiet_hours(&quiet).await?;
@@ -104,10 +123,30 @@ impl Server {
             connect_timeout_ms: (settings.connect_timeout_secs.max(1) * 1000) as i64,
             refresh_grace_ms: (settings.refresh_grace_secs * 1000) as i64,
         };
-        let hub = Arc::new(Hub::new(settings.ws_queue_capacity, timing, metrics.clone()));
+        let cluster_presence = match (&settings.bus_url, bus.kind()) {
+            (Some(url), "redis") => {
+                let options = RedisPresenceOptions {
+                    ttl: std::time::Duration::from_secs(settings.presence_ttl_secs),
+                    node: node_id.clone(),
+                    cluster: settings.cluster_name.clone(),
+                };
+                let presence = RedisPresence::new(url, options).map_err(|e| ServerError::Config(e.to_string()))?;
+                let (changes_tx, changes_rx) = tokio::sync::mpsc::channel(PRESENCE_QUEUE);
+                Some((presence, changes_tx, changes_rx))
+            }
+            _ => None,
+        };
+        let changes = cluster_presence.as_ref().map(|(_, tx, _)| tx.clone());
+        let hub = Arc::new(Hub::new(settings.ws_queue_capacity, timing, metrics.clone(), changes));
         bus.subscribe(hub.clone());
-        let state = AppState::new(settings, store, bus, metrics, hub, tokens);
-        Ok(Self { state })
+        let (presence, presence_writer): (Arc<dyn Presence>, _) = match cluster_presence {
+            Some((presence, _, changes_rx)) => {
+                (presence.clone(), Some(PresenceWriter::new(presence, hub.clone(), changes_rx)))
+            }
+            None => (Arc::new(LocalPresence::new(hub.clone())), None),
+        };
+        let state = AppState::new(Parts { settings, store, bus, metrics, hub, presence, tokens, node_id });
+        Ok(Self { state, presence_writer })
     }
 
     pub fn state(&self) -> &AppState {
@@ -129,7 +168,7 @@ impl Server {
     /// Serves until `shutdown` completes, then stops the workers and lets the
     /// dispatcher publish what is already committed.
     pub async fn run(
-        self,
+        mut self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
@@ -141,9 +180,20 @@ impl Server {
         let revalidator = tokio::spawn(realtime::revalidator(self.state.clone(), stop.clone()));
         let simulation =
             self.state.settings().demo.then(|| tokio::spawn(demo::simulate(self.state.clone(), stop.clone())));
+        // Presence outlives the other workers: it removes this node's entries
+        // once every connection has closed.
+        let stop_presence = CancellationToken::new();
+        let presence_writer = self.presence_writer.take().map(|w| tokio::spawn(w.run(stop_presence.clone())));
 
         let addr = listener.local_addr()?;
-        tracing::info!(%addr, store = self.state.store().backend(), bus = self.state.bus().kind(), "solo is serving");
+        tracing::info!(
+            %addr,
+            node = self.state.node_id(),
+            store = self.state.store().backend(),
+            bus = self.state.bus().kind(),
+            presence = self.state.presence().kind(),
+            "solo is serving"
+        );
         let stop_serving = stop.clone();
         let hub = self.state.hub().clone();
         let served = axum::serve(listener, self.router())
@@ -160,7 +210,10 @@ impl Server {
         while self.state.hub().connection_count() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
-        for task in [sweeper, retention, ticker, revalidator, dispatcher].into_iter().chain(simulation) {
+        stop_presence.cancel();
+        for task in
+            [sweeper, retention, ticker, revalidator, dispatcher].into_iter().chain(simulation).chain(presence_writer)
+        {
             if let Err(e) = task.await {
                 tracing::error!(error = %e, "a background worker panicked");
             }

@@ -40,6 +40,7 @@ pub struct Metrics {
     pub slow_consumer_closes: Counter,
     pub recoveries: Family<RecoveredLabels, Counter>,
     pub disconnects: Family<CodeLabels, Counter>,
+    pub presence_changes_dropped: Counter,
 }
 
 impl Default for Metrics {
@@ -95,6 +96,12 @@ impl Metrics {
         registry.register("recoveries", "Resubscribes that asked to recover, by outcome", recoveries.clone());
         let disconnects = Family::<CodeLabels, Counter>::default();
         registry.register("disconnects", "Connections closed by the server, by close code", disconnects.clone());
+        let presence_changes_dropped = Counter::default();
+        registry.register(
+            "presence_changes_dropped",
+            "Joins and leaves not mirrored to cluster presence at once (repaired by the next refresh)",
+            presence_changes_dropped.clone(),
+        );
         Self {
             registry,
             http_responses,
@@ -109,6 +116,7 @@ impl Metrics {
             slow_consumer_closes,
             recoveries,
             disconnects,
+            presence_changes_dropped,
         }
     }
 

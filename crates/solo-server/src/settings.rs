@@ -53,6 +53,10 @@ pub struct Settings {
     /// `SOLO_CLUSTER_NAME`: the cluster this node belongs to (nodes sharing a Redis
     /// and a database must agree on it).
     pub cluster_name: String,
+    /// `SOLO_PRESENCE_TTL_SECS` (cluster mode): how long a node's presence entries
+    /// outlive its last refresh (it refreshes every third of this), so the longest
+    /// a killed node's users stay listed as online.
+    pub presence_ttl_secs: u64,
     /// `SOLO_DB_MAX_CONNECTIONS`: pooled database connections.
     pub db_max_connections: u32,
     /// `SOLO_PUBLIC_URL`: the URL clients reach this server at (e.g. behind a proxy);
@@ -125,6 +129,7 @@ impl Default for Settings {
             database_url: None,
             bus_url: None,
             cluster_name: "solo".to_owned(),
+            presence_ttl_secs: 30,
             db_max_connections: 8,
             public_url: None,
             max_body_bytes: 1024 * 1024,
@@ -191,6 +196,9 @@ impl Settings {
         self.parsed_default_quiet_hours()?;
         if self.max_body_bytes < 1024 {
             return Err(SettingsError("max_body_bytes must be at least 1024".into()));
+        }
+        if self.presence_ttl_secs < 2 {
+            return Err(SettingsError("presence_ttl_secs must be at least 2".into()));
         }
         Ok(())
     }

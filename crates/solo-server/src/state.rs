@@ -6,6 +6,7 @@ use solo_store::Store;
 
 use crate::bus::Bus;
 use crate::metrics::Metrics;
+use crate::presence::{Presence, PresenceError};
 use crate::realtime::hub::Hub;
 use crate::realtime::token::ConnectionTokens;
 use crate::routes::workstations::OnlineUser;
@@ -23,21 +24,32 @@ struct Inner {
     bus: Arc<dyn Bus>,
     metrics: Arc<Metrics>,
     hub: Arc<Hub>,
+    presence: Arc<dyn Presence>,
     tokens: ConnectionTokens,
     node_id: String,
 }
 
+/// The shared parts a server is built from.
+pub struct Parts {
+    pub settings: Settings,
+    pub store: Arc<dyn Store>,
+    pub bus: Arc<dyn Bus>,
+    pub metrics: Arc<Metrics>,
+    pub hub: Arc<Hub>,
+    pub presence: Arc<dyn Presence>,
+    pub tokens: ConnectionTokens,
+    pub node_id: String,
+}
+
 impl AppState {
-    pub fn new(
-        settings: Settings,
-        store: Arc<dyn Store>,
-        bus: Arc<dyn Bus>,
-        metrics: Arc<Metrics>,
-        hub: Arc<Hub>,
-        tokens: ConnectionTokens,
-    ) -> Self {
-        let node_id = format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        Self { inner: Arc::new(Inner { settings, store, bus, metrics, hub, tokens, node_id }) }
+    pub fn new(parts: Parts) -> Self {
+        let Parts { settings, store, bus, metrics, hub, presence, tokens, node_id } = parts;
+        Self { inner: Arc::new(Inner { settings, store, bus, metrics, hub, presence, tokens, node_id }) }
+    }
+
+    /// A fresh node id: `node-` and 12 hex digits.
+    pub fn new_node_id() -> String {
+        format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
     }
 
     pub fn settings(&self) -> &Settings {
@@ -64,6 +76,11 @@ impl AppState {
         &self.inner.hub
     }
 
+    /// Who is subscribed where, cluster-wide.
+    pub fn presence(&self) -> &dyn Presence {
+        self.inner.presence.as_ref()
+    }
+
     pub fn tokens(&self) -> &ConnectionTokens {
         &self.inner.tokens
     }
@@ -73,13 +90,19 @@ impl AppState {
         &self.inner.node_id
     }
 
-    /// Distinct users connected to a workspace's realtime channel right now
-    /// (counted per user, not per tab).
-    pub fn people_online(&self, workspace: &solo_domain::WorkspaceId) -> Vec<OnlineUser> {
-        self.hub()
-            .users_on(&format!("workspace:{workspace}"))
-            .into_iter()
-            .map(|(id, info)| OnlineUser { name: info["name"].as_str().unwrap_or_default().to_owned(), id })
-            .collect()
+    /// Distinct users connected to a workspace's realtime channel right now, on
+    /// any node (counted per user, not per tab), sorted by id.
+    pub async fn people_online(&self, workspace: &solo_domain::WorkspaceId) -> Result<Vec<OnlineUser>, PresenceError> {
+        let clients = self.presence().clients(&format!("workspace:{workspace}")).await?;
+        let mut people: Vec<OnlineUser> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for client in clients {
+            if seen.insert(client.user.clone()) {
+                let name = client.conn_info.as_ref().and_then(|i| i["name"].as_str()).unwrap_or_default().to_owned();
+                people.push(OnlineUser { id: client.user, name });
+            }
+        }
+        people.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(people)
     }
 }

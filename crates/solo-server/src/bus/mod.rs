@@ -40,6 +40,9 @@ pub trait BusSink: Send + Sync {
     /// Called for every message, in publish order. Must not block.
     fn deliver(&self, message: &BusMessage);
 
+    /// A subscriber of another node joined or left a channel (cluster mode).
+    fn presence_changed(&self, _change: &crate::presence::RemotePresenceChange) {}
+
     /// The bus may have lost messages (its connection dropped and came back):
     /// everything subscribed must catch up from durable history.
     fn resync(&self) {}

@@ -4,8 +4,10 @@
 //! `publish` fails (the dispatcher keeps the events and retries), `/readyz`
 //! says so, and nothing queues in memory. Pub/sub is not durable, so when the
 //! subscription comes back after a loss the hub is told to resync: its clients
-//! reconnect and recover from the store's history.
+//! reconnect and recover from the store's history. The same subscription
+//! carries the joins and leaves that cluster presence announces.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -15,6 +17,7 @@ use redis::aio::ConnectionManager;
 use tokio::sync::OnceCell;
 
 use super::{Bus, BusError, BusMessage, BusSink};
+use crate::presence::{changes_channel, RemotePresenceChange};
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 const RESUBSCRIBE_BACKOFF: Duration = Duration::from_millis(500);
@@ -24,6 +27,8 @@ pub struct RedisBus {
     channel: String,
     publisher: OnceCell<ConnectionManager>,
     sinks: Arc<RwLock<Vec<Arc<dyn BusSink>>>>,
+    /// Whether the subscription is live: a node that cannot hear the bus is not ready.
+    subscribed: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for RedisBus {
@@ -37,17 +42,27 @@ fn unavailable(e: impl std::fmt::Display) -> BusError {
 }
 
 impl RedisBus {
-    /// A bus on the Redis at `url`, publishing on `solo:{cluster}:events`. Connects
-    /// lazily, so a node starts (not ready) while Redis is down.
-    pub fn new(url: &str, cluster: &str) -> Result<Arc<Self>, BusError> {
+    /// A bus on the Redis at `url`, publishing on `solo:{cluster}:events`. `node`
+    /// is this node's id: its own presence announcements are not handed back to it.
+    /// Connects lazily, so a node starts (not ready) while Redis is down.
+    pub fn new(url: &str, cluster: &str, node: &str) -> Result<Arc<Self>, BusError> {
         let client = redis::Client::open(url).map_err(unavailable)?;
         let bus = Arc::new(Self {
             client,
             channel: format!("solo:{cluster}:events"),
             publisher: OnceCell::new(),
             sinks: Arc::default(),
+            subscribed: Arc::default(),
         });
-        tokio::spawn(subscriber(bus.client.clone(), bus.channel.clone(), bus.sinks.clone()));
+        let subscription = Subscription {
+            client: bus.client.clone(),
+            events: bus.channel.clone(),
+            presence: changes_channel(cluster),
+            node: node.to_owned(),
+            sinks: bus.sinks.clone(),
+            subscribed: bus.subscribed.clone(),
+        };
+        tokio::spawn(subscription.run());
         Ok(bus)
     }
 
@@ -65,51 +80,81 @@ fn sinks_of(sinks: &RwLock<Vec<Arc<dyn BusSink>>>) -> Vec<Arc<dyn BusSink>> {
     sinks.read().map(|s| s.clone()).unwrap_or_else(|p| p.into_inner().clone())
 }
 
-/// Keeps one subscription open, forever: delivers each message to the sinks, and
-/// after any interruption resubscribes and asks the sinks to resync.
-async fn subscriber(client: redis::Client, channel: String, sinks: Arc<RwLock<Vec<Arc<dyn BusSink>>>>) {
-    let mut had_subscription = false;
-    loop {
-        let connected = tokio::time::timeout(CALL_TIMEOUT, async {
-            let mut pubsub = client.get_async_pubsub().await?;
-            pubsub.subscribe(&channel).await?;
-            Ok::<_, redis::RedisError>(pubsub)
-        })
-        .await;
-        let pubsub = match connected {
-            Ok(Ok(pubsub)) => pubsub,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "cannot subscribe to the Redis bus; retrying");
-                tokio::time::sleep(RESUBSCRIBE_BACKOFF).await;
-                continue;
+/// The node's one pub/sub connection: committed events and presence changes.
+struct Subscription {
+    client: redis::Client,
+    events: String,
+    presence: String,
+    node: String,
+    sinks: Arc<RwLock<Vec<Arc<dyn BusSink>>>>,
+    subscribed: Arc<AtomicBool>,
+}
+
+impl Subscription {
+    /// Keeps the subscription open, forever: hands each message to the sinks, and
+    /// after any interruption resubscribes and asks the sinks to resync.
+    async fn run(self) {
+        let mut had_subscription = false;
+        loop {
+            let connected = tokio::time::timeout(CALL_TIMEOUT, async {
+                let mut pubsub = self.client.get_async_pubsub().await?;
+                pubsub.subscribe(&[&self.events, &self.presence]).await?;
+                Ok::<_, redis::RedisError>(pubsub)
+            })
+            .await;
+            let pubsub = match connected {
+                Ok(Ok(pubsub)) => pubsub,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "cannot subscribe to the Redis bus; retrying");
+                    tokio::time::sleep(RESUBSCRIBE_BACKOFF).await;
+                    continue;
+                }
+                Err(_) => {
+                    tracing::warn!("subscribing to the Redis bus timed out; retrying");
+                    tokio::time::sleep(RESUBSCRIBE_BACKOFF).await;
+                    continue;
+                }
+            };
+            self.subscribed.store(true, Ordering::Release);
+            if had_subscription {
+                tracing::warn!("Redis bus subscription restored: clients resync from history");
+                for sink in sinks_of(&self.sinks) {
+                    sink.resync();
+                }
             }
-            Err(_) => {
-                tracing::warn!("subscribing to the Redis bus timed out; retrying");
-                tokio::time::sleep(RESUBSCRIBE_BACKOFF).await;
-                continue;
+            had_subscription = true;
+            let mut messages = pubsub.into_on_message();
+            while let Some(message) = messages.next().await {
+                self.handle(&message);
             }
-        };
-        if had_subscription {
-            tracing::warn!("Redis bus subscription restored: clients resync from history");
-            for sink in sinks_of(&sinks) {
-                sink.resync();
-            }
+            self.subscribed.store(false, Ordering::Release);
+            tracing::warn!("Redis bus subscription lost; resubscribing");
+            tokio::time::sleep(RESUBSCRIBE_BACKOFF).await;
         }
-        had_subscription = true;
-        let mut messages = pubsub.into_on_message();
-        while let Some(message) = messages.next().await {
-            let Ok(payload) = message.get_payload::<String>() else { continue };
-            match serde_json::from_str::<BusMessage>(&payload) {
-                Ok(message) => {
-                    for sink in sinks_of(&sinks) {
-                        sink.deliver(&message);
+    }
+
+    fn handle(&self, message: &redis::Msg) {
+        let Ok(payload) = message.get_payload::<String>() else { return };
+        if message.get_channel_name() == self.presence {
+            match serde_json::from_str::<RemotePresenceChange>(&payload) {
+                Ok(change) if change.node == self.node => {}
+                Ok(change) => {
+                    for sink in sinks_of(&self.sinks) {
+                        sink.presence_changed(&change);
                     }
                 }
-                Err(e) => tracing::error!(error = %e, "undecodable message on the Redis bus"),
+                Err(e) => tracing::error!(error = %e, "undecodable presence change on the Redis bus"),
             }
+            return;
         }
-        tracing::warn!("Redis bus subscription lost; resubscribing");
-        tokio::time::sleep(RESUBSCRIBE_BACKOFF).await;
+        match serde_json::from_str::<BusMessage>(&payload) {
+            Ok(message) => {
+                for sink in sinks_of(&self.sinks) {
+                    sink.deliver(&message);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "undecodable message on the Redis bus"),
+        }
     }
 }
 
@@ -136,6 +181,9 @@ impl Bus for RedisBus {
     }
 
     async fn ping(&self) -> Result<(), BusError> {
+        if !self.subscribed.load(Ordering::Acquire) {
+            return Err(unavailable("not subscribed to the Redis bus"));
+        }
         let mut connection = self.publisher().await?;
         tokio::time::timeout(CALL_TIMEOUT, redis::cmd("PING").query_async::<String>(&mut connection))
             .await

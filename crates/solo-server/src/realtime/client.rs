@@ -18,6 +18,7 @@ use super::hub::{ConnAuth, Connection, Frame, Outgoing};
 use super::protocol::{self, error_code, ClientInfo, Command, Disconnect, SubscribeRequest, FLAG_REJECT_UNRECOVERED};
 use super::token::TokenError;
 use crate::access::may_read;
+use crate::presence::distinct_users;
 use crate::state::AppState;
 
 /// Largest frame written at once; more queued messages wait for the next frame.
@@ -306,20 +307,20 @@ impl Reader {
             };
         }
         if let Some(req) = command.presence {
-            if let Err(code) = self.authorize(&req.channel).await {
-                return self.error(id, code, message_of(code)).await;
-            }
-            let snapshot = self.state.hub().presence(&req.channel);
+            let clients = match self.presence_of(&req.channel).await {
+                Ok(clients) => clients,
+                Err(code) => return self.error(id, code, message_of(code)).await,
+            };
             let presence: serde_json::Map<String, serde_json::Value> =
-                snapshot.clients.iter().map(|c| (c.client.clone(), json!(c))).collect();
+                clients.iter().map(|c| (c.client.clone(), json!(c))).collect();
             return self.reply(protocol::reply(id, "presence", &json!({ "presence": presence }))).await;
         }
         if let Some(req) = command.presence_stats {
-            if let Err(code) = self.authorize(&req.channel).await {
-                return self.error(id, code, message_of(code)).await;
-            }
-            let snapshot = self.state.hub().presence(&req.channel);
-            let stats = json!({ "num_clients": snapshot.clients.len(), "num_users": snapshot.num_users() });
+            let clients = match self.presence_of(&req.channel).await {
+                Ok(clients) => clients,
+                Err(code) => return self.error(id, code, message_of(code)).await,
+            };
+            let stats = json!({ "num_clients": clients.len(), "num_users": distinct_users(&clients) });
             return self.reply(protocol::reply(id, "presence_stats", &stats)).await;
         }
         if let Some(req) = command.history {
@@ -333,6 +334,15 @@ impl Reader {
         }
         // rpc and sub_refresh: nothing is registered under them.
         self.error(id, error_code::METHOD_NOT_FOUND, "method not found").await
+    }
+
+    /// Everyone on `channel` across the cluster, if the caller may read it.
+    async fn presence_of(&self, channel: &str) -> Result<Vec<ClientInfo>, u32> {
+        self.authorize(channel).await?;
+        self.state.presence().clients(channel).await.map_err(|e| {
+            tracing::warn!(error = %e, "presence query failed");
+            error_code::INTERNAL
+        })
     }
 
     fn user_id(&self) -> Option<UserId> {

@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use super::protocol::{self, ClientInfo, Disconnect};
 use crate::bus::{BusMessage, BusSink};
 use crate::metrics::Metrics;
+use crate::presence::{LocalPresenceChange, PresenceKind, RemotePresenceChange};
 
 pub type ConnId = u64;
 /// A frame (or one line of a batched frame), shared between recipients.
@@ -145,6 +146,8 @@ pub struct Hub {
     queue_capacity: usize,
     timing: HubTiming,
     metrics: Arc<Metrics>,
+    /// In cluster mode, where joins and leaves go to be mirrored into Redis.
+    presence_changes: Option<mpsc::Sender<LocalPresenceChange>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -153,16 +156,10 @@ impl std::fmt::Debug for Hub {
     }
 }
 
-/// A snapshot of a channel's presence.
+/// A snapshot of a channel's presence on this node.
 #[derive(Debug, Default)]
 pub struct PresenceSnapshot {
     pub clients: Vec<ClientInfo>,
-}
-
-impl PresenceSnapshot {
-    pub fn num_users(&self) -> usize {
-        self.clients.iter().map(|c| c.user.as_str()).collect::<HashSet<_>>().len()
-    }
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -180,12 +177,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Pushes a `join` or `leave` to the channel's subscribers that asked for them.
 /// The frame is built only when someone listens, so subscribing stays cheap in
 /// a reconnect storm.
-fn announce(subs: &ChannelSubscribers, channel: &str, kind: &str, info: &ClientInfo) {
+fn announce(subs: &ChannelSubscribers, channel: &str, kind: PresenceKind, info: &ClientInfo) {
     let mut listeners = subs.by_conn.values().filter(|s| s.join_leave).peekable();
     if listeners.peek().is_none() {
         return;
     }
-    let push = protocol::push(channel, kind, &serde_json::json!({ "info": info }));
+    let push = protocol::push(channel, kind.push_name(), &serde_json::json!({ "info": info }));
     let frame: Frame = Arc::from(String::from_utf8_lossy(&push).as_ref());
     for other in listeners {
         if other.conn.tx.try_send(Outgoing::Frame(frame.clone())).is_err() {
@@ -195,7 +192,13 @@ fn announce(subs: &ChannelSubscribers, channel: &str, kind: &str, info: &ClientI
 }
 
 impl Hub {
-    pub fn new(queue_capacity: usize, timing: HubTiming, metrics: Arc<Metrics>) -> Self {
+    /// A hub; `presence_changes` receives every join and leave (cluster mode).
+    pub fn new(
+        queue_capacity: usize,
+        timing: HubTiming,
+        metrics: Arc<Metrics>,
+        presence_changes: Option<mpsc::Sender<LocalPresenceChange>>,
+    ) -> Self {
         Self {
             connections: Mutex::new(HashMap::new()),
             channels: RwLock::new(HashMap::new()),
@@ -203,6 +206,18 @@ impl Hub {
             queue_capacity: queue_capacity.max(8),
             timing,
             metrics,
+            presence_changes,
+        }
+    }
+
+    /// Hands a join or leave to the cluster presence writer. Never blocks: when
+    /// its queue is full the change is dropped and the writer's next reconcile
+    /// (which compares Redis with this hub) repairs it.
+    fn report(&self, kind: PresenceKind, channel: &Arc<str>, info: &ClientInfo) {
+        let Some(changes) = &self.presence_changes else { return };
+        let change = LocalPresenceChange { kind, channel: channel.clone(), info: info.clone() };
+        if changes.try_send(change).is_err() {
+            self.metrics.presence_changes_dropped.inc();
         }
     }
 
@@ -248,7 +263,8 @@ impl Hub {
     pub fn subscribe(&self, conn: &Arc<Connection>, channel: &Arc<str>, join_leave: bool, info: ClientInfo) {
         let mut channels = write(&self.channels);
         let subs = channels.entry(channel.clone()).or_default();
-        announce(subs, channel, "join", &info);
+        announce(subs, channel, PresenceKind::Join, &info);
+        self.report(PresenceKind::Join, channel, &info);
         if subs.by_conn.insert(conn.id, Subscriber { conn: conn.clone(), join_leave, info }).is_none() {
             self.metrics.subscriptions.inc();
         }
@@ -257,12 +273,13 @@ impl Hub {
 
     /// Removes a subscriber; returns whether it was subscribed.
     pub fn unsubscribe(&self, conn: &Connection, channel: &str) -> bool {
-        lock(&conn.channels).remove(channel);
+        let name = lock(&conn.channels).take(channel).unwrap_or_else(|| Arc::from(channel));
         let mut channels = write(&self.channels);
         let Some(subs) = channels.get_mut(channel) else { return false };
         let Some(gone) = subs.by_conn.remove(&conn.id) else { return false };
         self.metrics.subscriptions.dec();
-        announce(subs, channel, "leave", &gone.info);
+        announce(subs, channel, PresenceKind::Leave, &gone.info);
+        self.report(PresenceKind::Leave, &name, &gone.info);
         if subs.by_conn.is_empty() {
             channels.remove(channel);
         }
@@ -292,17 +309,14 @@ impl Hub {
         }
     }
 
-    /// Distinct users subscribed to a channel, with their client info.
-    pub fn users_on(&self, channel: &str) -> Vec<(String, serde_json::Value)> {
-        let mut seen = HashSet::new();
-        let mut users = Vec::new();
-        for client in self.presence(channel).clients {
-            if seen.insert(client.user.clone()) {
-                users.push((client.user, client.conn_info.unwrap_or_default()));
-            }
-        }
-        users.sort_by(|a, b| a.0.cmp(&b.0));
-        users
+    /// Every subscription of this node with its client info (what cluster
+    /// presence mirrors into Redis).
+    pub fn local_presence(&self) -> Vec<(Arc<str>, ClientInfo)> {
+        let channels = read(&self.channels);
+        channels
+            .iter()
+            .flat_map(|(name, subs)| subs.by_conn.values().map(move |s| (name.clone(), s.info.clone())))
+            .collect()
     }
 
     /// Every live connection (a snapshot; no lock is held afterwards).
@@ -387,6 +401,14 @@ impl BusSink for Hub {
                     Err(mpsc::error::TrySendError::Closed(_)) => {}
                 }
             }
+        }
+    }
+
+    /// A subscriber of another node joined or left: tell local listeners.
+    fn presence_changed(&self, change: &RemotePresenceChange) {
+        let channels = read(&self.channels);
+        if let Some(subs) = channels.get(change.channel.as_str()) {
+            announce(subs, &change.channel, change.kind, &change.info);
         }
     }
 

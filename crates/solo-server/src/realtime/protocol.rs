@@ -207,12 +207,13 @@ pub struct Tags<'a> {
     pub trace_id: &'a str,
 }
 
-/// Client info as shown in presence and join/leave pushes.
-#[derive(Debug, Clone, Serialize)]
+/// Client info as shown in presence and join/leave pushes (and kept in Redis
+/// by cluster presence).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClientInfo {
     pub user: String,
     pub client: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conn_info: Option<serde_json::Value>,
 }
 

@@ -319,7 +319,7 @@ pub async fn presence(
                 AgentStatus::Error => agent_counts.error += 1,
             }
         }
-        let people = state.people_online(&workspace_id);
+        let people = state.people_online(&workspace_id).await?;
         items.push(PresenceSummary {
             workspace_id,
             workstations,

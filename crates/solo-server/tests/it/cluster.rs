@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{json, Value};
 use solo_store::Role;
 
 use crate::support::*;
@@ -39,24 +39,23 @@ fn published(metrics: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_change_through_one_node_reaches_a_client_of_another_and_is_published_once() {
+/// Two nodes of one fresh cluster (PostgreSQL schema + Redis), both ready, or
+/// None when the cluster services are not configured.
+async fn two_nodes(configure: fn(&mut solo_server::settings::Settings)) -> Option<(TestServer, TestServer)> {
     let Some((database, bus, cluster)) = cluster_settings().await else {
         eprintln!("SOLO_TEST_POSTGRES_URL or SOLO_TEST_REDIS_URL is not set: cluster mode not checked");
-        return;
+        return None;
     };
     let node = |database: String, bus: String, cluster: String| {
         move |s: &mut solo_server::settings::Settings| {
             s.database_url = Some(database);
             s.bus_url = Some(bus);
             s.cluster_name = cluster;
+            configure(s);
         }
     };
     let a = TestServer::start_built(node(database.clone(), bus.clone(), cluster.clone())).await;
     let b = TestServer::start_built(node(database, bus, cluster)).await;
-    let ada = a.user("ada", "acme", Role::Member).await;
-    let bo = b.user("bo", "acme", Role::Member).await;
-
     for server in [&a, &b] {
         let ready = eventually("ready", Duration::from_secs(10), || async {
             let r = client().get(server.url("/readyz")).send().await.ok()?;
@@ -64,6 +63,15 @@ async fn a_change_through_one_node_reaches_a_client_of_another_and_is_published_
         });
         ready.await;
     }
+    Some((a, b))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_through_one_node_reaches_a_client_of_another_and_is_published_once() {
+    let Some((a, b)) = two_nodes(|_| {}).await else { return };
+    let ada = a.user("ada", "acme", Role::Member).await;
+    let bo = b.user("bo", "acme", Role::Member).await;
+
     let mission = create_mission(&a, &ada, "Across nodes").await;
     let id = mission["id"].as_str().expect("id").to_owned();
     let (mut ws, _) = Ws::connect(&a, &ada).await;
@@ -88,4 +96,78 @@ async fn a_change_through_one_node_reaches_a_client_of_another_and_is_published_
     assert!(pa == 0.0 || pb == 0.0, "one dispatcher: a published {pa}, b published {pb}");
     a.stop().await;
     b.stop().await;
+}
+
+async fn presence_stats(ws: &mut Ws, channel: &str) -> (u64, u64) {
+    let reply = ws.command("presence_stats", json!({ "channel": channel })).await;
+    let stats = &reply["presence_stats"];
+    (stats["num_clients"].as_u64().unwrap_or(0), stats["num_users"].as_u64().unwrap_or(0))
+}
+
+/// The next join or leave push, skipping anything else.
+async fn next_join_or_leave(ws: &mut Ws, kind: &str) -> Value {
+    loop {
+        let push = ws.next_push(Duration::from_secs(10)).await.unwrap_or_else(|| panic!("a {kind} push"));
+        if push["push"][kind].is_object() {
+            return push;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_join_and_leave_are_cluster_wide() {
+    let Some((a, b)) = two_nodes(|_| {}).await else { return };
+    let ada = a.user("ada", "acme", Role::Member).await;
+    let bo = b.user("bo", "acme", Role::Member).await;
+    let channel = format!("workspace:{}", ada.workspace_id);
+
+    let (mut on_a, _) = Ws::connect(&a, &ada).await;
+    let reply = on_a.command("subscribe", json!({ "channel": channel, "join_leave": true })).await;
+    assert!(reply["subscribe"].is_object(), "{reply}");
+    let (mut on_b, _) = Ws::connect(&b, &bo).await;
+    let reply = on_b.command("subscribe", json!({ "channel": channel })).await;
+    assert!(reply["subscribe"].is_object(), "{reply}");
+
+    // Ada, on node A, is told that Bo joined on node B.
+    let join = next_join_or_leave(&mut on_a, "join").await;
+    assert_eq!(join["push"]["channel"], channel.as_str());
+    assert_eq!(join["push"]["join"]["info"]["user"], bo.id.as_str());
+
+    // Either node counts both, and the REST summary lists both people.
+    assert_eq!(presence_stats(&mut on_a, &channel).await, (2, 2));
+    assert_eq!(presence_stats(&mut on_b, &channel).await, (2, 2));
+    let reply = on_b.command("presence", json!({ "channel": channel })).await;
+    assert_eq!(reply["presence"]["presence"].as_object().map(|p| p.len()), Some(2), "{reply}");
+    let (status, body) = get(&a, &ada, &format!("/api/presence?workspaceId={}", ada.workspace_id)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut online: Vec<&str> = body["items"][0]["people"]["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .filter_map(|u| u["id"].as_str())
+        .collect();
+    online.sort_unstable();
+    let mut expected = vec![ada.id.as_str(), bo.id.as_str()];
+    expected.sort_unstable();
+    assert_eq!(online, expected, "{body}");
+
+    // Bo leaves: Ada hears it, and the count drops on both nodes at once.
+    let reply = on_b.command("unsubscribe", json!({ "channel": channel })).await;
+    assert!(reply["unsubscribe"].is_object(), "{reply}");
+    let leave = next_join_or_leave(&mut on_a, "leave").await;
+    assert_eq!(leave["push"]["leave"]["info"]["user"], bo.id.as_str());
+    assert_eq!(presence_stats(&mut on_a, &channel).await, (1, 1));
+
+    // A node that stops cleanly takes its entries with it (no wait for the TTL).
+    let reply = on_b.command("subscribe", json!({ "channel": channel })).await;
+    assert!(reply["subscribe"].is_object(), "{reply}");
+    next_join_or_leave(&mut on_a, "join").await;
+    assert_eq!(presence_stats(&mut on_a, &channel).await, (2, 2));
+    b.stop().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while presence_stats(&mut on_a, &channel).await != (1, 1) {
+        assert!(tokio::time::Instant::now() < deadline, "node B's entries were not removed on shutdown");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    a.stop().await;
 }

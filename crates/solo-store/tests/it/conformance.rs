@@ -57,6 +57,7 @@ conformance!(channel_epochs, a_new_channel_keeps_its_epoch);
 conformance!(presence_sweep, heartbeats_and_sweeps_emit_transitions_once);
 conformance!(notification_rules, notifications_follow_rules_and_counts_stay_true);
 conformance!(leases, one_holder_per_lease_until_it_expires);
+conformance!(concurrent_writers, concurrent_writers_share_channels_and_inboxes_without_gaps);
 
 async fn member(store: &SqlStore, name: &str) -> (User, Workspace) {
     let ws = store.ensure_workspace("acme", "Acme").await.expect("workspace");
@@ -233,4 +234,70 @@ async fn one_holder_per_lease_until_it_expires(f: Fixture) {
     assert!(!f.store.acquire_lease("dispatcher", "node-a", 1_000, 12_200).await.expect("refuse"));
     f.store.release_lease("dispatcher", "node-b").await.expect("release");
     assert!(f.store.acquire_lease("dispatcher", "node-a", 1_000, 12_300).await.expect("taken at once"));
+}
+
+/// Writers on different missions of one workspace touch the same rows at once:
+/// the workspace channel, and the inboxes of the watchers they notify (in a
+/// different order per mission). None may deadlock or fail, every channel's
+/// offsets stay gapless, and the outbox's order is each channel's offset order.
+async fn concurrent_writers_share_channels_and_inboxes_without_gaps(f: Fixture) {
+    const WRITERS: usize = 6;
+    const CHANGES: usize = 20;
+    let store = std::sync::Arc::new(f.store);
+    let (ada, ws) = member(&store, "ada").await;
+    let (bo, _) = member(&store, "bo").await;
+    let (cy, _) = member(&store, "cy").await;
+    let mut missions = Vec::new();
+    for i in 0..WRITERS {
+        let ctx = WriteContext::user(ada.id.clone(), "");
+        // Watchers listed in alternating order, so lock order cannot come from the input.
+        let watchers = if i % 2 == 0 { vec![bo.id.clone(), cy.id.clone()] } else { vec![cy.id.clone(), bo.id.clone()] };
+        let new =
+            NewMission { workspace_id: ws.id.clone(), title: format!("M{i}"), owner_id: ada.id.clone(), watchers };
+        missions.push(store.create_mission(&ctx, new).await.expect("create"));
+    }
+    let tasks: Vec<_> = missions
+        .iter()
+        .map(|mission| {
+            let (store, id, actor) = (store.clone(), mission.id.clone(), ada.id.clone());
+            tokio::spawn(async move {
+                let ctx = WriteContext::user(actor, "");
+                for n in 0..CHANGES {
+                    let stage = if n % 2 == 0 { Stage::Spec } else { Stage::Backlog };
+                    store.change_stage(&ctx, &id, stage, None).await.expect("stage change under contention");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("writer");
+    }
+
+    let outbox = store.unpublished_events(100_000).await.expect("outbox");
+    let mission_events = outbox.iter().filter(|e| e.event_type.starts_with("mission.")).count();
+    assert_eq!(mission_events, WRITERS * (CHANGES + 1), "every change wrote one mission event");
+    let mut seen: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    for event in &outbox {
+        for route in &event.routes {
+            let last = seen.entry(route.channel.clone()).or_insert(0);
+            assert_eq!(
+                route.offset,
+                *last + 1,
+                "{} jumps from {} to {} in outbox order",
+                route.channel,
+                last,
+                route.offset
+            );
+            *last = route.offset;
+        }
+    }
+    let workspace = Channel::Workspace(ws.id.clone());
+    let position = store.channel_position(&workspace).await.expect("position");
+    assert_eq!(Some(&position.offset), seen.get(&workspace.to_string()), "the workspace channel saw every change");
+    for watcher in [&bo, &cy] {
+        let inbox = Channel::Notifications(watcher.id.clone());
+        let offset = store.channel_position(&inbox).await.expect("position").offset;
+        assert_eq!(Some(&offset), seen.get(&inbox.to_string()), "{} got gapless notifications", watcher.name);
+        assert!(offset > 0, "watchers are notified of stage changes");
+    }
 }

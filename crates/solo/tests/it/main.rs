@@ -2,4 +2,6 @@
 //! answering with the token it printed.
 
 mod cli;
+mod cluster;
 mod serve;
+mod support;

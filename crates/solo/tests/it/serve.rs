@@ -1,37 +1,8 @@
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const SOLO: &str = env!("CARGO_BIN_EXE_solo");
-
-fn solo(dir: &std::path::Path) -> Command {
-    let mut command = Command::new(SOLO);
-    command.current_dir(dir).env_remove("SOLO_DATABASE_URL").env_remove("SOLO_ADDR").env("NO_COLOR", "1");
-    command
-}
-
-/// Starts `solo serve` on port 0 and returns the child and the address it bound.
-fn serve(dir: &std::path::Path) -> (Child, String) {
-    let mut child = solo(dir)
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .env("SOLO_LOG_FORMAT", "json")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("solo serve starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines.next().expect("server logs its address before exiting").expect("log line");
-        let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
-        if entry["message"] == "solo is serving" {
-            break entry["addr"].as_str().expect("addr field").to_owned();
-        }
-    };
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, addr)
-}
+use crate::support::{serve, solo};
 
 #[tokio::test]
 async fn admin_bootstrap_prints_a_pat_that_the_server_accepts() {
