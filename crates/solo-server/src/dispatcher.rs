@@ -18,7 +18,7 @@ use crate::bus::BusMessage;
 use crate::state::AppState;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
-/// Even without a wake-up signal (e.g. rows written by another process), look this often.
+/// Even without a wake-up signal (e.g. a lost nudge from another node), look this often.
 const IDLE_POLL: Duration = Duration::from_secs(1);
 /// On shutdown, keep publishing what is committed for at most this long.
 const DRAIN_BUDGET: Duration = Duration::from_secs(10);
@@ -104,7 +104,15 @@ async fn publish_round(state: &AppState) -> Round {
 
 /// Runs until `shutdown`, then drains what is committed (bounded by a time budget).
 pub async fn run(state: AppState, shutdown: CancellationToken) {
+    // Commits on this node wake it directly; commits on other nodes arrive as nudges.
     let signal = state.store().outbox_signal();
+    let nudged = state.bus().nudged();
+    let remote_commit = || async {
+        match &nudged {
+            Some(nudged) => nudged.notified().await,
+            None => std::future::pending().await,
+        }
+    };
     let max_backoff = Duration::from_millis(state.settings().dispatch_max_backoff_ms.max(1));
     let mut backoff = FIRST_BACKOFF;
     let mut held_until = 0;
@@ -114,6 +122,12 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
         }
         if !lead(&state, &mut held_until).await {
             tokio::select! {
+                _ = signal.notified() => {
+                    if let Err(e) = state.bus().nudge().await {
+                        // The lease holder still finds the events at its next poll.
+                        tracing::debug!(error = %e, "could not nudge the dispatching node");
+                    }
+                }
                 _ = tokio::time::sleep(IDLE_POLL) => {}
                 _ = shutdown.cancelled() => {}
             }
@@ -125,6 +139,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
                 backoff = FIRST_BACKOFF;
                 tokio::select! {
                     _ = signal.notified() => {}
+                    _ = remote_commit() => {}
                     _ = tokio::time::sleep(IDLE_POLL) => {}
                     _ = shutdown.cancelled() => {}
                 }

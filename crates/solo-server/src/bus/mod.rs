@@ -58,6 +58,16 @@ pub trait Bus: Send + Sync {
     async fn ping(&self) -> Result<(), BusError>;
     /// `in-process` or `redis`, for logs and metrics.
     fn kind(&self) -> &'static str;
+    /// Tells the cluster that this node committed events, so the node holding
+    /// the dispatcher lease publishes them now rather than at its next poll.
+    /// A single node's dispatcher is woken by its store; nothing to do.
+    async fn nudge(&self) -> Result<(), BusError> {
+        Ok(())
+    }
+    /// Signalled when another node nudged (cluster mode only).
+    fn nudged(&self) -> Option<Arc<tokio::sync::Notify>> {
+        None
+    }
 }
 
 /// The bus of a single node: publishing hands messages straight to the local sinks.

@@ -29,6 +29,9 @@ pub struct RedisBus {
     sinks: Arc<RwLock<Vec<Arc<dyn BusSink>>>>,
     /// Whether the subscription is live: a node that cannot hear the bus is not ready.
     subscribed: Arc<AtomicBool>,
+    /// `solo:{cluster}:outbox`: nudges from nodes that committed events.
+    outbox_channel: String,
+    nudged: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for RedisBus {
@@ -53,11 +56,15 @@ impl RedisBus {
             publisher: OnceCell::new(),
             sinks: Arc::default(),
             subscribed: Arc::default(),
+            outbox_channel: format!("solo:{cluster}:outbox"),
+            nudged: Arc::default(),
         });
         let subscription = Subscription {
             client: bus.client.clone(),
             events: bus.channel.clone(),
             presence: changes_channel(cluster),
+            outbox: bus.outbox_channel.clone(),
+            nudged: bus.nudged.clone(),
             node: node.to_owned(),
             sinks: bus.sinks.clone(),
             subscribed: bus.subscribed.clone(),
@@ -80,11 +87,14 @@ fn sinks_of(sinks: &RwLock<Vec<Arc<dyn BusSink>>>) -> Vec<Arc<dyn BusSink>> {
     sinks.read().map(|s| s.clone()).unwrap_or_else(|p| p.into_inner().clone())
 }
 
-/// The node's one pub/sub connection: committed events and presence changes.
+/// The node's one pub/sub connection: committed events, presence changes and
+/// outbox nudges.
 struct Subscription {
     client: redis::Client,
     events: String,
     presence: String,
+    outbox: String,
+    nudged: Arc<tokio::sync::Notify>,
     node: String,
     sinks: Arc<RwLock<Vec<Arc<dyn BusSink>>>>,
     subscribed: Arc<AtomicBool>,
@@ -98,7 +108,7 @@ impl Subscription {
         loop {
             let connected = tokio::time::timeout(CALL_TIMEOUT, async {
                 let mut pubsub = self.client.get_async_pubsub().await?;
-                pubsub.subscribe(&[&self.events, &self.presence]).await?;
+                pubsub.subscribe(&[&self.events, &self.presence, &self.outbox]).await?;
                 Ok::<_, redis::RedisError>(pubsub)
             })
             .await;
@@ -134,6 +144,10 @@ impl Subscription {
     }
 
     fn handle(&self, message: &redis::Msg) {
+        if message.get_channel_name() == self.outbox {
+            self.nudged.notify_one();
+            return;
+        }
         let Ok(payload) = message.get_payload::<String>() else { return };
         if message.get_channel_name() == self.presence {
             match serde_json::from_str::<RemotePresenceChange>(&payload) {
@@ -194,5 +208,17 @@ impl Bus for RedisBus {
 
     fn kind(&self) -> &'static str {
         "redis"
+    }
+
+    async fn nudge(&self) -> Result<(), BusError> {
+        let mut connection = self.publisher().await?;
+        tokio::time::timeout(CALL_TIMEOUT, redis::cmd("PUBLISH").arg(&self.outbox_channel).arg("").query_async::<()>(&mut connection))
+            .await
+            .map_err(|_| unavailable("timed out nudging the dispatcher"))?
+            .map_err(unavailable)
+    }
+
+    fn nudged(&self) -> Option<Arc<tokio::sync::Notify>> {
+        Some(self.nudged.clone())
     }
 }

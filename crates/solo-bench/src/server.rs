@@ -1,0 +1,121 @@
+//! A `solo serve` started and owned by the benchmark, and what `/proc` says about it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{bail, Context};
+use serde_json::Value;
+
+pub struct SoloServer {
+    child: Child,
+    pub addr: String,
+    pat: String,
+    _dir: tempfile::TempDir,
+}
+
+impl SoloServer {
+    /// Starts `solo serve` on a free loopback port with a fresh SQLite data
+    /// directory and one user, `bench`, whose PAT the benchmark uses.
+    pub async fn start(solo: &str, env: &[(&str, &str)]) -> anyhow::Result<SoloServer> {
+        let dir = tempfile::tempdir()?;
+        let data = dir.path().join("data");
+        let admin = |args: &[&str]| -> anyhow::Result<String> {
+            let out = Command::new(solo)
+                .args(args)
+                .env("SOLO_DATA_DIR", &data)
+                .env_remove("SOLO_DATABASE_URL")
+                .output()
+                .with_context(|| format!("running {solo}"))?;
+            if !out.status.success() {
+                bail!("solo {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+        };
+        admin(&["admin", "user", "create", "bench", "--workspace", "bench"])?;
+        let pat = admin(&["admin", "token", "create", "--user", "bench", "--name", "bench"])?;
+        let mut child = Command::new(solo)
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .env("SOLO_DATA_DIR", &data)
+            .env_remove("SOLO_DATABASE_URL")
+            .env("SOLO_LOG_FORMAT", "json")
+            .env("SOLO_LOG", "warn,solo_server=info")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting {solo} serve"))?;
+        let stderr = child.stderr.take().context("server stderr")?;
+        let mut lines = BufReader::new(stderr).lines();
+        let addr = loop {
+            let Some(line) = lines.next() else { bail!("solo serve exited before serving") };
+            let entry: Value = serde_json::from_str(&line?).unwrap_or_default();
+            if entry["message"] == "solo is serving" {
+                break entry["addr"].as_str().context("addr in log")?.to_owned();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        Ok(SoloServer { child, addr, pat, _dir: dir })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// A connection token for the bench user and its workspace channel.
+    pub async fn realtime_token(&self) -> anyhow::Result<(String, String)> {
+        let http = reqwest::Client::new();
+        let me: Value = http.get(self.url("/api/me")).bearer_auth(&self.pat).send().await?.json().await?;
+        let workspace = me["workspaces"][0]["id"].as_str().context("workspace id")?;
+        let token: Value =
+            http.post(self.url("/api/realtime/token")).bearer_auth(&self.pat).send().await?.json().await?;
+        let token = token["token"].as_str().context("connection token")?.to_owned();
+        Ok((token, format!("workspace:{workspace}")))
+    }
+
+    /// A gauge or counter from `/metrics`.
+    pub async fn metric(&self, name: &str) -> anyhow::Result<f64> {
+        let text = reqwest::get(self.url("/metrics")).await?.text().await?;
+        text.lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .and_then(|l| l.split_whitespace().last())
+            .and_then(|v| v.parse().ok())
+            .with_context(|| format!("metric {name}"))
+    }
+
+    fn status_field(&self, field: &str) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .with_context(|| format!("{field} in /proc status"))
+    }
+
+    /// Resident memory now, KiB.
+    pub fn rss_kib(&self) -> anyhow::Result<u64> {
+        self.status_field("VmRSS:")
+    }
+
+    /// Peak resident memory, KiB.
+    pub fn peak_rss_kib(&self) -> anyhow::Result<u64> {
+        self.status_field("VmHWM:")
+    }
+
+    /// User + system CPU time so far, seconds (clock ticks of 1/100 s on Linux).
+    pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // Fields after the command name (which may hold spaces) start after the last ')'.
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).context("/proc stat")?;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+        // utime and stime are fields 14 and 15 of the line; the state, field 3, is index 0 here.
+        Ok((ticks(11) + ticks(12)) as f64 / 100.0)
+    }
+}
+
+impl Drop for SoloServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
