@@ -212,10 +212,13 @@ impl Bus for RedisBus {
 
     async fn nudge(&self) -> Result<(), BusError> {
         let mut connection = self.publisher().await?;
-        tokio::time::timeout(CALL_TIMEOUT, redis::cmd("PUBLISH").arg(&self.outbox_channel).arg("").query_async::<()>(&mut connection))
-            .await
-            .map_err(|_| unavailable("timed out nudging the dispatcher"))?
-            .map_err(unavailable)
+        tokio::time::timeout(
+            CALL_TIMEOUT,
+            redis::cmd("PUBLISH").arg(&self.outbox_channel).arg("").query_async::<()>(&mut connection),
+        )
+        .await
+        .map_err(|_| unavailable("timed out nudging the dispatcher"))?
+        .map_err(unavailable)
     }
 
     fn nudged(&self) -> Option<Arc<tokio::sync::Notify>> {

@@ -74,7 +74,11 @@ async fn a_change_through_one_node_reaches_a_client_of_another_and_is_published_
 
     let mission = create_mission(&a, &ada, "Across nodes").await;
     let id = mission["id"].as_str().expect("id").to_owned();
-    let (mut ws, _) = Ws::connect(&a, &ada).await;
+    // One cluster, one identity: a connection token issued by node B opens node A.
+    let mut ws = Ws::open(&a).await;
+    let token = crate::ws::token_for(&b, &ada).await;
+    let reply = ws.command("connect", json!({ "token": token })).await;
+    assert!(reply["connect"].is_object(), "a token from node B is accepted by node A: {reply}");
     ws.command("subscribe", json!({ "channel": format!("mission:{id}") })).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
