@@ -67,7 +67,10 @@ fn source_address(n: u64) -> SocketAddr {
 }
 
 async fn connections(solo: &str, count: u64, concurrency: usize, hold: Duration) -> anyhow::Result<()> {
-    let server = SoloServer::start(solo, &[("SOLO_PING_INTERVAL_SECS", "5")]).await?;
+    // One bench user holds every connection: lift the per-user limit for it.
+    let per_user = (count + 1).to_string();
+    let env = [("SOLO_PING_INTERVAL_SECS", "5"), ("SOLO_WS_MAX_CONNECTIONS_PER_USER", per_user.as_str())];
+    let server = SoloServer::start(solo, &env).await?;
     let (token, channel) = server.realtime_token().await?;
     let idle_rss = server.rss_kib()?;
     let target: SocketAddr = server.addr.parse().context("server address")?;

@@ -23,6 +23,7 @@ pub mod demo;
 pub mod dispatcher;
 pub mod error;
 pub mod http;
+pub mod limits;
 pub mod metrics;
 pub mod presence;
 pub mod realtime;
@@ -196,7 +197,8 @@ impl Server {
         );
         let stop_serving = stop.clone();
         let hub = self.state.hub().clone();
-        let served = axum::serve(listener, self.router())
+        let app = self.router().into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 stop_serving.cancel();

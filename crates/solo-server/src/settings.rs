@@ -98,6 +98,27 @@ pub struct Settings {
     pub ws_max_message_bytes: usize,
     /// `SOLO_WS_QUEUE_CAPACITY`: messages queued per connection before it is closed as a slow consumer (3008).
     pub ws_queue_capacity: usize,
+    /// `SOLO_WS_COMMANDS_PER_SEC`: commands one realtime connection may send per second
+    /// (bursts of twice that); beyond it commands get error 111, and a client that keeps
+    /// going is closed with 3013.
+    pub ws_commands_per_sec: u32,
+    /// `SOLO_WS_MAX_CONNECTIONS_PER_USER`: realtime connections one user may hold on one
+    /// node; the next is closed with 3504.
+    pub ws_max_connections_per_user: usize,
+    /// `SOLO_ALLOWED_ORIGINS`: comma-separated origins (`https://solo.example.com`) whose
+    /// browser pages may open the WebSocket, besides the server's own origin; `*` allows
+    /// any. Clients that send no `Origin` (CLI, SDKs) are not affected.
+    pub allowed_origins: String,
+    /// `SOLO_API_REQUESTS_PER_SEC`: API requests per second per token or session (bursts
+    /// of twice that); beyond it: 429 with `Retry-After`.
+    pub api_requests_per_sec: u32,
+    /// `SOLO_AUTH_FAILURES_PER_MINUTE`: failed sign-ins and bad tokens per source address
+    /// per minute; beyond it every authentication attempt from there gets 429 until the
+    /// minute is over.
+    pub auth_failures_per_minute: u32,
+    /// `SOLO_TRUST_FORWARDED_FOR`: take the source address from the last `X-Forwarded-For`
+    /// hop (set only behind a proxy that sets it).
+    pub trust_forwarded_for: bool,
     /// `SOLO_PING_INTERVAL_SECS`: server ping interval on realtime connections.
     pub ping_interval_secs: u64,
     /// `SOLO_PONG_TIMEOUT_SECS`: time to answer a ping before close 3012.
@@ -149,6 +170,12 @@ impl Default for Settings {
             recovery_max_publications: 300,
             ws_max_message_bytes: 64 * 1024,
             ws_queue_capacity: 1024,
+            ws_commands_per_sec: 100,
+            ws_max_connections_per_user: 100,
+            allowed_origins: String::new(),
+            api_requests_per_sec: 50,
+            auth_failures_per_minute: 20,
+            trust_forwarded_for: false,
             ping_interval_secs: 25,
             pong_timeout_secs: 10,
             connect_timeout_secs: 10,
@@ -196,6 +223,12 @@ impl Settings {
         self.parsed_default_quiet_hours()?;
         if self.max_body_bytes < 1024 {
             return Err(SettingsError("max_body_bytes must be at least 1024".into()));
+        }
+        if self.ws_commands_per_sec == 0 || self.api_requests_per_sec == 0 || self.auth_failures_per_minute == 0 {
+            return Err(SettingsError("rate limits must be at least 1".into()));
+        }
+        if self.ws_max_connections_per_user == 0 {
+            return Err(SettingsError("ws_max_connections_per_user must be at least 1".into()));
         }
         if self.presence_ttl_secs < 2 {
             return Err(SettingsError("presence_ttl_secs must be at least 2".into()));

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use solo_store::Store;
 
 use crate::bus::Bus;
+use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::presence::{Presence, PresenceError};
 use crate::realtime::hub::Hub;
@@ -27,6 +28,7 @@ struct Inner {
     presence: Arc<dyn Presence>,
     tokens: ConnectionTokens,
     node_id: String,
+    limits: Limits,
 }
 
 /// The shared parts a server is built from.
@@ -44,7 +46,8 @@ pub struct Parts {
 impl AppState {
     pub fn new(parts: Parts) -> Self {
         let Parts { settings, store, bus, metrics, hub, presence, tokens, node_id } = parts;
-        Self { inner: Arc::new(Inner { settings, store, bus, metrics, hub, presence, tokens, node_id }) }
+        let limits = Limits::new(&settings);
+        Self { inner: Arc::new(Inner { settings, store, bus, metrics, hub, presence, tokens, node_id, limits }) }
     }
 
     /// A fresh node id: `node-` and 12 hex digits.
@@ -79,6 +82,11 @@ impl AppState {
     /// Who is subscribed where, cluster-wide.
     pub fn presence(&self) -> &dyn Presence {
         self.inner.presence.as_ref()
+    }
+
+    /// Rate limits of this node.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
     }
 
     pub fn tokens(&self) -> &ConnectionTokens {

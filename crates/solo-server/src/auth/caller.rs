@@ -11,6 +11,7 @@ use subtle::ConstantTimeEq;
 use super::secrets::{hash_secret, looks_like_pat};
 use crate::error::{ApiError, ApiResult};
 use crate::http::TraceId;
+use crate::limits::source_of;
 use crate::state::AppState;
 
 pub const SESSION_COOKIE: &str = "solo_session";
@@ -183,19 +184,36 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let trace_id = parts.extensions.get::<TraceId>().map(|t| t.0.clone()).unwrap_or_default();
+        let limits = state.limits();
+        let source = source_of(parts, state.settings().trust_forwarded_for);
+        // A failed bearer token counts against its source; a source over budget
+        // is refused before its credentials are even looked at.
         if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
-            let value =
-                value.to_str().map_err(|_| invalid("invalid_token", "the Authorization header is not valid text"))?;
-            let token = value
-                .strip_prefix("Bearer ")
-                .or_else(|| value.strip_prefix("bearer "))
-                .ok_or_else(|| invalid("invalid_token", "expected `Authorization: Bearer <token>`"))?
-                .trim();
-            let (user, id, scopes) = authenticate_pat(state, token).await?;
+            limits.check_source(source)?;
+            let authenticated = async {
+                let value = value
+                    .to_str()
+                    .map_err(|_| invalid("invalid_token", "the Authorization header is not valid text"))?;
+                let token = value
+                    .strip_prefix("Bearer ")
+                    .or_else(|| value.strip_prefix("bearer "))
+                    .ok_or_else(|| invalid("invalid_token", "expected `Authorization: Bearer <token>`"))?
+                    .trim();
+                authenticate_pat(state, token).await
+            };
+            let (user, id, scopes) = authenticated.await.inspect_err(|e| {
+                if matches!(e, ApiError::InvalidCredentials { .. }) {
+                    limits.record_failure(source);
+                }
+            })?;
+            limits.api_request(id.as_str())?;
             return Ok(Caller { user, via: Via::Token { id, scopes }, trace_id });
         }
+        // An expired session cookie is routine (a browser left open), not an
+        // attack: it does not count against the source.
         if let Some(value) = cookie(&parts.headers, SESSION_COOKIE) {
             let (user, token_hash) = authenticate_session(state, parts, value).await?;
+            limits.api_request(&token_hash)?;
             return Ok(Caller { user, via: Via::Session { token_hash }, trace_id });
         }
         Err(ApiError::Unauthenticated)

@@ -18,6 +18,7 @@ use super::hub::{ConnAuth, Connection, Frame, Outgoing};
 use super::protocol::{self, error_code, ClientInfo, Command, Disconnect, SubscribeRequest, FLAG_REJECT_UNRECOVERED};
 use super::token::TokenError;
 use crate::access::may_read;
+use crate::limits::{Admission, CommandLimiter};
 use crate::presence::distinct_users;
 use crate::state::AppState;
 
@@ -49,7 +50,8 @@ pub async fn serve(state: AppState, socket: WebSocket) {
     let (sink, stream) = socket.split();
     let writer = tokio::spawn(write_loop(sink, rx, conn.clone()));
     let span = tracing::info_span!("ws", client = %conn.client_id, user_id = tracing::field::Empty);
-    let reader = Reader { state: state.clone(), conn: conn.clone(), connected: false, span: span.clone() };
+    let commands = state.limits().command_limiter();
+    let reader = Reader { state: state.clone(), conn: conn.clone(), connected: false, span: span.clone(), commands };
     {
         let _entered = span.enter();
         tracing::debug!("connection opened");
@@ -188,6 +190,7 @@ struct Reader {
     conn: Arc<Connection>,
     connected: bool,
     span: tracing::Span,
+    commands: CommandLimiter,
 }
 
 /// The outcome of one command: keep going, or close with a reason.
@@ -239,6 +242,18 @@ impl Reader {
                 continue;
             }
             let command: Command = serde_json::from_str(line).map_err(|_| Disconnect::BadRequest)?;
+            // Pongs answer the server and are never limited.
+            if command.method_count() > 0 {
+                match self.commands.admit() {
+                    Admission::Run => {}
+                    Admission::Refuse if command.id != 0 => {
+                        self.error(command.id, error_code::TOO_MANY_REQUESTS, "too many requests").await?;
+                        continue;
+                    }
+                    Admission::Refuse => continue,
+                    Admission::Close => return Err(Disconnect::TooManyRequests),
+                }
+            }
             self.handle(command).await?;
         }
         Ok(())
@@ -364,12 +379,15 @@ impl Reader {
         if !super::source_is_valid(&self.state, &claims.src, &user_id).await.map_err(|_| Disconnect::ServerError)? {
             return Err(Disconnect::InvalidToken);
         }
-        self.conn.set_auth(ConnAuth {
+        let auth = ConnAuth {
             user_id: user.id.clone(),
             info: claims.info.clone(),
             source: claims.src.clone(),
             expires_at_ms: claims.exp * 1000,
-        });
+        };
+        if !self.state.hub().admit(&self.conn, auth, self.state.settings().ws_max_connections_per_user) {
+            return Err(Disconnect::ConnectionLimit);
+        }
         self.connected = true;
         self.span.record("user_id", tracing::field::display(&user.id));
 

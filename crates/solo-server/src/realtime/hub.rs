@@ -148,6 +148,8 @@ pub struct Hub {
     metrics: Arc<Metrics>,
     /// In cluster mode, where joins and leaves go to be mirrored into Redis.
     presence_changes: Option<mpsc::Sender<LocalPresenceChange>>,
+    /// Authenticated connections per user on this node.
+    per_user: Mutex<HashMap<UserId, usize>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -207,7 +209,25 @@ impl Hub {
             timing,
             metrics,
             presence_changes,
+            per_user: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Authenticates a connection unless its user already holds `limit`
+    /// connections on this node. A connection is counted once, however often it
+    /// refreshes its token afterwards.
+    pub fn admit(&self, conn: &Connection, auth: ConnAuth, limit: usize) -> bool {
+        let mut per_user = lock(&self.per_user);
+        let held = per_user.entry(auth.user_id.clone()).or_insert(0);
+        if *held >= limit {
+            if *held == 0 {
+                per_user.remove(&auth.user_id);
+            }
+            return false;
+        }
+        *held += 1;
+        conn.set_auth(auth);
+        true
     }
 
     /// Hands a join or leave to the cluster presence writer. Never blocks: when
@@ -254,6 +274,15 @@ impl Hub {
             return;
         }
         self.metrics.connections.dec();
+        if let Some(auth) = conn.auth() {
+            let mut per_user = lock(&self.per_user);
+            if let Some(held) = per_user.get_mut(&auth.user_id) {
+                *held = held.saturating_sub(1);
+                if *held == 0 {
+                    per_user.remove(&auth.user_id);
+                }
+            }
+        }
         for channel in self.channels_of(conn) {
             self.unsubscribe(conn, &channel);
         }

@@ -79,10 +79,40 @@ pub async fn connection_token(
     Ok(Json(ConnectionToken { token, expires_at: format_ms(claims.exp * 1000), url: websocket_url(&state, &headers) }))
 }
 
+/// Whether a browser page from `Origin` may open the WebSocket: no `Origin`
+/// (not a browser), the server's own origin (same host, or `SOLO_PUBLIC_URL`),
+/// or one listed in `SOLO_ALLOWED_ORIGINS` (`*`: any). Stops another site's page
+/// from riding a signed-in user's cookies into a connection.
+fn origin_allowed(settings: &crate::settings::Settings, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else { return true };
+    let Ok(origin) = origin.to_str() else { return false };
+    let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
+    let authority = origin.split_once("://").map(|(_, rest)| rest).unwrap_or_default();
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_ascii_lowercase);
+    if host.as_deref() == Some(authority) {
+        return true;
+    }
+    let public = settings.public_url.as_deref().map(|u| u.trim_end_matches('/').to_ascii_lowercase());
+    if public.as_deref() == Some(origin.as_str()) {
+        return true;
+    }
+    settings
+        .allowed_origins
+        .split(',')
+        .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
+        .any(|allowed| allowed == "*" || (!allowed.is_empty() && allowed == origin))
+}
+
 async fn websocket(
     State(state): State<AppState>,
+    headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
+    if !origin_allowed(state.settings(), &headers) {
+        tracing::warn!(origin = ?headers.get(header::ORIGIN), "WebSocket upgrade from a foreign origin refused");
+        return ApiError::Forbidden("this origin may not open realtime connections (see SOLO_ALLOWED_ORIGINS)".into())
+            .into_response();
+    }
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade,
         Err(rejection) => {
@@ -189,5 +219,36 @@ async fn revalidate_all(state: &AppState) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Settings;
+
+    fn headers(origin: Option<&str>, host: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, host.parse().expect("host"));
+        if let Some(origin) = origin {
+            headers.insert(header::ORIGIN, origin.parse().expect("origin"));
+        }
+        headers
+    }
+
+    #[test]
+    fn origins() {
+        let mut settings = Settings::default();
+        assert!(origin_allowed(&settings, &headers(None, "127.0.0.1:7070")), "no Origin: not a browser");
+        assert!(origin_allowed(&settings, &headers(Some("http://127.0.0.1:7070"), "127.0.0.1:7070")), "same origin");
+        assert!(!origin_allowed(&settings, &headers(Some("https://evil.example"), "127.0.0.1:7070")));
+        assert!(!origin_allowed(&settings, &headers(Some("null"), "127.0.0.1:7070")));
+        settings.public_url = Some("https://solo.example.com/".into());
+        assert!(origin_allowed(&settings, &headers(Some("https://solo.example.com"), "10.0.0.1:7070")));
+        settings.allowed_origins = "https://app.example.com, http://localhost:5173".into();
+        assert!(origin_allowed(&settings, &headers(Some("http://localhost:5173"), "127.0.0.1:7070")));
+        assert!(!origin_allowed(&settings, &headers(Some("https://evil.example"), "127.0.0.1:7070")));
+        settings.allowed_origins = "*".into();
+        assert!(origin_allowed(&settings, &headers(Some("https://evil.example"), "127.0.0.1:7070")));
     }
 }

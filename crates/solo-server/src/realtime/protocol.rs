@@ -40,6 +40,8 @@ pub enum Disconnect {
     Stale,
     ForceDisconnect,
     ChannelLimit,
+    ConnectionLimit,
+    TooManyRequests,
     MessageTooBig,
 }
 
@@ -58,6 +60,8 @@ impl Disconnect {
             Disconnect::Stale => 3502,
             Disconnect::ForceDisconnect => 3503,
             Disconnect::ChannelLimit => 3505,
+            Disconnect::ConnectionLimit => 3504,
+            Disconnect::TooManyRequests => 3013,
             Disconnect::MessageTooBig => 1009,
         }
     }
@@ -76,6 +80,8 @@ impl Disconnect {
             Disconnect::Stale => "stale",
             Disconnect::ForceDisconnect => "force disconnect",
             Disconnect::ChannelLimit => "channel limit",
+            Disconnect::ConnectionLimit => "connection limit",
+            Disconnect::TooManyRequests => "too many requests",
             Disconnect::MessageTooBig => "message size limit exceeded",
         }
     }

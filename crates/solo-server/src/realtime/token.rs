@@ -54,6 +54,7 @@ impl ConnectionTokens {
         let mut validation = Validation::new(Algorithm::HS256);
         // Expiry is exact: the protocol's refresh flow, not clock leeway, covers renewal.
         validation.leeway = 0;
+        validation.validate_nbf = true;
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
@@ -136,5 +137,48 @@ mod tests {
         );
         assert_eq!(tokens.verify(&format!("{}.{forged}.{}", parts[0], parts[2])), Err(TokenError::Invalid));
         assert_eq!(tokens.verify("garbage"), Err(TokenError::Invalid));
+    }
+
+    /// Signs arbitrary claims with `key` and `alg`, as an attacker holding (or
+    /// guessing) a key would.
+    fn forge(claims: &serde_json::Value, key: &[u8], alg: Algorithm) -> String {
+        jsonwebtoken::encode(&Header::new(alg), claims, &EncodingKey::from_secret(key)).expect("encode")
+    }
+
+    #[test]
+    fn every_kind_of_bad_token_is_refused() {
+        let key = b"0123456789abcdef0123456789abcdef";
+        let tokens = ConnectionTokens::new(key, 600);
+        let good = serde_json::json!({"sub": "u_1", "iat": now(), "exp": now() + 600, "jti": "j", "iss": "solo",
+            "aud": "solo-realtime", "info": {}, "src": "pat_1"});
+        assert!(tokens.verify(&forge(&good, key, Algorithm::HS256)).is_ok(), "the control token passes");
+
+        let with = |field: &str, value: serde_json::Value| {
+            let mut claims = good.clone();
+            claims[field] = value;
+            claims
+        };
+        let without = |field: &str| {
+            let mut claims = good.clone();
+            claims.as_object_mut().expect("object").remove(field);
+            claims
+        };
+        let cases = [
+            ("another HMAC algorithm", forge(&good, key, Algorithm::HS384)),
+            ("HS512", forge(&good, key, Algorithm::HS512)),
+            ("another key", forge(&good, b"not the server key, not the key!", Algorithm::HS256)),
+            ("not yet valid", forge(&with("nbf", serde_json::json!(now() + 300)), key, Algorithm::HS256)),
+            ("another issuer", forge(&with("iss", serde_json::json!("elsewhere")), key, Algorithm::HS256)),
+            ("another audience", forge(&with("aud", serde_json::json!("other")), key, Algorithm::HS256)),
+            ("no expiry", forge(&without("exp"), key, Algorithm::HS256)),
+            ("no subject", forge(&without("sub"), key, Algorithm::HS256)),
+            ("oversized", "a".repeat(9000)),
+            ("empty", String::new()),
+        ];
+        for (what, token) in cases {
+            assert_eq!(tokens.verify(&token), Err(TokenError::Invalid), "{what}");
+        }
+        let expired = forge(&with("exp", serde_json::json!(now() - 1)), key, Algorithm::HS256);
+        assert_eq!(tokens.verify(&expired), Err(TokenError::Expired));
     }
 }

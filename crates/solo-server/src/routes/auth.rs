@@ -13,6 +13,7 @@ use crate::auth::secrets::{hash_secret, new_session_token, random_base62};
 use crate::auth::{password, Caller};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::ApiJson;
+use crate::limits::Source;
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema, ts_rs::TS)]
@@ -77,11 +78,16 @@ fn set_cookie(response: &mut Response, value: String) {
 
 /// Signs in with a password; sets the session cookie (HttpOnly, SameSite=Lax) and a CSRF cookie.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody)))]
-pub async fn login(State(state): State<AppState>, ApiJson(req): ApiJson<LoginRequest>) -> ApiResult<Response> {
+    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn login(
+    State(state): State<AppState>,
+    Source(source): Source,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<Response> {
     if req.username.len() > 256 || req.password.len() > 1024 {
         return Err(ApiError::validation("username or password is too long"));
     }
+    state.limits().check_source(source)?;
     let user = state.store().user_by_name(&req.username).await?;
     let stored_hash = user.as_ref().and_then(|u| u.password_hash.clone());
     // Verify against a decoy when the user is unknown, so timing does not reveal who exists.
@@ -93,10 +99,11 @@ pub async fn login(State(state): State<AppState>, ApiJson(req): ApiJson<LoginReq
     let user = match user {
         Some(user) if verified && stored_hash.is_some() => user,
         _ => {
+            state.limits().record_failure(source);
             return Err(ApiError::InvalidCredentials {
                 code: "invalid_credentials",
                 message: "wrong username or password".into(),
-            })
+            });
         }
     };
     let secret = new_session_token();

@@ -7,6 +7,7 @@ mod ws;
 mod api_auth;
 mod api_input;
 mod cluster;
+mod limits;
 mod notifications;
 mod outbox;
 mod presence;

@@ -103,6 +103,20 @@ impl Ws {
         }
     }
 
+    /// As [`Ws::command`], but None when the server closes the connection instead of replying.
+    pub async fn command_or_close(&mut self, method: &str, body: Value) -> Option<Value> {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send_text(json!({ "id": id, method: body }).to_string()).await;
+        loop {
+            let message = self.next_message(Duration::from_secs(10)).await?;
+            if message["id"] == id {
+                return Some(message);
+            }
+            self.pushes.push_back(message);
+        }
+    }
+
     /// The next JSON object from the server (replies and pushes), answering pings.
     async fn next_message(&mut self, timeout: Duration) -> Option<Value> {
         let deadline = tokio::time::Instant::now() + timeout;

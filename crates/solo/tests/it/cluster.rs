@@ -54,6 +54,8 @@ impl Cluster {
             ("SOLO_PRESENCE_TTL_SECS", "3"),
             ("SOLO_RECOVERY_MAX_PUBLICATIONS", "5000"),
             ("SOLO_HISTORY_MAX_PUBLICATIONS", "5000"),
+            // The drills write as fast as one client can; API rate limits are not under test.
+            ("SOLO_API_REQUESTS_PER_SEC", "100000"),
         ];
         let (child, addr) = serve_with(self.dir.path(), &env);
         let node = Node { child, addr, name: name.to_owned() };
@@ -165,6 +167,15 @@ async fn stage_burst(base: String, pat: String, mission: String, changes: usize,
         let path = format!("/api/missions/{mission}/stage");
         api(&base, &pat, &path, json!({ "stage": stage })).await.unwrap_or_else(|e| panic!("stage change {n}: {e}"));
         done.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Waits until the burst has committed `n` changes (fails if it stalls).
+async fn until_done(done: &AtomicU64, n: u64) {
+    let started = Instant::now();
+    while done.load(Ordering::SeqCst) < n {
+        assert!(started.elapsed() < Duration::from_secs(60), "the burst stalled at {}", done.load(Ordering::SeqCst));
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
@@ -329,9 +340,7 @@ async fn a_node_killed_mid_burst_loses_nothing_and_its_clients_recover_on_anothe
 
     let done = Arc::new(AtomicU64::new(0));
     let burst = tokio::spawn(stage_burst(b.url(""), pat.clone(), mission.clone(), CHANGES, done.clone()));
-    while done.load(Ordering::SeqCst) < 300 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    until_done(&done, 300).await;
     assert!(a.published().await > 0.0, "node A was dispatching before it was killed");
     a.kill();
     let killed_at = done.load(Ordering::SeqCst);
@@ -427,26 +436,18 @@ async fn redis_killed_and_restarted_mid_burst_loses_nothing_and_readiness_follow
 
     let done = Arc::new(AtomicU64::new(0));
     let burst = tokio::spawn(stage_burst(b.url(""), pat.clone(), mission.clone(), CHANGES, done.clone()));
-    let reach = |n: u64| {
-        let done = done.clone();
-        async move {
-            while done.load(Ordering::SeqCst) < n {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        }
-    };
 
     // Every node's pub/sub connection is cut: they resubscribe and their clients resync.
-    reach(100).await;
+    until_done(&done, 100).await;
     let killed = redis.command("CLIENT KILL TYPE pubsub").await;
     assert!(killed.as_deref().is_some_and(|k| k.starts_with(':')), "CLIENT KILL answered {killed:?}");
 
     // Redis dies: writes still commit (PostgreSQL is fine), both nodes report not ready.
-    reach(250).await;
+    until_done(&done, 250).await;
     redis.kill();
     let unready_after = a.until_ready(false, Duration::from_secs(15)).await;
     b.until_ready(false, Duration::from_secs(15)).await;
-    reach(400).await;
+    until_done(&done, 400).await;
 
     // Redis is back on the same port: readiness returns and the dispatcher catches up.
     let port = redis.port;
