@@ -57,7 +57,7 @@ impl Cluster {
             // The drills write as fast as one client can; API rate limits are not under test.
             ("SOLO_API_REQUESTS_PER_SEC", "100000"),
         ];
-        let (child, addr) = serve_with(self.dir.path(), &env);
+        let (child, addr, _) = serve_with(self.dir.path(), &env);
         let node = Node { child, addr, name: name.to_owned() };
         node.until_ready(true, Duration::from_secs(20)).await;
         node

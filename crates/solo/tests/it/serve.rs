@@ -130,3 +130,109 @@ async fn demo_mode_seeds_a_live_workspace_and_prints_logins() {
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let _ = child.wait();
 }
+
+/// Credentials of every kind pass through a server logging at debug level, and
+/// none of them (nor the passwords tried) shows up in its log.
+#[tokio::test]
+async fn secrets_never_reach_the_log() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let password = "correct horse battery staple";
+    let mut create = solo(dir.path())
+        .args(["admin", "user", "create", "ada", "--workspace", "acme", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("admin user create");
+    create.stdin.take().expect("stdin").write_all(format!("{password}\n").as_bytes()).expect("password");
+    assert!(create.wait().expect("exit").success());
+    let pat =
+        solo(dir.path()).args(["admin", "token", "create", "--user", "ada", "--name", "cli"]).output().expect("pat");
+    let pat = String::from_utf8(pat.stdout).expect("utf8").trim().to_owned();
+
+    let (mut child, addr, log) = crate::support::serve_with(dir.path(), &[("SOLO_LOG", "debug")]);
+    let base = format!("http://{addr}");
+    let http = reqwest::Client::builder().cookie_store(true).build().expect("client");
+    let me = http.get(format!("{base}/api/me")).bearer_auth(&pat).send().await.expect("me");
+    assert_eq!(me.status(), 200);
+    let issued: serde_json::Value = http
+        .post(format!("{base}/api/tokens"))
+        .bearer_auth(&pat)
+        .json(&serde_json::json!({ "name": "second" }))
+        .send()
+        .await
+        .expect("create token")
+        .json()
+        .await
+        .expect("json");
+    let second_pat = issued["token"].as_str().expect("new PAT").to_owned();
+    let connection: serde_json::Value = http
+        .post(format!("{base}/api/realtime/token"))
+        .bearer_auth(&second_pat)
+        .send()
+        .await
+        .expect("connection token")
+        .json()
+        .await
+        .expect("json");
+    let jwt = connection["token"].as_str().expect("jwt").to_owned();
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{addr}/connection/websocket")).await.expect("websocket");
+    let connect = serde_json::json!({ "id": 1, "connect": { "token": jwt } }).to_string();
+    ws.send(Message::Text(connect.into())).await.expect("send");
+    let reply = ws.next().await.expect("reply").expect("frame");
+    assert!(reply.to_text().expect("text").contains("\"connect\""), "{reply:?}");
+
+    let wrong = "Tr0ub4dor&3-not-it";
+    let refused = http
+        .post(format!("{base}/api/auth/login"))
+        .json(&serde_json::json!({ "username": "ada", "password": wrong }))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(refused.status(), 401);
+    let signed_in = http
+        .post(format!("{base}/api/auth/login"))
+        .json(&serde_json::json!({ "username": "ada", "password": password }))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(signed_in.status(), 200);
+    let session = signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|c| c.to_str().ok())
+        .find_map(|c| c.strip_prefix("solo_session="))
+        .and_then(|c| c.split(';').next())
+        .expect("session cookie")
+        .to_owned();
+    let csrf: serde_json::Value = signed_in.json().await.expect("json");
+    let csrf = csrf["csrfToken"].as_str().expect("csrf token").to_owned();
+    let bad_bearer = http.get(format!("{base}/api/me")).bearer_auth("solo_pat_guessing123").send().await.expect("me");
+    assert_eq!(bad_bearer.status(), 401);
+    drop(ws);
+
+    let _ = child.kill();
+    let _ = child.wait();
+    std::thread::sleep(Duration::from_millis(200));
+    let log = log.lock().expect("log").clone();
+    assert!(log.lines().count() > 10, "the server logged at debug level");
+    let secret_part = |token: &str| token.rsplit('_').next().unwrap_or(token).to_owned();
+    for (what, secret) in [
+        ("the admin PAT", secret_part(&pat)),
+        ("a PAT issued by the API", secret_part(&second_pat)),
+        ("the connection token", jwt.clone()),
+        ("the connection token's signature", jwt.rsplit('.').next().unwrap_or_default().to_owned()),
+        ("the password", password.to_owned()),
+        ("a wrong password", wrong.to_owned()),
+        ("the session cookie", session.clone()),
+        ("the CSRF token", csrf.clone()),
+        ("a guessed token", "guessing123".to_owned()),
+    ] {
+        assert!(secret.len() >= 8, "{what} is a real secret");
+        assert!(!log.contains(&secret), "{what} appears in the log");
+    }
+}
