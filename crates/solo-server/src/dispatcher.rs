@@ -168,7 +168,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
         tracing::warn!(error = %e, "could not release the dispatcher lease; it expires by itself");
     }
     match state.store().unpublished_count().await {
-        Ok(0) => {}
+        Ok(0) => tracing::info!("outbox drained: every committed event is published"),
         Ok(n) => tracing::warn!(pending = n, "shut down with unpublished events; they are published at next start"),
         Err(e) => tracing::warn!(error = %e, "could not count unpublished events at shutdown"),
     }

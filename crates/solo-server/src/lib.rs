@@ -174,7 +174,11 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
         let stop = CancellationToken::new();
-        let dispatcher = tokio::spawn(dispatcher::run(self.state.clone(), stop.clone()));
+        // The dispatcher stops last among writers: only once the HTTP server has
+        // finished its in-flight requests and the workers that write have
+        // stopped is nothing left to commit, so its final drain misses nothing.
+        let stop_dispatcher = CancellationToken::new();
+        let dispatcher = tokio::spawn(dispatcher::run(self.state.clone(), stop_dispatcher.clone()));
         let sweeper = tokio::spawn(workers::presence_sweeper(self.state.clone(), stop.clone()));
         let retention = tokio::spawn(workers::retention(self.state.clone(), stop.clone()));
         let ticker = tokio::spawn(realtime::ticker(self.state.clone(), stop.clone()));
@@ -212,13 +216,19 @@ impl Server {
         while self.state.hub().connection_count() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
-        stop_presence.cancel();
-        for task in
-            [sweeper, retention, ticker, revalidator, dispatcher].into_iter().chain(simulation).chain(presence_writer)
-        {
+        let join = |task: tokio::task::JoinHandle<()>| async move {
             if let Err(e) = task.await {
                 tracing::error!(error = %e, "a background worker panicked");
             }
+        };
+        for task in [sweeper, retention, ticker, revalidator].into_iter().chain(simulation) {
+            join(task).await;
+        }
+        stop_dispatcher.cancel();
+        join(dispatcher).await;
+        stop_presence.cancel();
+        if let Some(task) = presence_writer {
+            join(task).await;
         }
         tracing::info!("solo stopped");
         Ok(served?)

@@ -3,5 +3,7 @@
 
 mod cli;
 mod cluster;
+mod drill;
+mod faults;
 mod serve;
 mod support;

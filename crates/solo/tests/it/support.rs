@@ -24,9 +24,14 @@ pub type Log = Arc<Mutex<String>>;
 
 /// As [`serve`], with extra environment (`SOLO_*` settings), keeping the log.
 pub fn serve_with(dir: &std::path::Path, env: &[(&str, &str)]) -> (Child, String, Log) {
+    serve_at(dir, "127.0.0.1:0", env)
+}
+
+/// As [`serve_with`], on a given address (to restart a server where clients expect it).
+pub fn serve_at(dir: &std::path::Path, addr: &str, env: &[(&str, &str)]) -> (Child, String, Log) {
     let mut command = solo(dir);
     command
-        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(["serve", "--addr", addr])
         .env("SOLO_LOG_FORMAT", "json")
         .envs(env.iter().copied())
         .stderr(Stdio::piped())
