@@ -144,3 +144,47 @@ async fn a_source_that_keeps_failing_authentication_is_refused_for_a_while() {
         .expect("login");
     assert_eq!(login.status(), StatusCode::TOO_MANY_REQUESTS, "sign-in is refused from this source too");
 }
+
+#[tokio::test]
+async fn a_client_subscribing_to_thousands_of_channels_is_closed_3505_and_others_keep_going() {
+    use solo_domain::{UserId, WorkspaceId};
+    use solo_store::{NewMission, WriteContext};
+
+    let server = server_with(|s| s.ws_commands_per_sec = 100_000).await;
+    let ada = server.user("ada", "acme", Role::Member).await;
+    let owner = UserId::parse(&ada.id).expect("user id");
+    let workspace = WorkspaceId::parse(&ada.workspace_id).expect("workspace id");
+    let ctx = WriteContext::user(owner.clone(), "");
+    let mut channels = Vec::new();
+    for n in 0..130 {
+        let new = NewMission {
+            workspace_id: workspace.clone(),
+            title: format!("M{n}"),
+            owner_id: owner.clone(),
+            watchers: vec![],
+        };
+        let mission = server.store().create_mission(&ctx, new).await.expect("mission");
+        channels.push(format!("mission:{}", mission.id));
+    }
+    // 10,000 subscribe commands, the readable 130 first, then unknown ones.
+    let commands: Vec<String> = (0..10_000)
+        .map(|n| {
+            let channel = channels.get(n).cloned().unwrap_or_else(|| format!("mission:m_{n:032x}"));
+            json!({ "id": n + 10, "subscribe": { "channel": channel } }).to_string()
+        })
+        .collect();
+    let (mut greedy, _) = Ws::connect(&server, &ada).await;
+    let (mut calm, _) = Ws::connect(&server, &ada).await;
+    // Three frames hold 150 subscribes: the 129th closes the connection. (Writing
+    // on after the close would make the kernel reset it before the close frame is read.)
+    for frame in commands.chunks(50).take(3) {
+        greedy.send_text(frame.join("\n")).await;
+    }
+    assert_eq!(greedy.close_code(Duration::from_secs(20)).await, Some(3505));
+    // All 10,000 in one frame is over the message size limit.
+    let (mut all_at_once, _) = Ws::connect(&server, &ada).await;
+    all_at_once.send_text(commands.join("\n")).await;
+    assert_eq!(all_at_once.close_code(Duration::from_secs(20)).await, Some(1009));
+    let reply = calm.command("subscribe", json!({ "channel": channels[0] })).await;
+    assert!(reply["subscribe"].is_object(), "the server keeps serving others: {reply}");
+}
