@@ -220,9 +220,6 @@ impl Hub {
         let mut per_user = lock(&self.per_user);
         let held = per_user.entry(auth.user_id.clone()).or_insert(0);
         if *held >= limit {
-            if *held == 0 {
-                per_user.remove(&auth.user_id);
-            }
             return false;
         }
         *held += 1;
