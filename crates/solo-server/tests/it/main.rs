@@ -6,6 +6,7 @@ mod ws;
 
 mod api_auth;
 mod api_input;
+mod authz;
 mod cluster;
 mod limits;
 mod notifications;
