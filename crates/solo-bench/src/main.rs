@@ -8,6 +8,7 @@
 //! ephemeral port range of one source address is no limit.
 
 mod server;
+mod storm;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,6 +51,22 @@ enum Scenario {
         #[arg(long, default_value_t = 10)]
         hold_secs: u64,
     },
+    /// Every client drops at once, publications happen while they are away, and
+    /// all reconnect at once with recovery: time until all caught up, gaps found
+    /// (must be 0), the server's peak memory and CPU.
+    ReconnectStorm {
+        #[arg(long, default_value = "target/release/solo")]
+        solo: String,
+        /// Clients.
+        #[arg(long, default_value_t = 5_000)]
+        count: u64,
+        /// Publications made while the clients are away.
+        #[arg(long, default_value_t = 50)]
+        missed: u64,
+        /// Connection attempts in flight at once while setting up (the storm itself is unthrottled).
+        #[arg(long, default_value_t = 256)]
+        concurrency: usize,
+    },
 }
 
 #[tokio::main]
@@ -58,18 +75,20 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Connections { solo, count, concurrency, hold_secs } => {
             connections(&solo, count, concurrency, Duration::from_secs(hold_secs)).await
         }
+        Scenario::ReconnectStorm { solo, count, missed, concurrency } => {
+            storm::run(&solo, count, missed, concurrency).await
+        }
     }
 }
 
 /// The loopback source address of the `n`th client.
-fn source_address(n: u64) -> SocketAddr {
+pub(crate) fn source_address(n: u64) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + (n % 8) as u8)), 0)
 }
 
 async fn connections(solo: &str, count: u64, concurrency: usize, hold: Duration) -> anyhow::Result<()> {
-    // One bench user holds every connection: lift the per-user limit for it.
-    let per_user = (count + 1).to_string();
-    let env = [("SOLO_PING_INTERVAL_SECS", "5"), ("SOLO_WS_MAX_CONNECTIONS_PER_USER", per_user.as_str())];
+    let mut env = SoloServer::unlimited(count);
+    env.push(("SOLO_PING_INTERVAL_SECS", "5".into()));
     let server = SoloServer::start(solo, &env).await?;
     let (token, channel) = server.realtime_token().await?;
     let idle_rss = server.rss_kib()?;
@@ -136,36 +155,43 @@ async fn connections(solo: &str, count: u64, concurrency: usize, hold: Duration)
     Ok(())
 }
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+pub(crate) type Socket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 
 /// Connects from `source`, authenticates, subscribes to `channel`, and waits for both replies.
 async fn open_client(source: SocketAddr, target: SocketAddr, token: &str, channel: &str) -> anyhow::Result<Socket> {
+    let (ws, _) = open_subscribed(source, target, token, json!({ "channel": channel })).await?;
+    Ok(ws)
+}
+
+/// Connects from `source`, authenticates and sends `subscribe` (the request
+/// given); returns the socket and the subscribe result.
+pub(crate) async fn open_subscribed(
+    source: SocketAddr,
+    target: SocketAddr,
+    token: &str,
+    subscribe: Value,
+) -> anyhow::Result<(Socket, Value)> {
     let socket = TcpSocket::new_v4()?;
     socket.bind(source)?;
     let stream = socket.connect(target).await?;
     let url = format!("ws://{target}/connection/websocket");
     let (mut ws, _) = tokio_tungstenite::client_async(url, stream).await?;
-    let hello = format!(
-        "{}\n{}",
-        json!({"id": 1, "connect": {"token": token}}),
-        json!({"id": 2, "subscribe": {"channel": channel}})
-    );
+    let hello =
+        format!("{}\n{}", json!({"id": 1, "connect": {"token": token}}), json!({"id": 2, "subscribe": subscribe}));
     ws.send(Message::Text(hello.into())).await?;
-    let mut replies = 0;
-    while replies < 2 {
-        let frame = tokio::time::timeout(Duration::from_secs(30), ws.next()).await.context("no reply")?;
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(60), ws.next()).await.context("no reply")?;
         let Some(Ok(Message::Text(text))) = frame else { bail!("closed before subscribing") };
         for line in text.split('\n') {
             let message: Value = serde_json::from_str(line)?;
             if message["error"].is_object() {
                 bail!("server error: {message}");
             }
-            if message["id"].is_u64() {
-                replies += 1;
+            if message["id"] == 2 {
+                return Ok((ws, message["subscribe"].clone()));
             }
         }
     }
-    Ok(ws)
 }
 
 /// Answers pings until told to stop.

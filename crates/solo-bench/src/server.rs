@@ -16,7 +16,7 @@ pub struct SoloServer {
 impl SoloServer {
     /// Starts `solo serve` on a free loopback port with a fresh SQLite data
     /// directory and one user, `bench`, whose PAT the benchmark uses.
-    pub async fn start(solo: &str, env: &[(&str, &str)]) -> anyhow::Result<SoloServer> {
+    pub async fn start(solo: &str, env: &[(&str, String)]) -> anyhow::Result<SoloServer> {
         let dir = tempfile::tempdir()?;
         let data = dir.path().join("data");
         let admin = |args: &[&str]| -> anyhow::Result<String> {
@@ -39,7 +39,7 @@ impl SoloServer {
             .env_remove("SOLO_DATABASE_URL")
             .env("SOLO_LOG_FORMAT", "json")
             .env("SOLO_LOG", "warn,solo_server=info")
-            .envs(env.iter().copied())
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -70,6 +70,45 @@ impl SoloServer {
             http.post(self.url("/api/realtime/token")).bearer_auth(&self.pat).send().await?.json().await?;
         let token = token["token"].as_str().context("connection token")?.to_owned();
         Ok((token, format!("workspace:{workspace}")))
+    }
+
+    /// Settings that keep the server's abuse limits out of a benchmark's way:
+    /// one bench user holds every connection and writes as fast as it can.
+    pub fn unlimited(connections: u64) -> Vec<(&'static str, String)> {
+        vec![
+            ("SOLO_WS_MAX_CONNECTIONS_PER_USER", (connections + 10).to_string()),
+            ("SOLO_API_REQUESTS_PER_SEC", "1000000".into()),
+            ("SOLO_RECOVERY_MAX_PUBLICATIONS", "100000".into()),
+            ("SOLO_HISTORY_MAX_PUBLICATIONS", "100000".into()),
+        ]
+    }
+
+    /// Creates a mission in the bench workspace; its id.
+    pub async fn create_mission(&self) -> anyhow::Result<String> {
+        let mission: Value = reqwest::Client::new()
+            .post(self.url("/api/missions"))
+            .bearer_auth(&self.pat)
+            .json(&serde_json::json!({ "title": "bench" }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok(mission["id"].as_str().context("mission id")?.to_owned())
+    }
+
+    /// Moves a mission to `stage`; its new version (= its channel's last offset).
+    pub async fn change_stage(&self, http: &reqwest::Client, mission: &str, stage: &str) -> anyhow::Result<u64> {
+        let response = http
+            .post(self.url(&format!("/api/missions/{mission}/stage")))
+            .bearer_auth(&self.pat)
+            .json(&serde_json::json!({ "stage": stage }))
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("stage change: {}", response.status());
+        }
+        let mission: Value = response.json().await?;
+        mission["version"].as_u64().context("mission version")
     }
 
     /// A gauge or counter from `/metrics`.
