@@ -395,9 +395,8 @@ async fn a_slow_reader_is_closed_3008_while_a_thousand_others_keep_receiving() {
         |s| {
             s.ws_queue_capacity = 64;
             s.dispatch_batch = 16;
-            // One user holds every connection and writes every event here.
+            // One user holds every connection here.
             s.ws_max_connections_per_user = HEALTHY + 10;
-            s.api_requests_per_sec = 100_000;
         },
         Arc::new(InProcessBus::new()),
         Some(4096),

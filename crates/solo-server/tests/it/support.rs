@@ -16,6 +16,12 @@ use solo_server::state::AppState;
 use solo_server::Server;
 use solo_store::{NewUser, Role, Store};
 
+/// Defaults for a test server. Tests write in bursts with one token, so the API
+/// rate limit is lifted here; `limits.rs` sets it back where limits are tested.
+fn test_settings(dir: &tempfile::TempDir) -> Settings {
+    Settings { data_dir: dir.path().to_path_buf(), api_requests_per_sec: 1_000_000, ..Settings::default() }
+}
+
 pub struct TestServer {
     pub base: String,
     settings: Settings,
@@ -45,7 +51,7 @@ impl TestServer {
     /// the settings name: Redis for cluster nodes).
     pub async fn start_built(configure: impl FnOnce(&mut Settings)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut settings = Settings { data_dir: dir.path().to_path_buf(), ..Settings::default() };
+        let mut settings = test_settings(&dir);
         configure(&mut settings);
         let server = Server::build(settings.clone()).await.expect("server");
         Self::serve(server, settings, None, dir).await
@@ -59,7 +65,7 @@ impl TestServer {
         send_buffer: Option<u32>,
     ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut settings = Settings { data_dir: dir.path().to_path_buf(), ..Settings::default() };
+        let mut settings = test_settings(&dir);
         configure(&mut settings);
         Self::launch(settings, bus, send_buffer, dir).await
     }
