@@ -94,17 +94,26 @@ impl Server {
     pub async fn build(settings: Settings) -> Result<Self, ServerError> {
         let store = open_store(&settings).await?;
         let node_id = AppState::new_node_id();
-        let bus: Arc<dyn Bus> = match &settings.bus_url {
-            Some(url) => bus::RedisBus::new(url, &settings.cluster_name, &node_id)
-                .map_err(|e| ServerError::Config(e.to_string()))?,
-            None => Arc::new(InProcessBus::new()),
+        let config = |e: &dyn std::fmt::Display| ServerError::Config(e.to_string());
+        let (bus, cluster_presence): (Arc<dyn Bus>, _) = match &settings.bus_url {
+            Some(url) => {
+                let bus = bus::RedisBus::new(url, &settings.cluster_name, &node_id).map_err(|e| config(&e))?;
+                let options = RedisPresenceOptions {
+                    ttl: std::time::Duration::from_secs(settings.presence_ttl_secs),
+                    node: node_id.clone(),
+                    cluster: settings.cluster_name.clone(),
+                };
+                let presence = RedisPresence::new(bus.connection(), options);
+                (bus, Some(presence))
+            }
+            None => (Arc::new(InProcessBus::new()), None),
         };
-        Self::assemble(settings, Arc::new(store), bus, node_id).await
+        Self::assemble(settings, Arc::new(store), bus, node_id, cluster_presence).await
     }
 
     /// Builds a single node on the given store and bus (tests use this to inject faults).
     pub async fn with_parts(settings: Settings, store: Arc<dyn Store>, bus: Arc<dyn Bus>) -> Result<Self, ServerError> {
-        Self::assemble(settings, store, bus, AppState::new_node_id()).await
+        Self::assemble(settings, store, bus, AppState::new_node_id(), None).await
     }
 
     async fn assemble(
@@ -112,6 +121,7 @@ impl Server {
         store: Arc<dyn Store>,
         bus: Arc<dyn Bus>,
         node_id: String,
+        cluster_presence: Option<Arc<RedisPresence>>,
     ) -> Result<Self, ServerError> {
         let secret = token_secret(&settings, store.as_ref()).await?;
         let quiet = settings.parsed_default_quiet_hours().map_err(|e| ServerError::Config(e.to_string()))?;
@@ -124,19 +134,10 @@ impl Server {
             connect_timeout_ms: (settings.connect_timeout_secs.max(1) * 1000) as i64,
             refresh_grace_ms: (settings.refresh_grace_secs * 1000) as i64,
         };
-        let cluster_presence = match (&settings.bus_url, bus.kind()) {
-            (Some(url), "redis") => {
-                let options = RedisPresenceOptions {
-                    ttl: std::time::Duration::from_secs(settings.presence_ttl_secs),
-                    node: node_id.clone(),
-                    cluster: settings.cluster_name.clone(),
-                };
-                let presence = RedisPresence::new(url, options).map_err(|e| ServerError::Config(e.to_string()))?;
-                let (changes_tx, changes_rx) = tokio::sync::mpsc::channel(PRESENCE_QUEUE);
-                Some((presence, changes_tx, changes_rx))
-            }
-            _ => None,
-        };
+        let cluster_presence = cluster_presence.map(|presence| {
+            let (changes_tx, changes_rx) = tokio::sync::mpsc::channel(PRESENCE_QUEUE);
+            (presence, changes_tx, changes_rx)
+        });
         let changes = cluster_presence.as_ref().map(|(_, tx, _)| tx.clone());
         let hub = Arc::new(Hub::new(settings.ws_queue_capacity, timing, metrics.clone(), changes));
         bus.subscribe(hub.clone());

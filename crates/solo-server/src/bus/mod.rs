@@ -33,7 +33,7 @@ pub enum BusError {
     Unavailable(String),
 }
 
-pub use self::redis::RedisBus;
+pub use self::redis::{RedisBus, RedisConnection};
 
 /// Receives messages published on the bus (the node's hub).
 pub trait BusSink: Send + Sync {

@@ -22,10 +22,32 @@ use crate::presence::{changes_channel, RemotePresenceChange};
 const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 const RESUBSCRIBE_BACKOFF: Duration = Duration::from_millis(500);
 
-pub struct RedisBus {
+/// One node's command connection to Redis, opened on first use and shared by
+/// the bus (publishing) and cluster presence; pub/sub needs its own.
+pub struct RedisConnection {
     client: redis::Client,
+    manager: OnceCell<ConnectionManager>,
+}
+
+impl RedisConnection {
+    pub fn open(url: &str) -> Result<Arc<Self>, redis::RedisError> {
+        Ok(Arc::new(Self { client: redis::Client::open(url)?, manager: OnceCell::new() }))
+    }
+
+    /// The connection, connecting (with a timeout) if it is not yet.
+    pub async fn get(&self) -> Result<ConnectionManager, String> {
+        let manager =
+            tokio::time::timeout(CALL_TIMEOUT, self.manager.get_or_try_init(|| self.client.get_connection_manager()))
+                .await
+                .map_err(|_| "timed out connecting to Redis".to_owned())?
+                .map_err(|e| e.to_string())?;
+        Ok(manager.clone())
+    }
+}
+
+pub struct RedisBus {
+    connection: Arc<RedisConnection>,
     channel: String,
-    publisher: OnceCell<ConnectionManager>,
     sinks: Arc<RwLock<Vec<Arc<dyn BusSink>>>>,
     /// Whether the subscription is live: a node that cannot hear the bus is not ready.
     subscribed: Arc<AtomicBool>,
@@ -49,18 +71,16 @@ impl RedisBus {
     /// is this node's id: its own presence announcements are not handed back to it.
     /// Connects lazily, so a node starts (not ready) while Redis is down.
     pub fn new(url: &str, cluster: &str, node: &str) -> Result<Arc<Self>, BusError> {
-        let client = redis::Client::open(url).map_err(unavailable)?;
         let bus = Arc::new(Self {
-            client,
+            connection: RedisConnection::open(url).map_err(unavailable)?,
             channel: format!("solo:{cluster}:events"),
-            publisher: OnceCell::new(),
             sinks: Arc::default(),
             subscribed: Arc::default(),
             outbox_channel: format!("solo:{cluster}:outbox"),
             nudged: Arc::default(),
         });
         let subscription = Subscription {
-            client: bus.client.clone(),
+            client: bus.connection.client.clone(),
             events: bus.channel.clone(),
             presence: changes_channel(cluster),
             outbox: bus.outbox_channel.clone(),
@@ -74,12 +94,12 @@ impl RedisBus {
     }
 
     async fn publisher(&self) -> Result<ConnectionManager, BusError> {
-        let manager =
-            tokio::time::timeout(CALL_TIMEOUT, self.publisher.get_or_try_init(|| self.client.get_connection_manager()))
-                .await
-                .map_err(|_| unavailable("timed out connecting to Redis"))?
-                .map_err(unavailable)?;
-        Ok(manager.clone())
+        self.connection.get().await.map_err(BusError::Unavailable)
+    }
+
+    /// The command connection, for cluster presence to share.
+    pub fn connection(&self) -> Arc<RedisConnection> {
+        self.connection.clone()
     }
 }
 

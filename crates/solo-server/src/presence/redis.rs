@@ -20,10 +20,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 use solo_domain::time::now_ms;
-use tokio::sync::{mpsc, OnceCell};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{LocalPresenceChange, Presence, PresenceError, PresenceKind, RemotePresenceChange};
+use crate::bus::RedisConnection;
 use crate::realtime::hub::Hub;
 use crate::realtime::protocol::ClientInfo;
 
@@ -56,9 +57,8 @@ pub struct RedisPresenceOptions {
 }
 
 pub struct RedisPresence {
-    client: redis::Client,
+    connection: Arc<RedisConnection>,
     options: RedisPresenceOptions,
-    connection: OnceCell<ConnectionManager>,
     read_script: redis::Script,
 }
 
@@ -78,15 +78,9 @@ pub fn changes_channel(cluster: &str) -> String {
 }
 
 impl RedisPresence {
-    /// Presence on the Redis at `url`. Connects lazily.
-    pub fn new(url: &str, options: RedisPresenceOptions) -> Result<Arc<Self>, PresenceError> {
-        let client = redis::Client::open(url).map_err(unavailable)?;
-        Ok(Arc::new(Self {
-            client,
-            options,
-            connection: OnceCell::new(),
-            read_script: redis::Script::new(READ_SCRIPT),
-        }))
+    /// Presence over `connection` (the node's shared command connection).
+    pub fn new(connection: Arc<RedisConnection>, options: RedisPresenceOptions) -> Arc<Self> {
+        Arc::new(Self { connection, options, read_script: redis::Script::new(READ_SCRIPT) })
     }
 
     fn hash_key(&self, channel: &str) -> String {
@@ -102,14 +96,7 @@ impl RedisPresence {
     }
 
     async fn connection(&self) -> Result<ConnectionManager, PresenceError> {
-        let manager = tokio::time::timeout(
-            CALL_TIMEOUT,
-            self.connection.get_or_try_init(|| self.client.get_connection_manager()),
-        )
-        .await
-        .map_err(|_| unavailable("timed out connecting to Redis"))?
-        .map_err(unavailable)?;
-        Ok(manager.clone())
+        self.connection.get().await.map_err(PresenceError::Unavailable)
     }
 
     async fn run(&self, pipeline: &redis::Pipeline) -> Result<(), PresenceError> {
