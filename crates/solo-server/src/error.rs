@@ -6,7 +6,7 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use solo_store::StoreError;
+use solo_store::{StoreError, Unavailability};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -50,6 +50,12 @@ pub enum ApiError {
     /// 503: a dependency (database, bus) is unavailable; retry later.
     #[error("the service is temporarily unavailable")]
     Unavailable,
+    /// 503: the database is locked by another writer; nothing was saved.
+    #[error("the database is busy: nothing was saved; retry shortly")]
+    DatabaseBusy,
+    /// 507: the disk is full; nothing was saved.
+    #[error("the server's storage is full: nothing was saved; retry once space is freed")]
+    StorageFull,
     /// 500: a bug or an unexpected failure; details are in the server log.
     #[error("internal error")]
     Internal,
@@ -80,7 +86,8 @@ impl ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::DatabaseBusy => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -100,6 +107,8 @@ impl ApiError {
             ApiError::Unprocessable { code, .. } => code,
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Unavailable => "unavailable",
+            ApiError::DatabaseBusy => "database_busy",
+            ApiError::StorageFull => "storage_full",
             ApiError::Internal => "internal",
         }
     }
@@ -110,10 +119,13 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let body = ErrorBody { code: self.code(), message: self.to_string() };
         let mut response = (status, axum::Json(body)).into_response();
-        if let ApiError::TooManyRequests { retry_after_secs } = self {
-            if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
+        let retry_after_secs = match self {
+            ApiError::TooManyRequests { retry_after_secs } => Some(retry_after_secs),
+            ApiError::Unavailable | ApiError::DatabaseBusy => Some(1),
+            _ => None,
+        };
+        if let Some(value) = retry_after_secs.and_then(|secs| HeaderValue::from_str(&secs.to_string()).ok()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         response
     }
@@ -145,9 +157,13 @@ impl From<StoreError> for ApiError {
                 code: "idempotency_key_reused",
                 message: "this Idempotency-Key was already used with a different request".into(),
             },
-            ref e if e.is_unavailable() => {
+            ref e if e.unavailability().is_some() => {
                 tracing::warn!(error = %err, "database unavailable");
-                ApiError::Unavailable
+                match e.unavailability() {
+                    Some(Unavailability::Busy) => ApiError::DatabaseBusy,
+                    Some(Unavailability::StorageFull) => ApiError::StorageFull,
+                    _ => ApiError::Unavailable,
+                }
             }
             other => {
                 tracing::error!(error = %other, "store failure");

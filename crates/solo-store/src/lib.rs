@@ -55,20 +55,45 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
 }
 
+/// Why the database cannot take a request right now; the request may succeed later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unavailability {
+    /// Locked by another writer past the busy timeout, or the pool is exhausted.
+    Busy,
+    /// The disk (or the database's size limit) is full: nothing was written.
+    StorageFull,
+    /// Unreachable, closed or failing I/O.
+    Unreachable,
+}
+
 impl StoreError {
-    /// True when the database is unreachable, overloaded or locked: the request may
-    /// succeed later, so callers answer "unavailable" rather than "internal error".
-    pub fn is_unavailable(&self) -> bool {
-        match self {
-            StoreError::Database(e) => match e {
-                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
-                sqlx::Error::Database(db) => {
-                    let message = db.message();
-                    message.contains("database is locked") || message.contains("busy") || message.contains("full")
+    /// Whether the database is busy, full or unreachable, so callers answer
+    /// "retry later" rather than "internal error". `None` for everything else.
+    pub fn unavailability(&self) -> Option<Unavailability> {
+        let StoreError::Database(e) = self else { return None };
+        match e {
+            sqlx::Error::PoolTimedOut => Some(Unavailability::Busy),
+            sqlx::Error::PoolClosed | sqlx::Error::Io(_) => Some(Unavailability::Unreachable),
+            sqlx::Error::Database(db) => {
+                // SQLite primary result codes (the low byte of extended ones) and
+                // PostgreSQL SQLSTATEs; the message is the fallback.
+                let code = db.code().unwrap_or_default();
+                let sqlite_primary = code.parse::<u32>().ok().map(|c| c & 0xff);
+                let message = db.message();
+                if sqlite_primary == Some(13) || code == "53100" || message.contains("disk is full") {
+                    Some(Unavailability::StorageFull)
+                } else if matches!(sqlite_primary, Some(5 | 6))
+                    || matches!(code.as_ref(), "55P03" | "57P03" | "53300")
+                    || message.contains("database is locked")
+                {
+                    Some(Unavailability::Busy)
+                } else if sqlite_primary == Some(10) {
+                    Some(Unavailability::Unreachable)
+                } else {
+                    None
                 }
-                _ => false,
-            },
-            _ => false,
+            }
+            _ => None,
         }
     }
 }

@@ -13,3 +13,4 @@ mod notifications;
 mod outbox;
 mod presence;
 mod realtime;
+mod storage_faults;

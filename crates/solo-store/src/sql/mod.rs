@@ -28,7 +28,8 @@ use async_trait::async_trait;
 use solo_domain::event::{new_trace_id, Subject};
 use solo_domain::{EventEnvelope, EventPayload};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Any, AnyConnection, AnyPool, Executor, Row, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Row};
 use tokio::sync::Notify;
 
 use crate::{Route, Store, StoreError, StoreResult, WriteContext};
@@ -125,13 +126,23 @@ impl SqlStore {
         self.dialect
     }
 
-    pub(crate) async fn begin(&self) -> StoreResult<Transaction<'static, Any>> {
-        Ok(self.write.begin().await?)
+    /// Starts a write transaction. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so another process holding it makes this wait up to
+    /// the busy timeout here, rather than fail half-way through.
+    pub(crate) async fn begin(&self) -> StoreResult<WriteTx> {
+        let mut tx = WriteTx { conn: self.write.acquire().await?, committed: false };
+        let begin = match self.dialect {
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            Dialect::Postgres => "BEGIN",
+        };
+        tx.conn.execute(begin).await?;
+        Ok(tx)
     }
 
     /// Commits a transaction that wrote events and wakes the dispatcher.
-    pub(crate) async fn commit_with_events(&self, tx: Transaction<'static, Any>) -> StoreResult<()> {
-        tx.commit().await?;
+    pub(crate) async fn commit_with_events(&self, mut tx: WriteTx) -> StoreResult<()> {
+        tx.conn.execute("COMMIT").await?;
+        tx.committed = true;
         self.outbox_signal.notify_one();
         Ok(())
     }
@@ -139,6 +150,44 @@ impl SqlStore {
     pub async fn close(&self) {
         self.write.close().await;
         self.read.close().await;
+    }
+}
+
+/// One write transaction on a connection of the write pool, begun and committed
+/// with plain `BEGIN`/`COMMIT`.
+///
+/// When a statement or the `COMMIT` fails (disk full, I/O error, lock timeout),
+/// SQLite may or may not have rolled the transaction back by itself. sqlx's own
+/// transaction bookkeeping cannot tell, and once it disagrees with the database
+/// later transactions turn into savepoints inside one that never commits: every
+/// later write reports success and is lost (the full-disk fault test found
+/// this). So a transaction that does not end in a successful `COMMIT`, for any
+/// reason (error, cancelled request), takes its connection with it: closing a
+/// connection rolls back whatever it had open, and the pool opens a fresh one.
+pub(crate) struct WriteTx {
+    conn: PoolConnection<Any>,
+    committed: bool,
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.conn
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.conn.close_on_drop();
+        }
     }
 }
 
