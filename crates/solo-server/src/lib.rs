@@ -10,6 +10,7 @@
 //! - [`dispatcher`]: publishes committed outbox events to the bus, retrying forever.
 //! - [`workers`]: presence sweeper, history retention.
 //! - [`demo`]: the seeded workspace and simulated workstations of `solo serve --demo`.
+//! - [`serving`]: the accept loop (HTTP/1.1, upgrades, header timeout, graceful drain).
 //! - [`http`]: extractors, conditional responses, trace ids.
 //! - [`error`]: the one API error type.
 //!
@@ -28,6 +29,7 @@ pub mod metrics;
 pub mod presence;
 pub mod realtime;
 pub mod routes;
+pub mod serving;
 pub mod settings;
 pub mod state;
 pub mod typescript;
@@ -202,16 +204,15 @@ impl Server {
         );
         let stop_serving = stop.clone();
         let hub = self.state.hub().clone();
-        let app = self.router().into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                stop_serving.cancel();
-                // Upgraded WebSocket connections are not drained by the HTTP server:
-                // close them with 3001 so clients reconnect elsewhere or later.
-                hub.close_all(Disconnect::Shutdown);
-            })
-            .await;
+        let header_timeout = std::time::Duration::from_secs(self.state.settings().http_header_timeout_secs);
+        let served = serving::serve(listener, self.router(), header_timeout, async move {
+            shutdown.await;
+            stop_serving.cancel();
+            // Upgraded WebSocket connections are not drained by the HTTP server:
+            // close them with 3001 so clients reconnect elsewhere or later.
+            hub.close_all(Disconnect::Shutdown);
+        })
+        .await;
         stop.cancel();
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
         while self.state.hub().connection_count() > 0 && tokio::time::Instant::now() < deadline {

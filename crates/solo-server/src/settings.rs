@@ -66,8 +66,11 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// `SOLO_SESSION_TTL_SECS`: lifetime of a web session.
     pub session_ttl_secs: u64,
-    /// `SOLO_COOKIE_SECURE`: mark cookies `Secure` (set when served over TLS).
-    pub cookie_secure: bool,
+    /// `SOLO_COOKIE_SECURE`: mark cookies `Secure`. Unset: `Secure` whenever the browser
+    /// reached Solo over TLS, that is when `SOLO_PUBLIC_URL` is `https://…`, or when a
+    /// trusted proxy (`SOLO_TRUST_FORWARDED_FOR`) says `X-Forwarded-Proto: https`.
+    /// `true`/`false` force it either way.
+    pub cookie_secure: Option<bool>,
     /// `SOLO_TOKEN_SECRET`: HS256 key of connection tokens; generated and stored in the
     /// database on first start when unset. Must be the same on every node of a cluster.
     pub token_secret: Option<Secret>,
@@ -119,6 +122,10 @@ pub struct Settings {
     /// `SOLO_TRUST_FORWARDED_FOR`: take the source address from the last `X-Forwarded-For`
     /// hop (set only behind a proxy that sets it).
     pub trust_forwarded_for: bool,
+    /// `SOLO_HTTP_HEADER_TIMEOUT_SECS`: time a connection may take to send a request's
+    /// headers, and the longest an idle keep-alive connection stays open; past it the
+    /// connection is closed (slow or silent clients cannot hold sockets).
+    pub http_header_timeout_secs: u64,
     /// `SOLO_PING_INTERVAL_SECS`: server ping interval on realtime connections.
     pub ping_interval_secs: u64,
     /// `SOLO_PONG_TIMEOUT_SECS`: time to answer a ping before close 3012.
@@ -155,7 +162,7 @@ impl Default for Settings {
             public_url: None,
             max_body_bytes: 1024 * 1024,
             session_ttl_secs: 7 * 24 * 3600,
-            cookie_secure: false,
+            cookie_secure: None,
             token_secret: None,
             connection_token_ttl_secs: 600,
             heartbeat_interval_secs: 10,
@@ -176,6 +183,7 @@ impl Default for Settings {
             api_requests_per_sec: 50,
             auth_failures_per_minute: 20,
             trust_forwarded_for: false,
+            http_header_timeout_secs: 10,
             ping_interval_secs: 25,
             pong_timeout_secs: 10,
             connect_timeout_secs: 10,
@@ -229,6 +237,9 @@ impl Settings {
         }
         if self.ws_max_connections_per_user == 0 {
             return Err(SettingsError("ws_max_connections_per_user must be at least 1".into()));
+        }
+        if self.http_header_timeout_secs == 0 {
+            return Err(SettingsError("http_header_timeout_secs must be at least 1".into()));
         }
         if self.presence_ttl_secs < 2 {
             return Err(SettingsError("presence_ttl_secs must be at least 2".into()));

@@ -76,12 +76,32 @@ fn set_cookie(response: &mut Response, value: String) {
     }
 }
 
+/// Whether the browser reached Solo over TLS, so cookies must be `Secure`
+/// (never sent over plain HTTP). Solo itself speaks plain HTTP: TLS ends at a
+/// proxy, known from the public URL or from a trusted `X-Forwarded-Proto`.
+fn over_tls(settings: &crate::settings::Settings, headers: &HeaderMap) -> bool {
+    if let Some(forced) = settings.cookie_secure {
+        return forced;
+    }
+    let public_https = settings
+        .public_url
+        .as_deref()
+        .is_some_and(|url| url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")));
+    let forwarded_https = settings.trust_forwarded_for
+        && headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|proto| proto.split(',').next_back().is_some_and(|p| p.trim().eq_ignore_ascii_case("https")));
+    public_https || forwarded_https
+}
+
 /// Signs in with a password; sets the session cookie (HttpOnly, SameSite=Lax) and a CSRF cookie.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     Source(source): Source,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
     if req.username.len() > 256 || req.password.len() > 1024 {
@@ -121,7 +141,7 @@ pub async fn login(
         })
         .await?;
     let body = LoginResponse { user: me_of(&state, &user).await?, csrf_token: csrf.clone() };
-    let secure = if state.settings().cookie_secure { "; Secure" } else { "" };
+    let secure = if over_tls(state.settings(), &headers) { "; Secure" } else { "" };
     let mut response = Json(body).into_response();
     set_cookie(
         &mut response,
@@ -138,9 +158,10 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, caller: C
     if let Some(value) = cookie(&headers, SESSION_COOKIE) {
         state.store().delete_session(&hash_secret(value)).await?;
     }
+    let secure = if over_tls(state.settings(), &headers) { "; Secure" } else { "" };
     let mut response = StatusCode::NO_CONTENT.into_response();
-    set_cookie(&mut response, format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"));
-    set_cookie(&mut response, format!("{CSRF_COOKIE}=; Path=/; SameSite=Lax; Max-Age=0"));
+    set_cookie(&mut response, format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"));
+    set_cookie(&mut response, format!("{CSRF_COOKIE}=; Path=/; SameSite=Lax; Max-Age=0{secure}"));
     tracing::info!(user_id = %caller.user.id, "signed out");
     Ok(response)
 }

@@ -179,6 +179,69 @@ async fn sessions_need_csrf_for_changes_and_end_at_logout() {
     server.stop().await;
 }
 
+/// The `Set-Cookie` headers of a sign-in as `server` sees it, with `extra` request headers.
+async fn login_cookies(server: &TestServer, extra: &[(&str, &str)]) -> Vec<String> {
+    let mut request = client()
+        .post(server.url("/api/auth/login"))
+        .json(&json!({"username": "ada", "password": "correct horse battery"}));
+    for (name, value) in extra {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("login");
+    assert_eq!(response.status(), StatusCode::OK);
+    response.headers().get_all("set-cookie").iter().map(|v| v.to_str().expect("cookie").to_owned()).collect()
+}
+
+async fn server_with_ada(configure: impl FnOnce(&mut solo_server::settings::Settings)) -> TestServer {
+    let server = TestServer::start_with(configure, std::sync::Arc::new(solo_server::bus::InProcessBus::new())).await;
+    let hash = password::hash("correct horse battery").expect("hash");
+    server
+        .store()
+        .create_user(NewUser { name: "ada".into(), display_name: "Ada".into(), password_hash: Some(hash) })
+        .await
+        .expect("user");
+    server
+}
+
+#[tokio::test]
+async fn session_cookies_are_secure_whenever_the_browser_came_over_tls() {
+    let secure = |cookies: &[String]| {
+        assert_eq!(cookies.len(), 2, "session and CSRF cookies: {cookies:?}");
+        cookies.iter().all(|c| c.ends_with("; Secure") && c.contains("SameSite=Lax"))
+    };
+    let plain = |cookies: &[String]| !cookies.iter().any(|c| c.contains("Secure"));
+
+    // Plain HTTP straight to Solo (a laptop): not Secure, or the browser would drop them.
+    let direct = server_with_ada(|_| {}).await;
+    assert!(plain(&login_cookies(&direct, &[]).await));
+    // A client cannot claim TLS when no proxy is trusted.
+    assert!(plain(&login_cookies(&direct, &[("x-forwarded-proto", "https")]).await));
+    direct.stop().await;
+
+    // Behind a trusted TLS proxy: Secure when it says the browser used https.
+    let proxied = server_with_ada(|s| s.trust_forwarded_for = true).await;
+    assert!(secure(&login_cookies(&proxied, &[("x-forwarded-proto", "https")]).await));
+    assert!(plain(&login_cookies(&proxied, &[("x-forwarded-proto", "http")]).await));
+    proxied.stop().await;
+
+    // Published at an https URL: always Secure; an explicit setting wins.
+    let public = server_with_ada(|s| s.public_url = Some("HTTPS://solo.example.com".into())).await;
+    let cookies = login_cookies(&public, &[]).await;
+    assert!(secure(&cookies));
+    let session = cookies.iter().find(|c| c.starts_with("solo_session=")).expect("session cookie");
+    assert!(session.contains("HttpOnly"), "the session cookie is out of scripts' reach: {session}");
+    let csrf = cookies.iter().find(|c| !c.starts_with("solo_session=")).expect("csrf cookie");
+    assert!(!csrf.contains("HttpOnly"), "the page reads the CSRF cookie to echo it: {csrf}");
+    public.stop().await;
+    let forced_off = server_with_ada(|s| {
+        s.public_url = Some("https://solo.example.com".into());
+        s.cookie_secure = Some(false);
+    })
+    .await;
+    assert!(plain(&login_cookies(&forced_off, &[]).await));
+    forced_off.stop().await;
+}
+
 #[tokio::test]
 async fn tokens_are_limited_to_their_scopes() {
     let server = TestServer::start().await;

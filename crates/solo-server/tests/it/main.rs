@@ -13,4 +13,5 @@ mod notifications;
 mod outbox;
 mod presence;
 mod realtime;
+mod slow_clients;
 mod storage_faults;
