@@ -66,7 +66,9 @@ pub struct Subject {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentState {
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     pub id: String,
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
     pub status: AgentStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -25,11 +25,11 @@ fn is_valid(prefix: &str, value: &str) -> bool {
 }
 
 macro_rules! prefixed_id {
-    ($(#[$doc:meta])* $name:ident, $prefix:literal, $kind:literal) => {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal, $kind:literal, $pattern:literal) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema, ts_rs::TS)]
         #[serde(transparent)]
-        #[schema(value_type = String, example = json!(concat!($prefix, "0193f0c2a1b27c3d8e9f0a1b2c3d4e5f")))]
+        #[schema(value_type = String, pattern = $pattern, example = json!(concat!($prefix, "0193f0c2a1b27c3d8e9f0a1b2c3d4e5f")))]
         pub struct $name(String);
 
         impl $name {
@@ -93,31 +93,31 @@ macro_rules! prefixed_id {
 
 prefixed_id!(
     /// A person (or service account) that can log in or hold tokens.
-    UserId, "u_", "user");
+    UserId, "u_", "user", "^u_[0-9a-fA-F]{32}$");
 prefixed_id!(
     /// A workspace: the unit of membership and permission.
-    WorkspaceId, "ws_", "workspace");
+    WorkspaceId, "ws_", "workspace", "^ws_[0-9a-fA-F]{32}$");
 prefixed_id!(
     /// A mission on the board.
-    MissionId, "m_", "mission");
+    MissionId, "m_", "mission", "^m_[0-9a-fA-F]{32}$");
 prefixed_id!(
     /// A workstation that runs agents.
-    WorkstationId, "wk_", "workstation");
+    WorkstationId, "wk_", "workstation", "^wk_[0-9a-fA-F]{32}$");
 prefixed_id!(
     /// A review decision on a mission.
-    ReviewId, "r_", "review");
+    ReviewId, "r_", "review", "^r_[0-9a-fA-F]{32}$");
 prefixed_id!(
     /// A fallback generated for a mission.
-    FallbackId, "fb_", "fallback");
+    FallbackId, "fb_", "fallback", "^fb_[0-9a-fA-F]{32}$");
 prefixed_id!(
     /// A community post.
-    PostId, "p_", "post");
+    PostId, "p_", "post", "^p_[0-9a-fA-F]{32}$");
 prefixed_id!(
     /// A personal access token (its id, never its secret).
-    TokenId, "pat_", "token");
+    TokenId, "pat_", "token", "^pat_[0-9a-fA-F]{32}$");
 prefixed_id!(
     /// A notification in someone's inbox.
-    NotificationId, "n_", "notification");
+    NotificationId, "n_", "notification", "^n_[0-9a-fA-F]{32}$");
 
 #[cfg(test)]
 mod tests {

@@ -62,10 +62,10 @@ impl Severity {
 pub struct QuietHours {
     pub enabled: bool,
     /// Local start time, `HH:MM` (24-hour).
-    #[schema(example = "22:00")]
+    #[schema(example = "22:00", pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub start: String,
     /// Local end time, `HH:MM` (24-hour).
-    #[schema(example = "07:00")]
+    #[schema(example = "07:00", pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub end: String,
     /// IANA time zone, e.g. `Europe/Paris`.
     #[schema(example = "Europe/Paris")]

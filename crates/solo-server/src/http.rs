@@ -46,6 +46,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         // Parse in two steps so syntax errors and shape errors get different codes.
         let value: serde_json::Value =
             serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+        // Every request body is an object. serde would also fill a struct from an
+        // array by position (`[null, null]`), which no client means to send.
+        if !value.is_object() {
+            return Err(ApiError::Unprocessable {
+                code: "invalid_body",
+                message: "the body must be a JSON object".into(),
+            });
+        }
         T::deserialize(value)
             .map(ApiJson)
             .map_err(|e| ApiError::Unprocessable { code: "invalid_body", message: e.to_string() })

@@ -20,7 +20,9 @@ use crate::state::AppState;
 #[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schema(max_length = 256)]
     username: String,
+    #[schema(max_length = 1024)]
     password: String,
 }
 
@@ -96,7 +98,7 @@ fn over_tls(settings: &crate::settings::Settings, headers: &HeaderMap) -> bool {
 }
 
 /// Signs in with a password; sets the session cookie (HttpOnly, SameSite=Lax) and a CSRF cookie.
-#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest, security(()),
     responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
@@ -104,7 +106,7 @@ pub async fn login(
     headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
-    if req.username.len() > 256 || req.password.len() > 1024 {
+    if req.username.chars().count() > 256 || req.password.chars().count() > 1024 {
         return Err(ApiError::validation("username or password is too long"));
     }
     state.limits().check_source(source)?;

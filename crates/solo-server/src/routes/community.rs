@@ -45,10 +45,12 @@ pub struct PostList {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PostsQuery {
     workspace_id: Option<WorkspaceId>,
     /// Newest first, at most this many (default 50, at most 200).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
 }
 
@@ -57,6 +59,7 @@ pub struct PostsQuery {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreatePost {
     /// Text; `@name` mentions of workspace members notify them.
+    #[schema(min_length = 1, max_length = 4000, pattern = r"\S")]
     body: String,
     #[serde(default)]
     workspace_id: Option<WorkspaceId>,

@@ -18,15 +18,18 @@ const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     /// e.g. `mission:m_…`, `notifications:u_…`.
+    #[param(pattern = r"^(workspace:ws|mission:m|workstation:wk|notifications:u)_[0-9a-fA-F]{32}$")]
     channel: String,
     /// Return publications after this offset (default 0: from the oldest kept).
     since: Option<u64>,
     /// The epoch the client's offset belongs to; when it differs, `reset` is true.
     epoch: Option<String>,
     /// At most this many publications (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
 }
 

@@ -57,11 +57,14 @@ pub struct MissionList {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ListQuery {
     /// Only this workspace (default: every workspace of the caller).
+    #[param(value_type = Option<solo_domain::WorkspaceId>)]
     workspace_id: Option<String>,
     /// Only missions in this stage.
+    #[param(value_type = Option<solo_domain::Stage>)]
     stage: Option<String>,
 }
 
@@ -69,6 +72,7 @@ pub struct ListQuery {
 #[ts(optional_fields)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateMission {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     title: String,
     /// Default: the caller's only workspace.
     #[serde(default)]
@@ -94,6 +98,7 @@ pub struct ChangeStage {
 pub struct CreateReview {
     decision: ReviewDecision,
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 4000, pattern = r"\S")]
     comment: Option<String>,
 }
 
@@ -132,8 +137,10 @@ pub struct ReviewCreated {
 #[serde(deny_unknown_fields)]
 pub struct CreateFallback {
     /// Why the fallback was needed (e.g. "agent crashed").
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     reason: String,
     /// What the fallback plan is.
+    #[schema(min_length = 1, max_length = 4000, pattern = r"\S")]
     summary: String,
 }
 
@@ -169,14 +176,21 @@ pub struct FallbackCreated {
 
 /// Checks a free-text field: trimmed, non-empty, at most `max` characters.
 pub fn text_field(name: &str, value: &str, max: usize) -> ApiResult<String> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(ApiError::validation(format!("`{name}` must not be empty")));
-    }
+    // The limit applies to what was sent, as the OpenAPI `maxLength` says.
     if value.chars().count() > max {
         return Err(ApiError::validation(format!("`{name}` must be at most {max} characters")));
     }
-    Ok(value.to_owned())
+    if value.chars().all(is_blank) {
+        return Err(ApiError::validation(format!("`{name}` must not be blank")));
+    }
+    Ok(value.trim_matches(is_blank).to_owned())
+}
+
+/// Whitespace, and the four ASCII information separators (U+001C to U+001F),
+/// which invisible as they are count as space for most text tools (and for
+/// the `\S` pattern the OpenAPI document gives text fields).
+pub fn is_blank(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 
 /// A mission the caller may see; 404 for missing and foreign ones alike.

@@ -32,9 +32,13 @@ use crate::state::AppState;
         workstations::list, workstations::create, workstations::get, workstations::heartbeat, workstations::presence,
         community::list, community::create,
         events::list,
+        notifications::list, notifications::create, notifications::read, notifications::unread,
+        notifications::read_all, notifications::unread_count,
+        notifications::get_preferences, notifications::put_preferences,
+        crate::realtime::connection_token,
     ),
     components(schemas(crate::error::ErrorBody, solo_domain::EventEnvelope)),
-    modifiers(&SecurityAddon),
+    modifiers(&SecurityAddon, &CommonErrors),
     security(("bearer" = []), ("session" = [])),
 )]
 pub struct ApiDoc;
@@ -51,6 +55,74 @@ impl utoipa::Modify for SecurityAddon {
         );
         components
             .add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("solo_session"))));
+    }
+}
+
+/// Adds the error answers every operation can give, from the layers all
+/// handlers share (authentication, rate limits, body and query extraction,
+/// the store), so each handler's annotation lists only its own outcomes.
+struct CommonErrors;
+
+impl utoipa::Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{HttpMethod, ParameterIn};
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+
+        let error = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build(),
+                    )
+                    .build(),
+            )
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                (HttpMethod::Get, item.get.as_mut()),
+                (HttpMethod::Post, item.post.as_mut()),
+                (HttpMethod::Put, item.put.as_mut()),
+                (HttpMethod::Delete, item.delete.as_mut()),
+            ];
+            for (method, operation) in operations {
+                let Some(operation) = operation else { continue };
+                // `security(())` marks the public operations (sign-in, health, metrics).
+                let public = operation.security.as_ref().is_some_and(|s| {
+                    s.iter().all(|r| serde_json::to_value(r).is_ok_and(|v| v.as_object().is_some_and(|o| o.is_empty())))
+                });
+                let has_query = operation
+                    .parameters
+                    .as_ref()
+                    .is_some_and(|ps| ps.iter().any(|p| matches!(p.parameter_in, ParameterIn::Query)));
+                let mut add = |status: &str, description: &str| {
+                    operation.responses.responses.entry(status.to_owned()).or_insert_with(|| error(description));
+                };
+                if operation.request_body.is_some() {
+                    add("400", "the body is not valid JSON");
+                    add("413", "the body is larger than the configured limit");
+                    add("415", "the body is not `application/json`");
+                    add("422", "the body's content is invalid");
+                }
+                if has_query {
+                    add("400", "a query parameter is malformed or unknown");
+                }
+                add("429", "too many requests (per token, or failed authentications per address); see `Retry-After`");
+                if public {
+                    continue;
+                }
+                add("401", "no valid credentials");
+                add("403", "the token lacks the scope, or a cookie-authenticated change lacks `X-CSRF-Token`");
+                if path.contains('{') || operation.request_body.is_some() || has_query {
+                    add("404", "no such resource, or not visible to the caller");
+                }
+                add("503", "the database is busy or unavailable: nothing was done; see `Retry-After`");
+                if !matches!(method, HttpMethod::Get) {
+                    add("507", "the server's storage is full: nothing was saved");
+                }
+            }
+        }
     }
 }
 

@@ -24,15 +24,18 @@ const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 100;
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    /// `missions`, `workstations`, `community`, `system`, or `all` (the default).
+    /// `missions`, `workstations`, `community`, `system`, or `all` (the default; empty means `all`).
+    #[param(pattern = "^(all|missions|workstations|community|system)?$")]
     category: Option<String>,
     /// Only unread notifications.
     unread: Option<bool>,
     /// Opaque cursor from a previous page's `nextCursor`.
     cursor: Option<String>,
     /// Page size, 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
 }
 
@@ -52,13 +55,16 @@ pub struct NotificationPage {
 pub struct CreateNotification {
     user_id: UserId,
     category: Category,
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     title: String,
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 4000, pattern = r"\S")]
     body: Option<String>,
     #[serde(default)]
     severity: Option<Severity>,
     /// A path in the web UI (`/board?mission=…`) or an http(s) URL.
     #[serde(default)]
+    #[schema(max_length = 2000, pattern = r"^(/|https?://)")]
     link: Option<String>,
 }
 
@@ -73,6 +79,7 @@ pub struct ReadAll {
     /// `createdAt` of the newest notification the user saw, so ones that arrived
     /// meanwhile stay unread. Default: now.
     #[serde(default)]
+    #[schema(format = DateTime)]
     watermark: Option<String>,
 }
 
@@ -177,7 +184,7 @@ pub async fn create(
     let link = match req.link.as_deref() {
         None => None,
         Some(link)
-            if link.len() <= 2000
+            if link.chars().count() <= 2000
                 && (link.starts_with('/') || link.starts_with("https://") || link.starts_with("http://")) =>
         {
             Some(link.to_owned())

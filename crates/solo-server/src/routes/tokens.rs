@@ -51,12 +51,15 @@ pub struct TokenList {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateToken {
     /// A label to recognise the token by, e.g. "laptop CLI".
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     name: String,
     /// Default `["read", "write"]`; known scopes: `read`, `write`, `notifications:write`.
     #[serde(default)]
+    #[schema(min_items = 1, value_type = Option<Vec<TokenScope>>)]
     scopes: Option<Vec<String>>,
     /// Days until the token expires; none means it never expires.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 3650)]
     expires_in_days: Option<u32>,
 }
 
@@ -69,13 +72,26 @@ pub struct CreatedToken {
     meta: TokenView,
 }
 
+/// The scopes a token may carry, as the OpenAPI document lists them; on the
+/// wire and in the store they are plain strings (`crate::auth::scopes`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only: never constructed
+enum TokenScope {
+    #[schema(rename = "read")]
+    Read,
+    #[schema(rename = "write")]
+    Write,
+    #[schema(rename = "notifications:write")]
+    NotificationsWrite,
+}
+
 /// Why a token request is invalid, if it is.
 pub fn check_token_request(
     name: &str,
     scopes_requested: &[String],
     expires_in_days: Option<u32>,
 ) -> Result<(), String> {
-    if name.trim().is_empty() || name.len() > 100 {
+    if name.chars().all(crate::routes::missions::is_blank) || name.chars().count() > 100 {
         return Err("`name` must be 1 to 100 characters".into());
     }
     if scopes_requested.is_empty() {
@@ -103,7 +119,7 @@ pub async fn issue_token(
     let token = AccessToken {
         id: TokenId::generate(),
         user_id: user.id.clone(),
-        name: name.trim().to_owned(),
+        name: name.trim_matches(crate::routes::missions::is_blank).to_owned(),
         token_hash: hash_secret(&secret),
         scopes: scopes_requested,
         created_at: now,

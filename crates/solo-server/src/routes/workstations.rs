@@ -88,8 +88,10 @@ pub struct WorkstationDetail {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct WorkspaceQuery {
+    #[param(value_type = Option<solo_domain::WorkspaceId>)]
     workspace_id: Option<String>,
 }
 
@@ -97,6 +99,7 @@ pub struct WorkspaceQuery {
 #[ts(optional_fields)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateWorkstation {
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     name: String,
     #[serde(default)]
     workspace_id: Option<WorkspaceId>,

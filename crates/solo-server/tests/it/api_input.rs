@@ -59,6 +59,13 @@ async fn malformed_unknown_oversized_and_invalid_input_get_clear_errors() {
             "invalid_body",
         ),
         (
+            "an array where an object belongs (serde would fill the struct by position)",
+            "application/json",
+            br#"["spec", null]"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
             "wrong type",
             "application/json",
             br#"{"stage":5}"#.to_vec(),
@@ -191,9 +198,22 @@ async fn health_and_openapi_are_served() {
         "/api/events",
         "/api/tokens/{id}",
         "/api/presence",
+        "/api/notifications",
+        "/api/notifications/{id}/read",
+        "/api/notifications/read-all",
+        "/api/me/preferences",
+        "/api/realtime/token",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} is documented");
     }
+    // The shared layers' answers are documented on every operation they apply to.
+    let stage = &doc["paths"]["/api/missions/{id}/stage"]["post"]["responses"];
+    for status in ["400", "401", "403", "404", "413", "415", "422", "429", "503", "507"] {
+        assert!(stage[status].is_object(), "POST /api/missions/{{id}}/stage documents {status}");
+    }
+    let health = &doc["paths"]["/healthz"]["get"];
+    assert_eq!(health["security"], serde_json::json!([{}]), "health checks are public");
+    assert!(health["responses"]["401"].is_null());
     assert!(doc["components"]["schemas"]["EventEnvelope"].is_object());
     server.stop().await;
 }
