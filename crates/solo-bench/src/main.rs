@@ -1,22 +1,27 @@
 //! `solo-bench`: load generator for Solo Realtime.
 //!
-//! `solo-bench connections` starts a `solo serve` of its own (fresh SQLite data
-//! directory, loopback), opens authenticated realtime connections that each
-//! subscribe to the workspace channel and answer pings, holds them, and reports
-//! connections held, the connect rate and the server's memory per connection
-//! (from `/proc`). Clients bind round-robin to 127.0.0.2–127.0.0.9 so the
-//! ephemeral port range of one source address is no limit.
+//! Each scenario starts the servers it measures itself, on loopback, one at a
+//! time: `solo serve` (fresh data directory) and the peers of `bench/peers`
+//! (Bun, Node with `ws`, Sockudo), and reads their memory and CPU from
+//! `/proc`. Clients bind round-robin to 127.0.0.2–127.0.0.9 so the ephemeral
+//! port range of one source address is no limit. `solo-bench all` runs every
+//! scenario several times and writes `bench/RESULTS.md`.
 
+mod fanout;
+mod ingest;
+mod report;
 mod server;
 mod storm;
+mod targets;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::net::TcpSocket;
@@ -24,39 +29,96 @@ use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-use crate::server::SoloServer;
+use crate::targets::{Kind, Programs, Target};
 
 #[derive(Parser)]
-#[command(name = "solo-bench", about = "Load generator for Solo Realtime")]
+#[command(name = "solo-bench", about = "Load generator for Solo Realtime and its peers")]
 struct Cli {
+    #[command(flatten)]
+    programs: ProgramArgs,
     #[command(subcommand)]
     scenario: Scenario,
 }
 
+#[derive(Args)]
+struct ProgramArgs {
+    /// The `solo` binary to start.
+    #[arg(long, global = true, default_value = "target/release/solo")]
+    solo: String,
+    /// The peers' folder (package.json, peer scripts, node_modules).
+    #[arg(long, global = true, default_value = "bench/peers")]
+    peers: PathBuf,
+    /// The Sockudo binary (built by bench/peers/sockudo-install); Sockudo is skipped without it.
+    #[arg(long, global = true, env = "SOLO_BENCH_SOCKUDO")]
+    sockudo: Option<PathBuf>,
+    /// Run servers under `taskset -c CPUS` (e.g. `0`; run the generator itself on the other core).
+    #[arg(long, global = true)]
+    server_cpus: Option<String>,
+}
+
+impl ProgramArgs {
+    fn programs(&self) -> Programs {
+        Programs {
+            solo: self.solo.clone(),
+            peers: self.peers.clone(),
+            sockudo: self.sockudo.clone().filter(|p| p.exists()),
+            server_cpus: self.server_cpus.clone(),
+            solo_env: Vec::new(),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Scenario {
-    /// Idle authenticated connections: how many one server holds, how fast they
-    /// connect, and the server's memory per connection.
+    /// Idle connections (each subscribed, answering keepalives): how many one
+    /// server holds, how fast they connect, and its memory per connection.
     Connections {
-        /// The `solo` binary to start.
-        #[arg(long, default_value = "target/release/solo")]
-        solo: String,
+        /// `solo`, `bun`, `node` or `sockudo`.
+        #[arg(long, default_value = "solo")]
+        server: String,
         /// Connections to open.
         #[arg(long, default_value_t = 10_000)]
         count: u64,
         /// Connection attempts in flight at once.
         #[arg(long, default_value_t = 256)]
         concurrency: usize,
-        /// Seconds to hold every connection open (answering pings) before measuring.
+        /// Seconds to hold every connection open before measuring.
         #[arg(long, default_value_t = 10)]
         hold_secs: u64,
+    },
+    /// N subscribers on one channel, publication rate ramped until p99 latency
+    /// passes 100 ms or delivery falls below 99.9 %.
+    Fanout {
+        #[arg(long, default_value = "solo")]
+        server: String,
+        #[arg(long, default_value_t = 1_000)]
+        subscribers: u64,
+        /// First rate, publications per second (doubled each step).
+        #[arg(long, default_value_t = 100.0)]
+        start_rate: f64,
+        #[arg(long, default_value_t = 100_000.0)]
+        max_rate: f64,
+        /// Seconds per step.
+        #[arg(long, default_value_t = 5)]
+        step_secs: u64,
+        /// Latency probe rate; default half of the capacity found.
+        #[arg(long)]
+        probe_rate: Option<f64>,
+    },
+    /// Notifications created per second through the API (Solo, SQLite or PostgreSQL).
+    Ingest {
+        #[arg(long, default_value_t = 20_000)]
+        count: u64,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// PostgreSQL server URL (a scratch database is created on it); SQLite without it.
+        #[arg(long)]
+        postgres: Option<String>,
     },
     /// Every client drops at once, publications happen while they are away, and
     /// all reconnect at once with recovery: time until all caught up, gaps found
     /// (must be 0), the server's peak memory and CPU.
     ReconnectStorm {
-        #[arg(long, default_value = "target/release/solo")]
-        solo: String,
         /// Clients.
         #[arg(long, default_value_t = 5_000)]
         count: u64,
@@ -67,16 +129,71 @@ enum Scenario {
         #[arg(long, default_value_t = 256)]
         concurrency: usize,
     },
+    /// Every scenario against Solo and every peer, several runs each; writes a
+    /// Markdown report with medians and Solo/peer ratios.
+    All {
+        /// Small sizes and short steps: every scenario in about a minute (CI smoke).
+        #[arg(long)]
+        quick: bool,
+        /// Runs of each measurement (the report gives medians and spread).
+        #[arg(long)]
+        runs: Option<usize>,
+        /// Where the report goes.
+        #[arg(long, default_value = "bench/RESULTS.md")]
+        out: PathBuf,
+        /// PostgreSQL server URL for the PostgreSQL rows (skipped without it).
+        #[arg(long, env = "SOLO_BENCH_POSTGRES")]
+        postgres: Option<String>,
+    },
+}
+
+fn kind_of(name: &str) -> anyhow::Result<Kind> {
+    Kind::parse(name).with_context(|| format!("unknown server `{name}`: solo, bun, node or sockudo"))
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    match Cli::parse().scenario {
-        Scenario::Connections { solo, count, concurrency, hold_secs } => {
-            connections(&solo, count, concurrency, Duration::from_secs(hold_secs)).await
+    let cli = Cli::parse();
+    let programs = cli.programs.programs();
+    match cli.scenario {
+        Scenario::Connections { server, count, concurrency, hold_secs } => {
+            let report =
+                connections(kind_of(&server)?, &programs, count, concurrency, Duration::from_secs(hold_secs)).await?;
+            println!("{report}");
+            if report["opened"].as_u64() < Some(count) {
+                bail!("not every connection opened");
+            }
+            Ok(())
         }
-        Scenario::ReconnectStorm { solo, count, missed, concurrency } => {
-            storm::run(&solo, count, missed, concurrency).await
+        Scenario::Fanout { server, subscribers, start_rate, max_rate, step_secs, probe_rate } => {
+            let options = fanout::FanoutOptions {
+                subscribers,
+                start_rate,
+                max_rate,
+                step: Duration::from_secs(step_secs),
+                drain: Duration::from_secs(2),
+                refine: 2,
+                probe_rate,
+                concurrency: 256,
+            };
+            let result = fanout::run(kind_of(&server)?, &programs, &options).await?;
+            println!("{}", result.to_json());
+            Ok(())
+        }
+        Scenario::Ingest { count, concurrency, postgres } => {
+            println!("{}", ingest::run(&programs, count, concurrency, postgres.as_deref()).await?);
+            Ok(())
+        }
+        Scenario::ReconnectStorm { count, missed, concurrency } => {
+            let report = storm::run(&programs, count, missed, concurrency).await?;
+            println!("{report}");
+            if report["failed"].as_u64() != Some(0) || report["gaps"].as_u64() != Some(0) {
+                bail!("clients failed or publications went missing");
+            }
+            Ok(())
+        }
+        Scenario::All { quick, runs, out, postgres } => {
+            report::all(&programs, quick, runs.unwrap_or(if quick { 1 } else { 3 }), &out, postgres.as_deref()).await
         }
     }
 }
@@ -86,13 +203,18 @@ pub(crate) fn source_address(n: u64) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + (n % 8) as u8)), 0)
 }
 
-async fn connections(solo: &str, count: u64, concurrency: usize, hold: Duration) -> anyhow::Result<()> {
-    let mut env = SoloServer::unlimited(count);
-    env.push(("SOLO_PING_INTERVAL_SECS", "5".into()));
-    let server = SoloServer::start(solo, &env).await?;
-    let (token, channel) = server.realtime_token().await?;
-    let idle_rss = server.rss_kib()?;
-    let target: SocketAddr = server.addr.parse().context("server address")?;
+pub(crate) async fn connections(
+    kind: Kind,
+    programs: &Programs,
+    count: u64,
+    concurrency: usize,
+    hold: Duration,
+) -> anyhow::Result<Value> {
+    let mut programs = programs.clone();
+    programs.solo_env.push(("SOLO_PING_INTERVAL_SECS", "5".into()));
+    let target = Arc::new(Target::start(kind, &programs, count).await?);
+    let process = target.process();
+    let idle_rss = process.rss_kib()?;
 
     let opened = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
@@ -102,18 +224,17 @@ async fn connections(solo: &str, count: u64, concurrency: usize, hold: Duration)
     let mut clients = Vec::with_capacity(count as usize);
     for n in 0..count {
         let permit = gate.clone().acquire_owned().await.context("semaphore")?;
-        let (token, channel, opened, failed, stop) =
-            (token.clone(), channel.clone(), opened.clone(), failed.clone(), stop.clone());
+        let (target, opened, failed, stop) = (target.clone(), opened.clone(), failed.clone(), stop.clone());
         clients.push(tokio::spawn(async move {
-            match open_client(source_address(n), target, &token, &channel).await {
+            match target.subscribe(source_address(n)).await {
                 Ok(mut socket) => {
                     opened.fetch_add(1, Ordering::Relaxed);
                     drop(permit);
-                    hold_client(&mut socket, &stop).await;
+                    hold_client(&target, &mut socket, &stop).await;
                 }
                 Err(e) => {
                     if failed.fetch_add(1, Ordering::Relaxed) < 5 {
-                        eprintln!("connection {n} failed: {e:#}");
+                        eprintln!("{}: connection {n} failed: {e:#}", target.kind.name());
                     }
                 }
             }
@@ -124,19 +245,22 @@ async fn connections(solo: &str, count: u64, concurrency: usize, hold: Duration)
     }
     let connect_secs = started.elapsed().as_secs_f64();
     tokio::time::sleep(hold).await;
-    let held = server.metric("solo_connections").await?;
-    let rss = server.rss_kib()?;
-    let peak = server.peak_rss_kib()?;
-    let cpu = server.cpu_seconds()?;
+    let held = match target.solo() {
+        Some(solo) => solo.metric("solo_connections").await? as u64,
+        None => opened.load(Ordering::Relaxed),
+    };
+    let rss = process.rss_kib()?;
+    let peak = process.peak_rss_kib()?;
+    let cpu = process.cpu_seconds()?;
     stop.cancel();
     for client in clients {
         let _ = client.await;
     }
     let opened = opened.load(Ordering::Relaxed);
     let per_connection = (rss.saturating_sub(idle_rss)) as f64 * 1024.0 / opened.max(1) as f64;
-    let report = json!({
+    Ok(json!({
         "scenario": "connections",
-        "server": "solo",
+        "server": kind.name(),
         "requested": count,
         "opened": opened,
         "failed": failed.load(Ordering::Relaxed),
@@ -147,21 +271,10 @@ async fn connections(solo: &str, count: u64, concurrency: usize, hold: Duration)
         "rss_peak_kib": peak,
         "rss_bytes_per_connection": per_connection.round(),
         "server_cpu_secs": cpu,
-    });
-    println!("{report}");
-    if opened < count {
-        bail!("{} of {count} connections failed", count - opened);
-    }
-    Ok(())
+    }))
 }
 
 pub(crate) type Socket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
-
-/// Connects from `source`, authenticates, subscribes to `channel`, and waits for both replies.
-async fn open_client(source: SocketAddr, target: SocketAddr, token: &str, channel: &str) -> anyhow::Result<Socket> {
-    let (ws, _) = open_subscribed(source, target, token, json!({ "channel": channel })).await?;
-    Ok(ws)
-}
 
 /// Connects from `source`, authenticates and sends `subscribe` (the request
 /// given); returns the socket and the subscribe result.
@@ -194,15 +307,17 @@ pub(crate) async fn open_subscribed(
     }
 }
 
-/// Answers pings until told to stop.
-async fn hold_client(ws: &mut Socket, stop: &CancellationToken) {
+/// Answers keepalives until told to stop.
+async fn hold_client(target: &Target, ws: &mut Socket, stop: &CancellationToken) {
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             frame = ws.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
-                    if text.split('\n').any(|l| l == "{}") && ws.send(Message::Text("{}".into())).await.is_err() {
-                        return;
+                    if let Some(reply) = target.keepalive_reply(text.as_str()) {
+                        if ws.send(Message::Text(reply.into())).await.is_err() {
+                            return;
+                        }
                     }
                 }
                 Some(Ok(_)) => {}

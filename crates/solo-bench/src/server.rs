@@ -10,22 +10,61 @@ pub struct SoloServer {
     child: Child,
     pub addr: String,
     pat: String,
+    token: tokio::sync::OnceCell<String>,
     _dir: tempfile::TempDir,
+}
+
+/// A process's resource use, from `/proc`.
+#[derive(Debug, Clone, Copy)]
+pub struct Process(pub u32);
+
+impl Process {
+    fn status_field(&self, field: &str) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .with_context(|| format!("{field} in /proc status"))
+    }
+
+    /// Resident memory now, KiB.
+    pub fn rss_kib(&self) -> anyhow::Result<u64> {
+        self.status_field("VmRSS:")
+    }
+
+    /// Peak resident memory, KiB.
+    pub fn peak_rss_kib(&self) -> anyhow::Result<u64> {
+        self.status_field("VmHWM:")
+    }
+
+    /// User + system CPU time so far, seconds (clock ticks of 1/100 s on Linux).
+    pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0))?;
+        // Fields after the command name (which may hold spaces) start after the last ')'.
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).context("/proc stat")?;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+        // utime and stime are fields 14 and 15 of the line; the state, field 3, is index 0 here.
+        Ok((ticks(11) + ticks(12)) as f64 / 100.0)
+    }
 }
 
 impl SoloServer {
     /// Starts `solo serve` on a free loopback port with a fresh SQLite data
     /// directory and one user, `bench`, whose PAT the benchmark uses.
-    pub async fn start(solo: &str, env: &[(&str, String)]) -> anyhow::Result<SoloServer> {
+    pub async fn start(solo: &str, env: &[(&str, String)], cpus: Option<&str>) -> anyhow::Result<SoloServer> {
         let dir = tempfile::tempdir()?;
         let data = dir.path().join("data");
+        let database = env.iter().find(|(k, _)| *k == "SOLO_DATABASE_URL").map(|(_, v)| v.clone());
         let admin = |args: &[&str]| -> anyhow::Result<String> {
-            let out = Command::new(solo)
-                .args(args)
-                .env("SOLO_DATA_DIR", &data)
-                .env_remove("SOLO_DATABASE_URL")
-                .output()
-                .with_context(|| format!("running {solo}"))?;
+            let mut command = Command::new(solo);
+            command.env_remove("SOLO_DATABASE_URL");
+            if let Some(url) = &database {
+                command.env("SOLO_DATABASE_URL", url);
+            }
+            let out =
+                command.args(args).env("SOLO_DATA_DIR", &data).output().with_context(|| format!("running {solo}"))?;
             if !out.status.success() {
                 bail!("solo {args:?}: {}", String::from_utf8_lossy(&out.stderr));
             }
@@ -33,7 +72,7 @@ impl SoloServer {
         };
         admin(&["admin", "user", "create", "bench", "--workspace", "bench"])?;
         let pat = admin(&["admin", "token", "create", "--user", "bench", "--name", "bench"])?;
-        let mut child = Command::new(solo)
+        let mut child = crate::targets::pinned(std::path::Path::new(solo), cpus)
             .args(["serve", "--addr", "127.0.0.1:0"])
             .env("SOLO_DATA_DIR", &data)
             .env_remove("SOLO_DATABASE_URL")
@@ -54,7 +93,43 @@ impl SoloServer {
             }
         };
         std::thread::spawn(move || for _ in lines {});
-        Ok(SoloServer { child, addr, pat, _dir: dir })
+        Ok(SoloServer { child, addr, pat, token: tokio::sync::OnceCell::new(), _dir: dir })
+    }
+
+    /// The server's process id (under `taskset`, which execs it, the same process).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// One connection token for every benchmark client (fetched once).
+    pub async fn cached_token(&self) -> anyhow::Result<String> {
+        let token = self.token.get_or_try_init(|| async { self.realtime_token().await.map(|(t, _)| t) }).await?;
+        Ok(token.clone())
+    }
+
+    /// The bench user's id and its notifications channel: the fan-out channel,
+    /// fed by creating notifications for that user.
+    pub async fn notification_publisher(&self) -> anyhow::Result<(String, String)> {
+        let me: Value =
+            reqwest::Client::new().get(self.url("/api/me")).bearer_auth(&self.pat).send().await?.json().await?;
+        let user = me["id"].as_str().or_else(|| me["user"]["id"].as_str()).context("user id")?.to_owned();
+        let channel = format!("notifications:{user}");
+        Ok((user, channel))
+    }
+
+    /// Creates a notification for `user` titled `title` (one publication on its channel).
+    pub async fn create_notification(
+        &self,
+        http: &reqwest::Client,
+        user: &str,
+        title: &str,
+    ) -> anyhow::Result<reqwest::Response> {
+        Ok(http
+            .post(self.url("/api/notifications"))
+            .bearer_auth(&self.pat)
+            .json(&serde_json::json!({ "userId": user, "category": "system", "title": title }))
+            .send()
+            .await?)
     }
 
     fn url(&self, path: &str) -> String {
@@ -121,34 +196,18 @@ impl SoloServer {
             .with_context(|| format!("metric {name}"))
     }
 
-    fn status_field(&self, field: &str) -> anyhow::Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(field))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-            .with_context(|| format!("{field} in /proc status"))
-    }
-
-    /// Resident memory now, KiB.
-    pub fn rss_kib(&self) -> anyhow::Result<u64> {
-        self.status_field("VmRSS:")
+    pub fn process(&self) -> Process {
+        Process(self.child.id())
     }
 
     /// Peak resident memory, KiB.
     pub fn peak_rss_kib(&self) -> anyhow::Result<u64> {
-        self.status_field("VmHWM:")
+        self.process().peak_rss_kib()
     }
 
-    /// User + system CPU time so far, seconds (clock ticks of 1/100 s on Linux).
+    /// User + system CPU time so far, seconds.
     pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
-        // Fields after the command name (which may hold spaces) start after the last ')'.
-        let rest = stat.rsplit_once(')').map(|(_, r)| r).context("/proc stat")?;
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-        // utime and stime are fields 14 and 15 of the line; the state, field 3, is index 0 here.
-        Ok((ticks(11) + ticks(12)) as f64 / 100.0)
+        self.process().cpu_seconds()
     }
 }
 

@@ -1,0 +1,397 @@
+//! Fan-out: N subscribers on one channel, publications at a rising rate, until
+//! p99 publish-to-receive latency passes 100 ms or delivery falls below
+//! 99.9 %. The highest rate that held is the server's capacity; latency is then
+//! measured again at a probe rate (half of a reference capacity) so servers are
+//! compared at the same load.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use futures::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::source_address;
+use crate::targets::{markers, payload, Kind, Programs, Target};
+
+/// Latency past which a rate no longer holds.
+const P99_LIMIT_MS: f64 = 100.0;
+/// Share of expected deliveries below which a rate no longer holds.
+const DELIVERY_FLOOR: f64 = 0.999;
+/// Publications of step `k` are numbered from `k * STEP_SEQ`.
+const STEP_SEQ: u64 = 1_000_000_000;
+
+/// The benchmark's clock: payloads carry nanoseconds since it started, and
+/// subscribers in the same process read the same clock.
+fn clock() -> Instant {
+    static START: OnceLock<Instant> = OnceLock::new();
+    *START.get_or_init(Instant::now)
+}
+
+fn now_nanos() -> u64 {
+    clock().elapsed().as_nanos() as u64
+}
+
+fn new_histogram() -> Histogram<u64> {
+    // Microseconds from 1 µs to 10 minutes, 3 significant figures.
+    Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid histogram bounds")
+}
+
+#[derive(Debug, Clone)]
+pub struct FanoutOptions {
+    pub subscribers: u64,
+    pub start_rate: f64,
+    pub max_rate: f64,
+    pub step: Duration,
+    pub drain: Duration,
+    /// Bisection rounds between the last rate that held and the first that did not.
+    pub refine: u32,
+    /// Rate to measure latency at afterwards; none: half of this server's capacity.
+    pub probe_rate: Option<f64>,
+    pub concurrency: usize,
+}
+
+/// What one rate step measured.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub rate: f64,
+    pub achieved: f64,
+    pub published: u64,
+    pub publish_errors: u64,
+    pub delivered: u64,
+    pub expected: u64,
+    pub histogram: Histogram<u64>,
+}
+
+impl Step {
+    pub fn delivery(&self) -> f64 {
+        if self.expected == 0 {
+            return 0.0;
+        }
+        self.delivered as f64 / self.expected as f64
+    }
+
+    pub fn quantile_ms(&self, q: f64) -> f64 {
+        self.histogram.value_at_quantile(q) as f64 / 1000.0
+    }
+
+    pub fn max_ms(&self) -> f64 {
+        self.histogram.max() as f64 / 1000.0
+    }
+
+    pub fn held(&self) -> bool {
+        self.publish_errors == 0
+            && self.achieved >= self.rate * 0.95
+            && self.delivery() >= DELIVERY_FLOOR
+            && self.quantile_ms(0.99) <= P99_LIMIT_MS
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "rate": self.rate.round(),
+            "achieved": self.achieved.round(),
+            "published": self.published,
+            "publish_errors": self.publish_errors,
+            "delivery": self.delivery(),
+            "p50_ms": self.quantile_ms(0.5),
+            "p90_ms": self.quantile_ms(0.9),
+            "p99_ms": self.quantile_ms(0.99),
+            "max_ms": self.max_ms(),
+            "held": self.held(),
+        })
+    }
+}
+
+/// The outcome of a fan-out run against one server.
+#[derive(Debug, Clone)]
+pub struct FanoutResult {
+    pub kind: Kind,
+    pub subscribers: u64,
+    pub connected: u64,
+    pub capacity: f64,
+    pub steps: Vec<Step>,
+    pub probe: Option<Step>,
+    pub peak_rss_kib: u64,
+    pub cpu_secs: f64,
+}
+
+impl FanoutResult {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "scenario": "fanout",
+            "server": self.kind.name(),
+            "subscribers": self.subscribers,
+            "connected": self.connected,
+            "capacity_per_sec": self.capacity.round(),
+            "steps": self.steps.iter().map(Step::to_json).collect::<Vec<_>>(),
+            "probe": self.probe.as_ref().map(Step::to_json),
+            "server_peak_rss_kib": self.peak_rss_kib,
+            "server_cpu_secs": self.cpu_secs,
+        })
+    }
+}
+
+enum Control {
+    Run,
+    Report(u64),
+}
+
+/// The subscribers' side: one task per connection, tallying per step.
+struct Subscribers {
+    control: watch::Sender<Control>,
+    reports: mpsc::Receiver<(u64, Histogram<u64>)>,
+    alive: Arc<AtomicU64>,
+    count: u64,
+}
+
+impl Subscribers {
+    async fn open(target: &Arc<Target>, count: u64, concurrency: usize) -> anyhow::Result<Subscribers> {
+        let (control, watcher) = watch::channel(Control::Run);
+        let (report_tx, reports) = mpsc::channel(count.max(1) as usize);
+        let alive = Arc::new(AtomicU64::new(0));
+        let failed = Arc::new(AtomicU64::new(0));
+        let gate = Arc::new(Semaphore::new(concurrency));
+        for n in 0..count {
+            let permit = gate.clone().acquire_owned().await.context("semaphore")?;
+            let (target, watcher, report_tx, alive, failed) =
+                (target.clone(), watcher.clone(), report_tx.clone(), alive.clone(), failed.clone());
+            tokio::spawn(async move {
+                match target.subscribe(source_address(n)).await {
+                    Ok(ws) => {
+                        alive.fetch_add(1, Ordering::Relaxed);
+                        drop(permit);
+                        listen(&target, ws, watcher, report_tx).await;
+                        alive.fetch_sub(1, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        if failed.fetch_add(1, Ordering::Relaxed) < 3 {
+                            eprintln!("{}: subscriber {n} failed: {e:#}", target.kind.name());
+                        }
+                    }
+                }
+            });
+        }
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while alive.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed) < count && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(Subscribers { control, reports, alive, count })
+    }
+
+    /// Every live subscriber's tally of step `step`, merged.
+    async fn collect(&mut self, step: u64) -> (u64, Histogram<u64>) {
+        let _ = self.control.send(Control::Report(step));
+        let mut delivered = 0;
+        let mut merged = new_histogram();
+        let expected = self.alive.load(Ordering::Relaxed);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        for _ in 0..expected {
+            match tokio::time::timeout_at(deadline, self.reports.recv()).await {
+                Ok(Some((count, histogram))) => {
+                    delivered += count;
+                    let _ = merged.add(&histogram);
+                }
+                _ => break,
+            }
+        }
+        let _ = self.control.send(Control::Run);
+        (delivered, merged)
+    }
+}
+
+/// Reads publications, answers keepalives, and reports a step's tally when asked.
+async fn listen(
+    target: &Target,
+    mut ws: crate::Socket,
+    mut control: watch::Receiver<Control>,
+    reports: mpsc::Sender<(u64, Histogram<u64>)>,
+) {
+    let mut tallies: HashMap<u64, (u64, Histogram<u64>, u64)> = HashMap::new();
+    loop {
+        tokio::select! {
+            changed = control.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let asked = match *control.borrow_and_update() {
+                    Control::Report(step) => Some(step),
+                    Control::Run => None,
+                };
+                if let Some(step) = asked {
+                    let (count, histogram, _) = tallies.remove(&step).unwrap_or_else(|| (0, new_histogram(), u64::MAX));
+                    if reports.send((count, histogram)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            frame = ws.next() => match frame {
+                Some(Ok(Message::Text(text))) => {
+                    let received = now_nanos();
+                    for marker in markers(text.as_str()) {
+                        let step = marker.seq / STEP_SEQ;
+                        let (count, histogram, last) =
+                            tallies.entry(step).or_insert_with(|| (0, new_histogram(), u64::MAX));
+                        // A server may repeat the payload inside one publication; count it once.
+                        if *last == marker.seq {
+                            continue;
+                        }
+                        *last = marker.seq;
+                        *count += 1;
+                        let micros = received.saturating_sub(marker.sent_nanos) / 1000;
+                        let _ = histogram.record(micros.max(1));
+                    }
+                    if let Some(reply) = target.keepalive_reply(text.as_str()) {
+                        if ws.send(Message::Text(reply.into())).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Binary(_) | Message::Frame(_))) => {}
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+            }
+        }
+    }
+}
+
+/// Publishes at `rate` for `duration`, then waits `drain` and collects what arrived.
+async fn run_step(
+    target: &Arc<Target>,
+    subscribers: &mut Subscribers,
+    step_id: u64,
+    rate: f64,
+    options: &FanoutOptions,
+) -> Step {
+    let total = (rate * options.step.as_secs_f64()).round().max(1.0) as u64;
+    let http = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap_or_default();
+    let published = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let in_flight = Arc::new(Semaphore::new(256));
+    let start = tokio::time::Instant::now();
+    let mut requests = Vec::with_capacity(total as usize);
+    for i in 0..total {
+        tokio::time::sleep_until(start + Duration::from_secs_f64(i as f64 / rate)).await;
+        let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
+        let (target, http, published, errors) = (target.clone(), http.clone(), published.clone(), errors.clone());
+        requests.push(tokio::spawn(async move {
+            let body = payload(step_id * STEP_SEQ + i, now_nanos());
+            match target.publish(&http, &body).await {
+                Ok(()) => published.fetch_add(1, Ordering::Relaxed),
+                Err(e) => {
+                    if errors.fetch_add(1, Ordering::Relaxed) < 3 {
+                        eprintln!("{}: publish failed: {e:#}", target.kind.name());
+                    }
+                    0
+                }
+            };
+            drop(permit);
+        }));
+    }
+    for request in requests {
+        let _ = request.await;
+    }
+    let elapsed = start.elapsed().as_secs_f64().max(options.step.as_secs_f64());
+    tokio::time::sleep(options.drain).await;
+    let (delivered, histogram) = subscribers.collect(step_id).await;
+    let published = published.load(Ordering::Relaxed);
+    Step {
+        rate,
+        achieved: total as f64 / elapsed,
+        published,
+        publish_errors: errors.load(Ordering::Relaxed),
+        delivered,
+        expected: published * subscribers.count,
+        histogram,
+    }
+}
+
+/// Ramps the publication rate against `kind` with `options.subscribers` subscribers.
+pub async fn run(kind: Kind, programs: &Programs, options: &FanoutOptions) -> anyhow::Result<FanoutResult> {
+    clock();
+    let target = Arc::new(Target::start(kind, programs, options.subscribers).await?);
+    let mut subscribers = Subscribers::open(&target, options.subscribers, options.concurrency).await?;
+    let connected = subscribers.alive.load(Ordering::Relaxed);
+    let mut steps = Vec::new();
+    let mut step_id = 1;
+    let mut rate = options.start_rate;
+    let mut held: Option<f64> = None;
+    let mut failed: Option<f64> = None;
+    while rate <= options.max_rate {
+        let step = run_step(&target, &mut subscribers, step_id, rate, options).await;
+        step_id += 1;
+        let ok = step.held();
+        eprintln!(
+            "{} fan-out {}: {:.0}/s → achieved {:.0}/s, delivery {:.4}, p99 {:.1} ms{}",
+            kind.name(),
+            options.subscribers,
+            rate,
+            step.achieved,
+            step.delivery(),
+            step.quantile_ms(0.99),
+            if ok { "" } else { " (did not hold)" }
+        );
+        steps.push(step);
+        if ok {
+            held = Some(rate);
+            rate *= 2.0;
+        } else {
+            failed = Some(rate);
+            break;
+        }
+    }
+    if let (Some(low), Some(high)) = (held, failed) {
+        let (mut low, mut high) = (low, high);
+        for _ in 0..options.refine {
+            let mid = (low + high) / 2.0;
+            let step = run_step(&target, &mut subscribers, step_id, mid, options).await;
+            step_id += 1;
+            if step.held() {
+                low = mid;
+            } else {
+                high = mid;
+            }
+            steps.push(step);
+        }
+        held = Some(low);
+    }
+    let capacity = held.unwrap_or(0.0);
+    let probe_rate = options.probe_rate.unwrap_or(capacity / 2.0);
+    let probe = if probe_rate >= 1.0 {
+        Some(run_step(&target, &mut subscribers, step_id, probe_rate, options).await)
+    } else {
+        None
+    };
+    let process = target.process();
+    Ok(FanoutResult {
+        kind,
+        subscribers: options.subscribers,
+        connected,
+        capacity,
+        steps,
+        probe,
+        peak_rss_kib: process.peak_rss_kib().unwrap_or(0),
+        cpu_secs: process.cpu_seconds().unwrap_or(0.0),
+    })
+}
+
+/// Publications at each of `rates` in turn (no ramp), `subscribers` listening:
+/// the end-to-end measurement of one write path at fixed loads.
+pub async fn fixed(
+    kind: Kind,
+    programs: &Programs,
+    options: &FanoutOptions,
+    rates: &[f64],
+) -> anyhow::Result<Vec<Step>> {
+    clock();
+    let target = Arc::new(Target::start(kind, programs, options.subscribers).await?);
+    let mut subscribers = Subscribers::open(&target, options.subscribers, options.concurrency).await?;
+    let mut steps = Vec::new();
+    for (i, rate) in rates.iter().enumerate() {
+        steps.push(run_step(&target, &mut subscribers, i as u64 + 1, *rate, options).await);
+    }
+    Ok(steps)
+}

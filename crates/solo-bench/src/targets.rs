@@ -1,0 +1,367 @@
+//! The servers a benchmark runs against: Solo, and the peers users would pick
+//! instead (Bun's uWebSockets pub/sub, Node with `ws`, Sockudo), each started
+//! by the benchmark on loopback, each speaking its own protocol.
+//!
+//! Every target does the same job: clients subscribe to one channel, a
+//! publisher sends text over HTTP, the server fans it out. The payload carries
+//! a marker (`bench:<seq>:<sent-nanos>:`) that survives every protocol's
+//! framing, so one scanner reads publications from all of them.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use futures::{SinkExt, StreamExt};
+use hmac::{Hmac, Mac};
+use md5::{Digest as _, Md5};
+use serde_json::{json, Value};
+use sha2::Sha256;
+use tokio::net::TcpSocket;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::server::SoloServer;
+use crate::Socket;
+
+/// Which server, for reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Solo,
+    Bun,
+    NodeWs,
+    Sockudo,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Solo => "Solo",
+            Kind::Bun => "Bun",
+            Kind::NodeWs => "Node ws",
+            Kind::Sockudo => "Sockudo",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Kind> {
+        match name.to_ascii_lowercase().as_str() {
+            "solo" => Some(Kind::Solo),
+            "bun" => Some(Kind::Bun),
+            "node" | "node-ws" | "ws" => Some(Kind::NodeWs),
+            "sockudo" => Some(Kind::Sockudo),
+            _ => None,
+        }
+    }
+}
+
+/// Where the benchmark finds the programs it starts.
+#[derive(Debug, Clone)]
+pub struct Programs {
+    pub solo: String,
+    /// `bench/peers` (package.json, the peer scripts, node_modules).
+    pub peers: PathBuf,
+    /// The Sockudo binary, when it has been built (`bench/peers/sockudo-install`).
+    pub sockudo: Option<PathBuf>,
+    /// CPU list for servers (`taskset -c`), e.g. `0`; none: no pinning.
+    pub server_cpus: Option<String>,
+    /// Extra settings for Solo (e.g. `SOLO_DATABASE_URL` for PostgreSQL).
+    pub solo_env: Vec<(&'static str, String)>,
+}
+
+const SOCKUDO_APP: (&str, &str, &str) = ("bench-app", "bench-key", "bench-secret");
+
+/// A running server under test.
+pub struct Target {
+    pub kind: Kind,
+    pub addr: SocketAddr,
+    pid: u32,
+    solo: Option<SoloServer>,
+    solo_publisher: Option<(String, String)>,
+    child: Option<Child>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Target {
+    /// Starts `kind` on a free loopback port with a clean state; `clients` is
+    /// how many connections it must accept (Solo's per-user limit is lifted to it).
+    pub async fn start(kind: Kind, programs: &Programs, clients: u64) -> anyhow::Result<Target> {
+        match kind {
+            Kind::Solo => {
+                let mut env = SoloServer::unlimited(clients);
+                env.extend(programs.solo_env.iter().cloned());
+                let server = SoloServer::start(&programs.solo, &env, programs.server_cpus.as_deref()).await?;
+                let addr = server.addr.parse().context("solo address")?;
+                let publisher = server.notification_publisher().await?;
+                Ok(Target {
+                    kind,
+                    addr,
+                    pid: server.pid(),
+                    solo: Some(server),
+                    solo_publisher: Some(publisher),
+                    child: None,
+                    _dir: None,
+                })
+            }
+            Kind::Bun | Kind::NodeWs => {
+                let port = free_port()?;
+                let peers = &programs.peers;
+                let (program, args): (PathBuf, Vec<PathBuf>) = match kind {
+                    Kind::Bun => (peers.join("node_modules/bun/bin/bun.exe"), vec![peers.join("bun-pubsub.js")]),
+                    _ => (PathBuf::from("node"), vec![peers.join("node-ws-pubsub.mjs")]),
+                };
+                let mut command = pinned(&program, programs.server_cpus.as_deref());
+                command.args(&args).env("PORT", port.to_string()).stdout(Stdio::piped()).stderr(Stdio::null());
+                let mut child = command.spawn().with_context(|| format!("starting {}", program.display()))?;
+                let stdout = child.stdout.take().context("peer stdout")?;
+                let mut lines = BufReader::new(stdout).lines();
+                match lines.next() {
+                    Some(Ok(line)) if line.starts_with("listening") => {}
+                    other => bail!("{} did not start: {other:?}", kind.name()),
+                }
+                std::thread::spawn(move || for _ in lines {});
+                let pid = child.id();
+                Ok(Target {
+                    kind,
+                    addr: SocketAddr::from(([127, 0, 0, 1], port)),
+                    pid,
+                    solo: None,
+                    solo_publisher: None,
+                    child: Some(child),
+                    _dir: None,
+                })
+            }
+            Kind::Sockudo => {
+                let binary = programs.sockudo.clone().context("Sockudo is not built (bench/peers/sockudo-install)")?;
+                let port = free_port()?;
+                // Sockudo reads ./config/ when present: start it in an empty directory.
+                let dir = tempfile::tempdir()?;
+                let (app, key, secret) = SOCKUDO_APP;
+                let mut command = pinned(&binary, programs.server_cpus.as_deref());
+                command
+                    .current_dir(dir.path())
+                    .env("HOST", "127.0.0.1")
+                    .env("PORT", port.to_string())
+                    .env("SOCKUDO_DEFAULT_APP_ID", app)
+                    .env("SOCKUDO_DEFAULT_APP_KEY", key)
+                    .env("SOCKUDO_DEFAULT_APP_SECRET", secret)
+                    .env("SOCKUDO_DEFAULT_APP_MAX_CONNECTIONS", "0")
+                    .env("SOCKUDO_DEFAULT_APP_MAX_BACKEND_EVENTS_PER_SECOND", "1000000")
+                    .env("SOCKUDO_DEFAULT_APP_MAX_CLIENT_EVENTS_PER_SECOND", "1000000")
+                    .env("SOCKUDO_DEFAULT_APP_MAX_READ_REQUESTS_PER_SECOND", "1000000")
+                    .env("SOCKUDO_MAX_CONNECTIONS", "0")
+                    .env("RATE_LIMITER_ENABLED", "false")
+                    .env("METRICS_ENABLED", "false")
+                    .env("ADAPTER_DRIVER", "local")
+                    .env("CACHE_DRIVER", "memory")
+                    .env("QUEUE_DRIVER", "none")
+                    .env("APP_MANAGER_DRIVER", "memory")
+                    .env("RATE_LIMITER_DRIVER", "memory")
+                    .env("WEBSOCKET_MAX_MESSAGES", "100000")
+                    .env("SHUTDOWN_GRACE_PERIOD", "0")
+                    .env("RUST_LOG", "error")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null());
+                let child = command.spawn().with_context(|| format!("starting {}", binary.display()))?;
+                let addr = SocketAddr::from(([127, 0, 0, 1], port));
+                let http = reqwest::Client::new();
+                let ready = format!("http://{addr}/up/{app}");
+                let mut up = false;
+                for _ in 0..200 {
+                    if http.get(&ready).send().await.is_ok_and(|r| r.status().is_success()) {
+                        up = true;
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                let pid = child.id();
+                let target =
+                    Target { kind, addr, pid, solo: None, solo_publisher: None, child: Some(child), _dir: Some(dir) };
+                if !up {
+                    bail!("Sockudo did not become ready");
+                }
+                Ok(target)
+            }
+        }
+    }
+
+    pub fn process(&self) -> crate::server::Process {
+        crate::server::Process(self.pid)
+    }
+
+    pub fn solo(&self) -> Option<&SoloServer> {
+        self.solo.as_ref()
+    }
+
+    /// Opens a client from `source`, subscribed to the benchmark channel and ready to receive.
+    pub async fn subscribe(&self, source: SocketAddr) -> anyhow::Result<Socket> {
+        let socket = TcpSocket::new_v4()?;
+        socket.bind(source)?;
+        let stream = socket.connect(self.addr).await?;
+        match self.kind {
+            Kind::Solo => {
+                let server = self.solo.as_ref().context("solo")?;
+                let (_, channel) = self.solo_publisher.as_ref().context("publisher")?;
+                let token = server.cached_token().await?;
+                let url = format!("ws://{}/connection/websocket", self.addr);
+                let (mut ws, _) = tokio_tungstenite::client_async(url, stream).await?;
+                let hello = format!(
+                    "{}\n{}",
+                    json!({"id": 1, "connect": {"token": token}}),
+                    json!({"id": 2, "subscribe": {"channel": channel}})
+                );
+                ws.send(Message::Text(hello.into())).await?;
+                wait_for(&mut ws, |line| {
+                    let message: Value = serde_json::from_str(line).unwrap_or_default();
+                    if message["error"].is_object() {
+                        return Some(Err(anyhow::anyhow!("server error: {message}")));
+                    }
+                    (message["id"] == 2).then_some(Ok(()))
+                })
+                .await?;
+                Ok(ws)
+            }
+            Kind::Bun | Kind::NodeWs => {
+                let url = format!("ws://{}/ws?channel=bench", self.addr);
+                let (ws, _) = tokio_tungstenite::client_async(url, stream).await?;
+                Ok(ws)
+            }
+            Kind::Sockudo => {
+                let url = format!("ws://{}/app/{}?protocol=7", self.addr, SOCKUDO_APP.1);
+                let (mut ws, _) = tokio_tungstenite::client_async(url, stream).await?;
+                wait_for(&mut ws, |line| line.contains("pusher:connection_established").then_some(Ok(()))).await?;
+                let subscribe = json!({"event": "pusher:subscribe", "data": {"channel": "bench"}});
+                ws.send(Message::Text(subscribe.to_string().into())).await?;
+                wait_for(&mut ws, |line| line.contains("subscription_succeeded").then_some(Ok(()))).await?;
+                Ok(ws)
+            }
+        }
+    }
+
+    /// What a client must send back for a frame it received (keepalive), if anything.
+    pub fn keepalive_reply(&self, frame: &str) -> Option<&'static str> {
+        match self.kind {
+            Kind::Solo => frame.split('\n').any(|l| l == "{}").then_some("{}"),
+            Kind::Sockudo => frame.contains("\"pusher:ping\"").then_some(r#"{"event":"pusher:pong","data":{}}"#),
+            Kind::Bun | Kind::NodeWs => None,
+        }
+    }
+
+    /// Publishes `payload` to every subscriber of the benchmark channel.
+    pub async fn publish(&self, http: &reqwest::Client, payload: &str) -> anyhow::Result<()> {
+        let response = match self.kind {
+            Kind::Solo => {
+                let server = self.solo.as_ref().context("solo")?;
+                let (user, _) = self.solo_publisher.as_ref().context("publisher")?;
+                server.create_notification(http, user, payload).await?
+            }
+            Kind::Bun | Kind::NodeWs => {
+                http.post(format!("http://{}/publish?channel=bench", self.addr)).body(payload.to_owned()).send().await?
+            }
+            Kind::Sockudo => {
+                let (app, key, secret) = SOCKUDO_APP;
+                let body = json!({"name": "bench", "channel": "bench", "data": payload}).to_string();
+                let path = format!("/apps/{app}/events");
+                let body_md5 = hex_of(&Md5::digest(body.as_bytes()));
+                let timestamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+                let query = format!("auth_key={key}&auth_timestamp={timestamp}&auth_version=1.0&body_md5={body_md5}");
+                let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).context("hmac key")?;
+                mac.update(format!("POST\n{path}\n{query}").as_bytes());
+                let signature = hex_of(&mac.finalize().into_bytes());
+                http.post(format!("http://{}{path}?{query}&auth_signature={signature}", self.addr))
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await?
+            }
+        };
+        if !response.status().is_success() {
+            bail!("{} refused a publication: {}", self.kind.name(), response.status());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            // SIGKILL: Sockudo has been seen ignoring SIGTERM after large runs,
+            // and a benchmark's server holds nothing worth a clean stop.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `program`, under `taskset -c <cpus>` when pinning is asked for.
+pub fn pinned(program: &Path, cpus: Option<&str>) -> Command {
+    match cpus {
+        Some(cpus) => {
+            let mut command = Command::new("taskset");
+            command.arg("-c").arg(cpus).arg(program);
+            command
+        }
+        None => Command::new(program),
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// Reads frames until `check` answers for one of their lines.
+async fn wait_for(ws: &mut Socket, check: impl Fn(&str) -> Option<anyhow::Result<()>>) -> anyhow::Result<()> {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(60), ws.next()).await.context("no reply")?;
+        let Some(Ok(Message::Text(text))) = frame else { bail!("closed before subscribing") };
+        for line in text.split('\n') {
+            if let Some(done) = check(line) {
+                return done;
+            }
+        }
+    }
+}
+
+/// One publication found in a received frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Marker {
+    pub seq: u64,
+    pub sent_nanos: u64,
+}
+
+/// The payload of publication `seq`, sent `sent_nanos` after the benchmark's clock started.
+pub fn payload(seq: u64, sent_nanos: u64) -> String {
+    format!("bench:{seq}:{sent_nanos}:")
+}
+
+/// Every marker in `frame`, in order.
+pub fn markers(frame: &str) -> impl Iterator<Item = Marker> + '_ {
+    frame.match_indices("bench:").filter_map(|(at, _)| {
+        let mut parts = frame[at + 6..].splitn(3, ':');
+        let seq = parts.next()?.parse().ok()?;
+        let sent_nanos = parts.next()?.parse().ok()?;
+        parts.next()?;
+        Some(Marker { seq, sent_nanos })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_survive_every_framing() {
+        let solo = r#"{"push":{"channel":"notifications:u_1","pub":{"data":{"data":{"title":"bench:7:1234:"}}}}}"#;
+        let pusher = r#"{"event":"bench","channel":"bench","data":"bench:8:99:"}"#;
+        let batch = format!("{solo}\n{{}}\n{pusher}");
+        let found: Vec<Marker> = markers(&batch).collect();
+        assert_eq!(found, vec![Marker { seq: 7, sent_nanos: 1234 }, Marker { seq: 8, sent_nanos: 99 }]);
+        assert_eq!(markers(&payload(3, 4)).collect::<Vec<_>>(), vec![Marker { seq: 3, sent_nanos: 4 }]);
+        assert_eq!(markers("bench:nope").count(), 0);
+    }
+}
