@@ -13,6 +13,7 @@
 //! - [`serving`]: the accept loop (HTTP/1.1, upgrades, header timeout, graceful drain).
 //! - [`http`]: extractors, conditional responses, trace ids.
 //! - [`error`]: the one API error type.
+//! - [`fuzzing`]: properties of the untrusted-input parsers, for the fuzz targets and their corpus replay.
 //!
 //! [`Server::run`] takes its listener and a shutdown future, so tests bind
 //! port 0 and stop the server when they are done.
@@ -23,6 +24,7 @@ pub mod bus;
 pub mod demo;
 pub mod dispatcher;
 pub mod error;
+pub mod fuzzing;
 pub mod http;
 pub mod limits;
 pub mod metrics;

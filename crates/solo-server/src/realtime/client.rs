@@ -237,11 +237,8 @@ impl Reader {
     }
 
     async fn handle_frame(&mut self, text: &str) -> Step {
-        for line in text.split('\n') {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let command: Command = serde_json::from_str(line).map_err(|_| Disconnect::BadRequest)?;
+        for command in protocol::commands(text) {
+            let command = command?;
             // Pongs answer the server and are never limited.
             if command.method_count() > 0 {
                 match self.commands.admit() {

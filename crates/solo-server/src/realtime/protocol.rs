@@ -129,6 +129,16 @@ impl Command {
     }
 }
 
+/// The commands of one text frame: one JSON object per line (the protocol's
+/// batching), blank lines skipped. A line that is not a command ends the
+/// connection with 3501; the commands before it stand.
+pub fn commands(frame: &str) -> impl Iterator<Item = Result<Command, Disconnect>> + '_ {
+    frame
+        .split('\n')
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| serde_json::from_str(line).map_err(|_| Disconnect::BadRequest))
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct ConnectRequest {
     #[serde(default)]

@@ -1,0 +1,97 @@
+//! Properties of the parsers that read untrusted input, as functions of raw
+//! bytes: the coverage-guided fuzz targets in `fuzz/` call them, and the test
+//! suite replays the committed corpus (and every input that once failed)
+//! through them on the stable toolchain. Each panics when a property breaks.
+
+use solo_domain::{Channel, QuietHours, Severity};
+
+use crate::auth::secrets::{hash_secret, looks_like_pat, PAT_PREFIX};
+use crate::realtime::protocol::{self, Disconnect};
+use crate::realtime::token::{ConnectionTokens, TokenError};
+use crate::settings::parse_quiet_hours;
+
+/// The key the token target verifies with; the seed corpus holds tokens signed with it.
+pub const TOKEN_FUZZ_KEY: &[u8] = b"solo-fuzzing-key-not-a-secret-0123456789";
+
+/// A WebSocket text frame: split into commands, and every channel name in them
+/// parsed, as the connection reader does. Nothing may panic; a parsed channel
+/// prints back to the name it came from.
+pub fn frame(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    for command in protocol::commands(text) {
+        let command = match command {
+            Ok(command) => command,
+            Err(reason) => {
+                assert_eq!(reason, Disconnect::BadRequest);
+                assert_eq!(reason.code(), 3501);
+                return;
+            }
+        };
+        let _ = command.method_count();
+        let mut names: Vec<&str> = Vec::new();
+        if let Some(connect) = &command.connect {
+            names.extend(connect.subs.keys().map(String::as_str));
+        }
+        names.extend(command.subscribe.as_ref().map(|r| r.channel.as_str()));
+        for request in [&command.unsubscribe, &command.publish, &command.presence, &command.presence_stats] {
+            names.extend(request.as_ref().map(|r| r.channel.as_str()));
+        }
+        names.extend(command.history.as_ref().map(|r| r.channel.as_str()));
+        for name in names {
+            if let Ok(channel) = Channel::parse(name) {
+                assert_eq!(channel.to_string(), name, "a channel name round-trips");
+            }
+        }
+    }
+}
+
+/// A connection token and an `Authorization` value. An arbitrary string never
+/// verifies unless it is a token signed with the key; one that verifies has a
+/// subject and a future expiry, and any change to its payload is refused.
+pub fn token(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let tokens = ConnectionTokens::new(TOKEN_FUZZ_KEY, 600);
+    match tokens.verify(text) {
+        Ok(claims) => {
+            assert!(!claims.sub.is_empty(), "a verified token names its user");
+            assert!(claims.exp > solo_domain::time::now_ms() / 1000, "a verified token has not expired");
+            let mut parts: Vec<String> = text.split('.').map(str::to_owned).collect();
+            assert_eq!(parts.len(), 3, "a verified token is header.payload.signature");
+            parts[1].push('A');
+            assert_eq!(tokens.verify(&parts.join(".")), Err(TokenError::Invalid), "a tampered payload is refused");
+        }
+        Err(TokenError::Expired | TokenError::Invalid) => {}
+    }
+    if looks_like_pat(text) {
+        assert!(text.starts_with(PAT_PREFIX) && text.is_ascii());
+        assert_eq!(hash_secret(text).len(), 64);
+    }
+}
+
+/// Quiet hours from the server setting (`22:00-07:00 Europe/Paris`) and from an
+/// API body (JSON): whatever parses validates, and deciding whether a moment
+/// is quiet never panics, at any instant, in any zone.
+pub fn quiet_hours(data: &[u8]) {
+    let instants = [i64::MIN, -1, 0, 1_700_000_000_000, 4_102_444_800_000, i64::MAX];
+    let mut parsed: Vec<QuietHours> = Vec::new();
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Ok(quiet) = parse_quiet_hours(text) {
+            assert!(!quiet.enabled || quiet.validate().is_ok(), "a parsed setting is valid");
+            parsed.push(quiet);
+        }
+        if let Ok(minutes) = solo_domain::notification::parse_time_of_day(text) {
+            assert!(minutes < 24 * 60);
+            let printed = format!("{:02}:{:02}", minutes / 60, minutes % 60);
+            assert_eq!(printed, text, "a time of day round-trips");
+        }
+    }
+    if let Ok(quiet) = serde_json::from_slice::<QuietHours>(data) {
+        parsed.push(quiet);
+    }
+    for quiet in parsed {
+        for at in instants {
+            let _ = quiet.is_quiet(at, Severity::Info);
+            assert!(!quiet.is_quiet(at, Severity::Urgent) || !quiet.allow_urgent, "urgent passes when allowed");
+        }
+    }
+}
