@@ -88,3 +88,90 @@ async fn a_request_sent_byte_by_byte_within_the_timeout_is_served() {
     assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
     server.stop().await;
 }
+
+/// A TCP proxy that forwards both ways until `cut` fires, then stops
+/// forwarding without closing either socket: to the server, the client has
+/// vanished with no FIN or RST (a half-open connection: a laptop lid closed,
+/// a NAT entry expired, a cable pulled).
+async fn blackhole_proxy(upstream: std::net::SocketAddr, cut: tokio_util::sync::CancellationToken) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+    let addr = listener.local_addr().expect("proxy addr");
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = TcpStream::connect(upstream).await else { continue };
+            let cut = cut.clone();
+            tokio::spawn(async move {
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                let forward = async {
+                    let _ = tokio::join!(
+                        tokio::io::copy(&mut client_read, &mut server_write),
+                        tokio::io::copy(&mut server_read, &mut client_write)
+                    );
+                };
+                tokio::select! {
+                    () = forward => {}
+                    () = cut.cancelled() => {
+                        // Keep all four halves open, forwarding nothing, for the rest of the test.
+                        let _held = (client_read, client_write, server_read, server_write);
+                        std::future::pending::<()>().await;
+                    }
+                }
+            });
+        }
+    });
+    addr.to_string()
+}
+
+#[tokio::test]
+async fn a_half_open_connection_is_detected_by_missed_pongs_and_released() {
+    use futures::{SinkExt, StreamExt};
+    use serde_json::json;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let server = TestServer::start_with(
+        |s| {
+            s.ping_interval_secs = 1;
+            s.pong_timeout_secs = 1;
+        },
+        Arc::new(InProcessBus::new()),
+    )
+    .await;
+    let ada = server.user("ada", "acme", solo_store::Role::Member).await;
+    let cut = tokio_util::sync::CancellationToken::new();
+    let proxy = blackhole_proxy(address(&server).parse().expect("server addr"), cut.clone()).await;
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{proxy}/connection/websocket")).await.expect("ws via proxy");
+    let token = crate::ws::token_for(&server, &ada).await;
+    let channel = format!("notifications:{}", ada.id);
+    let hello = format!(
+        "{}\n{}",
+        json!({ "id": 1, "connect": { "token": token } }),
+        json!({ "id": 2, "subscribe": { "channel": channel } })
+    );
+    ws.send(Message::Text(hello.into())).await.expect("send");
+    let mut subscribed = false;
+    while !subscribed {
+        let Some(Ok(Message::Text(text))) = ws.next().await else { panic!("closed before subscribing") };
+        subscribed = text.split('\n').any(|l| l.contains("\"id\":2"));
+    }
+    assert_eq!(server.state.hub().connection_count(), 1);
+
+    // The client vanishes; the server keeps publishing to it meanwhile.
+    cut.cancel();
+    for n in 0..20 {
+        let body = json!({ "userId": ada.id, "category": "system", "title": format!("while away {n}") });
+        let (status, _) = post(&server, &ada, "/api/notifications", body).await;
+        assert_eq!(status, reqwest::StatusCode::CREATED);
+    }
+    eventually("the half-open connection is released", Duration::from_secs(20), || async {
+        (server.state.hub().connection_count() == 0).then_some(())
+    })
+    .await;
+    // Everyone else is unaffected.
+    let (mut direct, _) = crate::ws::Ws::connect(&server, &ada).await;
+    let reply = direct.command("subscribe", json!({ "channel": channel })).await;
+    assert_eq!(reply["subscribe"]["offset"], 20, "a new connection is served, history intact: {reply}");
+    drop(ws);
+    server.stop().await;
+}
