@@ -30,7 +30,7 @@ impl Plan {
     fn new(quick: bool) -> Plan {
         let fanout = FanoutOptions {
             subscribers: 0,
-            start_rate: if quick { 50.0 } else { 200.0 },
+            start_rate: if quick { 50.0 } else { 10.0 },
             max_rate: if quick { 200.0 } else { 200_000.0 },
             step: Duration::from_secs(if quick { 1 } else { 3 }),
             drain: Duration::from_secs(1),
@@ -195,6 +195,9 @@ pub async fn all(
         if quick { "quick" } else { "full" },
         programs.server_cpus.as_deref().map(|c| format!(", the server pinned to CPU {c}")).unwrap_or_default(),
     )?;
+    if runs < 3 {
+        writeln!(md, "**Preliminary: fewer than 3 runs per figure; medians need at least 3.**\n")?;
+    }
     writeln!(md, "Machine: {}\n", machine())?;
     writeln!(md, "{}", versions(programs, &kinds))?;
 
