@@ -24,7 +24,6 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio::net::TcpSocket;
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
@@ -284,11 +283,8 @@ pub(crate) async fn open_subscribed(
     token: &str,
     subscribe: Value,
 ) -> anyhow::Result<(Socket, Value)> {
-    let socket = TcpSocket::new_v4()?;
-    socket.bind(source)?;
-    let stream = socket.connect(target).await?;
     let url = format!("ws://{target}/connection/websocket");
-    let (mut ws, _) = tokio_tungstenite::client_async(url, stream).await?;
+    let (mut ws, _) = tokio_tungstenite::client_async(url, targets::connect_from(source, target).await?).await?;
     let hello =
         format!("{}\n{}", json!({"id": 1, "connect": {"token": token}}), json!({"id": 2, "subscribe": subscribe}));
     ws.send(Message::Text(hello.into())).await?;

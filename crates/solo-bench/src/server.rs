@@ -103,7 +103,19 @@ impl SoloServer {
 
     /// One connection token for every benchmark client (fetched once).
     pub async fn cached_token(&self) -> anyhow::Result<String> {
-        let token = self.token.get_or_try_init(|| async { self.realtime_token().await.map(|(t, _)| t) }).await?;
+        let token = self
+            .token
+            .get_or_try_init(|| async {
+                let reply: Value = reqwest::Client::new()
+                    .post(self.url("/api/realtime/token"))
+                    .bearer_auth(&self.pat)
+                    .send()
+                    .await?
+                    .json()
+                    .await?;
+                reply["token"].as_str().map(str::to_owned).context("connection token")
+            })
+            .await?;
         Ok(token.clone())
     }
 
@@ -112,7 +124,7 @@ impl SoloServer {
     pub async fn notification_publisher(&self) -> anyhow::Result<(String, String)> {
         let me: Value =
             reqwest::Client::new().get(self.url("/api/me")).bearer_auth(&self.pat).send().await?.json().await?;
-        let user = me["id"].as_str().or_else(|| me["user"]["id"].as_str()).context("user id")?.to_owned();
+        let user = me["id"].as_str().context("user id")?.to_owned();
         let channel = format!("notifications:{user}");
         Ok((user, channel))
     }
@@ -136,15 +148,13 @@ impl SoloServer {
         format!("http://{}{path}", self.addr)
     }
 
-    /// A connection token for the bench user and its workspace channel.
-    pub async fn realtime_token(&self) -> anyhow::Result<(String, String)> {
-        let http = reqwest::Client::new();
-        let me: Value = http.get(self.url("/api/me")).bearer_auth(&self.pat).send().await?.json().await?;
-        let workspace = me["workspaces"][0]["id"].as_str().context("workspace id")?;
-        let token: Value =
-            http.post(self.url("/api/realtime/token")).bearer_auth(&self.pat).send().await?.json().await?;
-        let token = token["token"].as_str().context("connection token")?.to_owned();
-        Ok((token, format!("workspace:{workspace}")))
+    /// Starts Solo as every scenario runs it: limits lifted for `clients`
+    /// connections of the one bench user, the extra settings and CPU pinning
+    /// of `programs`.
+    pub async fn start_for(programs: &crate::targets::Programs, clients: u64) -> anyhow::Result<SoloServer> {
+        let mut env = Self::unlimited(clients);
+        env.extend(programs.solo_env.iter().cloned());
+        Self::start(&programs.solo, &env, programs.server_cpus.as_deref()).await
     }
 
     /// Settings that keep the server's abuse limits out of a benchmark's way:

@@ -34,12 +34,10 @@ struct Recovered {
 }
 
 pub async fn run(programs: &Programs, count: u64, missed: u64, concurrency: usize) -> anyhow::Result<Value> {
-    let mut env = SoloServer::unlimited(count);
-    env.extend(programs.solo_env.iter().cloned());
-    let server = SoloServer::start(&programs.solo, &env, programs.server_cpus.as_deref()).await?;
+    let server = SoloServer::start_for(programs, count).await?;
     let mission = server.create_mission().await?;
     let channel = format!("mission:{mission}");
-    let (token, _) = server.realtime_token().await?;
+    let token = server.cached_token().await?;
     let target: SocketAddr = server.addr.parse().context("server address")?;
 
     let (phase_tx, phase) = watch::channel(Phase::Connect);

@@ -17,7 +17,7 @@ use anyhow::{bail, Context};
 use futures::{SinkExt, StreamExt};
 use hmac::{Hmac, Mac};
 use md5::{Digest as _, Md5};
-use serde_json::{json, Value};
+use serde_json::json;
 use sha2::Sha256;
 use tokio::net::TcpSocket;
 use tokio_tungstenite::tungstenite::Message;
@@ -88,9 +88,7 @@ impl Target {
     pub async fn start(kind: Kind, programs: &Programs, clients: u64) -> anyhow::Result<Target> {
         match kind {
             Kind::Solo => {
-                let mut env = SoloServer::unlimited(clients);
-                env.extend(programs.solo_env.iter().cloned());
-                let server = SoloServer::start(&programs.solo, &env, programs.server_cpus.as_deref()).await?;
+                let server = SoloServer::start_for(programs, clients).await?;
                 let addr = server.addr.parse().context("solo address")?;
                 let publisher = server.notification_publisher().await?;
                 Ok(Target {
@@ -195,44 +193,26 @@ impl Target {
 
     /// Opens a client from `source`, subscribed to the benchmark channel and ready to receive.
     pub async fn subscribe(&self, source: SocketAddr) -> anyhow::Result<Socket> {
-        let socket = TcpSocket::new_v4()?;
-        socket.bind(source)?;
-        let stream = socket.connect(self.addr).await?;
         match self.kind {
             Kind::Solo => {
                 let server = self.solo.as_ref().context("solo")?;
                 let (_, channel) = self.solo_publisher.as_ref().context("publisher")?;
                 let token = server.cached_token().await?;
-                let url = format!("ws://{}/connection/websocket", self.addr);
-                let (mut ws, _) = tokio_tungstenite::client_async(url, stream).await?;
-                let hello = format!(
-                    "{}\n{}",
-                    json!({"id": 1, "connect": {"token": token}}),
-                    json!({"id": 2, "subscribe": {"channel": channel}})
-                );
-                ws.send(Message::Text(hello.into())).await?;
-                wait_for(&mut ws, |line| {
-                    let message: Value = serde_json::from_str(line).unwrap_or_default();
-                    if message["error"].is_object() {
-                        return Some(Err(anyhow::anyhow!("server error: {message}")));
-                    }
-                    (message["id"] == 2).then_some(Ok(()))
-                })
-                .await?;
+                let (ws, _) = crate::open_subscribed(source, self.addr, &token, json!({ "channel": channel })).await?;
                 Ok(ws)
             }
             Kind::Bun | Kind::NodeWs => {
                 let url = format!("ws://{}/ws?channel=bench", self.addr);
-                let (ws, _) = tokio_tungstenite::client_async(url, stream).await?;
+                let (ws, _) = tokio_tungstenite::client_async(url, connect_from(source, self.addr).await?).await?;
                 Ok(ws)
             }
             Kind::Sockudo => {
                 let url = format!("ws://{}/app/{}?protocol=7", self.addr, SOCKUDO_APP.1);
-                let (mut ws, _) = tokio_tungstenite::client_async(url, stream).await?;
-                wait_for(&mut ws, |line| line.contains("pusher:connection_established").then_some(Ok(()))).await?;
+                let (mut ws, _) = tokio_tungstenite::client_async(url, connect_from(source, self.addr).await?).await?;
+                wait_for(&mut ws, |line| line.contains("pusher:connection_established")).await?;
                 let subscribe = json!({"event": "pusher:subscribe", "data": {"channel": "bench"}});
                 ws.send(Message::Text(subscribe.to_string().into())).await?;
-                wait_for(&mut ws, |line| line.contains("subscription_succeeded").then_some(Ok(()))).await?;
+                wait_for(&mut ws, |line| line.contains("subscription_succeeded")).await?;
                 Ok(ws)
             }
         }
@@ -314,15 +294,20 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
-/// Reads frames until `check` answers for one of their lines.
-async fn wait_for(ws: &mut Socket, check: impl Fn(&str) -> Option<anyhow::Result<()>>) -> anyhow::Result<()> {
+/// A TCP connection to `target` from the loopback address `source`.
+pub async fn connect_from(source: SocketAddr, target: SocketAddr) -> anyhow::Result<tokio::net::TcpStream> {
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(source)?;
+    Ok(socket.connect(target).await?)
+}
+
+/// Reads frames until one of their lines passes `check`.
+async fn wait_for(ws: &mut Socket, check: impl Fn(&str) -> bool) -> anyhow::Result<()> {
     loop {
         let frame = tokio::time::timeout(Duration::from_secs(60), ws.next()).await.context("no reply")?;
         let Some(Ok(Message::Text(text))) = frame else { bail!("closed before subscribing") };
-        for line in text.split('\n') {
-            if let Some(done) = check(line) {
-                return done;
-            }
+        if text.split('\n').any(&check) {
+            return Ok(());
         }
     }
 }
