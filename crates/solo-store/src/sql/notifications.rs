@@ -45,52 +45,102 @@ fn user_scope(user: &UserId) -> String {
     format!("user:{user}")
 }
 
+/// The user's quiet hours, or the server default, in one statement.
 async fn quiet_hours_in(conn: &mut AnyConnection, user: &UserId) -> StoreResult<QuietHours> {
-    for (scope, key) in [(user_scope(user), QUIET_KEY), ("server".to_owned(), DEFAULT_QUIET_KEY)] {
-        let raw: Option<String> = sqlx::query_scalar("SELECT value FROM config WHERE scope = $1 AND key = $2")
-            .bind(&scope)
-            .bind(key)
-            .fetch_optional(&mut *conn)
-            .await?;
-        if let Some(raw) = raw {
-            return serde_json::from_str(&raw).map_err(|e| StoreError::Corrupt(e.to_string()));
-        }
-    }
-    Ok(QuietHours::off())
-}
-
-async fn counts_in(conn: &mut AnyConnection, user: &UserId) -> StoreResult<UnreadCounts> {
-    let mut counts = UnreadCounts::default();
     let rows = sqlx::query(
-        "SELECT category, COUNT(*) AS n FROM notifications WHERE user_id = $1 AND read_at IS NULL GROUP BY category",
+        "SELECT scope, value FROM config WHERE (scope = $1 AND key = $2) OR (scope = 'server' AND key = $3)",
     )
-    .bind(user.as_str())
+    .bind(user_scope(user))
+    .bind(QUIET_KEY)
+    .bind(DEFAULT_QUIET_KEY)
     .fetch_all(&mut *conn)
     .await?;
+    let (mut own, mut default) = (None, None);
     for row in rows {
-        let category: String = row.try_get("category")?;
-        let n: i64 = row.try_get("n")?;
-        *counts.by_category.get_mut(decode(Category::parse(&category), "category")?) = n as u64;
-        counts.total += n as u64;
+        let scope: String = row.try_get("scope")?;
+        let value: String = row.try_get("value")?;
+        if scope == "server" {
+            default = Some(value);
+        } else {
+            own = Some(value);
+        }
     }
-    counts.counts_version = sqlx::query_scalar("SELECT counts_version FROM inboxes WHERE user_id = $1")
-        .bind(user.as_str())
-        .fetch_optional(&mut *conn)
-        .await?
-        .unwrap_or(0);
+    // The user's own setting wins over the server default.
+    match own.or(default) {
+        Some(raw) => serde_json::from_str(&raw).map_err(|e| StoreError::Corrupt(e.to_string())),
+        None => Ok(QuietHours::off()),
+    }
+}
+
+/// The inbox columns that hold unread counts, in [`Category::ALL`] order.
+const UNREAD_COLUMNS: &str = "unread_missions, unread_workstations, unread_community, unread_system";
+
+fn unread_column(category: Category) -> &'static str {
+    match category {
+        Category::Missions => "unread_missions",
+        Category::Workstations => "unread_workstations",
+        Category::Community => "unread_community",
+        Category::System => "unread_system",
+    }
+}
+
+fn counts_from(row: &AnyRow) -> StoreResult<UnreadCounts> {
+    let mut counts = UnreadCounts { counts_version: row.try_get("counts_version")?, ..UnreadCounts::default() };
+    for category in Category::ALL {
+        let n: i64 = row.try_get(unread_column(category))?;
+        // Never negative by construction; a negative number would be a bug, not a count.
+        let n = u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("unread count {n}")))?;
+        *counts.by_category.get_mut(category) = n;
+        counts.total += n;
+    }
     Ok(counts)
 }
 
-/// Bumps the user's counts version and returns the new counts.
-async fn bump_counts(conn: &mut AnyConnection, user: &UserId) -> StoreResult<UnreadCounts> {
-    sqlx::query(
-        "INSERT INTO inboxes (user_id, counts_version) VALUES ($1, 1) \
-         ON CONFLICT (user_id) DO UPDATE SET counts_version = inboxes.counts_version + 1",
-    )
-    .bind(user.as_str())
-    .execute(&mut *conn)
-    .await?;
-    counts_in(conn, user).await
+async fn counts_in(conn: &mut AnyConnection, user: &UserId) -> StoreResult<UnreadCounts> {
+    let row = sqlx::query(&format!("SELECT counts_version, {UNREAD_COLUMNS} FROM inboxes WHERE user_id = $1"))
+        .bind(user.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(counts_from).transpose().map(Option::unwrap_or_default)
+}
+
+/// Adds `delta` to the user's unread count in `category`, bumps their counts
+/// version and returns the new counts, all in one statement.
+async fn bump_counts(
+    conn: &mut AnyConnection,
+    user: &UserId,
+    category: Category,
+    delta: i64,
+) -> StoreResult<UnreadCounts> {
+    let column = unread_column(category);
+    let sql = format!(
+        "INSERT INTO inboxes (user_id, counts_version, {column}) VALUES ($1, 1, $2) \
+         ON CONFLICT (user_id) DO UPDATE SET counts_version = inboxes.counts_version + 1, \
+         {column} = inboxes.{column} + $3 \
+         RETURNING counts_version, {UNREAD_COLUMNS}"
+    );
+    let row = sqlx::query(&sql).bind(user.as_str()).bind(delta.max(0)).bind(delta).fetch_one(&mut *conn).await?;
+    counts_from(&row)
+}
+
+/// Counts the user's unread notifications afresh, bumps their counts version
+/// and returns the new counts (after marking many read at once).
+async fn recount(conn: &mut AnyConnection, user: &UserId) -> StoreResult<UnreadCounts> {
+    let counted: Vec<String> =
+        Category::ALL.iter().map(|c| format!("COUNT(*) FILTER (WHERE category = '{}')", c.as_str())).collect();
+    let replaced: Vec<String> =
+        Category::ALL.iter().map(|c| format!("{col} = excluded.{col}", col = unread_column(*c))).collect();
+    // SQLite needs the WHERE clause to read `ON CONFLICT` as an upsert.
+    let sql = format!(
+        "INSERT INTO inboxes (user_id, counts_version, {UNREAD_COLUMNS}) \
+         SELECT $1, 1, {counted} FROM notifications WHERE user_id = $1 AND read_at IS NULL \
+         ON CONFLICT (user_id) DO UPDATE SET counts_version = inboxes.counts_version + 1, {replaced} \
+         RETURNING counts_version, {UNREAD_COLUMNS}",
+        counted = counted.join(", "),
+        replaced = replaced.join(", "),
+    );
+    let row = sqlx::query(&sql).bind(user.as_str()).fetch_one(&mut *conn).await?;
+    counts_from(&row)
 }
 
 struct Insert<'a> {
@@ -135,7 +185,7 @@ async fn insert(
         .await?;
     let Some(row) = row else { return Ok(None) };
     let notification = notification_from(&row)?;
-    let unread = bump_counts(conn, &notification.user_id).await?;
+    let unread = bump_counts(conn, &notification.user_id, notification.category, 1).await?;
     append_event_only(
         conn,
         ctx,
@@ -314,7 +364,7 @@ impl NotificationStore for SqlStore {
             return self.notification(user, id).await?.ok_or(StoreError::NotFound);
         };
         let notification = notification_from(&row)?;
-        let unread = bump_counts(&mut tx, user).await?;
+        let unread = bump_counts(&mut tx, user, notification.category, if read { -1 } else { 1 }).await?;
         let change = NotificationChanged { user_id: user.clone(), notification: notification.clone(), unread };
         append_event_only(
             &mut tx,
@@ -349,7 +399,7 @@ impl NotificationStore for SqlStore {
             query = query.bind(category.as_str());
         }
         let marked = query.execute(&mut *tx).await?.rows_affected();
-        let unread = bump_counts(&mut tx, user).await?;
+        let unread = recount(&mut tx, user).await?;
         append_event_only(
             &mut tx,
             ctx,
@@ -387,5 +437,16 @@ impl NotificationStore for SqlStore {
     async fn set_default_quiet_hours(&self, quiet: &QuietHours) -> StoreResult<()> {
         let value = serde_json::to_value(quiet).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         crate::ConfigStore::config_put(self, "server", DEFAULT_QUIET_KEY, &value).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unread_columns_follow_the_categories() {
+        let columns: Vec<&str> = Category::ALL.iter().map(|c| unread_column(*c)).collect();
+        assert_eq!(UNREAD_COLUMNS, columns.join(", "));
     }
 }

@@ -56,6 +56,7 @@ conformance!(mission_events, mission_changes_write_events_with_gapless_offsets);
 conformance!(channel_epochs, a_new_channel_keeps_its_epoch);
 conformance!(presence_sweep, heartbeats_and_sweeps_emit_transitions_once);
 conformance!(notification_rules, notifications_follow_rules_and_counts_stay_true);
+conformance!(unread_counts, unread_counts_kept_on_the_inbox_match_a_recount);
 conformance!(leases, one_holder_per_lease_until_it_expires);
 conformance!(concurrent_writers, concurrent_writers_share_channels_and_inboxes_without_gaps);
 
@@ -212,6 +213,72 @@ async fn notifications_follow_rules_and_counts_stay_true(f: Fixture) {
     let (marked, counts) =
         f.store.read_all(&ctx, &owner.id, None, solo_domain::time::now_ms()).await.expect("read all");
     assert_eq!((marked, counts.total), (1, 0));
+}
+
+/// The unread counts are kept incrementally on the inbox row; after every kind
+/// of change they must equal what counting the inbox gives, and the counts
+/// version must grow by one per change.
+async fn unread_counts_kept_on_the_inbox_match_a_recount(f: Fixture) {
+    use solo_domain::Category;
+    let (owner, _) = member(&f.store, "counted").await;
+    let ctx = WriteContext::user(owner.id.clone(), "");
+    let assert_true = |counts: solo_domain::notification::UnreadCounts, version: i64, step: &'static str| {
+        let store = &f.store;
+        let owner = &owner;
+        async move {
+            let mut total = 0;
+            for category in Category::ALL {
+                let filter = NotificationFilter {
+                    category: Some(category),
+                    unread_only: true,
+                    limit: 1000,
+                    ..NotificationFilter::default()
+                };
+                let unread = store.notifications(&owner.id, &filter).await.expect("inbox").len() as u64;
+                let mut kept = counts.by_category.clone();
+                assert_eq!(*kept.get_mut(category), unread, "{step}: {category:?}");
+                total += unread;
+            }
+            assert_eq!(counts.total, total, "{step}: total");
+            assert_eq!(counts.counts_version, version, "{step}: version");
+            assert_eq!(store.unread_counts(&owner.id).await.expect("counts"), counts, "{step}: stored");
+        }
+    };
+    assert_true(f.store.unread_counts(&owner.id).await.expect("counts"), 0, "empty inbox").await;
+    let plan = [Category::Missions, Category::Missions, Category::Workstations, Category::Community, Category::System];
+    let mut created = Vec::new();
+    for (i, category) in plan.into_iter().enumerate() {
+        let new = NewNotification {
+            user_id: owner.id.clone(),
+            category,
+            title: format!("n{i}"),
+            body: None,
+            link: None,
+            severity: solo_domain::Severity::Info,
+            created_by: owner.id.clone(),
+            idempotency: None,
+        };
+        created.push(f.store.create_notification(&ctx, new).await.expect("create").0);
+    }
+    let mut version = plan.len() as i64;
+    assert_true(f.store.unread_counts(&owner.id).await.expect("counts"), version, "created").await;
+    for (read, index, step) in [(true, 0, "read"), (false, 0, "unread again"), (true, 4, "read system")] {
+        f.store.set_read(&ctx, &owner.id, &created[index].id, read).await.expect("set read");
+        version += 1;
+        assert_true(f.store.unread_counts(&owner.id).await.expect("counts"), version, step).await;
+    }
+    // Asking for the state it is already in changes nothing.
+    f.store.set_read(&ctx, &owner.id, &created[4].id, true).await.expect("read twice");
+    assert_true(f.store.unread_counts(&owner.id).await.expect("counts"), version, "read twice").await;
+    let (marked, counts) =
+        f.store.read_all(&ctx, &owner.id, Some(Category::Missions), solo_domain::time::now_ms()).await.expect("all");
+    assert_eq!(marked, 2);
+    version += 1;
+    assert_true(counts, version, "read all missions").await;
+    let (marked, counts) = f.store.read_all(&ctx, &owner.id, None, solo_domain::time::now_ms()).await.expect("all");
+    assert_eq!(marked, 2);
+    version += 1;
+    assert_true(counts, version, "read all").await;
 }
 
 async fn one_holder_per_lease_until_it_expires(f: Fixture) {
