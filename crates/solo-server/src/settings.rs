@@ -136,6 +136,11 @@ pub struct Settings {
     pub refresh_grace_secs: u64,
     /// `SOLO_REVALIDATE_INTERVAL_MS`: how often revocations (tokens, sessions, memberships) are looked for.
     pub revalidate_interval_ms: u64,
+    /// `SOLO_PAT_CACHE_TTL_MS`: how long a verified personal access token is
+    /// trusted without reading the database again (0: always read). Revocations
+    /// clear the cache: at once on the node that revoked, within
+    /// `SOLO_REVALIDATE_INTERVAL_MS` on the others.
+    pub pat_cache_ttl_ms: u64,
     /// `SOLO_POLL_INTERVAL_SECS`: how often polling clients should come back (`X-Poll-Interval`).
     pub poll_interval_secs: u64,
     /// `SOLO_DEFAULT_QUIET_HOURS`: quiet hours of users who set none: `off`, or
@@ -189,6 +194,7 @@ impl Default for Settings {
             connect_timeout_secs: 10,
             refresh_grace_secs: 25,
             revalidate_interval_ms: 1000,
+            pat_cache_ttl_ms: 5000,
             poll_interval_secs: 15,
             default_quiet_hours: "off".to_owned(),
             demo: false,

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use solo_store::Store;
 
+use crate::auth::pat_cache::PatCache;
 use crate::bus::Bus;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
@@ -29,6 +30,7 @@ struct Inner {
     tokens: ConnectionTokens,
     node_id: String,
     limits: Limits,
+    pat_cache: PatCache,
 }
 
 /// The shared parts a server is built from.
@@ -47,7 +49,10 @@ impl AppState {
     pub fn new(parts: Parts) -> Self {
         let Parts { settings, store, bus, metrics, hub, presence, tokens, node_id } = parts;
         let limits = Limits::new(&settings);
-        Self { inner: Arc::new(Inner { settings, store, bus, metrics, hub, presence, tokens, node_id, limits }) }
+        let pat_cache = PatCache::new(settings.pat_cache_ttl_ms);
+        Self {
+            inner: Arc::new(Inner { settings, store, bus, metrics, hub, presence, tokens, node_id, limits, pat_cache }),
+        }
     }
 
     /// A fresh node id: `node-` and 12 hex digits.
@@ -87,6 +92,11 @@ impl AppState {
     /// Rate limits of this node.
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
+    }
+
+    /// Recently verified personal access tokens.
+    pub fn pat_cache(&self) -> &PatCache {
+        &self.inner.pat_cache
     }
 
     pub fn tokens(&self) -> &ConnectionTokens {

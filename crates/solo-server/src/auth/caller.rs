@@ -8,6 +8,7 @@ use solo_domain::{TokenId, WorkspaceId};
 use solo_store::{Membership, Role, User, WriteContext};
 use subtle::ConstantTimeEq;
 
+use super::pat_cache::VerifiedPat;
 use super::secrets::{hash_secret, looks_like_pat};
 use crate::error::{ApiError, ApiResult};
 use crate::http::TraceId;
@@ -128,11 +129,39 @@ pub async fn authenticate_pat(state: &AppState, token: &str) -> ApiResult<(User,
     // The lookup is by SHA-256 of the secret: timing reveals nothing about the
     // stored secrets, and the final comparison is constant-time anyway.
     let hash = hash_secret(token);
-    let stored = state.store().access_token_by_hash(&hash).await?;
+    let now = now_ms();
+    let pat = match state.pat_cache().get(&hash, now) {
+        Some(pat) => pat,
+        None => {
+            let generation = state.pat_cache().generation();
+            let pat = read_pat(state, &hash, now).await?;
+            state.pat_cache().put(&hash, pat.clone(), generation, now);
+            pat
+        }
+    };
+    if pat.expires_at.is_some_and(|exp| exp <= now) {
+        return Err(invalid("token_expired", "the personal access token has expired"));
+    }
+    if pat.last_used_at.is_none_or(|t| now - t > TOUCH_EVERY_MS) {
+        state.pat_cache().touched(&hash, now);
+        let store = state.store_arc();
+        let id = pat.id.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.touch_access_token(&id, now).await {
+                tracing::debug!(error = %e, "could not record token use");
+            }
+        });
+    }
+    Ok((pat.user, pat.id, pat.scopes))
+}
+
+/// The token with this secret hash and its user, from the store; refuses a
+/// revoked token or one whose user is gone.
+async fn read_pat(state: &AppState, hash: &str, now: i64) -> ApiResult<VerifiedPat> {
+    let stored = state.store().access_token_by_hash(hash).await?;
     let Some(stored) = stored.filter(|t| bool::from(t.token_hash.as_bytes().ct_eq(hash.as_bytes()))) else {
         return Err(invalid("invalid_token", "the personal access token is not valid"));
     };
-    let now = now_ms();
     if stored.revoked_at.is_some() {
         return Err(invalid("token_revoked", "the personal access token has been revoked"));
     }
@@ -144,16 +173,13 @@ pub async fn authenticate_pat(state: &AppState, token: &str) -> ApiResult<(User,
         .user_by_id(&stored.user_id)
         .await?
         .ok_or_else(|| invalid("invalid_token", "the token's user no longer exists"))?;
-    if stored.last_used_at.is_none_or(|t| now - t > TOUCH_EVERY_MS) {
-        let store = state.store_arc();
-        let id = stored.id.clone();
-        tokio::spawn(async move {
-            if let Err(e) = store.touch_access_token(&id, now).await {
-                tracing::debug!(error = %e, "could not record token use");
-            }
-        });
-    }
-    Ok((user, stored.id, stored.scopes))
+    Ok(VerifiedPat {
+        user,
+        id: stored.id,
+        scopes: stored.scopes,
+        expires_at: stored.expires_at,
+        last_used_at: stored.last_used_at,
+    })
 }
 
 /// Authenticates a session cookie; for state-changing methods also checks the CSRF header.

@@ -3,6 +3,7 @@
 
 pub mod caller;
 pub mod password;
+pub mod pat_cache;
 pub mod secrets;
 
 pub use caller::{Caller, Via};

@@ -178,6 +178,9 @@ pub async fn revalidator(state: AppState, shutdown: CancellationToken) {
             continue;
         }
         seen = current;
+        // Access was taken away somewhere (perhaps on another node): verified
+        // tokens must be read again.
+        state.pat_cache().clear();
         revalidate_all(&state).await;
     }
 }

@@ -173,6 +173,8 @@ pub async fn revoke(
     if !state.store().revoke_access_token(&caller.user.id, &id, now_ms()).await? {
         return Err(ApiError::NotFound("token"));
     }
+    // Before answering: no request after this one may be served from the cache.
+    state.pat_cache().clear();
     tracing::info!(user_id = %caller.user.id, token_id = %id, "token revoked");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -19,6 +19,43 @@ async fn status_with_auth(server: &TestServer, path: &str, auth: Option<&str>) -
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// A token revoked behind this node's back (another node of the cluster, or
+/// `solo admin` on the database) stops working once the revalidator sees the
+/// store's revocation counter move, although this node had it cached.
+#[tokio::test]
+async fn a_token_revoked_elsewhere_is_refused_despite_the_cache() {
+    let server = TestServer::start_with(
+        |s| {
+            s.revalidate_interval_ms = 200;
+            s.pat_cache_ttl_ms = 3_600_000;
+        },
+        std::sync::Arc::new(solo_server::bus::InProcessBus::new()),
+    )
+    .await;
+    let ada = server.user("ada", "acme", Role::Member).await;
+    let (status, _) = get(&server, &ada, "/api/me").await;
+    assert_eq!(status, StatusCode::OK, "verified once, now cached for an hour");
+    let (_, list) = get(&server, &ada, "/api/tokens").await;
+    let id = list["items"][0]["id"].as_str().expect("id").to_owned();
+    let revoked = server
+        .store()
+        .revoke_access_token(&UserId::parse(&ada.id).expect("id"), &TokenId::parse(&id).expect("token id"), now_ms())
+        .await
+        .expect("revoke in the store");
+    assert!(revoked);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (status, body) = get(&server, &ada, "/api/me").await;
+        if status == StatusCode::UNAUTHORIZED {
+            assert_eq!(body["code"], "token_revoked");
+            break;
+        }
+        assert_eq!(status, StatusCode::OK);
+        assert!(std::time::Instant::now() < deadline, "the revoked token still works after 10 s");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn missing_wrong_revoked_and_expired_tokens_are_refused() {
     let server = TestServer::start().await;
