@@ -2,7 +2,7 @@
 //! that owns the socket's sending half, batches whatever is queued into one
 //! frame, and enforces per-channel offset order.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +12,6 @@ use futures::{SinkExt, StreamExt};
 use serde_json::json;
 use solo_domain::time::now_ms;
 use solo_domain::{Channel, UserId};
-use tokio::sync::mpsc;
 
 use super::hub::{ConnAuth, Connection, Frame, Outgoing};
 use super::protocol::{self, error_code, ClientInfo, Command, Disconnect, SubscribeRequest, FLAG_REJECT_UNRECOVERED};
@@ -23,7 +22,10 @@ use crate::presence::distinct_users;
 use crate::state::AppState;
 
 /// Largest frame written at once; more queued messages wait for the next frame.
-const MAX_BATCH_BYTES: usize = 64 * 1024;
+/// Kept small because the WebSocket layer keeps a write buffer as large as the
+/// largest frame it ever wrote, for the life of the connection.
+const MAX_BATCH_BYTES: usize = 16 * 1024;
+
 /// A write that takes longer than this means the client is not reading.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Publications held for a subscription being set up before the client is
@@ -46,55 +48,55 @@ enum ChannelState {
 /// Serves one upgraded WebSocket until it closes.
 pub async fn serve(state: AppState, socket: WebSocket) {
     let hub = state.hub().clone();
-    let (conn, rx) = hub.open();
+    let conn = hub.open();
     let (sink, stream) = socket.split();
-    let writer = tokio::spawn(write_loop(sink, rx, conn.clone()));
-    let span = tracing::info_span!("ws", client = %conn.client_id, user_id = tracing::field::Empty);
+    let writer = tokio::spawn(write_loop(sink, conn.clone()));
+    // Log lines name the client (and user) as fields rather than through a
+    // span: a span per connection costs about half a kilobyte while it lives.
     let commands = state.limits().command_limiter();
-    let reader = Reader { state: state.clone(), conn: conn.clone(), connected: false, span: span.clone(), commands };
-    {
-        let _entered = span.enter();
-        tracing::debug!("connection opened");
-    }
+    let reader = Reader { state: state.clone(), conn: conn.clone(), connected: false, commands };
+    tracing::debug!(client = %conn.client_id, "connection opened");
     reader.run(stream).await;
     hub.remove(&conn);
     if let Err(e) = writer.await {
         tracing::error!(error = %e, "connection writer panicked");
     }
     let reason = conn.close_reason();
-    span.in_scope(|| tracing::debug!(code = reason.map(|r| r.code()), "connection closed"));
+    let user_id = conn.auth().map(|a| a.user_id);
+    tracing::debug!(client = %conn.client_id, user_id = ?user_id, code = reason.map(|r| r.code()), "connection closed");
     if let Some(reason) = reason {
         state.metrics().disconnects.get_or_create(&crate::metrics::CodeLabels { code: reason.code() }).inc();
     }
 }
 
-async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut rx: mpsc::Receiver<Outgoing>, conn: Arc<Connection>) {
+async fn write_loop(mut sink: SplitSink<WebSocket, Message>, conn: Arc<Connection>) {
     let mut channels: HashMap<Arc<str>, ChannelState> = HashMap::new();
-    let mut batch = String::with_capacity(256);
-    loop {
-        let first = tokio::select! {
-            biased;
-            _ = conn.closed().cancelled() => None,
-            message = rx.recv() => message,
-        };
-        let Some(first) = first else { break };
-        batch.clear();
-        if let Err(reason) = apply(first, &mut channels, &mut batch) {
-            conn.close(reason);
-            break;
-        }
-        while batch.len() < MAX_BATCH_BYTES {
-            match rx.try_recv() {
-                Ok(message) => {
-                    if let Err(reason) = apply(message, &mut channels, &mut batch) {
-                        conn.close(reason);
-                        break;
-                    }
-                }
-                Err(_) => break,
+    let mut batch = String::new();
+    let mut pending: VecDeque<Outgoing> = VecDeque::new();
+    // Registered once: polling it again costs nothing until the connection closes.
+    let closed = conn.closed().cancelled();
+    tokio::pin!(closed);
+    'writing: loop {
+        if pending.is_empty() && conn.mailbox().take_all(&mut pending) == 0 {
+            // Idle connections hold no queue memory (there are many of them).
+            pending = VecDeque::new();
+            tokio::select! {
+                biased;
+                _ = &mut closed => break,
+                _ = conn.mailbox().wait() => continue,
             }
         }
-        if conn.closed().is_cancelled() {
+        batch.clear();
+        while let Some(message) = pending.pop_front() {
+            if let Err(reason) = apply(message, &mut channels, &mut batch) {
+                conn.close(reason);
+                break 'writing;
+            }
+            if batch.len() >= MAX_BATCH_BYTES {
+                break;
+            }
+        }
+        if conn.is_closing() {
             break;
         }
         if batch.is_empty() {
@@ -113,6 +115,8 @@ async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut rx: mpsc::Recei
             }
         }
     }
+    // Senders waiting for room must not wait for a writer that is gone.
+    conn.mailbox().close();
     if let Some(reason) = conn.close_reason() {
         let close =
             Message::Close(Some(CloseFrame { code: reason.code(), reason: Utf8Bytes::from_static(reason.reason()) }));
@@ -189,7 +193,6 @@ struct Reader {
     state: AppState,
     conn: Arc<Connection>,
     connected: bool,
-    span: tracing::Span,
     commands: CommandLimiter,
 }
 
@@ -206,10 +209,12 @@ impl Reader {
             };
             let step = match next {
                 None | Some(Ok(Message::Close(_))) => {
-                    self.conn.closed().cancel();
+                    self.conn.end();
                     return;
                 }
-                Some(Ok(Message::Text(text))) => self.handle_frame(text.as_str()).await,
+                // Boxed: the command futures are several KB, and an idle connection's
+                // task should only be as large as its wait for the next frame.
+                Some(Ok(Message::Text(text))) => Box::pin(self.handle_frame(text.as_str())).await,
                 Some(Ok(Message::Binary(_))) => Err(Disconnect::BadRequest),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
                 Some(Err(e)) => {
@@ -222,14 +227,19 @@ impl Reader {
                     if too_big {
                         Err(Disconnect::MessageTooBig)
                     } else {
-                        self.conn.closed().cancel();
+                        self.conn.end();
                         return;
                     }
                 }
             };
             if let Err(reason) = step {
-                self.span
-                    .in_scope(|| tracing::info!(code = reason.code(), reason = reason.reason(), "closing connection"));
+                tracing::info!(
+                    client = %self.conn.client_id,
+                    user_id = ?self.user_id(),
+                    code = reason.code(),
+                    reason = reason.reason(),
+                    "closing connection"
+                );
                 self.conn.close(reason);
                 return;
             }
@@ -258,7 +268,7 @@ impl Reader {
 
     async fn send(&self, message: Outgoing) -> Step {
         // Replies wait for room in the queue (backpressure on this client only).
-        self.conn.sender().send(message).await.map_err(|_| Disconnect::WriteError)
+        self.conn.mailbox().send(message).await.map_err(|_| Disconnect::WriteError)
     }
 
     async fn reply(&self, bytes: Vec<u8>) -> Step {
@@ -378,7 +388,7 @@ impl Reader {
         }
         let auth = ConnAuth {
             user_id: user.id.clone(),
-            info: claims.info.clone(),
+            info: Arc::new(claims.info.clone()),
             source: claims.src.clone(),
             expires_at_ms: claims.exp * 1000,
         };
@@ -386,7 +396,6 @@ impl Reader {
             return Err(Disconnect::ConnectionLimit);
         }
         self.connected = true;
-        self.span.record("user_id", tracing::field::display(&user.id));
 
         let mut subs = serde_json::Map::new();
         let mut positions = Vec::new();
@@ -423,7 +432,7 @@ impl Reader {
         if !subs.is_empty() {
             result["subs"] = serde_json::Value::Object(subs);
         }
-        self.span.in_scope(|| tracing::info!("connected"));
+        tracing::info!(client = %self.conn.client_id, user_id = %user.id, "connected");
         self.send(Outgoing::SubscribeReady { positions, frame: frame(protocol::reply(id, "connect", &result)) }).await
     }
 

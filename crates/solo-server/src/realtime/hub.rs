@@ -3,8 +3,8 @@
 //! It receives committed events from the bus and fans each one out: the push
 //! frame of a publication is serialized once per channel and the same bytes
 //! (`Arc<str>`) are queued to every subscriber. Every connection has a bounded
-//! queue; a subscriber whose queue is full is closed with 3008 (slow consumer)
-//! instead of growing memory. Locks are std mutexes held for short, synchronous
+//! queue (its [`Mailbox`]); a subscriber whose queue is full is closed with 3008
+//! (slow consumer) instead of growing memory. Locks are std mutexes held for short, synchronous
 //! sections only, never across an `.await`.
 //!
 //! Timers are shared, not per connection: one [`Hub::tick`] per second sends
@@ -12,7 +12,7 @@
 //! token expired without a refresh.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use solo_domain::time::now_ms;
@@ -20,6 +20,7 @@ use solo_domain::UserId;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::mailbox::{Mailbox, PushError};
 use super::protocol::{self, ClientInfo, Disconnect};
 use crate::bus::{BusMessage, BusSink};
 use crate::metrics::Metrics;
@@ -53,7 +54,8 @@ pub enum Outgoing {
 #[derive(Debug, Clone)]
 pub struct ConnAuth {
     pub user_id: UserId,
-    pub info: serde_json::Value,
+    /// Shared with every subscription's [`ClientInfo`] rather than copied.
+    pub info: Arc<serde_json::Value>,
     /// The credential the connection token came from (`pat_…` or `session:<hash>`).
     pub source: String,
     pub expires_at_ms: i64,
@@ -64,8 +66,10 @@ pub struct ConnAuth {
 pub struct Connection {
     pub id: ConnId,
     pub client_id: String,
-    tx: mpsc::Sender<Outgoing>,
+    mailbox: Mailbox,
     closed: CancellationToken,
+    /// Set with `closed`; read on hot paths, where the token's lock would cost.
+    closing: AtomicBool,
     close_reason: OnceLock<Disconnect>,
     opened_at_ms: i64,
     auth: Mutex<Option<ConnAuth>>,
@@ -78,14 +82,37 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn sender(&self) -> &mpsc::Sender<Outgoing> {
-        &self.tx
+    pub fn mailbox(&self) -> &Mailbox {
+        &self.mailbox
+    }
+
+    /// Queues `message` for the writer; a full queue closes the connection as a
+    /// slow consumer (a closed one is already going away).
+    pub fn push_or_close(&self, message: Outgoing) -> bool {
+        match self.mailbox.push(message) {
+            Ok(()) => true,
+            Err(PushError::Full) => {
+                self.close(Disconnect::SlowConsumer);
+                false
+            }
+            Err(PushError::Closed) => false,
+        }
     }
 
     /// Closes the connection with `reason` (the first reason given wins).
     pub fn close(&self, reason: Disconnect) {
         let _ = self.close_reason.set(reason);
+        self.end();
+    }
+
+    /// Ends the connection without a reason of its own (the client left).
+    pub fn end(&self) {
+        self.closing.store(true, Ordering::Release);
         self.closed.cancel();
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
     }
 
     pub fn closed(&self) -> &CancellationToken {
@@ -187,9 +214,7 @@ fn announce(subs: &ChannelSubscribers, channel: &str, kind: PresenceKind, info: 
     let push = protocol::push(channel, kind.push_name(), &serde_json::json!({ "info": info }));
     let frame: Frame = Arc::from(String::from_utf8_lossy(&push).as_ref());
     for other in listeners {
-        if other.conn.tx.try_send(Outgoing::Frame(frame.clone())).is_err() {
-            other.conn.close(Disconnect::SlowConsumer);
-        }
+        other.conn.push_or_close(Outgoing::Frame(frame.clone()));
     }
 }
 
@@ -243,16 +268,16 @@ impl Hub {
     }
 
     /// Registers a new (not yet authenticated) connection.
-    pub fn open(&self) -> (Arc<Connection>, mpsc::Receiver<Outgoing>) {
-        let (tx, rx) = mpsc::channel(self.queue_capacity);
+    pub fn open(&self) -> Arc<Connection> {
         let now = now_ms();
         // Spread first pings over the interval so reconnect storms do not ping in lockstep.
         let jitter = (rand::random::<u64>() % (self.timing.ping_interval_ms.max(1) as u64 / 2 + 1)) as i64;
         let conn = Arc::new(Connection {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             client_id: uuid::Uuid::new_v4().to_string(),
-            tx,
+            mailbox: Mailbox::new(self.queue_capacity),
             closed: CancellationToken::new(),
+            closing: AtomicBool::new(false),
             close_reason: OnceLock::new(),
             opened_at_ms: now,
             auth: Mutex::new(None),
@@ -262,7 +287,7 @@ impl Hub {
         });
         lock(&self.connections).insert(conn.id, conn.clone());
         self.metrics.connections.inc();
-        (conn, rx)
+        conn
     }
 
     /// Forgets a connection and all its subscriptions (sending leave pushes).
@@ -385,9 +410,7 @@ impl Hub {
                 if sent == 0 {
                     conn.ping_sent_at_ms.store(now, Ordering::Release);
                 }
-                if conn.tx.try_send(Outgoing::Ping).is_err() {
-                    conn.close(Disconnect::SlowConsumer);
-                }
+                conn.push_or_close(Outgoing::Ping);
             }
         }
     }
@@ -415,16 +438,16 @@ impl BusSink for Hub {
             let channel: Arc<str> = Arc::from(route.channel.as_str());
             for sub in subs.by_conn.values() {
                 let outgoing = Outgoing::Pub { channel: channel.clone(), offset: route.offset, frame: frame.clone() };
-                match sub.conn.tx.try_send(outgoing) {
+                match sub.conn.mailbox.push(outgoing) {
                     Ok(()) => {
                         self.metrics.publications_delivered.inc();
                     }
-                    Err(mpsc::error::TrySendError::Full(_)) => {
+                    Err(PushError::Full) => {
                         self.metrics.slow_consumer_closes.inc();
                         tracing::warn!(client = %sub.conn.client_id, channel = %route.channel, "slow consumer: queue full, closing");
                         sub.conn.close(Disconnect::SlowConsumer);
                     }
-                    Err(mpsc::error::TrySendError::Closed(_)) => {}
+                    Err(PushError::Closed) => {}
                 }
             }
         }

@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod hub;
+pub mod mailbox;
 pub mod protocol;
 pub mod token;
 
@@ -125,7 +126,8 @@ async fn websocket(
         .protocols(["centrifuge-json"])
         .max_message_size(max)
         .max_frame_size(max)
-        .read_buffer_size(4 * 1024)
+        // Clients send small commands; a larger frame grows the buffer as needed.
+        .read_buffer_size(512)
         .write_buffer_size(0)
         .on_upgrade(move |socket| client::serve(state, socket))
 }
@@ -211,13 +213,7 @@ async fn revalidate_all(state: &AppState) {
                         &serde_json::json!({ "code": 2000, "reason": "permission revoked" }),
                     );
                     let frame: hub::Frame = Arc::from(String::from_utf8_lossy(&push).as_ref());
-                    if conn
-                        .sender()
-                        .try_send(hub::Outgoing::Unsubscribed { channel: channel.clone(), frame: Some(frame) })
-                        .is_err()
-                    {
-                        conn.close(Disconnect::SlowConsumer);
-                    }
+                    conn.push_or_close(hub::Outgoing::Unsubscribed { channel: channel.clone(), frame: Some(frame) });
                     tracing::info!(client = %conn.client_id, %channel, "permission revoked: unsubscribed");
                 }
             }

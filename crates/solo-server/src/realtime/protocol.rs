@@ -230,7 +230,7 @@ pub struct ClientInfo {
     pub user: String,
     pub client: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conn_info: Option<serde_json::Value>,
+    pub conn_info: Option<std::sync::Arc<serde_json::Value>>,
 }
 
 /// `{"id": N, "<method>": result}`.
