@@ -2,7 +2,7 @@
 //! that owns the socket's sending half, batches whatever is queued into one
 //! frame, and enforces per-channel offset order.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,6 +45,32 @@ enum ChannelState {
     Live(u64),
 }
 
+/// The writer's view of each subscribed channel. A connection holds a handful
+/// of channels, so a short list beats hashing the channel name once per
+/// publication.
+#[derive(Default)]
+struct Channels(Vec<(Arc<str>, ChannelState)>);
+
+impl Channels {
+    fn get_mut(&mut self, channel: &str) -> Option<&mut ChannelState> {
+        self.0.iter_mut().find(|(name, _)| &**name == channel).map(|(_, state)| state)
+    }
+
+    fn insert(&mut self, channel: Arc<str>, state: ChannelState) -> Option<ChannelState> {
+        match self.get_mut(&channel) {
+            Some(slot) => Some(std::mem::replace(slot, state)),
+            None => {
+                self.0.push((channel, state));
+                None
+            }
+        }
+    }
+
+    fn remove(&mut self, channel: &str) {
+        self.0.retain(|(name, _)| &**name != channel);
+    }
+}
+
 /// Serves one upgraded WebSocket until it closes.
 pub async fn serve(state: AppState, socket: WebSocket) {
     let hub = state.hub().clone();
@@ -70,21 +96,19 @@ pub async fn serve(state: AppState, socket: WebSocket) {
 }
 
 async fn write_loop(mut sink: SplitSink<WebSocket, Message>, conn: Arc<Connection>) {
-    let mut channels: HashMap<Arc<str>, ChannelState> = HashMap::new();
+    let mut channels = Channels::default();
     let mut batch = String::new();
     let mut pending: VecDeque<Outgoing> = VecDeque::new();
-    // Registered once: polling it again costs nothing until the connection closes.
-    let closed = conn.closed().cancelled();
-    tokio::pin!(closed);
     'writing: loop {
+        // Closing sets the flag before it wakes the mailbox, so a close is never missed here.
+        if conn.is_closing() {
+            break;
+        }
         if pending.is_empty() && conn.mailbox().take_all(&mut pending) == 0 {
             // Idle connections hold no queue memory (there are many of them).
             pending = VecDeque::new();
-            tokio::select! {
-                biased;
-                _ = &mut closed => break,
-                _ = conn.mailbox().wait() => continue,
-            }
+            conn.mailbox().wait().await;
+            continue;
         }
         batch.clear();
         while let Some(message) = pending.pop_front() {
@@ -136,11 +160,7 @@ fn append(batch: &mut String, frame: &str) {
 /// written only if it is the channel's next offset: repeats (a re-published
 /// event) are dropped, and a gap means this client missed something, so it is
 /// closed with 3010 to reconnect and recover from history.
-fn apply(
-    message: Outgoing,
-    channels: &mut HashMap<Arc<str>, ChannelState>,
-    batch: &mut String,
-) -> Result<(), Disconnect> {
+fn apply(message: Outgoing, channels: &mut Channels, batch: &mut String) -> Result<(), Disconnect> {
     match message {
         Outgoing::Frame(frame) => append(batch, &frame),
         Outgoing::Ping => append(batch, "{}"),

@@ -109,6 +109,8 @@ impl Connection {
     pub fn end(&self) {
         self.closing.store(true, Ordering::Release);
         self.closed.cancel();
+        // The writer waits on its mailbox only: wake it to see the flag.
+        self.mailbox.wake();
     }
 
     pub fn is_closing(&self) -> bool {

@@ -113,6 +113,11 @@ impl Mailbox {
         self.queued.notified().await;
     }
 
+    /// Wakes the writer without queuing anything (it has something else to look at).
+    pub fn wake(&self) {
+        self.queued.notify_one();
+    }
+
     /// Refuses every later message and releases senders waiting for room.
     pub fn close(&self) {
         {
