@@ -55,6 +55,7 @@ use crate::metrics::{Metrics, StatusLabels};
 use crate::presence::{LocalPresence, Presence, PresenceWriter, RedisPresence, RedisPresenceOptions};
 use crate::realtime::hub::{Hub, HubTiming};
 use crate::realtime::protocol::Disconnect;
+use crate::realtime::recent::RecentPublications;
 use crate::realtime::token::ConnectionTokens;
 use crate::settings::Settings;
 use crate::state::{AppState, Parts};
@@ -143,7 +144,11 @@ impl Server {
             (presence, changes_tx, changes_rx)
         });
         let changes = cluster_presence.as_ref().map(|(_, tx, _)| tx.clone());
-        let hub = Arc::new(Hub::new(settings.ws_queue_capacity, timing, metrics.clone(), changes));
+        let recent = RecentPublications::new(
+            usize::try_from(settings.recovery_max_publications).unwrap_or(usize::MAX),
+            settings.recovery_cache_bytes,
+        );
+        let hub = Arc::new(Hub::new(settings.ws_queue_capacity, timing, metrics.clone(), changes, recent));
         bus.subscribe(hub.clone());
         let (presence, presence_writer): (Arc<dyn Presence>, _) = match cluster_presence {
             Some((presence, _, changes_rx)) => {

@@ -39,6 +39,7 @@ pub struct Metrics {
     pub publications_delivered: Counter,
     pub slow_consumer_closes: Counter,
     pub recoveries: Family<RecoveredLabels, Counter>,
+    pub recoveries_from_memory: Counter,
     pub disconnects: Family<CodeLabels, Counter>,
     pub presence_changes_dropped: Counter,
 }
@@ -94,6 +95,12 @@ impl Metrics {
         );
         let recoveries = Family::<RecoveredLabels, Counter>::default();
         registry.register("recoveries", "Resubscribes that asked to recover, by outcome", recoveries.clone());
+        let recoveries_from_memory = Counter::default();
+        registry.register(
+            "recoveries_from_memory",
+            "Recoveries answered from the latest publications kept in memory, without reading the database",
+            recoveries_from_memory.clone(),
+        );
         let disconnects = Family::<CodeLabels, Counter>::default();
         registry.register("disconnects", "Connections closed by the server, by close code", disconnects.clone());
         let presence_changes_dropped = Counter::default();
@@ -115,6 +122,7 @@ impl Metrics {
             publications_delivered,
             slow_consumer_closes,
             recoveries,
+            recoveries_from_memory,
             disconnects,
             presence_changes_dropped,
         }

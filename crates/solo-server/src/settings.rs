@@ -97,6 +97,11 @@ pub struct Settings {
     /// `SOLO_RECOVERY_MAX_PUBLICATIONS`: most publications a resubscribe may recover at once;
     /// a client further behind gets `recovered: false` and reloads.
     pub recovery_max_publications: u64,
+    /// `SOLO_RECOVERY_CACHE_BYTES`: memory for the latest publications of each
+    /// channel (up to `recovery_max_publications` each), so reconnecting clients
+    /// recover without reading the database; channels published least recently
+    /// are dropped first. 0 turns it off.
+    pub recovery_cache_bytes: usize,
     /// `SOLO_WS_MAX_MESSAGE_BYTES`: largest WebSocket message accepted (larger: close 1009).
     pub ws_max_message_bytes: usize,
     /// `SOLO_WS_QUEUE_CAPACITY`: messages queued per connection before it is closed as a slow consumer (3008).
@@ -180,6 +185,7 @@ impl Default for Settings {
             dispatch_batch: 256,
             dispatch_max_backoff_ms: 30_000,
             recovery_max_publications: 300,
+            recovery_cache_bytes: 32 * 1024 * 1024,
             ws_max_message_bytes: 64 * 1024,
             ws_queue_capacity: 1024,
             ws_commands_per_sec: 100,

@@ -544,6 +544,23 @@ impl Reader {
         channel: &Channel,
         request: &SubscribeRequest,
     ) -> Result<(serde_json::Value, u64), u32> {
+        let cap = self.state.settings().recovery_max_publications;
+        if request.recover {
+            // Most recoveries ask for the last few publications, which this node holds.
+            let recent = self.state.hub().recent().since(&request.channel, &request.epoch, request.offset, cap);
+            if let Some(recent) = recent {
+                self.count_recovery(true);
+                self.state.metrics().recoveries_from_memory.inc();
+                let mut result = json!({
+                    "recoverable": true, "positioned": true, "epoch": recent.epoch, "offset": recent.top,
+                    "was_recovering": true, "recovered": true,
+                });
+                if !recent.items.is_empty() {
+                    result["publications"] = publications_json(recent.items.iter().map(|(o, e)| (*o, &**e)));
+                }
+                return Ok((result, recent.top));
+            }
+        }
         let store = self.state.store();
         let position = store.channel_position(channel).await.map_err(|_| error_code::INTERNAL)?;
         let mut result =
@@ -552,7 +569,6 @@ impl Reader {
             return Ok((result, position.offset));
         }
         result["was_recovering"] = json!(true);
-        let cap = self.state.settings().recovery_max_publications;
         let missed = position.offset.saturating_sub(request.offset);
         let mut recovered = false;
         let mut publications = Vec::new();
@@ -568,19 +584,20 @@ impl Reader {
                 publications = history;
             }
         }
-        self.state
-            .metrics()
-            .recoveries
-            .get_or_create(&crate::metrics::RecoveredLabels { recovered: if recovered { "true" } else { "false" } })
-            .inc();
+        self.count_recovery(recovered);
         if !recovered && request.flag & FLAG_REJECT_UNRECOVERED != 0 {
             return Err(error_code::UNRECOVERABLE_POSITION);
         }
         result["recovered"] = json!(recovered);
         if !publications.is_empty() {
-            result["publications"] = publications_json(&publications);
+            result["publications"] = publications_json(publications.iter().map(|h| (h.offset, h.envelope.as_str())));
         }
         Ok((result, position.offset))
+    }
+
+    fn count_recovery(&self, recovered: bool) {
+        let labels = crate::metrics::RecoveredLabels { recovered: if recovered { "true" } else { "false" } };
+        self.state.metrics().recoveries.get_or_create(&labels).inc();
     }
 
     async fn history(&self, id: u32, request: protocol::HistoryRequest) -> Step {
@@ -615,20 +632,19 @@ impl Reader {
                 items.reverse();
             }
         }
-        let result =
-            json!({ "publications": publications_json(&items), "epoch": position.epoch, "offset": position.offset });
+        let publications = publications_json(items.iter().map(|h| (h.offset, h.envelope.as_str())));
+        let result = json!({ "publications": publications, "epoch": position.epoch, "offset": position.offset });
         self.reply(protocol::reply(id, "history", &result)).await
     }
 }
 
-/// Publications from history, in the protocol's shape.
-fn publications_json(items: &[solo_store::HistoryItem]) -> serde_json::Value {
+/// Publications (offset, envelope JSON) in the protocol's shape.
+fn publications_json<'a>(items: impl Iterator<Item = (u64, &'a str)>) -> serde_json::Value {
     let pubs: Vec<serde_json::Value> = items
-        .iter()
-        .filter_map(|h| {
-            let envelope: serde_json::Value = serde_json::from_str(&h.envelope).ok()?;
+        .filter_map(|(offset, envelope)| {
+            let envelope: serde_json::Value = serde_json::from_str(envelope).ok()?;
             let tags = json!({ "type": envelope["type"], "traceId": envelope["traceId"] });
-            Some(json!({ "data": envelope, "offset": h.offset, "tags": tags }))
+            Some(json!({ "data": envelope, "offset": offset, "tags": tags }))
         })
         .collect();
     serde_json::Value::Array(pubs)

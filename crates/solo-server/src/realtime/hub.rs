@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::mailbox::{Mailbox, PushError};
 use super::protocol::{self, ClientInfo, Disconnect};
+use super::recent::RecentPublications;
 use crate::bus::{BusMessage, BusSink};
 use crate::metrics::Metrics;
 use crate::presence::{LocalPresenceChange, PresenceKind, RemotePresenceChange};
@@ -179,6 +180,8 @@ pub struct Hub {
     presence_changes: Option<mpsc::Sender<LocalPresenceChange>>,
     /// Authenticated connections per user on this node.
     per_user: Mutex<HashMap<UserId, usize>>,
+    /// Every channel's latest publications, for clients that recover.
+    recent: RecentPublications,
 }
 
 impl std::fmt::Debug for Hub {
@@ -227,6 +230,7 @@ impl Hub {
         timing: HubTiming,
         metrics: Arc<Metrics>,
         presence_changes: Option<mpsc::Sender<LocalPresenceChange>>,
+        recent: RecentPublications,
     ) -> Self {
         Self {
             connections: Mutex::new(HashMap::new()),
@@ -237,7 +241,13 @@ impl Hub {
             metrics,
             presence_changes,
             per_user: Mutex::new(HashMap::new()),
+            recent,
         }
+    }
+
+    /// The latest publications of each channel (see [`RecentPublications`]).
+    pub fn recent(&self) -> &RecentPublications {
+        &self.recent
     }
 
     /// Authenticates a connection unless its user already holds `limit`
@@ -422,6 +432,9 @@ impl BusSink for Hub {
     fn deliver(&self, message: &BusMessage) {
         let channels = read(&self.channels);
         for route in &message.routes {
+            // Recorded before the fan-out below: a client that registers after
+            // this point finds it here, one that registered before receives it live.
+            self.recent.record(&route.channel, &route.epoch, route.offset, &message.envelope);
             let Some(subs) = channels.get(route.channel.as_str()) else { continue };
             if subs.by_conn.is_empty() {
                 continue;
@@ -466,6 +479,7 @@ impl BusSink for Hub {
     /// The bus may have lost publications: every client reconnects (3010) and
     /// recovers from the store's history.
     fn resync(&self) {
+        self.recent.clear();
         self.close_all(Disconnect::InsufficientState);
     }
 }

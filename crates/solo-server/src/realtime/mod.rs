@@ -11,6 +11,7 @@ pub mod client;
 pub mod hub;
 pub mod mailbox;
 pub mod protocol;
+pub mod recent;
 pub mod token;
 
 use std::sync::Arc;

@@ -26,9 +26,25 @@ async fn stage(server: &TestServer, user: &TestUser, mission: &str, stage: &str)
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
+/// Recovery is answered from the publications the hub keeps in memory when it
+/// holds them, from the store otherwise; both must give the same answer.
 #[tokio::test]
 async fn a_stage_change_reaches_a_subscriber_and_a_returning_client_recovers_exactly_what_it_missed() {
-    let server = start(|_| {}).await;
+    recovers_exactly_what_it_missed(true).await;
+}
+
+#[tokio::test]
+async fn recovery_from_the_store_when_nothing_is_kept_in_memory() {
+    recovers_exactly_what_it_missed(false).await;
+}
+
+async fn recovers_exactly_what_it_missed(kept_in_memory: bool) {
+    let server = start(|s| {
+        if !kept_in_memory {
+            s.recovery_cache_bytes = 0;
+        }
+    })
+    .await;
     let ada = server.user("ada", "acme", Role::Member).await;
     let mission = create_mission(&server, &ada, "Realtime").await;
     let id = mission["id"].as_str().expect("id").to_owned();
@@ -64,6 +80,11 @@ async fn a_stage_change_reaches_a_subscriber_and_a_returning_client_recovers_exa
     for s in ["build", "review", "done", "review", "build"] {
         stage(&server, &ada, &id, s).await;
     }
+    // All five handed to the hub (a change still on its way would arrive live instead).
+    eventually("the outbox to drain", WAIT, || async {
+        (server.store().unpublished_count().await.expect("outbox") == 0).then_some(())
+    })
+    .await;
     let (mut ws, _) = Ws::connect(&server, &ada).await;
     let sub =
         ws.command("subscribe", json!({ "channel": channel, "recover": true, "epoch": epoch, "offset": 2 })).await;
@@ -76,6 +97,9 @@ async fn a_stage_change_reaches_a_subscriber_and_a_returning_client_recovers_exa
     assert_eq!(offsets, vec![3, 4, 5, 6, 7]);
     let stages: Vec<&str> = pubs.iter().map(|p| p["data"]["data"]["to"].as_str().expect("to")).collect();
     assert_eq!(stages, vec!["build", "review", "done", "review", "build"]);
+    let metrics = client().get(server.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
+    let from_memory = if kept_in_memory { 1 } else { 0 };
+    assert!(metrics.contains(&format!("solo_recoveries_from_memory_total {from_memory}\n")), "{metrics}");
 
     // And it is live again afterwards, from the next offset.
     stage(&server, &ada, &id, "review").await;
