@@ -156,8 +156,13 @@ impl Subscribers {
         let alive = Arc::new(AtomicU64::new(0));
         let failed = Arc::new(AtomicU64::new(0));
         let gate = Arc::new(Semaphore::new(concurrency));
+        let process = target.process();
         for n in 0..count {
             let permit = gate.clone().acquire_owned().await.context("semaphore")?;
+            if n % 100 == 99 {
+                // Dropping the control channel on return ends the subscribers opened so far.
+                crate::check_server_memory(&process, alive.load(Ordering::Relaxed))?;
+            }
             let (target, watcher, report_tx, alive, failed) =
                 (target.clone(), watcher.clone(), report_tx.clone(), alive.clone(), failed.clone());
             tokio::spawn(async move {

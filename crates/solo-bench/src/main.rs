@@ -7,6 +7,7 @@
 //! port range of one source address is no limit. `solo-bench all` runs every
 //! scenario several times and writes `bench/RESULTS.md`.
 
+mod charts;
 mod fanout;
 mod ingest;
 mod report;
@@ -197,6 +198,22 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
+/// Server memory the benchmark lets a server reach before it stops opening
+/// connections to it, so one server's appetite cannot take the machine down
+/// (`SOLO_BENCH_MAX_SERVER_RSS_MIB`, default 14336: this machine has 24 GiB).
+pub(crate) fn check_server_memory(process: &server::Process, opened: u64) -> anyhow::Result<()> {
+    let limit_mib: u64 =
+        std::env::var("SOLO_BENCH_MAX_SERVER_RSS_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(14_336);
+    let rss_mib = process.rss_kib()? / 1024;
+    if rss_mib > limit_mib {
+        anyhow::bail!(
+            "stopped after {opened} connections: server RSS {rss_mib} MiB passed the benchmark's limit of \
+             {limit_mib} MiB (SOLO_BENCH_MAX_SERVER_RSS_MIB)"
+        );
+    }
+    Ok(())
+}
+
 /// The loopback source address of the `n`th client.
 pub(crate) fn source_address(n: u64) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + (n % 8) as u8)), 0)
@@ -223,6 +240,12 @@ pub(crate) async fn connections(
     let mut clients = Vec::with_capacity(count as usize);
     for n in 0..count {
         let permit = gate.clone().acquire_owned().await.context("semaphore")?;
+        if n % 100 == 99 {
+            if let Err(e) = check_server_memory(&process, opened.load(Ordering::Relaxed)) {
+                stop.cancel();
+                return Err(e);
+            }
+        }
         let (target, opened, failed, stop) = (target.clone(), opened.clone(), failed.clone(), stop.clone());
         clients.push(tokio::spawn(async move {
             match target.subscribe(source_address(n)).await {
@@ -239,7 +262,14 @@ pub(crate) async fn connections(
             }
         }));
     }
+    // Server memory as connections open, for the report's chart: 20 samples.
+    let sample_every = (count / 20).max(1);
+    let mut samples = vec![(0, idle_rss)];
     while opened.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed) < count {
+        let now_open = opened.load(Ordering::Relaxed);
+        if now_open >= samples.last().map_or(0, |s| s.0) + sample_every {
+            samples.push((now_open, process.rss_kib()?));
+        }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let connect_secs = started.elapsed().as_secs_f64();
@@ -251,6 +281,7 @@ pub(crate) async fn connections(
     let rss = process.rss_kib()?;
     let peak = process.peak_rss_kib()?;
     let cpu = process.cpu_seconds()?;
+    samples.push((opened.load(Ordering::Relaxed), rss));
     stop.cancel();
     for client in clients {
         let _ = client.await;
@@ -269,6 +300,7 @@ pub(crate) async fn connections(
         "rss_kib": rss,
         "rss_peak_kib": peak,
         "rss_bytes_per_connection": per_connection.round(),
+        "rss_kib_by_connections": samples,
         "server_cpu_secs": cpu,
     }))
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde_json::Value;
 
+use crate::charts::{self, Series};
 use crate::fanout::{self, FanoutOptions};
 use crate::ingest::{self, ScratchDatabase};
 use crate::targets::{Kind, Programs};
@@ -100,6 +101,33 @@ fn ratio(solo: f64, peer: f64) -> String {
         return "–".into();
     }
     format!("{:.2}", solo / peer)
+}
+
+/// Runs that did not complete, listed under their table (each once).
+fn note_failures(md: &mut String, failures: &mut Vec<String>) -> std::fmt::Result {
+    failures.dedup();
+    for failure in failures.drain(..) {
+        writeln!(md, "- Not measured: {failure}")?;
+    }
+    writeln!(md)
+}
+
+/// (connections, MiB) from a connections result's memory samples.
+fn memory_points(result: &Value) -> Vec<(f64, f64)> {
+    let samples = result["rss_kib_by_connections"].as_array().cloned().unwrap_or_default();
+    samples.iter().filter_map(|s| Some((s[0].as_f64()?, s[1].as_f64()? / 1024.0))).collect()
+}
+
+/// (rate achieved, p99 ms) of every ramp step that delivered something.
+fn latency_points(result: &fanout::FanoutResult) -> Vec<(f64, f64)> {
+    let mut points: Vec<(f64, f64)> = result
+        .steps
+        .iter()
+        .filter(|s| s.achieved > 0.0 && !s.histogram.is_empty())
+        .map(|s| (s.achieved, s.quantile_ms(0.99)))
+        .collect();
+    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    points
 }
 
 /// The servers this machine can run: Solo always, the peers when installed.
@@ -207,17 +235,25 @@ pub async fn all(
     writeln!(md, "| server | held | connects/s | RSS per connection (bytes) | Solo/peer RSS per connection |")?;
     writeln!(md, "|---|---|---|---|---|")?;
     let mut conn_rows = Vec::new();
+    let mut memory_chart = Vec::new();
+    let mut failures: Vec<String> = Vec::new();
     for kind in &kinds {
         let (mut held, mut rate, mut per) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..runs {
             match crate::connections(*kind, programs, plan.connections, 256, Duration::from_secs(10)).await {
                 Ok(r) => {
+                    if held.is_empty() {
+                        memory_chart.push(Series { name: kind.name().into(), points: memory_points(&r) });
+                    }
                     held.push(r["held"].as_f64().unwrap_or(0.0));
                     rate.push(r["connect_per_sec"].as_f64().unwrap_or(0.0));
                     per.push(r["rss_bytes_per_connection"].as_f64().unwrap_or(0.0));
                     eprintln!("{r}");
                 }
-                Err(e) => eprintln!("{}: connections failed: {e:#}", kind.name()),
+                Err(e) => {
+                    eprintln!("{}: connections failed: {e:#}", kind.name());
+                    failures.push(format!("{}: {e:#}", kind.name()));
+                }
             }
         }
         conn_rows.push((*kind, Runs(held), Runs(rate), Runs(per)));
@@ -235,6 +271,20 @@ pub async fn all(
         )?;
     }
     writeln!(md)?;
+    note_failures(&mut md, &mut failures)?;
+    let charts = out.parent().unwrap_or(Path::new(".")).join("charts");
+    std::fs::create_dir_all(&charts)?;
+    let chart = charts.join("memory-vs-connections.png");
+    let drawn = charts::line_chart(
+        &chart,
+        "Server memory against idle connections (first run)",
+        ("open connections", "server RSS (MiB)"),
+        (false, false),
+        &memory_chart,
+    )?;
+    if drawn {
+        writeln!(md, "![Server memory against idle connections](charts/memory-vs-connections.png)\n")?;
+    }
 
     // Fan-out.
     for size in &plan.fanout_sizes {
@@ -254,6 +304,7 @@ pub async fn all(
         let mut order = kinds.clone();
         // Bun first: its capacity sets the probe rate for everyone.
         order.sort_by_key(|k| *k != Kind::Bun);
+        let mut latency_chart = Vec::new();
         for kind in order {
             let (mut capacity, mut p50, mut p99) = (Vec::new(), Vec::new(), Vec::new());
             let mut probe_rate = f64::NAN;
@@ -261,6 +312,9 @@ pub async fn all(
                 match fanout::run(kind, programs, &options).await {
                     Ok(result) => {
                         eprintln!("{}", result.to_json());
+                        if capacity.is_empty() {
+                            latency_chart.push(Series { name: kind.name().into(), points: latency_points(&result) });
+                        }
                         capacity.push(result.capacity);
                         if let Some(probe) = &result.probe {
                             p50.push(probe.quantile_ms(0.5));
@@ -268,7 +322,10 @@ pub async fn all(
                             probe_rate = probe.rate;
                         }
                     }
-                    Err(e) => eprintln!("{}: fan-out failed: {e:#}", kind.name()),
+                    Err(e) => {
+                        eprintln!("{}: fan-out failed: {e:#}", kind.name());
+                        failures.push(format!("{}: {e:#}", kind.name()));
+                    }
                 }
             }
             let capacity = Runs(capacity);
@@ -297,6 +354,18 @@ pub async fn all(
             )?;
         }
         writeln!(md)?;
+        note_failures(&mut md, &mut failures)?;
+        let name = format!("fanout-{size}.png");
+        let drawn = charts::line_chart(
+            &charts.join(&name),
+            &format!("p99 latency against publication rate, {size} subscribers (first run)"),
+            ("publications/s achieved", "p99 publish-to-receive (ms)"),
+            (true, true),
+            &latency_chart,
+        )?;
+        if drawn {
+            writeln!(md, "![p99 latency against rate at {size} subscribers](charts/{name})\n")?;
+        }
     }
 
     // Solo's own write paths: end to end, ingest, on SQLite and PostgreSQL.
