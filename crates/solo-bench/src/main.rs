@@ -238,8 +238,14 @@ pub(crate) async fn connections(
     let stop = CancellationToken::new();
     let started = Instant::now();
     let mut clients = Vec::with_capacity(count as usize);
+    // Server memory as connections open, for the report's chart: about 20 samples.
+    let sample_every = (count / 20).max(1);
+    let mut samples = vec![(0, idle_rss)];
     for n in 0..count {
         let permit = gate.clone().acquire_owned().await.context("semaphore")?;
+        if n % sample_every == sample_every - 1 {
+            samples.push((opened.load(Ordering::Relaxed), process.rss_kib()?));
+        }
         if n % 100 == 99 {
             if let Err(e) = check_server_memory(&process, opened.load(Ordering::Relaxed)) {
                 stop.cancel();
@@ -262,14 +268,7 @@ pub(crate) async fn connections(
             }
         }));
     }
-    // Server memory as connections open, for the report's chart: 20 samples.
-    let sample_every = (count / 20).max(1);
-    let mut samples = vec![(0, idle_rss)];
     while opened.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed) < count {
-        let now_open = opened.load(Ordering::Relaxed);
-        if now_open >= samples.last().map_or(0, |s| s.0) + sample_every {
-            samples.push((now_open, process.rss_kib()?));
-        }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let connect_secs = started.elapsed().as_secs_f64();
