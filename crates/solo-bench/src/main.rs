@@ -8,6 +8,7 @@
 //! scenario several times and writes `bench/RESULTS.md`.
 
 mod charts;
+mod cluster;
 mod fanout;
 mod ingest;
 mod report;
@@ -115,6 +116,44 @@ enum Scenario {
         #[arg(long)]
         postgres: Option<String>,
     },
+    /// Idle connections held by several `solo serve` processes sharing one port
+    /// (SO_REUSEPORT) in cluster mode on PostgreSQL and Redis: connections held,
+    /// connect rate, memory per connection over all nodes.
+    ClusterConnections {
+        /// `solo serve` processes.
+        #[arg(long, default_value_t = 6)]
+        nodes: usize,
+        #[arg(long, default_value_t = 100_000)]
+        count: u64,
+        /// PostgreSQL server URL (a scratch database is created on it).
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+        postgres: String,
+        /// Redis URL for the cluster's bus and presence.
+        #[arg(long, default_value = "redis://127.0.0.1:6379")]
+        redis: String,
+        #[arg(long, default_value_t = 10)]
+        hold_secs: u64,
+        /// Connection attempts in flight at once, over all generators.
+        #[arg(long, default_value_t = 512)]
+        concurrency: usize,
+    },
+    /// One generator process of `cluster-connections` (started by it).
+    #[command(hide = true)]
+    Hold {
+        #[arg(long)]
+        addr: String,
+        #[arg(long)]
+        token: String,
+        #[arg(long)]
+        channel: String,
+        #[arg(long)]
+        count: u64,
+        /// Index of the first client (spreads source addresses across generators).
+        #[arg(long, default_value_t = 0)]
+        first: u64,
+        #[arg(long, default_value_t = 128)]
+        concurrency: usize,
+    },
     /// Every client drops at once, publications happen while they are away, and
     /// all reconnect at once with recovery: time until all caught up, gaps found
     /// (must be 0), the server's peak memory and CPU.
@@ -191,6 +230,25 @@ async fn main() -> anyhow::Result<()> {
                 bail!("clients failed or publications went missing");
             }
             Ok(())
+        }
+        Scenario::ClusterConnections { nodes, count, postgres, redis, hold_secs, concurrency } => {
+            let options = cluster::ClusterOptions {
+                nodes,
+                count,
+                postgres,
+                redis,
+                hold: Duration::from_secs(hold_secs),
+                concurrency,
+            };
+            let report = cluster::run(&programs.solo, &options).await?;
+            println!("{report}");
+            if report["held"].as_u64() < Some(count) {
+                bail!("not every connection was held");
+            }
+            Ok(())
+        }
+        Scenario::Hold { addr, token, channel, count, first, concurrency } => {
+            cluster::hold(&addr, &token, &channel, count, first, concurrency).await
         }
         Scenario::All { quick, runs, out, postgres } => {
             report::all(&programs, quick, runs.unwrap_or(if quick { 1 } else { 3 }), &out, postgres.as_deref()).await

@@ -24,6 +24,9 @@ struct Plan {
     e2e_rates: Vec<f64>,
     storm_clients: u64,
     storm_missed: u64,
+    /// Cluster run: `solo serve` processes and connections over all of them.
+    cluster_nodes: usize,
+    cluster_connections: u64,
     ingest: u64,
 }
 
@@ -47,6 +50,8 @@ impl Plan {
                 e2e_rates: vec![50.0],
                 storm_clients: 300,
                 storm_missed: 10,
+                cluster_nodes: 2,
+                cluster_connections: 600,
                 ingest: 500,
             }
         } else {
@@ -57,6 +62,8 @@ impl Plan {
                 e2e_rates: vec![100.0, 1_000.0],
                 storm_clients: 10_000,
                 storm_missed: 50,
+                cluster_nodes: 6,
+                cluster_connections: 100_000,
                 ingest: 20_000,
             }
         }
@@ -473,6 +480,43 @@ pub async fn all(
         Runs(cpu).cell(2),
         Runs(rss).cell(0)
     )?;
+
+    if let Some(postgres) = postgres {
+        writeln!(md, "\n## Cluster: idle connections over several processes (Solo)\n")?;
+        writeln!(
+            md,
+            "{} connections to {} `solo serve` processes sharing one port (`SO_REUSEPORT`), cluster \
+             mode on PostgreSQL and Redis, each connection subscribed and answering pings, held 10 s; \
+             the generator runs as several processes too. One run.\n",
+            plan.cluster_connections, plan.cluster_nodes
+        )?;
+        let options = crate::cluster::ClusterOptions {
+            nodes: plan.cluster_nodes,
+            count: plan.cluster_connections,
+            postgres: postgres.to_owned(),
+            redis: std::env::var("SOLO_BENCH_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+            hold: Duration::from_secs(10),
+            concurrency: 512,
+        };
+        match crate::cluster::run(&programs.solo, &options).await {
+            Ok(r) => {
+                eprintln!("{r}");
+                writeln!(md, "| nodes | opened | failed | held (nodes' gauges) | connects/s | RSS per connection, all nodes (bytes) |")?;
+                writeln!(md, "|---|---|---|---|---|---|")?;
+                writeln!(
+                    md,
+                    "| {} | {} | {} | {} | {} | {} |\n",
+                    r["nodes"],
+                    r["opened"],
+                    r["failed"],
+                    r["held"],
+                    r["connect_per_sec"],
+                    r["rss_bytes_per_connection"]
+                )?;
+            }
+            Err(e) => writeln!(md, "- Not measured: {e:#}\n")?,
+        }
+    }
 
     if let Some(parent) = out.parent() {
         std::fs::create_dir_all(parent)?;

@@ -54,6 +54,19 @@ impl SoloServer {
     /// Starts `solo serve` on a free loopback port with a fresh SQLite data
     /// directory and one user, `bench`, whose PAT the benchmark uses.
     pub async fn start(solo: &str, env: &[(&str, String)], cpus: Option<&str>) -> anyhow::Result<SoloServer> {
+        Self::start_at(solo, env, cpus, "127.0.0.1:0", None).await
+    }
+
+    /// Starts `solo serve` on `addr`. Without `pat`, first creates the bench
+    /// user and its token in the (fresh) database; a further node of a cluster
+    /// passes the first node's token instead.
+    pub async fn start_at(
+        solo: &str,
+        env: &[(&str, String)],
+        cpus: Option<&str>,
+        addr: &str,
+        pat: Option<&str>,
+    ) -> anyhow::Result<SoloServer> {
         let dir = tempfile::tempdir()?;
         let data = dir.path().join("data");
         let database = env.iter().find(|(k, _)| *k == "SOLO_DATABASE_URL").map(|(_, v)| v.clone());
@@ -70,10 +83,15 @@ impl SoloServer {
             }
             Ok(String::from_utf8(out.stdout)?.trim().to_owned())
         };
-        admin(&["admin", "user", "create", "bench", "--workspace", "bench"])?;
-        let pat = admin(&["admin", "token", "create", "--user", "bench", "--name", "bench"])?;
+        let pat = match pat {
+            Some(pat) => pat.to_owned(),
+            None => {
+                admin(&["admin", "user", "create", "bench", "--workspace", "bench"])?;
+                admin(&["admin", "token", "create", "--user", "bench", "--name", "bench"])?
+            }
+        };
         let mut child = crate::targets::pinned(std::path::Path::new(solo), cpus)
-            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(["serve", "--addr", addr])
             .env("SOLO_DATA_DIR", &data)
             .env_remove("SOLO_DATABASE_URL")
             .env("SOLO_LOG_FORMAT", "json")
@@ -94,6 +112,11 @@ impl SoloServer {
         };
         std::thread::spawn(move || for _ in lines {});
         Ok(SoloServer { child, addr, pat, token: tokio::sync::OnceCell::new(), _dir: dir })
+    }
+
+    /// The bench user's personal access token.
+    pub fn pat(&self) -> &str {
+        &self.pat
     }
 
     /// The server's process id (under `taskset`, which execs it, the same process).

@@ -43,6 +43,11 @@ pub struct SettingsError(String);
 pub struct Settings {
     /// `SOLO_ADDR`: address the server listens on.
     pub addr: String,
+    /// `SOLO_REUSE_PORT`: listen with `SO_REUSEPORT`, so several `solo serve`
+    /// processes on one machine share the address and the kernel spreads new
+    /// connections across them (cluster mode: a process holds at most as many
+    /// connections as it may open files).
+    pub reuse_port: bool,
     /// `SOLO_DATA_DIR`: directory for the embedded database and generated secrets.
     pub data_dir: PathBuf,
     /// `SOLO_DATABASE_URL`: `sqlite://…` or `postgres://…`; default a SQLite file in the data directory.
@@ -167,6 +172,7 @@ impl Default for Settings {
             database_url: None,
             bus_url: None,
             cluster_name: "solo".to_owned(),
+            reuse_port: false,
             presence_ttl_secs: 30,
             db_max_connections: 8,
             public_url: None,

@@ -62,6 +62,27 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// Binds `addr`; with `reuse_port`, other processes may bind it too and the
+/// kernel balances new connections between them.
+async fn listen(addr: &str, reuse_port: bool) -> std::io::Result<tokio::net::TcpListener> {
+    if !reuse_port {
+        return tokio::net::TcpListener::bind(addr).await;
+    }
+    let mut last_error = None;
+    for resolved in tokio::net::lookup_host(addr).await? {
+        let socket =
+            if resolved.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+        socket.set_reuseaddr(true)?;
+        #[cfg(unix)]
+        socket.set_reuseport(true)?;
+        match socket.bind(resolved) {
+            Ok(()) => return socket.listen(1024),
+            Err(e) => last_error = Some(e),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| std::io::Error::other("the address resolved to nothing")))
+}
+
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut settings = args.store.settings()?;
     if let Some(addr) = args.addr {
@@ -70,7 +91,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     settings.demo |= args.demo;
     init_logging(&settings);
     tracing::debug!(?settings, "configuration");
-    let listener = tokio::net::TcpListener::bind(&settings.addr)
+    let listener = listen(&settings.addr, settings.reuse_port)
         .await
         .with_context(|| format!("cannot listen on {}", settings.addr))?;
     let demo = settings.demo;
