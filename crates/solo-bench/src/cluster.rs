@@ -40,7 +40,8 @@ fn free_port() -> anyhow::Result<u16> {
 
 pub async fn run(solo: &str, options: &ClusterOptions) -> anyhow::Result<Value> {
     let database = ScratchDatabase::create(&options.postgres, 900)?;
-    let addr = format!("127.0.0.1:{}", free_port()?);
+    let port = free_port()?;
+    let addr = format!("127.0.0.1:{port}");
     let mut env = SoloServer::unlimited(options.count);
     env.extend([
         ("SOLO_DATABASE_URL", database.url.clone()),
@@ -88,8 +89,12 @@ pub async fn run(solo: &str, options: &ClusterOptions) -> anyhow::Result<Value> 
     tokio::time::sleep(options.hold).await;
     let mut per_node = Vec::new();
     let (mut held, mut rss_kib) = (0, 0);
+    // The nodes share one port, so a request for one node's /metrics may reach
+    // any of them: each node's connections are the established sockets on the
+    // port that its process holds.
+    let established = crate::server::established_on(port)?;
     for node in &nodes {
-        let connections = node.metric("solo_connections").await? as u64;
+        let connections = node.process().holds(&established)?;
         let rss = node.process().rss_kib()?;
         held += connections;
         rss_kib += rss;

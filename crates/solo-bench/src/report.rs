@@ -501,7 +501,7 @@ pub async fn all(
         match crate::cluster::run(&programs.solo, &options).await {
             Ok(r) => {
                 eprintln!("{r}");
-                writeln!(md, "| nodes | opened | failed | held (nodes' gauges) | connects/s | RSS per connection, all nodes (bytes) |")?;
+                writeln!(md, "| nodes | opened | failed | held (sockets of the nodes) | connects/s | RSS per connection, all nodes (bytes) |")?;
                 writeln!(md, "|---|---|---|---|---|---|")?;
                 writeln!(
                     md,

@@ -14,6 +14,27 @@ pub struct SoloServer {
     _dir: tempfile::TempDir,
 }
 
+/// Inodes of the established TCP connections whose local port is `port` (the
+/// server side of every client connection to it), from `/proc/net/tcp`.
+pub fn established_on(port: u16) -> anyhow::Result<std::collections::HashSet<u64>> {
+    let mut inodes = std::collections::HashSet::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else { continue };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // local_address is "IP:PORT" in hex; state 01 is ESTABLISHED; the inode is field 9.
+            let local_port =
+                fields.get(1).and_then(|a| a.rsplit_once(':')).and_then(|(_, p)| u16::from_str_radix(p, 16).ok());
+            if local_port == Some(port) && fields.get(3) == Some(&"01") {
+                if let Some(inode) = fields.get(9).and_then(|i| i.parse().ok()) {
+                    inodes.insert(inode);
+                }
+            }
+        }
+    }
+    Ok(inodes)
+}
+
 /// A process's resource use, from `/proc`.
 #[derive(Debug, Clone, Copy)]
 pub struct Process(pub u32);
@@ -31,6 +52,20 @@ impl Process {
     /// Resident memory now, KiB.
     pub fn rss_kib(&self) -> anyhow::Result<u64> {
         self.status_field("VmRSS:")
+    }
+
+    /// How many of `sockets` (inodes) this process holds open.
+    pub fn holds(&self, sockets: &std::collections::HashSet<u64>) -> anyhow::Result<u64> {
+        let mut held = 0;
+        for entry in std::fs::read_dir(format!("/proc/{}/fd", self.0))? {
+            let Ok(link) = entry.and_then(|e| std::fs::read_link(e.path())) else { continue };
+            let link = link.to_string_lossy();
+            let inode = link.strip_prefix("socket:[").and_then(|l| l.strip_suffix(']')).and_then(|i| i.parse().ok());
+            if inode.is_some_and(|i| sockets.contains(&i)) {
+                held += 1;
+            }
+        }
+        Ok(held)
     }
 
     /// Peak resident memory, KiB.
