@@ -10,15 +10,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::sync::Semaphore;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 use crate::ingest::ScratchDatabase;
 use crate::server::SoloServer;
+use crate::targets::Kind;
 
 /// Connections one generator process opens at most (under the open-files limit).
 const PER_GENERATOR: u64 = 18_000;
@@ -150,20 +149,7 @@ pub async fn hold(
                 Ok((mut ws, _)) => {
                     opened.fetch_add(1, Ordering::Relaxed);
                     drop(permit);
-                    loop {
-                        tokio::select! {
-                            _ = stop.cancelled() => return,
-                            frame = ws.next() => match frame {
-                                Some(Ok(Message::Text(text))) if text.split('\n').any(|l| l == "{}") => {
-                                    if ws.send(Message::Text("{}".into())).await.is_err() {
-                                        return;
-                                    }
-                                }
-                                Some(Ok(_)) => {}
-                                Some(Err(_)) | None => return,
-                            }
-                        }
-                    }
+                    crate::hold_client(Kind::Solo, &mut ws, &stop).await;
                 }
                 Err(e) => {
                     if failed.fetch_add(1, Ordering::Relaxed) < 3 {

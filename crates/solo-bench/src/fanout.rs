@@ -250,7 +250,7 @@ async fn listen(
                         let micros = received.saturating_sub(marker.sent_nanos) / 1000;
                         let _ = histogram.record(micros.max(1));
                     }
-                    if let Some(reply) = target.keepalive_reply(text.as_str()) {
+                    if let Some(reply) = target.kind.keepalive_reply(text.as_str()) {
                         if ws.send(Message::Text(reply.into())).await.is_err() {
                             return;
                         }

@@ -316,7 +316,7 @@ pub(crate) async fn connections(
                 Ok(mut socket) => {
                     opened.fetch_add(1, Ordering::Relaxed);
                     drop(permit);
-                    hold_client(&target, &mut socket, &stop).await;
+                    hold_client(target.kind, &mut socket, &stop).await;
                 }
                 Err(e) => {
                     if failed.fetch_add(1, Ordering::Relaxed) < 5 {
@@ -393,13 +393,13 @@ pub(crate) async fn open_subscribed(
 }
 
 /// Answers keepalives until told to stop.
-async fn hold_client(target: &Target, ws: &mut Socket, stop: &CancellationToken) {
+pub(crate) async fn hold_client(kind: Kind, ws: &mut Socket, stop: &CancellationToken) {
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             frame = ws.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
-                    if let Some(reply) = target.keepalive_reply(text.as_str()) {
+                    if let Some(reply) = kind.keepalive_reply(text.as_str()) {
                         if ws.send(Message::Text(reply.into())).await.is_err() {
                             return;
                         }

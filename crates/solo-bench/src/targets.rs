@@ -35,6 +35,15 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// What a client must send back for a frame it received (keepalive), if anything.
+    pub fn keepalive_reply(self, frame: &str) -> Option<&'static str> {
+        match self {
+            Kind::Solo => frame.split('\n').any(|l| l == "{}").then_some("{}"),
+            Kind::Sockudo => frame.contains("\"pusher:ping\"").then_some(r#"{"event":"pusher:pong","data":{}}"#),
+            Kind::Bun | Kind::NodeWs => None,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Kind::Solo => "Solo",
@@ -215,15 +224,6 @@ impl Target {
                 wait_for(&mut ws, |line| line.contains("subscription_succeeded")).await?;
                 Ok(ws)
             }
-        }
-    }
-
-    /// What a client must send back for a frame it received (keepalive), if anything.
-    pub fn keepalive_reply(&self, frame: &str) -> Option<&'static str> {
-        match self.kind {
-            Kind::Solo => frame.split('\n').any(|l| l == "{}").then_some("{}"),
-            Kind::Sockudo => frame.contains("\"pusher:ping\"").then_some(r#"{"event":"pusher:pong","data":{}}"#),
-            Kind::Bun | Kind::NodeWs => None,
         }
     }
 

@@ -134,7 +134,7 @@ pub async fn authenticate_pat(state: &AppState, token: &str) -> ApiResult<(User,
         Some(pat) => pat,
         None => {
             let generation = state.pat_cache().generation();
-            let pat = read_pat(state, &hash, now).await?;
+            let pat = read_pat(state, &hash).await?;
             state.pat_cache().put(&hash, pat.clone(), generation, now);
             pat
         }
@@ -156,17 +156,15 @@ pub async fn authenticate_pat(state: &AppState, token: &str) -> ApiResult<(User,
 }
 
 /// The token with this secret hash and its user, from the store; refuses a
-/// revoked token or one whose user is gone.
-async fn read_pat(state: &AppState, hash: &str, now: i64) -> ApiResult<VerifiedPat> {
+/// revoked token or one whose user is gone (expiry is the caller's check, made
+/// on every request, cached or not).
+async fn read_pat(state: &AppState, hash: &str) -> ApiResult<VerifiedPat> {
     let stored = state.store().access_token_by_hash(hash).await?;
     let Some(stored) = stored.filter(|t| bool::from(t.token_hash.as_bytes().ct_eq(hash.as_bytes()))) else {
         return Err(invalid("invalid_token", "the personal access token is not valid"));
     };
     if stored.revoked_at.is_some() {
         return Err(invalid("token_revoked", "the personal access token has been revoked"));
-    }
-    if stored.expires_at.is_some_and(|exp| exp <= now) {
-        return Err(invalid("token_expired", "the personal access token has expired"));
     }
     let user = state
         .store()

@@ -4,8 +4,8 @@
 //! frame of a publication is serialized once per channel and the same bytes
 //! (`Arc<str>`) are queued to every subscriber. Every connection has a bounded
 //! queue (its [`Mailbox`]); a subscriber whose queue is full is closed with 3008
-//! (slow consumer) instead of growing memory. Locks are std mutexes held for short, synchronous
-//! sections only, never across an `.await`.
+//! (slow consumer) instead of growing memory. Locks are std mutexes held for
+//! short, synchronous sections only, never across an `.await`.
 //!
 //! Timers are shared, not per connection: one [`Hub::tick`] per second sends
 //! pings, enforces pong and connect deadlines, and closes connections whose
@@ -89,14 +89,9 @@ impl Connection {
 
     /// Queues `message` for the writer; a full queue closes the connection as a
     /// slow consumer (a closed one is already going away).
-    pub fn push_or_close(&self, message: Outgoing) -> bool {
-        match self.mailbox.push(message) {
-            Ok(()) => true,
-            Err(PushError::Full) => {
-                self.close(Disconnect::SlowConsumer);
-                false
-            }
-            Err(PushError::Closed) => false,
+    pub fn push_or_close(&self, message: Outgoing) {
+        if self.mailbox.push(message) == Err(PushError::Full) {
+            self.close(Disconnect::SlowConsumer);
         }
     }
 
