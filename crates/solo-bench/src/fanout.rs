@@ -6,15 +6,16 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
 
 use crate::source_address;
 use crate::targets::{markers, payload, Kind, Programs, Target};
@@ -136,41 +137,64 @@ impl FanoutResult {
     }
 }
 
-enum Control {
-    Run,
-    Report(u64),
+/// What the subscribers received, by step: one histogram per step shared by
+/// every subscriber (a histogram each would cost the generator more than
+/// reading the frames does).
+#[derive(Default)]
+struct Tally {
+    steps: Mutex<HashMap<u64, (u64, Histogram<u64>)>>,
 }
 
-/// The subscribers' side: one task per connection, tallying per step.
+impl Tally {
+    fn record(&self, step: u64, micros: u64) {
+        let mut steps = self.steps.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (count, histogram) = steps.entry(step).or_insert_with(|| (0, new_histogram()));
+        *count += 1;
+        let _ = histogram.record(micros.max(1));
+    }
+
+    /// Step `step`'s deliveries and latencies; late arrivals of earlier steps are dropped.
+    fn take(&self, step: u64) -> (u64, Histogram<u64>) {
+        let mut steps = self.steps.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let taken = steps.remove(&step).unwrap_or_else(|| (0, new_histogram()));
+        steps.retain(|s, _| *s > step);
+        taken
+    }
+}
+
+/// The subscribers' side: one task per connection, all recording into one tally.
 struct Subscribers {
-    control: watch::Sender<Control>,
-    reports: mpsc::Receiver<(u64, Histogram<u64>)>,
+    tally: Arc<Tally>,
     alive: Arc<AtomicU64>,
     count: u64,
+    /// Cancelled on drop: ends every subscriber.
+    _stop: tokio_util::sync::DropGuard,
 }
 
 impl Subscribers {
     async fn open(target: &Arc<Target>, count: u64, concurrency: usize) -> anyhow::Result<Subscribers> {
-        let (control, watcher) = watch::channel(Control::Run);
-        let (report_tx, reports) = mpsc::channel(count.max(1) as usize);
+        let stop = CancellationToken::new();
+        let tally = Arc::new(Tally::default());
         let alive = Arc::new(AtomicU64::new(0));
         let failed = Arc::new(AtomicU64::new(0));
         let gate = Arc::new(Semaphore::new(concurrency));
         let process = target.process();
+        let subscribers =
+            Subscribers { tally: tally.clone(), alive: alive.clone(), count, _stop: stop.clone().drop_guard() };
         for n in 0..count {
             let permit = gate.clone().acquire_owned().await.context("semaphore")?;
             if n % 100 == 99 {
-                // Dropping the control channel on return ends the subscribers opened so far.
+                // Dropping `subscribers` on return ends the subscribers opened so far.
                 crate::check_server_memory(&process, alive.load(Ordering::Relaxed))?;
             }
-            let (target, watcher, report_tx, alive, failed) =
-                (target.clone(), watcher.clone(), report_tx.clone(), alive.clone(), failed.clone());
+            let (target, tally, alive, failed, stop) =
+                (target.clone(), tally.clone(), alive.clone(), failed.clone(), stop.clone());
             tokio::spawn(async move {
                 match target.subscribe(source_address(n)).await {
                     Ok(ws) => {
                         alive.fetch_add(1, Ordering::Relaxed);
                         drop(permit);
-                        listen(&target, ws, watcher, report_tx).await;
+                        listen(&target, ws, &tally, &stop).await;
                         alive.fetch_sub(1, Ordering::Relaxed);
                     }
                     Err(e) => {
@@ -185,80 +209,42 @@ impl Subscribers {
         while alive.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed) < count && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        Ok(Subscribers { control, reports, alive, count })
+        Ok(subscribers)
     }
 
-    /// Every live subscriber's tally of step `step`, merged.
-    async fn collect(&mut self, step: u64) -> (u64, Histogram<u64>) {
-        let _ = self.control.send(Control::Report(step));
-        let mut delivered = 0;
-        let mut merged = new_histogram();
-        let expected = self.alive.load(Ordering::Relaxed);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        for _ in 0..expected {
-            match tokio::time::timeout_at(deadline, self.reports.recv()).await {
-                Ok(Some((count, histogram))) => {
-                    delivered += count;
-                    let _ = merged.add(&histogram);
-                }
-                _ => break,
-            }
-        }
-        let _ = self.control.send(Control::Run);
-        (delivered, merged)
+    /// Every subscriber's deliveries of step `step`, merged.
+    fn collect(&self, step: u64) -> (u64, Histogram<u64>) {
+        self.tally.take(step)
     }
 }
 
-/// Reads publications, answers keepalives, and reports a step's tally when asked.
-async fn listen(
-    target: &Target,
-    mut ws: crate::Socket,
-    mut control: watch::Receiver<Control>,
-    reports: mpsc::Sender<(u64, Histogram<u64>)>,
-) {
-    let mut tallies: HashMap<u64, (u64, Histogram<u64>, u64)> = HashMap::new();
+/// Reads publications into the tally and answers keepalives until `stop`.
+async fn listen(target: &Target, mut ws: crate::Socket, tally: &Tally, stop: &CancellationToken) {
+    let mut last_seq = u64::MAX;
     loop {
-        tokio::select! {
-            changed = control.changed() => {
-                if changed.is_err() {
-                    return;
+        let frame = tokio::select! {
+            _ = stop.cancelled() => return,
+            frame = ws.next() => frame,
+        };
+        match frame {
+            Some(Ok(Message::Text(text))) => {
+                let received = now_nanos();
+                for marker in markers(text.as_str()) {
+                    // A server may repeat the payload inside one publication; count it once.
+                    if last_seq == marker.seq {
+                        continue;
+                    }
+                    last_seq = marker.seq;
+                    tally.record(marker.seq / STEP_SEQ, received.saturating_sub(marker.sent_nanos) / 1000);
                 }
-                let asked = match *control.borrow_and_update() {
-                    Control::Report(step) => Some(step),
-                    Control::Run => None,
-                };
-                if let Some(step) = asked {
-                    let (count, histogram, _) = tallies.remove(&step).unwrap_or_else(|| (0, new_histogram(), u64::MAX));
-                    if reports.send((count, histogram)).await.is_err() {
+                if let Some(reply) = target.kind.keepalive_reply(text.as_str()) {
+                    if ws.send(Message::Text(reply.into())).await.is_err() {
                         return;
                     }
                 }
             }
-            frame = ws.next() => match frame {
-                Some(Ok(Message::Text(text))) => {
-                    let received = now_nanos();
-                    for marker in markers(text.as_str()) {
-                        let step = marker.seq / STEP_SEQ;
-                        let (count, histogram, last) =
-                            tallies.entry(step).or_insert_with(|| (0, new_histogram(), u64::MAX));
-                        // A server may repeat the payload inside one publication; count it once.
-                        if *last == marker.seq {
-                            continue;
-                        }
-                        *last = marker.seq;
-                        *count += 1;
-                        let micros = received.saturating_sub(marker.sent_nanos) / 1000;
-                        let _ = histogram.record(micros.max(1));
-                    }
-                    if let Some(reply) = target.kind.keepalive_reply(text.as_str()) {
-                        if ws.send(Message::Text(reply.into())).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Binary(_) | Message::Frame(_))) => {}
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
-            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Binary(_) | Message::Frame(_))) => {}
+            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
         }
     }
 }
@@ -266,7 +252,7 @@ async fn listen(
 /// Publishes at `rate` for `duration`, then waits `drain` and collects what arrived.
 async fn run_step(
     target: &Arc<Target>,
-    subscribers: &mut Subscribers,
+    subscribers: &Subscribers,
     step_id: u64,
     rate: f64,
     options: &FanoutOptions,
@@ -301,7 +287,7 @@ async fn run_step(
     }
     let elapsed = start.elapsed().as_secs_f64().max(options.step.as_secs_f64());
     tokio::time::sleep(options.drain).await;
-    let (delivered, histogram) = subscribers.collect(step_id).await;
+    let (delivered, histogram) = subscribers.collect(step_id);
     let published = published.load(Ordering::Relaxed);
     Step {
         rate,
@@ -318,7 +304,7 @@ async fn run_step(
 pub async fn run(kind: Kind, programs: &Programs, options: &FanoutOptions) -> anyhow::Result<FanoutResult> {
     clock();
     let target = Arc::new(Target::start(kind, programs, options.subscribers).await?);
-    let mut subscribers = Subscribers::open(&target, options.subscribers, options.concurrency).await?;
+    let subscribers = Subscribers::open(&target, options.subscribers, options.concurrency).await?;
     let connected = subscribers.alive.load(Ordering::Relaxed);
     let mut steps = Vec::new();
     let mut step_id = 1;
@@ -326,7 +312,7 @@ pub async fn run(kind: Kind, programs: &Programs, options: &FanoutOptions) -> an
     let mut held: Option<f64> = None;
     let mut failed: Option<f64> = None;
     while rate <= options.max_rate {
-        let step = run_step(&target, &mut subscribers, step_id, rate, options).await;
+        let step = run_step(&target, &subscribers, step_id, rate, options).await;
         step_id += 1;
         let ok = step.held();
         eprintln!(
@@ -352,7 +338,7 @@ pub async fn run(kind: Kind, programs: &Programs, options: &FanoutOptions) -> an
         let (mut low, mut high) = (low, high);
         for _ in 0..options.refine {
             let mid = (low + high) / 2.0;
-            let step = run_step(&target, &mut subscribers, step_id, mid, options).await;
+            let step = run_step(&target, &subscribers, step_id, mid, options).await;
             step_id += 1;
             if step.held() {
                 low = mid;
@@ -366,7 +352,7 @@ pub async fn run(kind: Kind, programs: &Programs, options: &FanoutOptions) -> an
     let capacity = held.unwrap_or(0.0);
     let probe_rate = options.probe_rate.unwrap_or(capacity / 2.0);
     let probe = if probe_rate >= 1.0 {
-        Some(run_step(&target, &mut subscribers, step_id, probe_rate, options).await)
+        Some(run_step(&target, &subscribers, step_id, probe_rate, options).await)
     } else {
         None
     };
@@ -393,10 +379,10 @@ pub async fn fixed(
 ) -> anyhow::Result<Vec<Step>> {
     clock();
     let target = Arc::new(Target::start(kind, programs, options.subscribers).await?);
-    let mut subscribers = Subscribers::open(&target, options.subscribers, options.concurrency).await?;
+    let subscribers = Subscribers::open(&target, options.subscribers, options.concurrency).await?;
     let mut steps = Vec::new();
     for (i, rate) in rates.iter().enumerate() {
-        steps.push(run_step(&target, &mut subscribers, i as u64 + 1, *rate, options).await);
+        steps.push(run_step(&target, &subscribers, i as u64 + 1, *rate, options).await);
     }
     Ok(steps)
 }

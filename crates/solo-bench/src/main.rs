@@ -373,7 +373,7 @@ pub(crate) async fn open_subscribed(
     subscribe: Value,
 ) -> anyhow::Result<(Socket, Value)> {
     let url = format!("ws://{target}/connection/websocket");
-    let (mut ws, _) = tokio_tungstenite::client_async(url, targets::connect_from(source, target).await?).await?;
+    let mut ws = targets::open_websocket(url, source, target).await?;
     let hello =
         format!("{}\n{}", json!({"id": 1, "connect": {"token": token}}), json!({"id": 2, "subscribe": subscribe}));
     ws.send(Message::Text(hello.into())).await?;
