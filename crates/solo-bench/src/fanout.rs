@@ -1,6 +1,7 @@
 //! Fan-out: N subscribers on one channel, publications at a rising rate, until
 //! p99 publish-to-receive latency passes 100 ms or delivery falls below
-//! 99.9 %. The highest rate that held is the server's capacity; latency is then
+//! 99.9 % (halved instead while the first rate does not hold). The highest rate
+//! that held is the server's capacity; latency is then
 //! measured again at a probe rate (half of a reference capacity) so servers are
 //! compared at the same load.
 
@@ -24,6 +25,8 @@ use crate::targets::{markers, payload, Kind, Programs, Target};
 const P99_LIMIT_MS: f64 = 100.0;
 /// Share of expected deliveries below which a rate no longer holds.
 const DELIVERY_FLOOR: f64 = 0.999;
+/// Lowest rate the ramp tries when the first one does not hold.
+const MIN_RATE: f64 = 1.0;
 /// Publications of step `k` are numbered from `k * STEP_SEQ`.
 const STEP_SEQ: u64 = 1_000_000_000;
 
@@ -328,10 +331,18 @@ pub async fn run(kind: Kind, programs: &Programs, options: &FanoutOptions) -> an
         steps.push(step);
         if ok {
             held = Some(rate);
+            if failed.is_some() {
+                break;
+            }
             rate *= 2.0;
         } else {
             failed = Some(rate);
-            break;
+            // Even the first rate did not hold: halve it until one does (down to
+            // MIN_RATE), so a slow server still gets a capacity to compare.
+            if held.is_some() || rate / 2.0 < MIN_RATE {
+                break;
+            }
+            rate /= 2.0;
         }
     }
     if let (Some(low), Some(high)) = (held, failed) {
