@@ -446,12 +446,12 @@ impl BusSink for Hub {
             };
             let frame: Frame = Arc::from(String::from_utf8_lossy(&bytes).as_ref());
             let channel: Arc<str> = Arc::from(route.channel.as_str());
+            // Added up once per publication rather than one atomic add per recipient.
+            let mut delivered = 0;
             for sub in subs.by_conn.values() {
                 let outgoing = Outgoing::Pub { channel: channel.clone(), offset: route.offset, frame: frame.clone() };
                 match sub.conn.mailbox.push(outgoing) {
-                    Ok(()) => {
-                        self.metrics.publications_delivered.inc();
-                    }
+                    Ok(()) => delivered += 1,
                     Err(PushError::Full) => {
                         self.metrics.slow_consumer_closes.inc();
                         tracing::warn!(client = %sub.conn.client_id, channel = %route.channel, "slow consumer: queue full, closing");
@@ -460,6 +460,7 @@ impl BusSink for Hub {
                     Err(PushError::Closed) => {}
                 }
             }
+            self.metrics.publications_delivered.inc_by(delivered);
         }
     }
 
