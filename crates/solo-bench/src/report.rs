@@ -204,9 +204,14 @@ fn versions(programs: &Programs, kinds: &[Kind]) -> String {
                     ws["version"].as_str().unwrap_or("?")
                 )
             }
+            // Named by version, not by path: the build cache lies outside the repository.
             Kind::Sockudo => format!(
-                "Sockudo ({}, local adapter, limits off)",
-                programs.sockudo.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+                "{} (built by bench/peers/sockudo-install; local adapter, limits off)",
+                programs
+                    .sockudo
+                    .as_ref()
+                    .and_then(|p| version(p, &["--version"]))
+                    .unwrap_or_else(|| "Sockudo".into())
             ),
         };
         lines.push(line);
