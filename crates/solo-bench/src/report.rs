@@ -207,11 +207,7 @@ fn versions(programs: &Programs, kinds: &[Kind]) -> String {
             // Named by version, not by path: the build cache lies outside the repository.
             Kind::Sockudo => format!(
                 "{} (built by bench/peers/sockudo-install; local adapter, limits off)",
-                programs
-                    .sockudo
-                    .as_ref()
-                    .and_then(|p| version(p, &["--version"]))
-                    .unwrap_or_else(|| "Sockudo".into())
+                programs.sockudo.as_ref().and_then(|p| version(p, &["--version"])).unwrap_or_else(|| "Sockudo".into())
             ),
         };
         lines.push(line);
