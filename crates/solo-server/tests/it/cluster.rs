@@ -14,7 +14,9 @@ use crate::ws::Ws;
 async fn cluster_settings() -> Option<(String, String, String)> {
     let pg = std::env::var("SOLO_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())?;
     let redis = std::env::var("SOLO_TEST_REDIS_URL").ok().filter(|u| !u.is_empty())?;
-    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let prefix = std::env::var("SOLO_TEST_SCHEMA_PREFIX").unwrap_or_else(|_| "t_".into());
+    // `scripts/test` drops every schema with its run's prefix when it ends.
+    let schema = format!("{prefix}{}", uuid::Uuid::new_v4().simple());
     create_schema(&pg, &schema).await;
     let separator = if pg.contains('?') { '&' } else { '?' };
     Some((format!("{pg}{separator}options=-c%20search_path%3D{schema}"), redis, format!("test-{schema}")))

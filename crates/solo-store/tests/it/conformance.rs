@@ -15,10 +15,17 @@ async fn sqlite() -> Fixture {
     Fixture { store, _dir: Some(dir) }
 }
 
+/// A fresh schema's name. `scripts/test` sets `SOLO_TEST_SCHEMA_PREFIX` for
+/// its run and drops every schema with that prefix when it ends.
+fn schema_name() -> String {
+    let prefix = std::env::var("SOLO_TEST_SCHEMA_PREFIX").unwrap_or_else(|_| "t_".into());
+    format!("{prefix}{}", uuid::Uuid::new_v4().simple())
+}
+
 /// A store on PostgreSQL in a schema of its own, when `SOLO_TEST_POSTGRES_URL` is set.
 async fn postgres() -> Option<Fixture> {
     let base = std::env::var("SOLO_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())?;
-    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let schema = schema_name();
     {
         use sqlx::{Connection, Executor};
         sqlx::any::install_default_drivers();

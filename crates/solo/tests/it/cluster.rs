@@ -30,7 +30,9 @@ impl Cluster {
     fn new(bus_url: Option<String>) -> Option<Cluster> {
         let pg = std::env::var("SOLO_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())?;
         let redis = std::env::var("SOLO_TEST_REDIS_URL").ok().filter(|u| !u.is_empty())?;
-        let schema = format!("t_{}", uuid_like());
+        let prefix = std::env::var("SOLO_TEST_SCHEMA_PREFIX").unwrap_or_else(|_| "t_".into());
+        // `scripts/test` drops every schema with its run's prefix when it ends.
+        let schema = format!("{prefix}{}", uuid_like());
         let created = Command::new("psql").args([pg.as_str(), "-q", "-c", &format!("CREATE SCHEMA {schema}")]).status();
         assert!(created.expect("psql runs").success(), "cannot create schema {schema}");
         let separator = if pg.contains('?') { '&' } else { '?' };
