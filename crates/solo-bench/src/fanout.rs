@@ -1,9 +1,8 @@
 //! Fan-out: N subscribers on one channel, publications at a rising rate, until
-//! p99 publish-to-receive latency passes 100 ms or delivery falls below
-//! 99.9 % (halved instead while the first rate does not hold). The highest rate
-//! that held is the server's capacity; latency is then
-//! measured again at a probe rate (half of a reference capacity) so servers are
-//! compared at the same load.
+//! p99 publish-to-receive latency passes 100 ms or delivery falls below 99.9 %
+//! (halved instead while the first rate does not hold). The highest rate that
+//! held is the server's capacity; latency is then measured again at a probe
+//! rate (half of a reference capacity) so servers are compared at the same load.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
