@@ -10,11 +10,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use futures::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 use crate::source_address;
@@ -223,32 +221,18 @@ impl Subscribers {
 /// Reads publications into the tally and answers keepalives until `stop`.
 async fn listen(target: &Target, mut ws: crate::Socket, tally: &Tally, stop: &CancellationToken) {
     let mut last_seq = u64::MAX;
-    loop {
-        let frame = tokio::select! {
-            _ = stop.cancelled() => return,
-            frame = ws.next() => frame,
-        };
-        match frame {
-            Some(Ok(Message::Text(text))) => {
-                let received = now_nanos();
-                for marker in markers(text.as_str()) {
-                    // A server may repeat the payload inside one publication; count it once.
-                    if last_seq == marker.seq {
-                        continue;
-                    }
-                    last_seq = marker.seq;
-                    tally.record(marker.seq / STEP_SEQ, received.saturating_sub(marker.sent_nanos) / 1000);
-                }
-                if let Some(reply) = target.kind.keepalive_reply(text.as_str()) {
-                    if ws.send(Message::Text(reply.into())).await.is_err() {
-                        return;
-                    }
-                }
+    crate::read_client(target.kind, &mut ws, stop, |text| {
+        let received = now_nanos();
+        for marker in markers(text) {
+            // A server may repeat the payload inside one publication; count it once.
+            if last_seq == marker.seq {
+                continue;
             }
-            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Binary(_) | Message::Frame(_))) => {}
-            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+            last_seq = marker.seq;
+            tally.record(marker.seq / STEP_SEQ, received.saturating_sub(marker.sent_nanos) / 1000);
         }
-    }
+    })
+    .await;
 }
 
 /// Publishes at `rate` for `duration`, then waits `drain` and collects what arrived.

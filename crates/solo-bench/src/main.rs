@@ -394,11 +394,18 @@ pub(crate) async fn open_subscribed(
 
 /// Answers keepalives until told to stop.
 pub(crate) async fn hold_client(kind: Kind, ws: &mut Socket, stop: &CancellationToken) {
+    read_client(kind, ws, stop, |_| {}).await;
+}
+
+/// Hands every text frame to `on_text` and answers keepalives, until told to
+/// stop or the connection ends.
+pub(crate) async fn read_client(kind: Kind, ws: &mut Socket, stop: &CancellationToken, mut on_text: impl FnMut(&str)) {
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             frame = ws.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
+                    on_text(text.as_str());
                     if let Some(reply) = kind.keepalive_reply(text.as_str()) {
                         if ws.send(Message::Text(reply.into())).await.is_err() {
                             return;
