@@ -6,14 +6,23 @@ import { keys } from './keys';
 import type {
   AccessToken,
   CreatedToken,
+  CreateFallback,
+  CreateReview,
+  EventsPage,
+  FallbackCreated,
   Me,
   Mission,
+  MissionDetail,
   MissionList,
+  MissionTimeline,
   Notification,
   NotificationPage,
   Preferences,
+  Post,
+  PostList,
   PresenceList,
   QuietHours,
+  ReviewCreated,
   ReadAllRequest,
   ReadAllResult,
   Stage,
@@ -23,7 +32,14 @@ import type {
   WorkstationList,
   LoginResponse,
 } from './types';
-import { upsertMission, type InboxFilter } from '../realtime/applyEvent';
+import {
+  applyWatching,
+  TIMELINE_LIMIT,
+  upsertMission,
+  upsertMissionDetail,
+  upsertPost,
+  type InboxFilter,
+} from '../realtime/applyEvent';
 import { takeNotification, takeUnreadCounts } from '../realtime/cache';
 import { usePollInterval, useRealtime } from '../realtime/RealtimeProvider';
 
@@ -79,6 +95,54 @@ export function useMissions() {
   return useQuery({
     queryKey: keys.missions,
     queryFn: ({ signal }) => api.get<MissionList>('/api/missions', signal),
+    refetchInterval,
+  });
+}
+
+/** One mission with its watchers and reviews. */
+export function useMission(id: string) {
+  const refetchInterval = usePollInterval();
+  return useQuery({
+    queryKey: keys.mission(id),
+    queryFn: ({ signal }) => api.get<MissionDetail>(`/api/missions/${encodeURIComponent(id)}`, signal),
+    refetchInterval,
+  });
+}
+
+/** Pages of history read at most for one timeline (each up to 1,000 events). */
+const TIMELINE_PAGES = 5;
+
+/** The history of a mission's channel, oldest first; pushes then add to it. */
+export function useMissionTimeline(id: string, enabled = true) {
+  const refetchInterval = usePollInterval();
+  return useQuery({
+    queryKey: keys.missionTimeline(id),
+    queryFn: async ({ signal }): Promise<MissionTimeline> => {
+      const events: MissionTimeline['events'] = [];
+      let since = 0;
+      for (let i = 0; i < TIMELINE_PAGES; i++) {
+        const page = await api.get<EventsPage>(
+          `/api/events${query({ channel: `mission:${id}`, since: since || undefined, limit: 1000 })}`,
+          signal,
+        );
+        for (const entry of page.items) events.push(entry.event);
+        if (page.items.length === 0 || page.nextSince >= page.offset) break;
+        since = page.nextSince;
+      }
+      return { missionId: id, events: events.slice(-TIMELINE_LIMIT) };
+    },
+    enabled,
+    refetchInterval,
+  });
+}
+
+/** The community feed of one workspace, newest first. */
+export function usePosts(workspaceId: string) {
+  const refetchInterval = usePollInterval();
+  return useQuery({
+    queryKey: keys.posts(workspaceId),
+    queryFn: ({ signal }) => api.get<PostList>(`/api/community/posts${query({ workspaceId })}`, signal),
+    enabled: !!workspaceId,
     refetchInterval,
   });
 }
@@ -158,8 +222,53 @@ export function useChangeStage() {
   return useMutation({
     mutationFn: ({ id, stage }: { id: string; stage: Stage }) =>
       api.post<Mission>(`/api/missions/${encodeURIComponent(id)}/stage`, { stage }),
-    onSuccess: (mission) => client.setQueryData<MissionList>(keys.missions, (d) => upsertMission(d, mission)),
+    onSuccess: (mission) => takeMission(client, mission),
     onError: showError,
+  });
+}
+
+function takeMission(client: ReturnType<typeof useQueryClient>, mission: Mission, review?: ReviewCreated['review']) {
+  client.setQueryData<MissionList>(keys.missions, (d) => upsertMission(d, mission));
+  client.setQueryData<MissionDetail>(keys.mission(mission.id), (d) => upsertMissionDetail(d, mission, review));
+}
+
+export function useCreateReview(missionId: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (body: CreateReview) =>
+      api.post<ReviewCreated>(`/api/missions/${encodeURIComponent(missionId)}/reviews`, body),
+    onSuccess: (created) => takeMission(client, created.mission, created.review),
+  });
+}
+
+export function useCreateFallback(missionId: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (body: CreateFallback) =>
+      api.post<FallbackCreated>(`/api/missions/${encodeURIComponent(missionId)}/fallbacks`, body),
+    onSuccess: (created) => takeMission(client, created.mission),
+  });
+}
+
+/** Starts or stops watching a mission as the signed-in user. */
+export function useWatchMission(missionId: string, userId: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (watching: boolean) =>
+      watching
+        ? api.post<void>(`/api/missions/${encodeURIComponent(missionId)}/watch`)
+        : api.delete(`/api/missions/${encodeURIComponent(missionId)}/watch`),
+    onSuccess: (_, watching) =>
+      client.setQueryData<MissionDetail>(keys.mission(missionId), (d) => applyWatching(d, userId, watching)),
+    onError: showError,
+  });
+}
+
+export function useCreatePost(workspaceId: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (body: string) => api.post<Post>('/api/community/posts', { body, workspaceId }),
+    onSuccess: (post) => client.setQueryData<PostList>(keys.posts(post.workspaceId), (d) => upsertPost(d, post)),
   });
 }
 

@@ -5,6 +5,12 @@ import type { InboxFilter } from '../realtime/applyEvent';
 export const keys = {
   me: ['me'] as const,
   missions: ['missions'] as const,
+  missionDetails: ['mission'] as const,
+  mission: (id: string) => ['mission', id] as const,
+  missionTimelines: ['mission-timeline'] as const,
+  missionTimeline: (id: string) => ['mission-timeline', id] as const,
+  postsAll: ['posts'] as const,
+  posts: (workspaceId: string) => ['posts', workspaceId] as const,
   workstations: ['workstations'] as const,
   workstationDetails: ['workstation'] as const,
   workstation: (id: string) => ['workstation', id] as const,

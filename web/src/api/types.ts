@@ -26,6 +26,20 @@ export type Mission = G.MissionView;
 export type MissionList = G.MissionList;
 export type CreateMission = G.CreateMission;
 export type ChangeStage = G.ChangeStage;
+export type MissionDetail = G.MissionDetail;
+export type ReviewDecision = G.ReviewDecision;
+export type Review = G.ReviewView;
+export type CreateReview = G.CreateReview;
+export type ReviewCreated = G.ReviewCreated;
+export type Fallback = G.FallbackView;
+export type CreateFallback = G.CreateFallback;
+export type FallbackCreated = G.FallbackCreated;
+
+// ---------------------------------------------------------------- community
+
+export type Post = G.PostView;
+export type PostList = G.PostList;
+export type CreatePost = G.CreatePost;
 
 // ---------------------------------------------------------------- workstations and presence
 
@@ -80,3 +94,11 @@ export type EventType = EventEnvelope['type'];
 export type EnvelopeOf<T extends EventType> = Extract<EventEnvelope, { type: T }>;
 /** Event type → its `data`. */
 export type EventDataMap = { [E in EventEnvelope as E['type']]: E['data'] };
+/** A page of a channel's history (`GET /api/events`). */
+export type EventsPage = G.EventsPage;
+
+/** The mission page's timeline: the events of one mission's channel, oldest first. */
+export interface MissionTimeline {
+  missionId: string;
+  events: EventEnvelope[];
+}

@@ -17,13 +17,19 @@ import type {
   Category,
   EnvelopeOf,
   EventEnvelope,
+  Fallback,
   Mission,
+  MissionDetail,
   MissionList,
+  MissionTimeline,
   Notification,
   NotificationPage,
   OnlineUser,
   PeopleOnline,
+  Post,
+  PostList,
   PresenceList,
+  Review,
   UnreadCounts,
   Workstation,
   WorkstationCounts,
@@ -123,6 +129,98 @@ export function upsertMission(list: MissionList | undefined, mission: Mission): 
 export function missionListMisses(list: MissionList | undefined, env: EventEnvelope): boolean {
   if (!list || !isMissionEvent(env) || env.type === 'mission.created') return false;
   return !list.items.some((m) => m.id === env.subject.id);
+}
+
+// ---------------------------------------------------------------- one mission (its page)
+
+/** How many events the mission page's timeline keeps. */
+export const TIMELINE_LIMIT = 500;
+
+/** The missions an event is about: its subject, or the mission an agent works on. */
+export function missionIdsOf(env: EventEnvelope): string[] {
+  if (isMissionEvent(env)) return [env.subject.id];
+  if (is(env, 'agent.status_changed') && env.data.missionId) return [env.data.missionId];
+  return [];
+}
+
+/** Applies a mission event to one mission's detail: stage, title, version and reviews. */
+export function applyMissionDetailEvent(
+  detail: MissionDetail | undefined,
+  env: EventEnvelope,
+): MissionDetail | undefined {
+  if (!detail || !isMissionEvent(env) || env.subject.id !== detail.id) return detail;
+  if (!isNewer(env.version, detail.version)) return detail;
+  let next: MissionDetail = { ...detail, version: env.version, updatedAt: env.ts };
+  if (is(env, 'mission.stage_changed')) next = { ...next, stage: env.data.to, title: env.data.title };
+  if (is(env, 'review.decided') && !detail.reviews.some((r) => r.id === env.data.reviewId)) {
+    const review: Review = {
+      id: env.data.reviewId,
+      missionId: detail.id,
+      reviewerId: env.data.reviewerId,
+      decision: env.data.decision,
+      comment: env.data.comment ?? null,
+      createdAt: env.ts,
+    };
+    next = { ...next, reviews: [...detail.reviews, review] };
+  }
+  return next;
+}
+
+/** Puts a mission the API returned (and the review it recorded, if any) into the detail, unless the detail is newer. */
+export function upsertMissionDetail(
+  detail: MissionDetail | undefined,
+  mission: Mission,
+  review?: Review,
+): MissionDetail | undefined {
+  if (!detail || detail.id !== mission.id) return detail;
+  let next = detail;
+  if (isNewer(mission.version, detail.version)) next = { ...next, ...mission };
+  if (review && !next.reviews.some((r) => r.id === review.id)) next = { ...next, reviews: [...next.reviews, review] };
+  return next;
+}
+
+/** Adds the user to the watchers, or removes them. */
+export function applyWatching(
+  detail: MissionDetail | undefined,
+  userId: string,
+  watching: boolean,
+): MissionDetail | undefined {
+  if (!detail) return detail;
+  const has = detail.watcherIds.includes(userId);
+  if (has === watching) return detail;
+  const watcherIds = watching ? [...detail.watcherIds, userId] : detail.watcherIds.filter((id) => id !== userId);
+  return { ...detail, watcherIds };
+}
+
+/** Adds an event about the timeline's mission, once, in time order (keeping the latest {@link TIMELINE_LIMIT}). */
+export function applyTimelineEvent(
+  timeline: MissionTimeline | undefined,
+  env: EventEnvelope,
+): MissionTimeline | undefined {
+  if (!timeline || !missionIdsOf(env).includes(timeline.missionId)) return timeline;
+  if (timeline.events.some((e) => e.id === env.id)) return timeline;
+  const at = ms(env.ts);
+  let index = timeline.events.length;
+  while (index > 0 && ms(timeline.events[index - 1].ts) > at) index -= 1;
+  const events = [...timeline.events.slice(0, index), env, ...timeline.events.slice(index)];
+  return { ...timeline, events: events.slice(-TIMELINE_LIMIT) };
+}
+
+/** The fallbacks generated for a mission, oldest first, from its timeline. */
+export function fallbacksOf(events: readonly EventEnvelope[]): Fallback[] {
+  const fallbacks: Fallback[] = [];
+  for (const env of events) {
+    if (!is(env, 'fallback.generated') || fallbacks.some((f) => f.id === env.data.fallbackId)) continue;
+    fallbacks.push({
+      id: env.data.fallbackId,
+      missionId: env.subject.id,
+      reason: env.data.reason,
+      summary: env.data.summary,
+      createdBy: env.actor.kind === 'user' ? env.actor.id : '',
+      createdAt: env.ts,
+    });
+  }
+  return fallbacks;
 }
 
 // ---------------------------------------------------------------- workstations
@@ -302,6 +400,34 @@ export function applyPeople(
   const items = list.items.slice();
   items[index] = { ...items[index], people };
   return { ...list, items };
+}
+
+// ---------------------------------------------------------------- community
+
+/** Puts a post into a feed (newest first), once. */
+export function upsertPost(list: PostList | undefined, post: Post): PostList | undefined {
+  if (!list || list.items.some((p) => p.id === post.id)) return list;
+  const at = ms(post.createdAt);
+  const index = list.items.findIndex((p) => ms(p.createdAt) < at);
+  const items = index < 0 ? [...list.items, post] : [...list.items.slice(0, index), post, ...list.items.slice(index)];
+  return { ...list, items };
+}
+
+/** Applies a `community.posted` event to the feed of `workspaceId`. */
+export function applyCommunityEvent(
+  list: PostList | undefined,
+  workspaceId: string,
+  env: EventEnvelope,
+): PostList | undefined {
+  if (!is(env, 'community.posted') || env.data.workspaceId !== workspaceId) return list;
+  return upsertPost(list, {
+    id: env.data.postId,
+    workspaceId: env.data.workspaceId,
+    authorId: env.data.authorId,
+    body: env.data.body,
+    mentions: env.data.mentions,
+    createdAt: env.ts,
+  });
 }
 
 // ---------------------------------------------------------------- notifications

@@ -6,25 +6,32 @@ import type { QueryClient, QueryKey } from '@tanstack/react-query';
 import { filterOfKey, keys } from '../api/keys';
 import type {
   EventEnvelope,
+  MissionDetail,
   MissionList,
+  MissionTimeline,
   Notification,
   PeopleOnline,
+  PostList,
   PresenceList,
   UnreadCounts,
   WorkstationDetail,
   WorkstationList,
 } from '../api/types';
 import {
+  applyCommunityEvent,
+  applyMissionDetailEvent,
   applyMissionEvent,
   applyNotification,
   applyNotificationEvent,
   applyPeople,
+  applyTimelineEvent,
   applyUnreadCounts,
   applyWorkstationDetailEvent,
   applyWorkstationEvent,
   isMissionEvent,
   isNotificationEvent,
   isWorkstationEvent,
+  missionIdsOf,
   missionListMisses,
   unreadOf,
   workstationIdOf,
@@ -80,6 +87,18 @@ export function applyEnvelope(
     }
   }
 
+  for (const id of missionIdsOf(env)) {
+    update<MissionDetail>(client, keys.mission(id), (d) => applyMissionDetailEvent(d, env));
+    update<MissionTimeline>(client, keys.missionTimeline(id), (d) => applyTimelineEvent(d, env));
+  }
+
+  if (env.type === 'community.posted') {
+    for (const [key] of client.getQueriesData<PostList>({ queryKey: keys.postsAll })) {
+      const workspaceId = key[1];
+      if (typeof workspaceId === 'string') update<PostList>(client, key, (d) => applyCommunityEvent(d, workspaceId, env));
+    }
+  }
+
   if (isWorkstationEvent(env)) {
     if (workstationListMisses(client.getQueryData<WorkstationList>(keys.workstations), env)) {
       void client.invalidateQueries({ queryKey: keys.workstations });
@@ -107,11 +126,11 @@ export function queriesOfChannel(channel: string): QueryKey[] {
   const [namespace, id = ''] = splitChannel(channel);
   switch (namespace) {
     case 'workspace':
-      return [keys.missions, keys.workstations, keys.workstationDetails, keys.presence];
+      return [keys.missions, keys.workstations, keys.workstationDetails, keys.presence, keys.postsAll];
     case 'notifications':
       return [keys.notificationsAll, keys.unreadCount];
     case 'mission':
-      return [keys.missions];
+      return [keys.missions, keys.mission(id), keys.missionTimeline(id)];
     case 'workstation':
       return [keys.workstation(id), keys.workstations];
     default:
