@@ -3,8 +3,10 @@ import { useMe } from './api/hooks';
 import { errorMessage } from './api/client';
 import { Layout } from './components/Layout';
 import { BoardPage } from './pages/BoardPage';
+import { CommunityPage } from './pages/CommunityPage';
 import { LaunchpadPage } from './pages/LaunchpadPage';
 import { LoginPage } from './pages/LoginPage';
+import { MissionPage } from './pages/MissionPage';
 import { NotFoundPage } from './pages/NotFoundPage';
 import { NotificationsPage } from './pages/NotificationsPage';
 import { SettingsPage } from './pages/SettingsPage';
@@ -40,6 +42,8 @@ export function App() {
         <Route element={<Layout me={me.data} />}>
           <Route index element={<LaunchpadPage me={me.data} />} />
           <Route path="board" element={<BoardPage me={me.data} />} />
+          <Route path="missions/:id" element={<MissionPage me={me.data} />} />
+          <Route path="community" element={<CommunityPage me={me.data} />} />
           <Route path="workstations" element={<WorkstationsPage />} />
           <Route path="workstations/:id" element={<WorkstationConsolePage />} />
           <Route path="notifications" element={<NotificationsPage />} />

@@ -1,5 +1,6 @@
 /** Queries and mutations of every resource the UI shows. */
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMemo } from 'react';
 import { toast } from 'sonner';
 import { api, ApiError, errorMessage, query, setCsrfToken } from './client';
 import { keys } from './keys';
@@ -339,4 +340,21 @@ export function useRevokeToken() {
     onSuccess: () => void client.invalidateQueries({ queryKey: keys.tokens }),
     onError: showError,
   });
+}
+
+// ---------------------------------------------------------------- people
+
+/**
+ * A person's name by user id, from what the UI knows: the signed-in user and
+ * everyone online in their workspaces. Others show as "a member".
+ */
+export function useMemberNames(me: Me): (id: string) => string {
+  const presence = usePresence();
+  return useMemo(() => {
+    const names = new Map<string, string>([[me.id, me.displayName || me.name]]);
+    for (const summary of presence.data?.items ?? []) {
+      for (const user of summary.people.users) if (!names.has(user.id)) names.set(user.id, user.name);
+    }
+    return (id: string) => names.get(id) ?? 'a member';
+  }, [me, presence.data]);
 }

@@ -83,6 +83,11 @@ export function Layout({ me }: { me: Me }) {
               </NavLink>
             </li>
             <li>
+              <NavLink to="/community" className="nav-link">
+                Community
+              </NavLink>
+            </li>
+            <li>
               <UnreadBadge />
             </li>
             <li>

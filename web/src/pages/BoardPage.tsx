@@ -1,10 +1,11 @@
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
-import { useSearchParams } from 'react-router-dom';
+import { Link, useSearchParams } from 'react-router-dom';
 import { errorMessage } from '../api/client';
-import { useChangeStage, useCreateMission, useMissions, useWorkstations } from '../api/hooks';
-import { STAGES, type Me, type Mission, type Stage } from '../api/types';
+import { useCreateMission, useMissions, useWorkstations } from '../api/hooks';
+import { STAGES, type Me, type Mission } from '../api/types';
 import { AgentAvatar, AgentLegend } from '../components/Status';
 import { QueryState } from '../components/QueryState';
+import { StageControls } from '../components/StageControls';
 import { agentsByMission as groupAgents, type PlacedAgent } from '../lib/agents';
 import { STAGE_LABELS } from '../lib/format';
 import { usePageChannel } from '../realtime/RealtimeProvider';
@@ -63,17 +64,12 @@ function MissionCard({
   highlighted: boolean;
   workspaceName?: string;
 }) {
-  const change = useChangeStage();
-  const index = STAGES.indexOf(mission.stage);
-  const next: Stage | undefined = STAGES[index + 1];
-  const earlier = STAGES.slice(0, index);
-  const move = (stage: Stage) => change.mutate({ id: mission.id, stage });
   const titleId = `mission-${mission.id}`;
 
   return (
     <li id={`card-${mission.id}`} className={`card mission-card${highlighted ? ' highlighted' : ''}`} aria-labelledby={titleId}>
       <h3 id={titleId} className="mission-title">
-        {mission.title}
+        <Link to={`/missions/${encodeURIComponent(mission.id)}`}>{mission.title}</Link>
       </h3>
       {workspaceName && <p className="muted small">{workspaceName}</p>}
       {agents.length > 0 ? (
@@ -87,33 +83,7 @@ function MissionCard({
       ) : (
         <p className="muted small">No agent on it</p>
       )}
-      <div className="card-actions">
-        {next && (
-          <button
-            type="button"
-            className="button"
-            disabled={change.isPending}
-            onClick={() => move(next)}
-            aria-label={`Move “${mission.title}” to ${STAGE_LABELS[next]}`}
-          >
-            {STAGE_LABELS[next]} →
-          </button>
-        )}
-        {earlier.length > 0 && (
-          <details className="menu">
-            <summary className="button button-quiet">Move back</summary>
-            <ul className="menu-list" aria-label={`Move “${mission.title}” back to`}>
-              {earlier.map((stage) => (
-                <li key={stage}>
-                  <button type="button" className="button button-quiet" disabled={change.isPending} onClick={() => move(stage)}>
-                    ← {STAGE_LABELS[stage]}
-                  </button>
-                </li>
-              ))}
-            </ul>
-          </details>
-        )}
-      </div>
+      <StageControls mission={mission} />
     </li>
   );
 }

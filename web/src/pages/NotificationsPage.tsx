@@ -10,6 +10,7 @@ const TABS: { id: Category | null; label: string }[] = [
   { id: 'missions', label: 'Missions' },
   { id: 'workstations', label: 'Workstations' },
   { id: 'community', label: 'Community' },
+  { id: 'system', label: 'System' },
 ];
 
 const SEVERITY_LABEL = { info: null, warning: '▲ Warning', urgent: '‼ Urgent' } as const;
