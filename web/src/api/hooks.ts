@@ -41,7 +41,7 @@ import {
   upsertPost,
   type InboxFilter,
 } from '../realtime/applyEvent';
-import { takeNotification, takeUnreadCounts } from '../realtime/cache';
+import { takeNotification, takeUnreadCounts, updateFresh } from '../realtime/cache';
 import { usePollInterval, useRealtime } from '../realtime/RealtimeProvider';
 
 export const PAGE_SIZE = 30;
@@ -230,7 +230,7 @@ export function useChangeStage() {
 
 function takeMission(client: ReturnType<typeof useQueryClient>, mission: Mission, review?: ReviewCreated['review']) {
   client.setQueryData<MissionList>(keys.missions, (d) => upsertMission(d, mission));
-  client.setQueryData<MissionDetail>(keys.mission(mission.id), (d) => upsertMissionDetail(d, mission, review));
+  updateFresh<MissionDetail>(client, keys.mission(mission.id), (d) => upsertMissionDetail(d, mission, review));
 }
 
 export function useCreateReview(missionId: string) {
@@ -260,7 +260,7 @@ export function useWatchMission(missionId: string, userId: string) {
         ? api.post<void>(`/api/missions/${encodeURIComponent(missionId)}/watch`)
         : api.delete(`/api/missions/${encodeURIComponent(missionId)}/watch`),
     onSuccess: (_, watching) =>
-      client.setQueryData<MissionDetail>(keys.mission(missionId), (d) => applyWatching(d, userId, watching)),
+      updateFresh<MissionDetail>(client, keys.mission(missionId), (d) => applyWatching(d, userId, watching)),
     onError: showError,
   });
 }
@@ -269,7 +269,7 @@ export function useCreatePost(workspaceId: string) {
   const client = useQueryClient();
   return useMutation({
     mutationFn: (body: string) => api.post<Post>('/api/community/posts', { body, workspaceId }),
-    onSuccess: (post) => client.setQueryData<PostList>(keys.posts(post.workspaceId), (d) => upsertPost(d, post)),
+    onSuccess: (post) => updateFresh<PostList>(client, keys.posts(post.workspaceId), (d) => upsertPost(d, post)),
   });
 }
 

@@ -6,7 +6,7 @@ import type { Me, Post } from '../api/types';
 import { QueryState } from '../components/QueryState';
 import { RelativeTime } from '../components/RelativeTime';
 import { initials } from '../lib/format';
-import { mentionSegments } from '../lib/mentions';
+import { mentionedNames, mentionSegments } from '../lib/mentions';
 
 const MAX_LENGTH = 4000;
 
@@ -20,7 +20,6 @@ function PostBody({ body, myName }: { body: string; myName: string }) {
         ) : (
           <mark key={i} className={`mention${segment.name === myName ? ' mention-me' : ''}`}>
             {segment.text}
-            {segment.name === myName && <span className="sr-only"> (you)</span>}
           </mark>
         ),
       )}
@@ -29,6 +28,7 @@ function PostBody({ body, myName }: { body: string; myName: string }) {
 }
 
 function PostItem({ post, author, myName, highlighted }: { post: Post; author: string; myName: string; highlighted: boolean }) {
+  const mentionsMe = mentionedNames(post.body).includes(myName);
   return (
     <li id={post.id} className={`card post${highlighted ? ' highlighted' : ''}`} tabIndex={-1} aria-labelledby={`${post.id}-author`}>
       <div className="post-head">
@@ -39,6 +39,7 @@ function PostItem({ post, author, myName, highlighted }: { post: Post; author: s
         <span className="muted small">
           <RelativeTime iso={post.createdAt} tick={15000} />
         </span>
+        {mentionsMe && <span className="badge mention-badge">@ Mentions you</span>}
       </div>
       <PostBody body={post.body} myName={myName} />
     </li>

@@ -67,7 +67,7 @@ export function WorkstationConsolePage() {
                       <strong>{agent.name}</strong>
                       <AgentStatusText status={agent.status} />
                       {agent.missionId && (
-                        <Link to={`/board?mission=${encodeURIComponent(agent.missionId)}`} className="small">
+                        <Link to={`/missions/${encodeURIComponent(agent.missionId)}`} className="small">
                           {missionTitle(agent.missionId)}
                         </Link>
                       )}

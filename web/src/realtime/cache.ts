@@ -46,6 +46,19 @@ function update<T>(client: QueryClient, key: QueryKey, fn: (data: T | undefined)
   if (next !== held && next !== undefined) client.setQueryData<T>(key, next);
 }
 
+/**
+ * Like {@link update}, for data a page may be reloading right now: a fetch in
+ * flight may have been answered before this change and would overwrite it when
+ * it lands, so it is replaced by a new one.
+ */
+export function updateFresh<T>(client: QueryClient, key: QueryKey, fn: (data: T | undefined) => T | undefined): void {
+  const held = client.getQueryData<T>(key);
+  update<T>(client, key, fn);
+  if (client.getQueryData<T>(key) !== held && client.isFetching({ queryKey: key, exact: true }) > 0) {
+    void client.invalidateQueries({ queryKey: key, exact: true });
+  }
+}
+
 /** Takes unread counts from the server (a push or an answer); refetches them when a version was skipped. */
 export function takeUnreadCounts(client: QueryClient, incoming: UnreadCounts): void {
   const { counts, gap } = applyUnreadCounts(client.getQueryData<UnreadCounts>(keys.unreadCount), incoming);
@@ -88,14 +101,14 @@ export function applyEnvelope(
   }
 
   for (const id of missionIdsOf(env)) {
-    update<MissionDetail>(client, keys.mission(id), (d) => applyMissionDetailEvent(d, env));
-    update<MissionTimeline>(client, keys.missionTimeline(id), (d) => applyTimelineEvent(d, env));
+    updateFresh<MissionDetail>(client, keys.mission(id), (d) => applyMissionDetailEvent(d, env));
+    updateFresh<MissionTimeline>(client, keys.missionTimeline(id), (d) => applyTimelineEvent(d, env));
   }
 
   if (env.type === 'community.posted') {
     for (const [key] of client.getQueriesData<PostList>({ queryKey: keys.postsAll })) {
       const workspaceId = key[1];
-      if (typeof workspaceId === 'string') update<PostList>(client, key, (d) => applyCommunityEvent(d, workspaceId, env));
+      if (typeof workspaceId === 'string') updateFresh<PostList>(client, key, (d) => applyCommunityEvent(d, workspaceId, env));
     }
   }
 
