@@ -243,8 +243,15 @@ test('every link the inbox shows opens a page of the app', { timeout: 180_000 },
 
   // The System tab lists the system one.
   await page.getByRole('group', { name: 'Category' }).getByRole('button', { name: /^System/ }).click();
-  await page.locator('li.notification').filter({ hasText: 'Direct: new quiet hours options' }).waitFor();
-  assert.equal(await page.locator('li.notification').count(), all.filter((n) => n.category === 'system').length);
+  const systemTitles = all.filter((n) => n.category === 'system').map((n) => n.title);
+  let shown = [];
+  await waitUntil('the System tab to list the system notifications only', async () => {
+    shown = await page.locator('li.notification .notification-title').allInnerTexts();
+    return new URL(page.url()).searchParams.get('category') === 'system' && JSON.stringify(shown) === JSON.stringify(systemTitles);
+  }).catch((error) => {
+    throw new Error(`${error.message}; shown: ${JSON.stringify(shown)}`);
+  });
+  assert.deepEqual(shown, ['Direct: new quiet hours options']);
 
   for (const [index, { title, href }] of targets.entries()) {
     await page.goto(`${solo.base}/notifications`);

@@ -108,7 +108,7 @@ function FallbackForm({ missionId }: { missionId: string }) {
         <span>Fallback plan</span>
         <textarea value={summary} onChange={(e) => setSummary(e.target.value)} maxLength={4000} rows={2} required />
       </label>
-      <button type="submit" className="button" disabled={create.isPending}>
+      <button type="submit" className="button button-primary" disabled={create.isPending}>
         Record fallback
       </button>
       {create.isError && (
