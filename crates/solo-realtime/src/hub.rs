@@ -1,142 +1,33 @@
 //! The hub: this node's live connections and their subscriptions.
 //!
-//! It receives committed events from the bus and fans each one out: the push
-//! frame of a publication is serialized once per channel and the same bytes
-//! (`Arc<str>`) are queued to every subscriber. Every connection has a bounded
-//! queue (its [`Mailbox`]); a subscriber whose queue is full is closed with 3008
-//! (slow consumer) instead of growing memory. Locks are std mutexes held for
-//! short, synchronous sections only, never across an `.await`.
+//! It receives committed events from the bus and fans each one out: the
+//! WebSocket frame of a publication (header included) is built once per channel
+//! and the same bytes ([`Frame`]) are written to every subscriber's socket (see
+//! [`crate::connection`] for the write path and its backpressure). A batch of
+//! publications is corked: each subscriber's frames of the batch go out in one
+//! write. Locks are std mutexes held for short, synchronous sections only,
+//! never across an `.await`.
 //!
 //! Timers are shared, not per connection: one [`Hub::tick`] per second sends
 //! pings, enforces pong and connect deadlines, and closes connections whose
 //! token expired without a refresh.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use solo_domain::time::now_ms;
 use solo_domain::UserId;
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
-use super::mailbox::{Mailbox, PushError};
-use super::protocol::{self, ClientInfo, Disconnect};
-use super::recent::RecentPublications;
 use crate::bus::{BusMessage, BusSink};
-use crate::metrics::Metrics;
+pub use crate::connection::{ConnAuth, ConnId, Connection, Frame};
+use crate::metrics::RealtimeMetrics;
 use crate::presence::{LocalPresenceChange, PresenceKind, RemotePresenceChange};
-
-pub type ConnId = u64;
-/// A frame (or one line of a batched frame), shared between recipients.
-pub type Frame = Arc<str>;
-
-/// What a connection's writer is asked to do, in order.
-#[derive(Debug)]
-pub enum Outgoing {
-    /// A reply or push, written as is.
-    Frame(Frame),
-    /// A publication on a channel; written only if it is the next offset.
-    Pub { channel: Arc<str>, offset: u64, frame: Frame },
-    /// A subscription is being set up: hold its publications until it is ready.
-    SubscribeStart { channel: Arc<str> },
-    /// Subscriptions are ready: write `frame` (the reply), then go live on each
-    /// channel from the given offset, releasing what was held.
-    SubscribeReady { positions: Vec<(Arc<str>, u64)>, frame: Frame },
-    /// Setting up failed: drop what was held (the error reply follows as a frame).
-    SubscribeFailed { channel: Arc<str> },
-    /// The subscription ended: write `frame` if any and drop later publications.
-    Unsubscribed { channel: Arc<str>, frame: Option<Frame> },
-    /// A server ping (`{}`).
-    Ping,
-}
-
-/// Who a connection belongs to, once `connect` succeeded.
-#[derive(Debug, Clone)]
-pub struct ConnAuth {
-    pub user_id: UserId,
-    /// Shared with every subscription's [`ClientInfo`] rather than copied.
-    pub info: Arc<serde_json::Value>,
-    /// The credential the connection token came from (`pat_…` or `session:<hash>`).
-    pub source: String,
-    pub expires_at_ms: i64,
-}
-
-/// Shared state of one connection.
-#[derive(Debug)]
-pub struct Connection {
-    pub id: ConnId,
-    pub client_id: String,
-    mailbox: Mailbox,
-    closed: CancellationToken,
-    /// Set with `closed`; read on hot paths, where the token's lock would cost.
-    closing: AtomicBool,
-    close_reason: OnceLock<Disconnect>,
-    opened_at_ms: i64,
-    auth: Mutex<Option<ConnAuth>>,
-    next_ping_at_ms: AtomicI64,
-    /// When the outstanding ping was sent; 0 when none is outstanding.
-    ping_sent_at_ms: AtomicI64,
-    /// The channels this connection is subscribed to, so per-connection questions
-    /// never scan every channel of the node.
-    channels: Mutex<HashSet<Arc<str>>>,
-}
-
-impl Connection {
-    pub fn mailbox(&self) -> &Mailbox {
-        &self.mailbox
-    }
-
-    /// Queues `message` for the writer; a full queue closes the connection as a
-    /// slow consumer (a closed one is already going away).
-    pub fn push_or_close(&self, message: Outgoing) {
-        if self.mailbox.push(message) == Err(PushError::Full) {
-            self.close(Disconnect::SlowConsumer);
-        }
-    }
-
-    /// Closes the connection with `reason` (the first reason given wins).
-    pub fn close(&self, reason: Disconnect) {
-        let _ = self.close_reason.set(reason);
-        self.end();
-    }
-
-    /// Ends the connection without a reason of its own (the client left).
-    pub fn end(&self) {
-        self.closing.store(true, Ordering::Release);
-        self.closed.cancel();
-        // The writer waits on its mailbox only: wake it to see the flag.
-        self.mailbox.wake();
-    }
-
-    pub fn is_closing(&self) -> bool {
-        self.closing.load(Ordering::Acquire)
-    }
-
-    pub fn closed(&self) -> &CancellationToken {
-        &self.closed
-    }
-
-    pub fn close_reason(&self) -> Option<Disconnect> {
-        self.close_reason.get().copied()
-    }
-
-    pub fn auth(&self) -> Option<ConnAuth> {
-        self.auth.lock().map(|a| a.clone()).unwrap_or_else(|p| p.into_inner().clone())
-    }
-
-    pub fn set_auth(&self, auth: ConnAuth) {
-        match self.auth.lock() {
-            Ok(mut slot) => *slot = Some(auth),
-            Err(p) => *p.into_inner() = Some(auth),
-        }
-    }
-
-    /// A pong arrived; false when no ping was outstanding (a protocol error).
-    pub fn pong(&self) -> bool {
-        self.ping_sent_at_ms.swap(0, Ordering::AcqRel) != 0
-    }
-}
+use crate::protocol::{self, ClientInfo, Disconnect};
+use crate::recent::RecentPublications;
+use crate::websocket;
 
 struct Subscriber {
     conn: Arc<Connection>,
@@ -170,7 +61,7 @@ pub struct Hub {
     next_id: AtomicU64,
     queue_capacity: usize,
     timing: HubTiming,
-    metrics: Arc<Metrics>,
+    metrics: Arc<RealtimeMetrics>,
     /// In cluster mode, where joins and leaves go to be mirrored into Redis.
     presence_changes: Option<mpsc::Sender<LocalPresenceChange>>,
     /// Authenticated connections per user on this node.
@@ -212,9 +103,9 @@ fn announce(subs: &ChannelSubscribers, channel: &str, kind: PresenceKind, info: 
         return;
     }
     let push = protocol::push(channel, kind.push_name(), &serde_json::json!({ "info": info }));
-    let frame: Frame = Arc::from(String::from_utf8_lossy(&push).as_ref());
+    let frame = websocket::text_frame(&push);
     for other in listeners {
-        other.conn.push_or_close(Outgoing::Frame(frame.clone()));
+        other.conn.send(frame.clone());
     }
 }
 
@@ -223,7 +114,7 @@ impl Hub {
     pub fn new(
         queue_capacity: usize,
         timing: HubTiming,
-        metrics: Arc<Metrics>,
+        metrics: Arc<RealtimeMetrics>,
         presence_changes: Option<mpsc::Sender<LocalPresenceChange>>,
         recent: RecentPublications,
     ) -> Self {
@@ -274,24 +165,14 @@ impl Hub {
         self.timing
     }
 
-    /// Registers a new (not yet authenticated) connection.
-    pub fn open(&self) -> Arc<Connection> {
+    /// Registers a new (not yet authenticated) connection on `socket`.
+    pub fn open(&self, socket: TcpStream) -> Arc<Connection> {
         let now = now_ms();
         // Spread first pings over the interval so reconnect storms do not ping in lockstep.
         let jitter = (rand::random::<u64>() % (self.timing.ping_interval_ms.max(1) as u64 / 2 + 1)) as i64;
-        let conn = Arc::new(Connection {
-            id: self.next_id.fetch_add(1, Ordering::Relaxed),
-            client_id: uuid::Uuid::new_v4().to_string(),
-            mailbox: Mailbox::new(self.queue_capacity),
-            closed: CancellationToken::new(),
-            closing: AtomicBool::new(false),
-            close_reason: OnceLock::new(),
-            opened_at_ms: now,
-            auth: Mutex::new(None),
-            next_ping_at_ms: AtomicI64::new(now + self.timing.ping_interval_ms / 2 + jitter),
-            ping_sent_at_ms: AtomicI64::new(0),
-            channels: Mutex::new(HashSet::new()),
-        });
+        let first_ping = now + self.timing.ping_interval_ms / 2 + jitter;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let conn = Arc::new(Connection::new(id, socket, self.queue_capacity, now, first_ping));
         lock(&self.connections).insert(conn.id, conn.clone());
         self.metrics.connections.inc();
         conn
@@ -393,9 +274,15 @@ impl Hub {
         lock(&self.connections).len()
     }
 
-    /// Pings, pong and connect deadlines, token expiry. Called once a second.
+    /// Pings, pong and connect deadlines, token expiry, stalled writes. Called
+    /// once a second.
     pub fn tick(&self, now: i64) {
         for conn in self.connections() {
+            if conn.stalled(now) {
+                tracing::warn!(client = %conn.client_id, "slow consumer: nothing written for too long, closing");
+                conn.close(Disconnect::SlowConsumer);
+                continue;
+            }
             let auth = conn.auth();
             let Some(auth) = auth else {
                 if now - conn.opened_at_ms > self.timing.connect_timeout_ms {
@@ -417,50 +304,64 @@ impl Hub {
                 if sent == 0 {
                     conn.ping_sent_at_ms.store(now, Ordering::Release);
                 }
-                conn.push_or_close(Outgoing::Ping);
+                conn.ping();
             }
         }
     }
 }
 
+impl Hub {
+    /// Fans one publication of `message` on `route` out to this node's
+    /// subscribers, corking each on first sight (`corked` collects them).
+    fn fan_out<'a>(
+        &self,
+        subs: &'a ChannelSubscribers,
+        message: &BusMessage,
+        route: &solo_store::Route,
+        corked: &mut Vec<&'a Connection>,
+    ) {
+        let Some(bytes) = protocol::publication_push(
+            &route.channel,
+            &message.envelope,
+            route.offset,
+            &message.event_type,
+            &message.trace_id,
+        ) else {
+            tracing::error!(trace_id = %message.trace_id, "stored envelope is not JSON; not delivered");
+            return;
+        };
+        let frame = websocket::text_frame(&bytes);
+        for sub in subs.by_conn.values() {
+            if sub.conn.cork() {
+                corked.push(&sub.conn);
+            }
+            sub.conn.publish(&route.channel, route.offset, &frame);
+        }
+        // Added up once per publication rather than one atomic add per recipient.
+        self.metrics.publications_delivered.inc_by(subs.by_conn.len() as u64);
+    }
+}
+
 impl BusSink for Hub {
     fn deliver(&self, message: &BusMessage) {
+        self.deliver_batch(std::slice::from_ref(message));
+    }
+
+    /// Every subscriber gets the frames of the whole batch in one write.
+    fn deliver_batch(&self, messages: &[BusMessage]) {
         let channels = read(&self.channels);
-        for route in &message.routes {
-            // Recorded before the fan-out below: a client that registers after
-            // this point finds it here, one that registered before receives it live.
-            self.recent.record(&route.channel, &route.epoch, route.offset, &message.envelope);
-            let Some(subs) = channels.get(route.channel.as_str()) else { continue };
-            if subs.by_conn.is_empty() {
-                continue;
+        let mut corked = Vec::new();
+        for message in messages {
+            for route in &message.routes {
+                // Recorded before the fan-out below: a client that registers after
+                // this point finds it here, one that registered before receives it live.
+                self.recent.record(&route.channel, &route.epoch, route.offset, &message.envelope);
+                let Some(subs) = channels.get(route.channel.as_str()) else { continue };
+                self.fan_out(subs, message, route, &mut corked);
             }
-            let Some(bytes) = protocol::publication_push(
-                &route.channel,
-                &message.envelope,
-                route.offset,
-                &message.event_type,
-                &message.trace_id,
-            ) else {
-                tracing::error!(trace_id = %message.trace_id, "stored envelope is not JSON; not delivered");
-                continue;
-            };
-            let frame: Frame = Arc::from(String::from_utf8_lossy(&bytes).as_ref());
-            let channel: Arc<str> = Arc::from(route.channel.as_str());
-            // Added up once per publication rather than one atomic add per recipient.
-            let mut delivered = 0;
-            for sub in subs.by_conn.values() {
-                let outgoing = Outgoing::Pub { channel: channel.clone(), offset: route.offset, frame: frame.clone() };
-                match sub.conn.mailbox.push(outgoing) {
-                    Ok(()) => delivered += 1,
-                    Err(PushError::Full) => {
-                        self.metrics.slow_consumer_closes.inc();
-                        tracing::warn!(client = %sub.conn.client_id, channel = %route.channel, "slow consumer: queue full, closing");
-                        sub.conn.close(Disconnect::SlowConsumer);
-                    }
-                    Err(PushError::Closed) => {}
-                }
-            }
-            self.metrics.publications_delivered.inc_by(delivered);
+        }
+        for conn in corked {
+            conn.uncork();
         }
     }
 

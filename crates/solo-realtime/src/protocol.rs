@@ -22,6 +22,25 @@ pub mod error_code {
     pub const EXPIRED: u32 = 110;
     pub const TOO_MANY_REQUESTS: u32 = 111;
     pub const UNRECOVERABLE_POSITION: u32 = 112;
+
+    /// The message sent with each code: one table for every reply error.
+    pub fn message(code: u32) -> &'static str {
+        match code {
+            UNAUTHORIZED => "unauthorized",
+            UNKNOWN_CHANNEL => "unknown channel",
+            PERMISSION_DENIED => "permission denied",
+            METHOD_NOT_FOUND => "method not found",
+            ALREADY_SUBSCRIBED => "already subscribed",
+            LIMIT_EXCEEDED => "limit exceeded",
+            BAD_REQUEST => "bad request",
+            NOT_AVAILABLE => "not available",
+            TOKEN_EXPIRED => "token expired",
+            EXPIRED => "expired",
+            TOO_MANY_REQUESTS => "too many requests",
+            UNRECOVERABLE_POSITION => "unrecoverable position",
+            _ => "internal server error",
+        }
+    }
 }
 
 /// A reason to close a connection, with its WebSocket close code. Codes below

@@ -131,8 +131,8 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<crate::presence::PresenceError> for ApiError {
-    fn from(err: crate::presence::PresenceError) -> Self {
+impl From<solo_realtime::presence::PresenceError> for ApiError {
+    fn from(err: solo_realtime::presence::PresenceError) -> Self {
         tracing::warn!(error = %err, "presence query failed");
         ApiError::Unavailable
     }

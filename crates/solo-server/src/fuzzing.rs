@@ -6,9 +6,9 @@
 use solo_domain::{Channel, QuietHours, Severity};
 
 use crate::auth::secrets::{hash_secret, looks_like_pat, PAT_PREFIX};
-use crate::realtime::protocol::{self, Disconnect};
-use crate::realtime::token::{ConnectionTokens, TokenError};
 use crate::settings::parse_quiet_hours;
+use solo_realtime::protocol::{self, Disconnect};
+use solo_realtime::token::{ConnectionTokens, TokenError};
 
 /// The key the token target verifies with; the seed corpus holds tokens signed with it.
 pub const TOKEN_FUZZ_KEY: &[u8] = b"solo-fuzzing-key-not-a-secret-0123456789";

@@ -3,10 +3,8 @@
 //! - [`settings`]: the one typed configuration.
 //! - [`routes`]: the HTTP API, one module per resource, and its OpenAPI document.
 //! - [`auth`]: passwords, sessions, personal access tokens, the `Caller` extractor.
-//! - [`access`]: who may read which channel.
-//! - [`bus`]: the `Bus` seam between nodes (in-process, or Redis pub/sub in a cluster).
-//! - [`presence`]: the `Presence` seam: who is subscribed where (the hub, or Redis in a cluster).
-//! - [`realtime`]: the WebSocket endpoint (Centrifugo protocol v2), connection tokens, the hub.
+//! - [`realtime`]: the WebSocket handshake and the connection-token endpoint;
+//!   the engine behind them (protocol, hub, bus, presence) is `solo-realtime`.
 //! - [`dispatcher`]: publishes committed outbox events to the bus, retrying forever.
 //! - [`workers`]: presence sweeper, history retention.
 //! - [`demo`]: the seeded workspace and simulated workstations of `solo serve --demo`.
@@ -18,9 +16,7 @@
 //! [`Server::run`] takes its listener and a shutdown future, so tests bind
 //! port 0 and stop the server when they are done.
 
-pub mod access;
 pub mod auth;
-pub mod bus;
 pub mod demo;
 pub mod dispatcher;
 pub mod error;
@@ -28,7 +24,6 @@ pub mod fuzzing;
 pub mod http;
 pub mod limits;
 pub mod metrics;
-pub mod presence;
 pub mod realtime;
 pub mod routes;
 pub mod serving;
@@ -50,13 +45,16 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::bus::{Bus, InProcessBus};
+use solo_realtime::bus::{Bus, InProcessBus};
+use solo_realtime::hub::HubTiming;
+use solo_realtime::presence::{PresenceWriter, RedisPresence, RedisPresenceOptions};
+use solo_realtime::protocol::Disconnect;
+use solo_realtime::token::ConnectionTokens;
+/// The engine's seams, re-exported for the binary and tests that build servers on them.
+pub use solo_realtime::{access, bus, presence};
+use solo_realtime::{Engine, EngineConfig};
+
 use crate::metrics::{Metrics, StatusLabels};
-use crate::presence::{LocalPresence, Presence, PresenceWriter, RedisPresence, RedisPresenceOptions};
-use crate::realtime::hub::{Hub, HubTiming};
-use crate::realtime::protocol::Disconnect;
-use crate::realtime::recent::RecentPublications;
-use crate::realtime::token::ConnectionTokens;
 use crate::settings::Settings;
 use crate::state::{AppState, Parts};
 
@@ -88,10 +86,6 @@ pub struct Server {
     /// Cluster mode: mirrors this node's subscribers into Redis while it runs.
     presence_writer: Option<PresenceWriter>,
 }
-
-/// Joins and leaves waiting for the cluster presence writer; beyond this they
-/// are dropped and repaired by its next refresh.
-const PRESENCE_QUEUE: usize = 65_536;
 
 impl Server {
     /// Builds a server on the store the settings name, and the in-process bus
@@ -139,24 +133,26 @@ impl Server {
             connect_timeout_ms: (settings.connect_timeout_secs.max(1) * 1000) as i64,
             refresh_grace_ms: (settings.refresh_grace_secs * 1000) as i64,
         };
-        let cluster_presence = cluster_presence.map(|presence| {
-            let (changes_tx, changes_rx) = tokio::sync::mpsc::channel(PRESENCE_QUEUE);
-            (presence, changes_tx, changes_rx)
-        });
-        let changes = cluster_presence.as_ref().map(|(_, tx, _)| tx.clone());
-        let recent = RecentPublications::new(
-            usize::try_from(settings.recovery_max_publications).unwrap_or(usize::MAX),
-            settings.recovery_cache_bytes,
-        );
-        let hub = Arc::new(Hub::new(settings.ws_queue_capacity, timing, metrics.clone(), changes, recent));
-        bus.subscribe(hub.clone());
-        let (presence, presence_writer): (Arc<dyn Presence>, _) = match cluster_presence {
-            Some((presence, _, changes_rx)) => {
-                (presence.clone(), Some(PresenceWriter::new(presence, hub.clone(), changes_rx)))
-            }
-            None => (Arc::new(LocalPresence::new(hub.clone())), None),
+        let config = EngineConfig {
+            queue_capacity: settings.ws_queue_capacity,
+            timing,
+            recovery_max_publications: settings.recovery_max_publications,
+            recovery_cache_bytes: settings.recovery_cache_bytes,
+            max_connections_per_user: settings.ws_max_connections_per_user,
+            max_message_bytes: settings.ws_max_message_bytes,
+            commands_per_sec: settings.ws_commands_per_sec,
+            access_cache_ttl_ms: settings.pat_cache_ttl_ms,
         };
-        let state = AppState::new(Parts { settings, store, bus, metrics, hub, presence, tokens, node_id });
+        let (engine, presence_writer) = Engine::new(
+            config,
+            store.clone(),
+            bus.as_ref(),
+            tokens,
+            metrics.realtime.clone(),
+            node_id,
+            cluster_presence,
+        );
+        let state = AppState::new(Parts { settings, store, bus, metrics, engine });
         Ok(Self { state, presence_writer })
     }
 
@@ -191,7 +187,7 @@ impl Server {
         let dispatcher = tokio::spawn(dispatcher::run(self.state.clone(), stop_dispatcher.clone()));
         let sweeper = tokio::spawn(workers::presence_sweeper(self.state.clone(), stop.clone()));
         let retention = tokio::spawn(workers::retention(self.state.clone(), stop.clone()));
-        let ticker = tokio::spawn(realtime::ticker(self.state.clone(), stop.clone()));
+        let ticker = tokio::spawn(self.state.engine().clone().run_ticker(stop.clone()));
         let revalidator = tokio::spawn(realtime::revalidator(self.state.clone(), stop.clone()));
         let simulation =
             self.state.settings().demo.then(|| tokio::spawn(demo::simulate(self.state.clone(), stop.clone())));

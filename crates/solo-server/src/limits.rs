@@ -6,7 +6,8 @@
 //!   once a source has failed that many times within a minute, every
 //!   authentication attempt from it is refused with 429 until the minute is
 //!   over, so a correct guess cannot be told apart from a wrong one.
-//! - Per realtime connection (`SOLO_WS_COMMANDS_PER_SEC`): see [`CommandLimiter`].
+//! - Per realtime connection (`SOLO_WS_COMMANDS_PER_SEC`): see
+//!   `solo_realtime::limits::CommandLimiter`.
 //!
 //! Limits are per node: behind a load balancer a client spreading requests over
 //! N nodes gets up to N times the budget, which is acceptable for abuse control.
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::error::ApiError;
 use crate::settings::Settings;
@@ -41,7 +42,6 @@ pub struct Limits {
     api: DefaultKeyedRateLimiter<String>,
     failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
     max_failures: u32,
-    commands_per_sec: u32,
     trust_forwarded_for: bool,
 }
 
@@ -57,7 +57,6 @@ impl Limits {
             api: RateLimiter::keyed(quota(settings.api_requests_per_sec)),
             failures: Mutex::new(HashMap::new()),
             max_failures: settings.auth_failures_per_minute.max(1),
-            commands_per_sec: settings.ws_commands_per_sec.max(1),
             trust_forwarded_for: settings.trust_forwarded_for,
         }
     }
@@ -99,47 +98,6 @@ impl Limits {
         entry.0 += 1;
         if entry.0 == self.max_failures {
             tracing::warn!(%source, "too many failed authentications: refusing this source for a minute");
-        }
-    }
-
-    /// A limiter for one realtime connection.
-    pub fn command_limiter(&self) -> CommandLimiter {
-        CommandLimiter {
-            limiter: RateLimiter::direct(quota(self.commands_per_sec)),
-            refused_in_a_row: 0,
-            close_after: self.commands_per_sec.max(10),
-        }
-    }
-}
-
-/// Commands of one realtime connection. Over budget a command is refused (error
-/// 111, the client may retry later); a client that keeps sending regardless is
-/// closed with 3013 after as many refusals in a row as its per-second budget.
-pub struct CommandLimiter {
-    limiter: DefaultDirectRateLimiter,
-    refused_in_a_row: u32,
-    close_after: u32,
-}
-
-/// What to do with one command.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Admission {
-    Run,
-    Refuse,
-    Close,
-}
-
-impl CommandLimiter {
-    pub fn admit(&mut self) -> Admission {
-        if self.limiter.check().is_ok() {
-            self.refused_in_a_row = 0;
-            return Admission::Run;
-        }
-        self.refused_in_a_row += 1;
-        if self.refused_in_a_row >= self.close_after {
-            Admission::Close
-        } else {
-            Admission::Refuse
         }
     }
 }
@@ -207,15 +165,5 @@ mod tests {
         }
         assert!(matches!(limits.check_source(source), Err(ApiError::TooManyRequests { .. })));
         assert!(limits.check_source(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 8))).is_ok());
-    }
-
-    #[test]
-    fn a_flooding_connection_is_refused_then_closed() {
-        let limits = Limits::new(&settings());
-        let mut commands = limits.command_limiter();
-        let outcomes: Vec<Admission> = (0..40).map(|_| commands.admit()).collect();
-        assert_eq!(outcomes.iter().filter(|a| **a == Admission::Run).count(), 20, "the burst runs");
-        assert_eq!(outcomes[20], Admission::Refuse);
-        assert_eq!(outcomes.last(), Some(&Admission::Close));
     }
 }

@@ -1,35 +1,23 @@
-//! The realtime transport: a WebSocket endpoint speaking the Centrifugo client
-//! protocol v2 (JSON), the connection-token endpoint, and the workers that keep
-//! live connections honest (pings and deadlines, revocation).
-//!
-//! - [`protocol`]: commands, replies, codes.
-//! - [`token`]: connection JWTs.
-//! - [`hub`]: this node's connections and subscriptions, and fan-out.
-//! - [`client`]: one connection's reader and writer.
+//! The realtime engine's HTTP side: the WebSocket endpoint (the opening
+//! handshake, then the socket is handed to [`solo_realtime::Engine`]), the
+//! connection-token endpoint, and the revalidator that ends what a revocation
+//! takes away. Everything after the handshake lives in `solo-realtime`.
 
-pub mod client;
-pub mod hub;
-pub mod mailbox;
-pub mod protocol;
-pub mod recent;
-pub mod token;
-
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::State;
-use axum::http::{header, HeaderMap};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use solo_domain::time::{format_ms, now_ms};
-use solo_domain::{TokenId, UserId};
+use solo_realtime::websocket::accept_key;
+use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-use self::protocol::Disconnect;
-use crate::access::may_read;
 use crate::auth::{scopes, Caller, Via};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
@@ -105,57 +93,77 @@ fn origin_allowed(settings: &crate::settings::Settings, headers: &HeaderMap) -> 
         .any(|allowed| allowed == "*" || (!allowed.is_empty() && allowed == origin))
 }
 
-async fn websocket(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
-) -> Response {
-    if !origin_allowed(state.settings(), &headers) {
+/// Whether `headers` hold `token` in the comma-separated list of `name`.
+fn header_has(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|v| v.trim().eq_ignore_ascii_case(token))
+}
+
+/// The subprotocol Solo speaks, when the client offers it.
+const SUBPROTOCOL: &str = "centrifuge-json";
+
+/// The WebSocket opening handshake (RFC 6455, section 4.2). On success the
+/// upgraded TCP socket goes to the realtime engine, which frames its own
+/// messages (see `solo_realtime::websocket`).
+async fn websocket(State(state): State<AppState>, mut request: Request) -> Response {
+    let headers = request.headers();
+    if !origin_allowed(state.settings(), headers) {
         tracing::warn!(origin = ?headers.get(header::ORIGIN), "WebSocket upgrade from a foreign origin refused");
         return ApiError::Forbidden("this origin may not open realtime connections (see SOLO_ALLOWED_ORIGINS)".into())
             .into_response();
     }
-    let upgrade = match upgrade {
-        Ok(upgrade) => upgrade,
-        Err(rejection) => {
-            return ApiError::BadRequest(format!("expected a WebSocket upgrade: {}", rejection.body_text()))
-                .into_response()
-        }
+    let key = headers.get(header::SEC_WEBSOCKET_KEY).and_then(|k| k.to_str().ok()).map(str::to_owned);
+    let problem = if request.method() != Method::GET {
+        Some("the request method must be GET")
+    } else if !header_has(headers, header::CONNECTION, "upgrade") {
+        Some("Connection header did not include 'upgrade'")
+    } else if !header_has(headers, header::UPGRADE, "websocket") {
+        Some("`Upgrade` header did not include 'websocket'")
+    } else if headers.get(header::SEC_WEBSOCKET_VERSION).and_then(|v| v.to_str().ok()) != Some("13") {
+        Some("`Sec-WebSocket-Version` header did not include '13'")
+    } else if key.is_none() {
+        Some("`Sec-WebSocket-Key` header missing")
+    } else {
+        None
     };
-    let max = state.settings().ws_max_message_bytes;
-    upgrade
-        .protocols(["centrifuge-json"])
-        .max_message_size(max)
-        .max_frame_size(max)
-        // Clients send small commands; a larger frame grows the buffer as needed.
-        .read_buffer_size(512)
-        .write_buffer_size(0)
-        .on_upgrade(move |socket| client::serve(state, socket))
-}
-
-/// Whether the credential a connection token came from still stands.
-pub async fn source_is_valid(state: &AppState, source: &str, user: &UserId) -> Result<bool, solo_store::StoreError> {
-    if let Some(hash) = source.strip_prefix("session:") {
-        return Ok(state.store().session_by_hash(hash, now_ms()).await?.is_some_and(|s| &s.user_id == user));
-    }
-    let Ok(id) = TokenId::parse(source) else { return Ok(false) };
-    Ok(state
-        .store()
-        .access_token_by_id(&id)
-        .await?
-        .is_some_and(|t| &t.user_id == user && t.revoked_at.is_none() && t.expires_at.is_none_or(|e| e > now_ms())))
-}
-
-/// Once a second: pings, pong and connect deadlines, token expiry.
-pub async fn ticker(state: AppState, shutdown: CancellationToken) {
-    let mut ticker = tokio::time::interval(Duration::from_secs(1));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => state.hub().tick(now_ms()),
-            _ = shutdown.cancelled() => return,
+    let on_upgrade = request.extensions_mut().remove::<hyper::upgrade::OnUpgrade>();
+    let (Some(key), None, Some(on_upgrade)) = (key, problem, on_upgrade) else {
+        let problem = problem.unwrap_or("connection is not upgradable");
+        return ApiError::BadRequest(format!("expected a WebSocket upgrade: {problem}")).into_response();
+    };
+    let protocol = header_has(request.headers(), header::SEC_WEBSOCKET_PROTOCOL, SUBPROTOCOL);
+    let engine = state.engine().clone();
+    tokio::spawn(async move {
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(e) => {
+                tracing::debug!(error = %e, "WebSocket upgrade failed");
+                return;
+            }
+        };
+        // The accept loop serves plain TCP streams: take the socket back from
+        // hyper, with whatever the client sent after its request.
+        match upgraded.downcast::<TokioIo<TcpStream>>() {
+            Ok(parts) => engine.serve_websocket(parts.io.into_inner(), parts.read_buf).await,
+            Err(_) => tracing::error!("upgraded connection is not a TCP stream; closing it"),
         }
+    });
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let out = response.headers_mut();
+    out.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    out.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    if let Ok(accept) = HeaderValue::from_str(&accept_key(&key)) {
+        out.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
     }
+    if protocol {
+        out.insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(SUBPROTOCOL));
+    }
+    response
 }
 
 /// Ends what a revocation takes away, within seconds: when a token is revoked, a
@@ -184,41 +192,7 @@ pub async fn revalidator(state: AppState, shutdown: CancellationToken) {
         // Access was taken away somewhere (perhaps on another node): verified
         // tokens must be read again.
         state.pat_cache().clear();
-        revalidate_all(&state).await;
-    }
-}
-
-async fn revalidate_all(state: &AppState) {
-    let hub = state.hub();
-    for conn in hub.connections() {
-        let Some(auth) = conn.auth() else { continue };
-        match source_is_valid(state, &auth.source, &auth.user_id).await {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::info!(client = %conn.client_id, user_id = %auth.user_id, "credential revoked: closing connection");
-                conn.close(Disconnect::InvalidToken);
-                continue;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "revalidation failed");
-                continue;
-            }
-        }
-        for channel in hub.channels_of(&conn) {
-            let Ok(parsed) = solo_domain::Channel::parse(&channel) else { continue };
-            if let Ok(false) = may_read(state.store(), &auth.user_id, &parsed).await {
-                if hub.unsubscribe(&conn, &channel) {
-                    let push = protocol::push(
-                        &channel,
-                        "unsubscribe",
-                        &serde_json::json!({ "code": 2000, "reason": "permission revoked" }),
-                    );
-                    let frame: hub::Frame = Arc::from(String::from_utf8_lossy(&push).as_ref());
-                    conn.push_or_close(hub::Outgoing::Unsubscribed { channel: channel.clone(), frame: Some(frame) });
-                    tracing::info!(client = %conn.client_id, %channel, "permission revoked: unsubscribed");
-                }
-            }
-        }
+        state.engine().revalidate_all().await;
     }
 }
 

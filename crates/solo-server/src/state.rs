@@ -4,13 +4,15 @@ use std::sync::Arc;
 
 use solo_store::Store;
 
+use solo_realtime::bus::Bus;
+use solo_realtime::hub::Hub;
+use solo_realtime::presence::{Presence, PresenceError};
+use solo_realtime::token::ConnectionTokens;
+use solo_realtime::Engine;
+
 use crate::auth::pat_cache::PatCache;
-use crate::bus::Bus;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
-use crate::presence::{Presence, PresenceError};
-use crate::realtime::hub::Hub;
-use crate::realtime::token::ConnectionTokens;
 use crate::routes::workstations::OnlineUser;
 use crate::settings::Settings;
 
@@ -25,10 +27,7 @@ struct Inner {
     store: Arc<dyn Store>,
     bus: Arc<dyn Bus>,
     metrics: Arc<Metrics>,
-    hub: Arc<Hub>,
-    presence: Arc<dyn Presence>,
-    tokens: ConnectionTokens,
-    node_id: String,
+    engine: Arc<Engine>,
     limits: Limits,
     pat_cache: PatCache,
 }
@@ -39,20 +38,15 @@ pub struct Parts {
     pub store: Arc<dyn Store>,
     pub bus: Arc<dyn Bus>,
     pub metrics: Arc<Metrics>,
-    pub hub: Arc<Hub>,
-    pub presence: Arc<dyn Presence>,
-    pub tokens: ConnectionTokens,
-    pub node_id: String,
+    pub engine: Arc<Engine>,
 }
 
 impl AppState {
     pub fn new(parts: Parts) -> Self {
-        let Parts { settings, store, bus, metrics, hub, presence, tokens, node_id } = parts;
+        let Parts { settings, store, bus, metrics, engine } = parts;
         let limits = Limits::new(&settings);
         let pat_cache = PatCache::new(settings.pat_cache_ttl_ms);
-        Self {
-            inner: Arc::new(Inner { settings, store, bus, metrics, hub, presence, tokens, node_id, limits, pat_cache }),
-        }
+        Self { inner: Arc::new(Inner { settings, store, bus, metrics, engine, limits, pat_cache }) }
     }
 
     /// A fresh node id: `node-` and 12 hex digits.
@@ -80,13 +74,18 @@ impl AppState {
         &self.inner.metrics
     }
 
+    /// The realtime engine of this node.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.inner.engine
+    }
+
     pub fn hub(&self) -> &Arc<Hub> {
-        &self.inner.hub
+        self.inner.engine.hub()
     }
 
     /// Who is subscribed where, cluster-wide.
     pub fn presence(&self) -> &dyn Presence {
-        self.inner.presence.as_ref()
+        self.inner.engine.presence()
     }
 
     /// Rate limits of this node.
@@ -100,12 +99,12 @@ impl AppState {
     }
 
     pub fn tokens(&self) -> &ConnectionTokens {
-        &self.inner.tokens
+        self.inner.engine.tokens()
     }
 
     /// This process's name in the cluster (shown to clients in `connect`).
     pub fn node_id(&self) -> &str {
-        &self.inner.node_id
+        self.inner.engine.node_id()
     }
 
     /// Distinct users connected to a workspace's realtime channel right now, on

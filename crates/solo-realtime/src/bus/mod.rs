@@ -40,6 +40,14 @@ pub trait BusSink: Send + Sync {
     /// Called for every message, in publish order. Must not block.
     fn deliver(&self, message: &BusMessage);
 
+    /// Several messages at once, in order (what the dispatcher published
+    /// together), so a receiver can write each recipient's share in one go.
+    fn deliver_batch(&self, messages: &[BusMessage]) {
+        for message in messages {
+            self.deliver(message);
+        }
+    }
+
     /// A subscriber of another node joined or left a channel (cluster mode).
     fn presence_changed(&self, _change: &crate::presence::RemotePresenceChange) {}
 
@@ -90,10 +98,8 @@ impl Bus for InProcessBus {
             Ok(sinks) => sinks.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         };
-        for message in messages {
-            for sink in &sinks {
-                sink.deliver(message);
-            }
+        for sink in &sinks {
+            sink.deliver_batch(messages);
         }
         Ok(())
     }

@@ -15,8 +15,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::realtime::hub::Hub;
-use crate::realtime::protocol::ClientInfo;
+use crate::hub::Hub;
+use crate::protocol::ClientInfo;
 
 pub use self::redis::{changes_channel, PresenceWriter, RedisPresence, RedisPresenceOptions};
 

@@ -25,8 +25,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::{LocalPresenceChange, Presence, PresenceError, PresenceKind, RemotePresenceChange};
 use crate::bus::RedisConnection;
-use crate::realtime::hub::Hub;
-use crate::realtime::protocol::ClientInfo;
+use crate::hub::Hub;
+use crate::protocol::ClientInfo;
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 /// Changes written to Redis in one round trip.

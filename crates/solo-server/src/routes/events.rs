@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use solo_domain::Channel;
 
-use crate::access::may_read;
 use crate::auth::{scopes, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{conditional_json, ApiQuery};
 use crate::state::AppState;
+use solo_realtime::access::may_read;
 
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;

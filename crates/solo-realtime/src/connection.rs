@@ -1,0 +1,451 @@
+//! One connection's shared state and its write path.
+//!
+//! Who owns the socket: the connection's task reads it and runs commands; the
+//! write side is shared. Whoever has something to send (the hub's fan-out, the
+//! ticker's ping, the task's own replies) takes the connection's outbound lock
+//! and, when nothing is waiting before it, writes the ready frame straight into
+//! the socket without blocking (`try_write`). Only what the socket does not
+//! take at once is kept, in order, in the connection's backlog, and the task is
+//! woken to write it when the socket becomes writable. An idle or keeping-up
+//! connection therefore costs one non-blocking write per delivery: no queue, no
+//! task wake, no copy.
+//!
+//! Backpressure is decided here: a backlog longer than the queue capacity
+//! (`SOLO_WS_QUEUE_CAPACITY` frames), or one that has not moved for
+//! [`WRITE_STALL_MS`] (checked by the hub's ticker), closes the connection
+//! with 3008 (slow consumer) instead of growing memory.
+//!
+//! Offsets are decided here too: a publication is written only if it is its
+//! channel's next offset; a repeat is dropped, a gap closes with 3010 so the
+//! client recovers from history. While a subscription is being set up its
+//! publications are held, and released in order once the subscribe reply is out.
+
+use std::collections::{HashSet, VecDeque};
+use std::io::{self, IoSlice};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use bytes::Bytes;
+use solo_domain::UserId;
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+
+use crate::protocol::Disconnect;
+
+pub type ConnId = u64;
+
+/// A ready-to-write frame, shared between recipients.
+pub type Frame = Bytes;
+
+/// Publications held for a subscription being set up before the client is
+/// considered too slow.
+const MAX_HELD: usize = 4096;
+/// A backlog that has not moved for this long means the client is not reading.
+pub const WRITE_STALL_MS: i64 = 10_000;
+/// Frames handed to one vectored write.
+const MAX_IOVECS: usize = 64;
+
+/// The protocol's server ping: an empty JSON object in a text frame.
+static PING: &[u8] = b"\x81\x02{}";
+
+/// Who a connection belongs to, once `connect` succeeded.
+#[derive(Debug, Clone)]
+pub struct ConnAuth {
+    pub user_id: UserId,
+    /// Shared with every subscription's client info rather than copied.
+    pub info: Arc<serde_json::Value>,
+    /// The credential the connection token came from (`pat_…` or `session:<hash>`).
+    pub source: Arc<str>,
+    pub expires_at_ms: i64,
+}
+
+enum ChannelState {
+    /// Being set up: publications are held until the subscribe reply is written.
+    Pending(Vec<(u64, Frame)>),
+    /// Live: the last offset written.
+    Live(u64),
+}
+
+/// What the write side knows, behind one lock.
+#[derive(Default)]
+struct Outbound {
+    /// Each subscribed channel's state. A connection holds a handful of
+    /// channels, so a short list beats hashing the channel name per publication.
+    channels: Vec<(Arc<str>, ChannelState)>,
+    /// Frames the socket has not taken yet, in order; the first may be the
+    /// unwritten rest of a frame (`head_partial`).
+    backlog: VecDeque<Frame>,
+    head_partial: bool,
+    /// Frames queued by a corked fan-out, to be written together by [`Connection::uncork`].
+    corked: bool,
+    /// When the backlog last moved (ms), while it is not empty.
+    stalled_since_ms: i64,
+    /// The task has stopped writing: later frames are dropped.
+    finished: bool,
+}
+
+impl Outbound {
+    fn channel(&mut self, channel: &str) -> Option<&mut ChannelState> {
+        self.channels.iter_mut().find(|(name, _)| &**name == channel).map(|(_, state)| state)
+    }
+
+    fn set_channel(&mut self, channel: Arc<str>, state: ChannelState) -> Option<ChannelState> {
+        match self.channel(&channel) {
+            Some(slot) => Some(std::mem::replace(slot, state)),
+            None => {
+                self.channels.push((channel, state));
+                None
+            }
+        }
+    }
+
+    fn remove_channel(&mut self, channel: &str) {
+        self.channels.retain(|(name, _)| &**name != channel);
+    }
+}
+
+/// Whether the backlog is now empty, or the socket would block.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Flushed {
+    All,
+    Blocked,
+}
+
+/// Shared state of one connection.
+pub struct Connection {
+    pub id: ConnId,
+    pub client_id: String,
+    socket: TcpStream,
+    out: Mutex<Outbound>,
+    queue_limit: usize,
+    /// Wakes the connection's task: a backlog to write, or closing.
+    wake: Notify,
+    closing: AtomicBool,
+    close_reason: OnceLock<Disconnect>,
+    pub(crate) opened_at_ms: i64,
+    auth: Mutex<Option<ConnAuth>>,
+    pub(crate) next_ping_at_ms: AtomicI64,
+    /// When the outstanding ping was sent; 0 when none is outstanding.
+    pub(crate) ping_sent_at_ms: AtomicI64,
+    /// The channels this connection is subscribed to in the hub, so
+    /// per-connection questions never scan every channel of the node.
+    pub(crate) channels: Mutex<HashSet<Arc<str>>>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection").field("id", &self.id).field("client_id", &self.client_id).finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Connection {
+    pub(crate) fn new(id: ConnId, socket: TcpStream, queue_limit: usize, now_ms: i64, first_ping_at_ms: i64) -> Self {
+        Self {
+            id,
+            client_id: uuid::Uuid::new_v4().to_string(),
+            socket,
+            out: Mutex::new(Outbound::default()),
+            queue_limit: queue_limit.max(8),
+            wake: Notify::new(),
+            closing: AtomicBool::new(false),
+            close_reason: OnceLock::new(),
+            opened_at_ms: now_ms,
+            auth: Mutex::new(None),
+            next_ping_at_ms: AtomicI64::new(first_ping_at_ms),
+            ping_sent_at_ms: AtomicI64::new(0),
+            channels: Mutex::new(HashSet::new()),
+        }
+    }
+
+    pub(crate) fn socket(&self) -> &TcpStream {
+        &self.socket
+    }
+
+    /// Closes the connection with `reason` (the first reason given wins).
+    pub fn close(&self, reason: Disconnect) {
+        let _ = self.close_reason.set(reason);
+        self.end();
+    }
+
+    /// Ends the connection without a reason of its own (the client left).
+    pub fn end(&self) {
+        self.closing.store(true, Ordering::Release);
+        self.wake.notify_one();
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
+    pub fn close_reason(&self) -> Option<Disconnect> {
+        self.close_reason.get().copied()
+    }
+
+    pub fn auth(&self) -> Option<ConnAuth> {
+        lock(&self.auth).clone()
+    }
+
+    pub fn set_auth(&self, auth: ConnAuth) {
+        *lock(&self.auth) = Some(auth);
+    }
+
+    /// A pong arrived; false when no ping was outstanding (a protocol error).
+    pub fn pong(&self) -> bool {
+        self.ping_sent_at_ms.swap(0, Ordering::AcqRel) != 0
+    }
+
+    /// Waits until the write side asks the task for something (a backlog to
+    /// write, or closing).
+    pub(crate) async fn woken(&self) {
+        self.wake.notified().await;
+    }
+
+    /// Whether frames wait for the socket to become writable.
+    pub(crate) fn has_backlog(&self) -> bool {
+        !lock(&self.out).backlog.is_empty()
+    }
+
+    /// Runs `step` on the write side; a failure closes the connection.
+    fn with_out(&self, step: impl FnOnce(&Self, &mut Outbound) -> Result<(), Disconnect>) {
+        if self.is_closing() {
+            return;
+        }
+        let result = {
+            let mut out = lock(&self.out);
+            if out.finished {
+                return;
+            }
+            step(self, &mut out)
+        };
+        if let Err(reason) = result {
+            self.close(reason);
+        }
+    }
+
+    /// Writes `frame` now if nothing waits before it and the socket takes it;
+    /// keeps what it does not take. Corked: only queues it.
+    fn send_locked(&self, out: &mut Outbound, frame: Frame) -> Result<(), Disconnect> {
+        if !out.backlog.is_empty() || out.corked {
+            if out.backlog.len() >= self.queue_limit {
+                return Err(Disconnect::SlowConsumer);
+            }
+            out.backlog.push_back(frame);
+            return Ok(());
+        }
+        match self.socket.try_write(&frame) {
+            Ok(n) if n == frame.len() => return Ok(()),
+            Ok(n) => {
+                out.backlog.push_back(frame.slice(n..));
+                out.head_partial = true;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                out.backlog.push_back(frame);
+                out.head_partial = false;
+            }
+            Err(_) => return Err(Disconnect::WriteError),
+        }
+        out.stalled_since_ms = solo_domain::time::now_ms();
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Writes as much of the backlog as the socket takes now.
+    fn flush_locked(&self, out: &mut Outbound) -> io::Result<Flushed> {
+        while !out.backlog.is_empty() {
+            let written = {
+                let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+                let mut count = 0;
+                for (slot, frame) in slices.iter_mut().zip(out.backlog.iter()) {
+                    *slot = IoSlice::new(frame);
+                    count += 1;
+                }
+                match self.socket.try_write_vectored(&slices[..count]) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flushed::Blocked),
+                    Err(e) => return Err(e),
+                }
+            };
+            if written == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            out.stalled_since_ms = solo_domain::time::now_ms();
+            let mut left = written;
+            while left > 0 {
+                let Some(front) = out.backlog.front_mut() else { break };
+                if left >= front.len() {
+                    left -= front.len();
+                    out.backlog.pop_front();
+                    out.head_partial = false;
+                } else {
+                    *front = front.slice(left..);
+                    out.head_partial = true;
+                    left = 0;
+                }
+            }
+        }
+        // A burst's backlog gives its memory back.
+        out.backlog = VecDeque::new();
+        Ok(Flushed::All)
+    }
+
+    /// Writes the backlog as far as the socket takes it (the task, when woken
+    /// or when the socket became writable).
+    pub(crate) fn flush(&self) -> Flushed {
+        let result = {
+            let mut out = lock(&self.out);
+            if out.finished {
+                return Flushed::All;
+            }
+            self.flush_locked(&mut out)
+        };
+        match result {
+            Ok(flushed) => flushed,
+            Err(_) => {
+                self.close(Disconnect::WriteError);
+                Flushed::All
+            }
+        }
+    }
+
+    /// Sends a reply or push.
+    pub fn send(&self, frame: Frame) {
+        self.with_out(|conn, out| conn.send_locked(out, frame));
+    }
+
+    /// Sends the protocol's ping.
+    pub(crate) fn ping(&self) {
+        self.send(Bytes::from_static(PING));
+    }
+
+    /// Delivers a publication of `channel` at `offset`, in offset order.
+    pub fn publish(&self, channel: &str, offset: u64, frame: &Frame) {
+        self.with_out(|conn, out| conn.publish_locked(out, channel, offset, frame));
+    }
+
+    fn publish_locked(&self, out: &mut Outbound, channel: &str, offset: u64, frame: &Frame) -> Result<(), Disconnect> {
+        match out.channel(channel) {
+            None => Ok(()),
+            Some(ChannelState::Pending(held)) => {
+                if held.len() >= MAX_HELD {
+                    return Err(Disconnect::SlowConsumer);
+                }
+                held.push((offset, frame.clone()));
+                Ok(())
+            }
+            Some(ChannelState::Live(last)) => {
+                if offset == *last + 1 {
+                    *last = offset;
+                    self.send_locked(out, frame.clone())
+                } else if offset > *last + 1 {
+                    Err(Disconnect::InsufficientState)
+                } else {
+                    // A repeat (the dispatcher published it again): already written.
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    /// Corks the connection for a fan-out batch: frames are queued, not written,
+    /// until [`Connection::uncork`]. Returns false when it is corked already or
+    /// already has a backlog (the task writes that), so the hub uncorks each
+    /// connection once.
+    pub(crate) fn cork(&self) -> bool {
+        let mut out = lock(&self.out);
+        if out.corked || out.finished || !out.backlog.is_empty() {
+            return false;
+        }
+        out.corked = true;
+        true
+    }
+
+    /// Writes what a corked fan-out queued, in as few writes as the socket allows.
+    pub(crate) fn uncork(&self) {
+        let result = {
+            let mut out = lock(&self.out);
+            out.corked = false;
+            if out.finished || out.backlog.is_empty() {
+                return;
+            }
+            self.flush_locked(&mut out)
+        };
+        match result {
+            Ok(Flushed::All) => {}
+            Ok(Flushed::Blocked) => {
+                lock(&self.out).stalled_since_ms = solo_domain::time::now_ms();
+                self.wake.notify_one();
+            }
+            Err(_) => self.close(Disconnect::WriteError),
+        }
+    }
+
+    /// A subscription is being set up: hold its publications until it is ready.
+    pub(crate) fn hold(&self, channel: Arc<str>) {
+        self.with_out(|_, out| {
+            out.set_channel(channel, ChannelState::Pending(Vec::new()));
+            Ok(())
+        });
+    }
+
+    /// Subscriptions are ready: sends `reply`, then goes live on each channel
+    /// from the given offset, releasing what was held.
+    pub(crate) fn go_live(&self, positions: Vec<(Arc<str>, u64)>, reply: Frame) {
+        self.with_out(|conn, out| {
+            conn.send_locked(out, reply)?;
+            for (channel, offset) in positions {
+                let held = match out.set_channel(channel.clone(), ChannelState::Live(offset)) {
+                    Some(ChannelState::Pending(held)) => held,
+                    _ => Vec::new(),
+                };
+                for (offset, frame) in held {
+                    conn.publish_locked(out, &channel, offset, &frame)?;
+                }
+            }
+            Ok(())
+        });
+    }
+
+    /// Setting up a subscription failed: drops what was held.
+    pub(crate) fn abandon(&self, channel: &str) {
+        self.with_out(|_, out| {
+            out.remove_channel(channel);
+            Ok(())
+        });
+    }
+
+    /// The subscription ended: sends `frame` if any and drops later publications.
+    pub fn unsubscribed(&self, channel: &str, frame: Option<Frame>) {
+        self.with_out(|conn, out| {
+            out.remove_channel(channel);
+            match frame {
+                Some(frame) => conn.send_locked(out, frame),
+                None => Ok(()),
+            }
+        });
+    }
+
+    /// Whether the backlog has not moved for [`WRITE_STALL_MS`].
+    pub(crate) fn stalled(&self, now_ms: i64) -> bool {
+        let out = lock(&self.out);
+        !out.backlog.is_empty() && now_ms - out.stalled_since_ms > WRITE_STALL_MS
+    }
+
+    /// Stops the write side and returns what must still go out before the
+    /// close frame: the unwritten rest of a frame already begun (anything else
+    /// queued is dropped, as the client is going away).
+    pub(crate) fn finish(&self) -> Option<Frame> {
+        let mut out = lock(&self.out);
+        out.finished = true;
+        out.channels = Vec::new();
+        let backlog = std::mem::take(&mut out.backlog);
+        if out.head_partial {
+            backlog.into_iter().next()
+        } else {
+            None
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! Solo Realtime's engine: everything between a committed event and the
+//! sockets of the clients that should see it, and nothing about HTTP routes.
+//! The server (`solo-server`) accepts connections and hands each upgraded
+//! socket to [`Engine::serve_websocket`]; it publishes committed events through
+//! the [`bus::Bus`], whose receiver on every node is the [`hub::Hub`].
+//!
+//! - [`protocol`]: the Centrifugo client protocol v2 (JSON): commands, replies, codes.
+//! - [`websocket`]: the WebSocket wire format, with frames built once per publication.
+//! - [`connection`]: one connection's state and its write path (direct writes, backlog, 3008).
+//! - [`transport`]: the task that serves one WebSocket connection.
+//! - [`session`]: one connection's commands (connect, subscribe and recovery, history, presence).
+//! - [`hub`]: this node's connections and subscriptions, fan-out, the shared ticker.
+//! - [`recent`]: every channel's latest publications, for recovery from memory.
+//! - [`token`]: connection JWTs.
+//! - [`access`]: who may connect and read which channel, with a short-lived cache.
+//! - [`bus`]: the `Bus` seam between nodes (in-process, or Redis pub/sub).
+//! - [`presence`]: the `Presence` seam: who is subscribed where (the hub, or Redis).
+//! - [`limits`]: the per-connection command budget.
+//! - [`metrics`]: the engine's Prometheus metrics.
+
+pub mod access;
+pub mod bus;
+pub mod connection;
+pub mod hub;
+pub mod limits;
+pub mod metrics;
+pub mod presence;
+pub mod protocol;
+pub mod recent;
+pub mod session;
+pub mod token;
+pub mod transport;
+pub mod websocket;
+
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use solo_domain::time::now_ms;
+use solo_domain::UserId;
+use solo_store::{Store, StoreResult};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::access::AccessCache;
+use crate::bus::Bus;
+use crate::hub::{Hub, HubTiming};
+use crate::metrics::RealtimeMetrics;
+use crate::presence::{LocalPresence, Presence, PresenceWriter, RedisPresence};
+use crate::protocol::Disconnect;
+use crate::recent::RecentPublications;
+use crate::token::ConnectionTokens;
+
+/// Joins and leaves waiting for the cluster presence writer; beyond this they
+/// are dropped and repaired by its next refresh.
+const PRESENCE_QUEUE: usize = 65_536;
+
+/// The engine's settings (the server reads them from its configuration).
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Frames a connection may have waiting for its socket before it is
+    /// closed as a slow consumer (3008).
+    pub queue_capacity: usize,
+    pub timing: HubTiming,
+    /// Most publications a recovery returns; past it the client reloads.
+    pub recovery_max_publications: u64,
+    /// Memory for the latest publications of every channel (recovery from memory).
+    pub recovery_cache_bytes: usize,
+    pub max_connections_per_user: usize,
+    /// Largest message a client may send.
+    pub max_message_bytes: usize,
+    pub commands_per_sec: u32,
+    /// How long the store's answers about credentials and memberships are trusted.
+    pub access_cache_ttl_ms: u64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            queue_capacity: 1024,
+            timing: HubTiming::default(),
+            recovery_max_publications: 300,
+            recovery_cache_bytes: 32 * 1024 * 1024,
+            max_connections_per_user: 100,
+            max_message_bytes: 64 * 1024,
+            commands_per_sec: 100,
+            access_cache_ttl_ms: 5_000,
+        }
+    }
+}
+
+/// One node's realtime engine.
+pub struct Engine {
+    config: EngineConfig,
+    store: Arc<dyn Store>,
+    hub: Arc<Hub>,
+    presence: Arc<dyn Presence>,
+    tokens: ConnectionTokens,
+    metrics: Arc<RealtimeMetrics>,
+    node_id: String,
+    access: AccessCache,
+    /// The connection info of tokens seen recently, so the many connections of
+    /// one user (tabs, reconnects) share one copy.
+    infos: Mutex<Vec<Weak<serde_json::Value>>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("node_id", &self.node_id).finish_non_exhaustive()
+    }
+}
+
+/// How many distinct connection infos are shared at most.
+const SHARED_INFOS: usize = 256;
+
+impl Engine {
+    /// An engine on `store`, receiving from `bus`. With `cluster_presence`,
+    /// subscribers are mirrored into Redis by the returned writer, which must
+    /// be run while the engine serves.
+    pub fn new(
+        config: EngineConfig,
+        store: Arc<dyn Store>,
+        bus: &dyn Bus,
+        tokens: ConnectionTokens,
+        metrics: Arc<RealtimeMetrics>,
+        node_id: String,
+        cluster_presence: Option<Arc<RedisPresence>>,
+    ) -> (Arc<Self>, Option<PresenceWriter>) {
+        let (changes_tx, changes_rx) = match cluster_presence {
+            Some(_) => {
+                let (tx, rx) = mpsc::channel(PRESENCE_QUEUE);
+                (Some(tx), Some(rx))
+            }
+            None => (None, None),
+        };
+        let recent = RecentPublications::new(
+            usize::try_from(config.recovery_max_publications).unwrap_or(usize::MAX),
+            config.recovery_cache_bytes,
+        );
+        let hub = Arc::new(Hub::new(config.queue_capacity, config.timing, metrics.clone(), changes_tx, recent));
+        bus.subscribe(hub.clone());
+        let (presence, writer): (Arc<dyn Presence>, _) = match (cluster_presence, changes_rx) {
+            (Some(presence), Some(changes)) => {
+                (presence.clone(), Some(PresenceWriter::new(presence, hub.clone(), changes)))
+            }
+            _ => (Arc::new(LocalPresence::new(hub.clone())), None),
+        };
+        let access = AccessCache::new(config.access_cache_ttl_ms);
+        let engine = Arc::new(Self {
+            config,
+            store,
+            hub,
+            presence,
+            tokens,
+            metrics,
+            node_id,
+            access,
+            infos: Mutex::new(Vec::new()),
+        });
+        (engine, writer)
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    /// Who is subscribed where, cluster-wide.
+    pub fn presence(&self) -> &dyn Presence {
+        self.presence.as_ref()
+    }
+
+    pub fn tokens(&self) -> &ConnectionTokens {
+        &self.tokens
+    }
+
+    pub fn metrics(&self) -> &RealtimeMetrics {
+        &self.metrics
+    }
+
+    /// This process's name in the cluster (shown to clients in `connect`).
+    pub fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
+    pub fn access(&self) -> &AccessCache {
+        &self.access
+    }
+
+    /// Whether the credential behind a connection token still stands.
+    pub async fn credential_is_valid(&self, source: &Arc<str>, user: &UserId) -> StoreResult<bool> {
+        self.access.credential_is_valid(self.store(), source, user).await
+    }
+
+    /// `info` as one shared copy per distinct value.
+    fn shared_info(&self, info: serde_json::Value) -> Arc<serde_json::Value> {
+        let mut infos = self.infos.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(shared) = infos.iter().filter_map(Weak::upgrade).find(|shared| **shared == info) {
+            return shared;
+        }
+        let shared = Arc::new(info);
+        if infos.len() >= SHARED_INFOS {
+            infos.retain(|weak| weak.strong_count() > 0);
+            if infos.len() >= SHARED_INFOS {
+                infos.remove(0);
+            }
+        }
+        infos.push(Arc::downgrade(&shared));
+        shared
+    }
+
+    /// Closes every connection with `reason` (e.g. shutdown).
+    pub fn close_all(&self, reason: Disconnect) {
+        self.hub.close_all(reason);
+    }
+
+    /// Once a second until `shutdown`: pings, pong and connect deadlines, token
+    /// expiry, stalled writes.
+    pub async fn run_ticker(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut ticker = tokio::time::interval(Duration::from_secs(1));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => self.hub.tick(now_ms()),
+                _ = shutdown.cancelled() => return,
+            }
+        }
+    }
+
+    /// Access was taken away somewhere (a token revoked, a session ended, a
+    /// member removed, perhaps on another node): forgets cached answers, then
+    /// checks every live connection's credential and subscriptions again,
+    /// closing (3500) or unsubscribing what no longer stands.
+    pub async fn revalidate_all(&self) {
+        self.access.clear();
+        let hub = &self.hub;
+        for conn in hub.connections() {
+            let Some(auth) = conn.auth() else { continue };
+            match self.credential_is_valid(&auth.source, &auth.user_id).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::info!(client = %conn.client_id, user_id = %auth.user_id, "credential revoked: closing connection");
+                    conn.close(Disconnect::InvalidToken);
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "revalidation failed");
+                    continue;
+                }
+            }
+            for channel in hub.channels_of(&conn) {
+                let Ok(parsed) = solo_domain::Channel::parse(&channel) else { continue };
+                if let Ok(false) = self.access.may_read(self.store(), &auth.user_id, &parsed).await {
+                    if hub.unsubscribe(&conn, &channel) {
+                        let push = protocol::push(
+                            &channel,
+                            "unsubscribe",
+                            &serde_json::json!({ "code": 2000, "reason": "permission revoked" }),
+                        );
+                        conn.unsubscribed(&channel, Some(websocket::text_frame(&push)));
+                        tracing::info!(client = %conn.client_id, %channel, "permission revoked: unsubscribed");
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! The task that serves one WebSocket connection: one task per connection,
+//! reading and writing in one loop.
+//!
+//! The task waits for three things at once: bytes from the client (commands,
+//! run one at a time), the socket becoming writable while a backlog waits
+//! (see [`crate::connection`]: most frames never wait, they are written by
+//! whoever sends them), and a wake-up from the write side (a new backlog, or
+//! closing). An idle connection holds no read buffer: bytes are read into the
+//! stack and only an incomplete frame is kept.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::net::TcpStream;
+
+use crate::connection::Connection;
+use crate::metrics::CodeLabels;
+use crate::protocol::Disconnect;
+use crate::session::Session;
+use crate::websocket::{self, Decoder, FrameError, Message};
+use crate::Engine;
+
+/// Bytes read from the socket in one go.
+const READ_CHUNK: usize = 4096;
+/// How long a closing connection may take to take its close frame and go: as
+/// long as any write may stall, so a client that stopped reading for a while
+/// still learns why it was closed (3008) when it reads again.
+const CLOSE_LIMIT: Duration = Duration::from_millis(crate::connection::WRITE_STALL_MS as u64);
+
+/// How the connection ends, when the engine gives no reason of its own.
+enum Ending {
+    /// The client closed (or vanished): echo its close if it sent one.
+    ClientClosed(Option<u16>),
+    /// The client broke the WebSocket framing.
+    Broken(FrameError),
+    /// The engine closed it (the reason is on the connection).
+    Closed,
+}
+
+impl Engine {
+    /// Serves one upgraded WebSocket connection until it closes. `already_read`
+    /// holds bytes the client sent right after its upgrade request.
+    pub async fn serve_websocket(self: Arc<Self>, socket: TcpStream, already_read: Bytes) {
+        let conn = self.hub().open(socket);
+        let mut session = Session::new(self.clone(), conn.clone());
+        // Log lines name the client (and user) as fields rather than through a
+        // span: a span per connection costs about half a kilobyte while it lives.
+        tracing::debug!(client = %conn.client_id, "connection opened");
+        let ending = Box::pin(run(&conn, &mut session, self.config().max_message_bytes, already_read)).await;
+        self.hub().remove(&conn);
+        let close = match (conn.close_reason(), ending) {
+            (Some(reason), _) => Some(websocket::close_frame(reason.code(), reason.reason())),
+            (None, Ending::Broken(error)) => Some(websocket::close_frame(error.close_code(), &error.to_string())),
+            (None, Ending::ClientClosed(Some(code))) => Some(websocket::close_frame(code, "")),
+            (None, Ending::ClientClosed(None) | Ending::Closed) => None,
+        };
+        // Counted before the goodbye, which may wait for a slow client.
+        let reason = conn.close_reason();
+        tracing::debug!(client = %conn.client_id, user_id = ?session.user_id(), code = reason.map(|r| r.code()), "connection closed");
+        if let Some(reason) = reason {
+            if reason == Disconnect::SlowConsumer {
+                self.metrics().slow_consumer_closes.inc();
+            }
+            self.metrics().disconnects.get_or_create(&CodeLabels { code: reason.code() }).inc();
+        }
+        let rest = conn.finish();
+        if tokio::time::timeout(CLOSE_LIMIT, say_goodbye(&conn, rest, close)).await.is_err() {
+            tracing::debug!(client = %conn.client_id, "client did not take its close frame in time");
+        }
+    }
+}
+
+async fn run(conn: &Connection, session: &mut Session, max_message: usize, already_read: Bytes) -> Ending {
+    let mut decoder = Decoder::new(max_message);
+    let mut buf = BytesMut::from(&already_read[..]);
+    loop {
+        loop {
+            if conn.is_closing() {
+                return Ending::Closed;
+            }
+            let message = match decoder.decode(&mut buf) {
+                Ok(Some(message)) => message,
+                Ok(None) => break,
+                Err(FrameError::TooBig) => {
+                    conn.close(Disconnect::MessageTooBig);
+                    return Ending::Closed;
+                }
+                Err(error) => return Ending::Broken(error),
+            };
+            let step = match message {
+                // Boxed: command futures are several KB, and an idle connection's
+                // task should only be as large as its wait for the next frame.
+                Message::Text(text) => Box::pin(session.handle_frame(&text)).await,
+                Message::Binary(_) => Err(Disconnect::BadRequest),
+                Message::Ping(payload) => {
+                    conn.send(websocket::pong_frame(&payload));
+                    Ok(())
+                }
+                Message::Pong => Ok(()),
+                Message::Close(code) => {
+                    conn.end();
+                    return Ending::ClientClosed(code);
+                }
+            };
+            if let Err(reason) = step {
+                tracing::info!(
+                    client = %conn.client_id,
+                    user_id = ?session.user_id(),
+                    code = reason.code(),
+                    reason = reason.reason(),
+                    "closing connection"
+                );
+                conn.close(reason);
+                return Ending::Closed;
+            }
+        }
+        if buf.is_empty() {
+            // An idle connection keeps no read buffer.
+            buf = BytesMut::new();
+        }
+        let backlog = conn.has_backlog();
+        tokio::select! {
+            biased;
+            () = conn.woken() => {}
+            ready = conn.socket().writable(), if backlog => {
+                if ready.is_err() {
+                    conn.end();
+                    return Ending::ClientClosed(None);
+                }
+            }
+            ready = conn.socket().readable() => {
+                if ready.is_err() {
+                    conn.end();
+                    return Ending::ClientClosed(None);
+                }
+                match read_available(conn.socket(), &mut buf) {
+                    Ok(true) => {}
+                    Ok(false) | Err(_) => {
+                        conn.end();
+                        return Ending::ClientClosed(None);
+                    }
+                }
+            }
+        }
+        if conn.has_backlog() {
+            // What the socket does not take now waits for writability on the next turn.
+            conn.flush();
+        }
+    }
+}
+
+/// Appends what the socket has to `buf`; false at end of stream.
+fn read_available(socket: &TcpStream, buf: &mut BytesMut) -> io::Result<bool> {
+    let mut chunk = [0u8; READ_CHUNK];
+    match socket.try_read(&mut chunk) {
+        Ok(0) => Ok(false),
+        Ok(n) => {
+            buf.extend_from_slice(&chunk[..n]);
+            Ok(true)
+        }
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(true),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes `bytes` whole, waiting for the socket as needed.
+async fn write_all(socket: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        socket.writable().await?;
+        match socket.try_write(bytes) {
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The closing handshake: the rest of a frame already begun, the close frame,
+/// then the end of our side of the stream; what the client still sends is read
+/// and dropped until it closes too, so its unread bytes do not turn our close
+/// into a reset that could discard the close frame.
+async fn say_goodbye(conn: &Connection, rest: Option<Bytes>, close: Option<Bytes>) {
+    let socket = conn.socket();
+    for bytes in rest.iter().chain(close.iter()) {
+        if write_all(socket, bytes).await.is_err() {
+            return;
+        }
+    }
+    if socket2::SockRef::from(socket).shutdown(std::net::Shutdown::Write).is_err() {
+        return;
+    }
+    let mut sink = BytesMut::new();
+    loop {
+        if socket.readable().await.is_err() {
+            return;
+        }
+        sink.clear();
+        match read_available(socket, &mut sink) {
+            Ok(true) => {}
+            Ok(false) | Err(_) => return,
+        }
+    }
+}
