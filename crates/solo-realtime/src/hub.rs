@@ -38,6 +38,25 @@ struct Subscriber {
 #[derive(Default)]
 struct ChannelSubscribers {
     by_conn: HashMap<ConnId, Subscriber>,
+    /// Subscribers that asked for join and leave pushes, so a subscribe into a
+    /// large channel where nobody listens does not look at every subscriber.
+    listeners: usize,
+    /// The channel's latest position (epoch, offset) this node knows of while it
+    /// has subscribers: from the store when the first one subscribed, then from
+    /// every publication delivered. New subscribers are positioned from it
+    /// without reading the store.
+    position: Mutex<Option<(Arc<str>, u64)>>,
+}
+
+impl ChannelSubscribers {
+    /// Moves the known position forward to (`epoch`, `offset`); a new epoch replaces it.
+    fn advance(&self, epoch: &str, offset: u64) {
+        let mut position = lock(&self.position);
+        match position.as_mut() {
+            Some((known, top)) if **known == *epoch => *top = (*top).max(offset),
+            _ => *position = Some((Arc::from(epoch), offset)),
+        }
+    }
 }
 
 /// Timing of pings and deadlines.
@@ -98,10 +117,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The frame is built only when someone listens, so subscribing stays cheap in
 /// a reconnect storm.
 fn announce(subs: &ChannelSubscribers, channel: &str, kind: PresenceKind, info: &ClientInfo) {
-    let mut listeners = subs.by_conn.values().filter(|s| s.join_leave).peekable();
-    if listeners.peek().is_none() {
+    if subs.listeners == 0 {
         return;
     }
+    let listeners = subs.by_conn.values().filter(|s| s.join_leave);
     let push = protocol::push(channel, kind.push_name(), &serde_json::json!({ "info": info }));
     let frame = websocket::text_frame(&push);
     for other in listeners {
@@ -204,10 +223,28 @@ impl Hub {
         let subs = channels.entry(channel.clone()).or_default();
         announce(subs, channel, PresenceKind::Join, &info);
         self.report(PresenceKind::Join, channel, &info);
-        if subs.by_conn.insert(conn.id, Subscriber { conn: conn.clone(), join_leave, info }).is_none() {
-            self.metrics.subscriptions.inc();
+        match subs.by_conn.insert(conn.id, Subscriber { conn: conn.clone(), join_leave, info }) {
+            None => {
+                self.metrics.subscriptions.inc();
+            }
+            Some(replaced) => subs.listeners -= usize::from(replaced.join_leave),
         }
+        subs.listeners += usize::from(join_leave);
         lock(&conn.channels).insert(channel.clone());
+    }
+
+    /// The latest position of `channel` known to this node, if it has
+    /// subscribers (so it has been following the channel's publications).
+    pub fn position(&self, channel: &str) -> Option<(Arc<str>, u64)> {
+        read(&self.channels).get(channel).and_then(|subs| lock(&subs.position).clone())
+    }
+
+    /// A position read from the store after subscribing: kept unless a
+    /// publication already moved the channel past it.
+    pub fn note_position(&self, channel: &str, epoch: &str, offset: u64) {
+        if let Some(subs) = read(&self.channels).get(channel) {
+            subs.advance(epoch, offset);
+        }
     }
 
     /// Removes a subscriber; returns whether it was subscribed.
@@ -217,6 +254,7 @@ impl Hub {
         let Some(subs) = channels.get_mut(channel) else { return false };
         let Some(gone) = subs.by_conn.remove(&conn.id) else { return false };
         self.metrics.subscriptions.dec();
+        subs.listeners -= usize::from(gone.join_leave);
         announce(subs, channel, PresenceKind::Leave, &gone.info);
         self.report(PresenceKind::Leave, &name, &gone.info);
         if subs.by_conn.is_empty() {
@@ -357,6 +395,7 @@ impl BusSink for Hub {
                 // this point finds it here, one that registered before receives it live.
                 self.recent.record(&route.channel, &route.epoch, route.offset, &message.envelope);
                 let Some(subs) = channels.get(route.channel.as_str()) else { continue };
+                subs.advance(&route.epoch, route.offset);
                 self.fan_out(subs, message, route, &mut corked);
             }
         }
@@ -377,6 +416,9 @@ impl BusSink for Hub {
     /// recovers from the store's history.
     fn resync(&self) {
         self.recent.clear();
+        for subs in read(&self.channels).values() {
+            *lock(&subs.position) = None;
+        }
         self.close_all(Disconnect::InsufficientState);
     }
 }

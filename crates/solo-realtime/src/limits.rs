@@ -2,7 +2,15 @@
 
 use std::num::NonZeroU32;
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::clock::MonotonicClock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+
+/// Governor's default clock calibrates itself (CPUID and a timing loop) each
+/// time one is made: far too slow to make one per connection. The standard
+/// monotonic clock costs nothing to create.
+type Limiter = RateLimiter<NotKeyed, InMemoryState, MonotonicClock, NoOpMiddleware<std::time::Instant>>;
 
 /// A quota of `per_sec` with bursts of twice that.
 fn quota(per_sec: u32) -> Quota {
@@ -15,7 +23,7 @@ fn quota(per_sec: u32) -> Quota {
 /// 111, the client may retry later); a client that keeps sending regardless is
 /// closed with 3013 after as many refusals in a row as its per-second budget.
 pub struct CommandLimiter {
-    limiter: DefaultDirectRateLimiter,
+    limiter: Limiter,
     refused_in_a_row: u32,
     close_after: u32,
 }
@@ -37,7 +45,11 @@ pub enum Admission {
 impl CommandLimiter {
     /// A budget of `per_sec` commands a second, bursts of twice that.
     pub fn new(per_sec: u32) -> Self {
-        Self { limiter: RateLimiter::direct(quota(per_sec)), refused_in_a_row: 0, close_after: per_sec.max(10) }
+        Self {
+            limiter: RateLimiter::direct_with_clock(quota(per_sec), MonotonicClock),
+            refused_in_a_row: 0,
+            close_after: per_sec.max(10),
+        }
     }
 
     pub fn admit(&mut self) -> Admission {

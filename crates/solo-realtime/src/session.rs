@@ -325,8 +325,19 @@ impl Session {
                 return Ok((result, recent.top));
             }
         }
+        let hub = self.engine.hub();
+        if !request.recover {
+            // Every subscriber after the first follows the position the hub keeps.
+            if let Some((epoch, offset)) = hub.position(&request.channel) {
+                return Ok((
+                    json!({ "recoverable": true, "positioned": true, "epoch": epoch, "offset": offset }),
+                    offset,
+                ));
+            }
+        }
         let store = self.engine.store();
         let position = store.channel_position(channel).await.map_err(|_| error_code::INTERNAL)?;
+        hub.note_position(&request.channel, &position.epoch, position.offset);
         let mut result =
             json!({ "recoverable": true, "positioned": true, "epoch": position.epoch, "offset": position.offset });
         if !request.recover {

@@ -66,7 +66,8 @@ impl Engine {
             self.metrics().disconnects.get_or_create(&CodeLabels { code: reason.code() }).inc();
         }
         let rest = conn.finish();
-        if tokio::time::timeout(CLOSE_LIMIT, say_goodbye(&conn, rest, close)).await.is_err() {
+        // Boxed: only a closing connection needs the goodbye's timer and buffer.
+        if Box::pin(tokio::time::timeout(CLOSE_LIMIT, say_goodbye(&conn, rest, close))).await.is_err() {
             tracing::debug!(client = %conn.client_id, "client did not take its close frame in time");
         }
     }
@@ -75,6 +76,9 @@ impl Engine {
 async fn run(conn: &Connection, session: &mut Session, max_message: usize, already_read: Bytes) -> Ending {
     let mut decoder = Decoder::new(max_message);
     let mut buf = BytesMut::from(&already_read[..]);
+    // It may hold on to the HTTP server's whole read buffer: let it go now,
+    // not when the connection ends.
+    drop(already_read);
     loop {
         loop {
             if conn.is_closing() {
