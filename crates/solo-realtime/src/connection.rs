@@ -146,7 +146,8 @@ impl Connection {
     pub(crate) fn new(id: ConnId, socket: TcpStream, queue_limit: usize, now_ms: i64, first_ping_at_ms: i64) -> Self {
         Self {
             id,
-            client_id: uuid::Uuid::new_v4().to_string(),
+            // From the thread's random generator: `new_v4` asks the kernel each time.
+            client_id: uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string(),
             socket,
             out: Mutex::new(Outbound::default()),
             queue_limit: queue_limit.max(8),

@@ -19,7 +19,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use solo_domain::time::now_ms;
 use solo_domain::UserId;
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
+use tokio_util::sync::CancellationToken;
 
 use crate::bus::{BusMessage, BusSink};
 pub use crate::connection::{ConnAuth, ConnId, Connection, Frame};
@@ -76,6 +77,10 @@ impl Default for HubTiming {
 
 pub struct Hub {
     connections: Mutex<HashMap<ConnId, Arc<Connection>>>,
+    /// Connections corked by fan-outs since the flusher last ran.
+    corked: Mutex<Vec<Arc<Connection>>>,
+    /// Wakes the flusher.
+    flush: Notify,
     channels: RwLock<HashMap<Arc<str>, ChannelSubscribers>>,
     next_id: AtomicU64,
     queue_capacity: usize,
@@ -139,6 +144,8 @@ impl Hub {
     ) -> Self {
         Self {
             connections: Mutex::new(HashMap::new()),
+            corked: Mutex::new(Vec::new()),
+            flush: Notify::new(),
             channels: RwLock::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             queue_capacity: queue_capacity.max(8),
@@ -349,14 +356,40 @@ impl Hub {
 }
 
 impl Hub {
+    /// Writes what fan-outs corked: each connection's frames in one write.
+    pub fn flush_corked(&self) {
+        let corked = std::mem::take(&mut *lock(&self.corked));
+        for conn in corked {
+            conn.uncork();
+        }
+    }
+
+    /// Writes corked fan-outs until `shutdown` (then once more). Woken by a
+    /// fan-out, it first lets every other ready task run (more publications
+    /// being committed and delivered, requests being answered), so under load
+    /// the publications of a whole turn of the runtime leave in one write per
+    /// connection, as an event loop corks its sockets until the end of an
+    /// iteration; at rest it runs at once.
+    pub async fn run_flusher(&self, shutdown: CancellationToken) {
+        loop {
+            tokio::select! {
+                () = self.flush.notified() => {}
+                () = shutdown.cancelled() => break,
+            }
+            tokio::task::yield_now().await;
+            self.flush_corked();
+        }
+        self.flush_corked();
+    }
+
     /// Fans one publication of `message` on `route` out to this node's
     /// subscribers, corking each on first sight (`corked` collects them).
-    fn fan_out<'a>(
+    fn fan_out(
         &self,
-        subs: &'a ChannelSubscribers,
+        subs: &ChannelSubscribers,
         message: &BusMessage,
         route: &solo_store::Route,
-        corked: &mut Vec<&'a Connection>,
+        corked: &mut Vec<Arc<Connection>>,
     ) {
         let Some(bytes) = protocol::publication_push(
             &route.channel,
@@ -371,7 +404,7 @@ impl Hub {
         let frame = websocket::text_frame(&bytes);
         for sub in subs.by_conn.values() {
             if sub.conn.cork() {
-                corked.push(&sub.conn);
+                corked.push(sub.conn.clone());
             }
             sub.conn.publish(&route.channel, route.offset, &frame);
         }
@@ -385,7 +418,8 @@ impl BusSink for Hub {
         self.deliver_batch(std::slice::from_ref(message));
     }
 
-    /// Every subscriber gets the frames of the whole batch in one write.
+    /// Queues the batch's frames on every subscriber, corked; the flusher
+    /// writes them (see [`Hub::run_flusher`]).
     fn deliver_batch(&self, messages: &[BusMessage]) {
         let channels = read(&self.channels);
         let mut corked = Vec::new();
@@ -399,8 +433,10 @@ impl BusSink for Hub {
                 self.fan_out(subs, message, route, &mut corked);
             }
         }
-        for conn in corked {
-            conn.uncork();
+        drop(channels);
+        if !corked.is_empty() {
+            lock(&self.corked).append(&mut corked);
+            self.flush.notify_one();
         }
     }
 

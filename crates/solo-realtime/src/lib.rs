@@ -233,6 +233,13 @@ impl Engine {
         }
     }
 
+    /// Writes the fan-out's corked frames until `shutdown` (see
+    /// [`Hub::run_flusher`]); must outlive the last delivery (the dispatcher's
+    /// final drain).
+    pub async fn run_flusher(self: Arc<Self>, shutdown: CancellationToken) {
+        self.hub.run_flusher(shutdown).await;
+    }
+
     /// Access was taken away somewhere (a token revoked, a session ended, a
     /// member removed, perhaps on another node): forgets cached answers, then
     /// checks every live connection's credential and subscriptions again,

@@ -58,7 +58,16 @@ impl Engine {
         };
         // Counted before the goodbye, which may wait for a slow client.
         let reason = conn.close_reason();
-        tracing::debug!(client = %conn.client_id, user_id = ?session.user_id(), code = reason.map(|r| r.code()), "connection closed");
+        match reason {
+            Some(reason) if reason != Disconnect::Shutdown => tracing::info!(
+                client = %conn.client_id,
+                user_id = ?session.user_id(),
+                code = reason.code(),
+                reason = reason.reason(),
+                "closing connection"
+            ),
+            _ => tracing::debug!(client = %conn.client_id, user_id = ?session.user_id(), "connection closed"),
+        }
         if let Some(reason) = reason {
             if reason == Disconnect::SlowConsumer {
                 self.metrics().slow_consumer_closes.inc();
@@ -93,10 +102,19 @@ async fn run(conn: &Connection, session: &mut Session, max_message: usize, alrea
                 }
                 Err(error) => return Ending::Broken(error),
             };
+            // Command futures are boxed: they are several KB, and an idle
+            // connection's task should only be as large as its wait for the next frame.
             let step = match message {
-                // Boxed: command futures are several KB, and an idle connection's
-                // task should only be as large as its wait for the next frame.
-                Message::Text(text) => Box::pin(session.handle_frame(&text)).await,
+                Message::Text(text) => {
+                    // Corked while its commands run, so their replies (a connect
+                    // and its subscribes, say) leave in one write.
+                    let corked = conn.cork();
+                    let step = Box::pin(session.handle_frame(&text)).await;
+                    if corked {
+                        conn.uncork();
+                    }
+                    step
+                }
                 Message::Binary(_) => Err(Disconnect::BadRequest),
                 Message::Ping(payload) => {
                     conn.send(websocket::pong_frame(&payload));
@@ -109,13 +127,6 @@ async fn run(conn: &Connection, session: &mut Session, max_message: usize, alrea
                 }
             };
             if let Err(reason) = step {
-                tracing::info!(
-                    client = %conn.client_id,
-                    user_id = ?session.user_id(),
-                    code = reason.code(),
-                    reason = reason.reason(),
-                    "closing connection"
-                );
                 conn.close(reason);
                 return Ending::Closed;
             }

@@ -127,7 +127,8 @@ pub async fn poll_interval(
 }
 
 /// Assigns the trace id, runs the request inside a span that carries it, logs one
-/// line per request, and echoes the id in `X-Trace-Id`.
+/// line per request (WebSocket upgrades at debug level), and echoes the id in
+/// `X-Trace-Id`.
 pub async fn trace_requests(mut request: Request, next: Next) -> Response {
     let trace_id = request
         .headers()
@@ -138,7 +139,14 @@ pub async fn trace_requests(mut request: Request, next: Next) -> Response {
     request.extensions_mut().insert(TraceId(trace_id.clone()));
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
-    let span = tracing::info_span!("request", trace_id = %trace_id, %method, %path);
+    // A WebSocket upgrade's span is at debug level: reconnect storms bring
+    // thousands a second, and formatting each span's fields would cost more
+    // than the rest of the upgrade.
+    let span = if path == crate::realtime::WEBSOCKET_PATH {
+        tracing::debug_span!("request", trace_id = %trace_id, %method, %path)
+    } else {
+        tracing::info_span!("request", trace_id = %trace_id, %method, %path)
+    };
     let started = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();
@@ -146,6 +154,10 @@ pub async fn trace_requests(mut request: Request, next: Next) -> Response {
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         if status >= 500 {
             tracing::warn!(status, elapsed_ms, "request failed");
+        } else if status == 101 {
+            // A WebSocket upgrade: reconnect storms bring thousands a second, and
+            // the connection's own lines (solo_realtime=debug) say the rest.
+            tracing::debug!(status, elapsed_ms, "request");
         } else {
             tracing::info!(status, elapsed_ms, "request");
         }

@@ -185,6 +185,9 @@ impl Server {
         // stopped is nothing left to commit, so its final drain misses nothing.
         let stop_dispatcher = CancellationToken::new();
         let dispatcher = tokio::spawn(dispatcher::run(self.state.clone(), stop_dispatcher.clone()));
+        // Writes what the hub's fan-out corked; stops after the dispatcher's last delivery.
+        let stop_flusher = CancellationToken::new();
+        let flusher = tokio::spawn(self.state.engine().clone().run_flusher(stop_flusher.clone()));
         let sweeper = tokio::spawn(workers::presence_sweeper(self.state.clone(), stop.clone()));
         let retention = tokio::spawn(workers::retention(self.state.clone(), stop.clone()));
         let ticker = tokio::spawn(self.state.engine().clone().run_ticker(stop.clone()));
@@ -231,6 +234,8 @@ impl Server {
         }
         stop_dispatcher.cancel();
         join(dispatcher).await;
+        stop_flusher.cancel();
+        join(flusher).await;
         stop_presence.cancel();
         if let Some(task) = presence_writer {
             join(task).await;

@@ -22,8 +22,11 @@ use crate::auth::{scopes, Caller, Via};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
 
+/// Where clients open their WebSocket.
+pub const WEBSOCKET_PATH: &str = "/connection/websocket";
+
 pub fn router() -> Router<AppState> {
-    Router::new().route("/connection/websocket", get(websocket)).route("/api/realtime/token", post(connection_token))
+    Router::new().route(WEBSOCKET_PATH, get(websocket)).route("/api/realtime/token", post(connection_token))
 }
 
 #[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
@@ -41,11 +44,11 @@ fn websocket_url(state: &AppState, headers: &HeaderMap) -> String {
     if let Some(public) = &state.settings().public_url {
         let base = public.trim_end_matches('/');
         let base = base.replacen("https://", "wss://", 1).replacen("http://", "ws://", 1);
-        return format!("{base}/connection/websocket");
+        return format!("{base}{WEBSOCKET_PATH}");
     }
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or(&state.settings().addr);
     let secure = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()) == Some("https");
-    format!("{}://{host}/connection/websocket", if secure { "wss" } else { "ws" })
+    format!("{}://{host}{WEBSOCKET_PATH}", if secure { "wss" } else { "ws" })
 }
 
 /// Exchanges a PAT or a web session for a short-lived realtime connection token.
