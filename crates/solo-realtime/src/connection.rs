@@ -4,7 +4,7 @@
 //! write side is shared. Whoever has something to send (the hub's fan-out, the
 //! ticker's ping, the task's own replies) takes the connection's outbound lock
 //! and, when nothing is waiting before it, writes the ready frame straight into
-//! the socket without blocking (`try_write`). Only what the socket does not
+//! the socket without blocking (`send(2)`). Only what the socket does not
 //! take at once is kept, in order, in the connection's backlog, and the task is
 //! woken to write it when the socket becomes writable. An idle or keeping-up
 //! connection therefore costs one non-blocking write per delivery: no queue, no
@@ -27,6 +27,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use bytes::Bytes;
 use solo_domain::UserId;
+use tokio::io::Interest;
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
@@ -166,6 +167,18 @@ impl Connection {
         &self.socket
     }
 
+    /// Writes what the socket takes now, with `send(2)`: a socket's `write(2)`
+    /// goes through the file layer first, which cost a tenth of each delivery
+    /// when fanning out to 10,000 subscribers.
+    fn try_send(&self, bytes: &[u8]) -> io::Result<usize> {
+        self.socket.try_io(Interest::WRITABLE, || socket2::SockRef::from(&self.socket).send(bytes))
+    }
+
+    /// [`Connection::try_send`] of several frames at once (`sendmsg(2)`).
+    fn try_send_vectored(&self, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.socket.try_io(Interest::WRITABLE, || socket2::SockRef::from(&self.socket).send_vectored(slices))
+    }
+
     /// Closes the connection with `reason` (the first reason given wins).
     pub fn close(&self, reason: Disconnect) {
         let _ = self.close_reason.set(reason);
@@ -237,7 +250,7 @@ impl Connection {
             out.backlog.push_back(frame);
             return Ok(());
         }
-        match self.socket.try_write(&frame) {
+        match self.try_send(&frame) {
             Ok(n) if n == frame.len() => return Ok(()),
             Ok(n) => {
                 out.backlog.push_back(frame.slice(n..));
@@ -264,7 +277,7 @@ impl Connection {
                     *slot = IoSlice::new(frame);
                     count += 1;
                 }
-                match self.socket.try_write_vectored(&slices[..count]) {
+                match self.try_send_vectored(&slices[..count]) {
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flushed::Blocked),
                     Err(e) => return Err(e),
@@ -448,5 +461,119 @@ impl Connection {
         } else {
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::websocket::text_frame;
+
+    /// A connection on one end of a loopback TCP pair, and the client's end.
+    async fn pair(queue_limit: usize) -> (Connection, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let client = TcpStream::connect(listener.local_addr().expect("addr")).await.expect("connect");
+        let (server, _) = listener.accept().await.expect("accept");
+        (Connection::new(1, server, queue_limit, 0, i64::MAX), client)
+    }
+
+    fn text(s: &str) -> Frame {
+        text_frame(s.as_bytes())
+    }
+
+    /// Reads `count` text frames (unmasked, as the server writes them).
+    async fn read_texts(client: &mut TcpStream, count: usize) -> Vec<String> {
+        let mut texts = Vec::new();
+        while texts.len() < count {
+            let mut header = [0u8; 2];
+            client.read_exact(&mut header).await.expect("header");
+            assert_eq!(header[0], 0x81, "a whole text frame");
+            let len = match header[1] {
+                126 => {
+                    let mut ext = [0u8; 2];
+                    client.read_exact(&mut ext).await.expect("length");
+                    usize::from(u16::from_be_bytes(ext))
+                }
+                short => usize::from(short),
+            };
+            let mut payload = vec![0u8; len];
+            client.read_exact(&mut payload).await.expect("payload");
+            texts.push(String::from_utf8(payload).expect("utf-8"));
+        }
+        texts
+    }
+
+    #[tokio::test]
+    async fn publications_follow_offsets_repeats_are_dropped_and_a_gap_closes_3010() {
+        let (conn, mut client) = pair(64).await;
+        let channel: Arc<str> = Arc::from("mission:m_1");
+        conn.hold(channel.clone());
+        // Published while the subscription is being set up: held, released after the reply.
+        conn.publish(&channel, 5, &text("p5"));
+        conn.go_live(vec![(channel.clone(), 4)], text("subscribed"));
+        conn.publish(&channel, 5, &text("p5 again"));
+        conn.publish(&channel, 6, &text("p6"));
+        conn.publish("workspace:w_1", 1, &text("not subscribed"));
+        assert_eq!(read_texts(&mut client, 3).await, ["subscribed", "p5", "p6"]);
+        assert!(!conn.is_closing());
+        conn.publish(&channel, 8, &text("p8"));
+        assert_eq!(conn.close_reason(), Some(Disconnect::InsufficientState), "offset 7 was missed");
+    }
+
+    #[tokio::test]
+    async fn an_unsubscribed_channel_delivers_nothing_more() {
+        let (conn, mut client) = pair(64).await;
+        let channel: Arc<str> = Arc::from("mission:m_1");
+        conn.hold(channel.clone());
+        conn.go_live(vec![(channel.clone(), 0)], text("subscribed"));
+        conn.unsubscribed(&channel, Some(text("unsubscribed")));
+        conn.publish(&channel, 1, &text("p1"));
+        conn.send(text("after"));
+        assert_eq!(read_texts(&mut client, 3).await, ["subscribed", "unsubscribed", "after"]);
+    }
+
+    #[tokio::test]
+    async fn corked_frames_leave_together_in_order() {
+        let (conn, mut client) = pair(64).await;
+        assert!(conn.cork());
+        assert!(!conn.cork(), "corked once");
+        conn.send(text("a"));
+        conn.send(text("b"));
+        assert!(conn.has_backlog(), "nothing written while corked");
+        conn.uncork();
+        assert!(!conn.has_backlog());
+        assert_eq!(read_texts(&mut client, 2).await, ["a", "b"]);
+    }
+
+    #[tokio::test]
+    async fn a_client_that_does_not_read_is_closed_3008_and_its_backlog_is_bounded() {
+        let (conn, _client) = pair(8).await;
+        let big = text(&"x".repeat(60_000));
+        // The kernel's buffers take some; past them at most 8 frames wait.
+        for _ in 0..10_000 {
+            conn.send(big.clone());
+            if conn.is_closing() {
+                break;
+            }
+        }
+        assert_eq!(conn.close_reason(), Some(Disconnect::SlowConsumer));
+        let rest = conn.finish();
+        assert!(rest.is_none_or(|rest| rest.len() < big.len()), "only the rest of a frame begun is kept");
+        assert!(!conn.has_backlog(), "the rest is dropped");
+    }
+
+    #[tokio::test]
+    async fn a_backlog_that_does_not_move_is_stalled() {
+        let (conn, _client) = pair(1024).await;
+        let big = text(&"x".repeat(60_000));
+        while !conn.has_backlog() {
+            conn.send(big.clone());
+        }
+        let now = solo_domain::time::now_ms();
+        assert!(!conn.stalled(now), "a fresh backlog");
+        assert!(conn.stalled(now + WRITE_STALL_MS + 1));
     }
 }

@@ -125,7 +125,7 @@ impl Decoder {
                 return Err(FrameError::Protocol);
             }
             let held = self.fragments.as_ref().map_or(0, |(_, bytes)| bytes.len());
-            if !control && held as u64 + header.len > self.max_message as u64 {
+            if !control && (held as u64).saturating_add(header.len) > self.max_message as u64 {
                 return Err(FrameError::TooBig);
             }
             let total = header.header_len + header.len as usize;

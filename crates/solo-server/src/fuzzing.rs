@@ -9,6 +9,7 @@ use crate::auth::secrets::{hash_secret, looks_like_pat, PAT_PREFIX};
 use crate::settings::parse_quiet_hours;
 use solo_realtime::protocol::{self, Disconnect};
 use solo_realtime::token::{ConnectionTokens, TokenError};
+use solo_realtime::websocket::{Decoder, FrameError, Message};
 
 /// The key the token target verifies with; the seed corpus holds tokens signed with it.
 pub const TOKEN_FUZZ_KEY: &[u8] = b"solo-fuzzing-key-not-a-secret-0123456789";
@@ -43,6 +44,47 @@ pub fn frame(data: &[u8]) {
             }
         }
     }
+}
+
+/// Largest message the WebSocket property accepts (small, so the fuzzer reaches the limit).
+const WEBSOCKET_FUZZ_MAX: usize = 512;
+
+/// Bytes from a client, as the WebSocket decoder reads them: the first byte
+/// picks how the rest is cut into reads. Whatever the cut, the same messages
+/// come out (or the same error); nothing panics; no message is larger than the
+/// limit; a close code is what the client sent.
+pub fn websocket(data: &[u8]) {
+    let Some((&cut, wire)) = data.split_first() else { return };
+    let whole = decode_all(wire, wire.len().max(1));
+    let pieces = decode_all(wire, usize::from(cut % 16) + 1);
+    assert_eq!(whole, pieces, "messages do not depend on how the bytes arrive");
+    let (messages, _) = whole;
+    for message in messages {
+        match message {
+            Message::Text(text) => assert!(text.len() <= WEBSOCKET_FUZZ_MAX),
+            Message::Binary(bytes) | Message::Ping(bytes) => assert!(bytes.len() <= WEBSOCKET_FUZZ_MAX),
+            Message::Pong | Message::Close(_) => {}
+        }
+    }
+}
+
+/// Every message `wire` decodes to when read `chunk` bytes at a time, and the
+/// error that stopped it, if any.
+fn decode_all(wire: &[u8], chunk: usize) -> (Vec<Message>, Option<FrameError>) {
+    let mut decoder = Decoder::new(WEBSOCKET_FUZZ_MAX);
+    let mut buf = bytes::BytesMut::new();
+    let mut messages = Vec::new();
+    for piece in wire.chunks(chunk) {
+        buf.extend_from_slice(piece);
+        loop {
+            match decoder.decode(&mut buf) {
+                Ok(Some(message)) => messages.push(message),
+                Ok(None) => break,
+                Err(error) => return (messages, Some(error)),
+            }
+        }
+    }
+    (messages, None)
 }
 
 /// A connection token and an `Authorization` value. An arbitrary string never

@@ -43,3 +43,8 @@ fn token_corpus_holds() {
 fn quiet_hours_corpus_holds() {
     replay("quiet_hours", solo_server::fuzzing::quiet_hours);
 }
+
+#[test]
+fn websocket_corpus_holds() {
+    replay("websocket", solo_server::fuzzing::websocket);
+}
