@@ -398,7 +398,7 @@ impl Connection {
     }
 
     /// A subscription is being set up: hold its publications until it is ready.
-    pub(crate) fn hold(&self, channel: Arc<str>) {
+    pub fn hold(&self, channel: Arc<str>) {
         self.with_out(|_, out| {
             out.set_channel(channel, ChannelState::Pending(Vec::new()));
             Ok(())
@@ -407,7 +407,7 @@ impl Connection {
 
     /// Subscriptions are ready: sends `reply`, then goes live on each channel
     /// from the given offset, releasing what was held.
-    pub(crate) fn go_live(&self, positions: Vec<(Arc<str>, u64)>, reply: Frame) {
+    pub fn go_live(&self, positions: Vec<(Arc<str>, u64)>, reply: Frame) {
         self.with_out(|conn, out| {
             conn.send_locked(out, reply)?;
             for (channel, offset) in positions {
