@@ -109,7 +109,8 @@ pub struct Settings {
     pub recovery_cache_bytes: usize,
     /// `SOLO_WS_MAX_MESSAGE_BYTES`: largest WebSocket message accepted (larger: close 1009).
     pub ws_max_message_bytes: usize,
-    /// `SOLO_WS_QUEUE_CAPACITY`: messages queued per connection before it is closed as a slow consumer (3008).
+    /// `SOLO_WS_QUEUE_CAPACITY`: frames a connection may have waiting for its
+    /// socket before it is closed as a slow consumer (3008).
     pub ws_queue_capacity: usize,
     /// `SOLO_WS_COMMANDS_PER_SEC`: commands one realtime connection may send per second
     /// (bursts of twice that); beyond it commands get error 111, and a client that keeps
@@ -146,7 +147,8 @@ pub struct Settings {
     pub refresh_grace_secs: u64,
     /// `SOLO_REVALIDATE_INTERVAL_MS`: how often revocations (tokens, sessions, memberships) are looked for.
     pub revalidate_interval_ms: u64,
-    /// `SOLO_PAT_CACHE_TTL_MS`: how long a verified personal access token is
+    /// `SOLO_PAT_CACHE_TTL_MS`: how long a verified personal access token (and,
+    /// on realtime connects, a token's credential and a user's membership) is
     /// trusted without reading the database again (0: always read). Revocations
     /// clear the cache: at once on the node that revoked, within
     /// `SOLO_REVALIDATE_INTERVAL_MS` on the others.
