@@ -67,9 +67,19 @@ pub struct Step {
     pub delivered: u64,
     pub expected: u64,
     pub histogram: Histogram<u64>,
+    /// The server's CPU time over the step (publishing, delivering, draining).
+    pub server_cpu_secs: f64,
 }
 
 impl Step {
+    /// Server CPU per delivered message, in microseconds.
+    pub fn cpu_us_per_delivery(&self) -> f64 {
+        if self.delivered == 0 {
+            return f64::NAN;
+        }
+        self.server_cpu_secs * 1e6 / self.delivered as f64
+    }
+
     pub fn delivery(&self) -> f64 {
         if self.expected == 0 {
             return 0.0;
@@ -104,6 +114,7 @@ impl Step {
             "p99_ms": self.quantile_ms(0.99),
             "max_ms": self.max_ms(),
             "held": self.held(),
+            "server_cpu_us_per_delivery": self.cpu_us_per_delivery(),
         })
     }
 }
@@ -248,6 +259,8 @@ async fn run_step(
     let published = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let in_flight = Arc::new(Semaphore::new(256));
+    let process = target.process();
+    let cpu_before = process.cpu_seconds().unwrap_or(f64::NAN);
     let start = tokio::time::Instant::now();
     let mut requests = Vec::with_capacity(total as usize);
     for i in 0..total {
@@ -274,6 +287,7 @@ async fn run_step(
     let elapsed = start.elapsed().as_secs_f64().max(options.step.as_secs_f64());
     tokio::time::sleep(options.drain).await;
     let (delivered, histogram) = subscribers.collect(step_id);
+    let server_cpu_secs = process.cpu_seconds().unwrap_or(f64::NAN) - cpu_before;
     let published = published.load(Ordering::Relaxed);
     Step {
         rate,
@@ -283,6 +297,7 @@ async fn run_step(
         delivered,
         expected: published * subscribers.count,
         histogram,
+        server_cpu_secs,
     }
 }
 

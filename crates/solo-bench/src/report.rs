@@ -21,6 +21,10 @@ struct Plan {
     connections: u64,
     fanout_sizes: Vec<u64>,
     fanout: FanoutOptions,
+    /// Subscribers and publication rate of each fixed, sub-saturating load at
+    /// which server CPU per delivery is measured.
+    cpu_points: Vec<(u64, f64)>,
+    cpu_step: Duration,
     e2e_rates: Vec<f64>,
     storm_clients: u64,
     storm_missed: u64,
@@ -47,6 +51,8 @@ impl Plan {
                 connections: 500,
                 fanout_sizes: vec![100],
                 fanout,
+                cpu_points: vec![(100, 5.0)],
+                cpu_step: Duration::from_secs(1),
                 e2e_rates: vec![50.0],
                 storm_clients: 300,
                 storm_missed: 10,
@@ -59,6 +65,8 @@ impl Plan {
                 connections: 19_000,
                 fanout_sizes: vec![1_000, 10_000],
                 fanout,
+                cpu_points: vec![(5_000, 5.0), (10_000, 3.0)],
+                cpu_step: Duration::from_secs(10),
                 e2e_rates: vec![100.0, 1_000.0],
                 storm_clients: 10_000,
                 storm_missed: 50,
@@ -380,6 +388,54 @@ pub async fn all(
             writeln!(md, "![p99 latency against rate at {size} subscribers](charts/{name})\n")?;
         }
     }
+
+    // Server CPU per delivery at fixed loads every server sustains.
+    writeln!(md, "## Server CPU per delivered message\n")?;
+    writeln!(
+        md,
+        "Fixed, sub-saturating loads (no ramp), {} s each: the server's CPU time over the step \
+         divided by the messages its subscribers received. At these sizes Solo's database write per \
+         publication is spread over thousands of deliveries.\n",
+        plan.cpu_step.as_secs()
+    )?;
+    writeln!(md, "| server | subscribers | publications/s | µs per delivery | p99 ms | Solo/peer |")?;
+    writeln!(md, "|---|---|---|---|---|---|")?;
+    for (size, rate) in &plan.cpu_points {
+        let options = FanoutOptions { subscribers: *size, step: plan.cpu_step, ..plan.fanout.clone() };
+        let mut rows: Vec<(Kind, Runs, Runs)> = Vec::new();
+        for kind in &kinds {
+            let (mut cpu, mut p99) = (Vec::new(), Vec::new());
+            for _ in 0..runs {
+                match fanout::fixed(*kind, programs, &options, &[*rate]).await {
+                    Ok(steps) => {
+                        for step in steps {
+                            eprintln!("{} cpu point {size}@{rate}: {}", kind.name(), step.to_json());
+                            cpu.push(step.cpu_us_per_delivery());
+                            p99.push(step.quantile_ms(0.99));
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("{}: CPU per delivery failed: {e:#}", kind.name());
+                        failures.push(format!("{} CPU per delivery at {size}: {e:#}", kind.name()));
+                    }
+                }
+            }
+            rows.push((*kind, Runs(cpu), Runs(p99)));
+        }
+        let solo = rows.iter().find(|r| r.0 == Kind::Solo).map(|r| r.1.median()).unwrap_or(f64::NAN);
+        for (kind, cpu, p99) in &rows {
+            writeln!(
+                md,
+                "| {} | {size} | {rate:.0} | {} | {} | {} |",
+                kind.name(),
+                cpu.cell(2),
+                p99.cell(1),
+                if *kind == Kind::Solo { "–".into() } else { ratio(solo, cpu.median()) },
+            )?;
+        }
+    }
+    writeln!(md)?;
+    note_failures(&mut md, &mut failures)?;
 
     // Solo's own write paths: end to end, ingest, on SQLite and PostgreSQL.
     let mut databases: Vec<(&str, Option<&str>)> = vec![("SQLite", None)];
