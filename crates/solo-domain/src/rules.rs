@@ -61,7 +61,8 @@ pub fn may_notify(payload: &EventPayload) -> bool {
 pub fn notifications_for(event: &EventEnvelope, ctx: &RuleContext) -> Vec<NotificationDraft> {
     let kind = event.payload.type_name().to_owned();
     let actor = ctx.actor_name.clone().unwrap_or_else(|| "Someone".to_owned());
-    let mission_link = format!("/board?mission={}", event.subject.id);
+    // The mission's own page: its timeline, reviews and fallbacks.
+    let mission_link = format!("/missions/{}", event.subject.id);
     let title = ctx.mission_title.clone().unwrap_or_else(|| "a mission".to_owned());
     let (recipients, category, title, body, link, severity): (
         Vec<UserId>,

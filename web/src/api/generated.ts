@@ -280,7 +280,7 @@ reset: boolean, };
 
 export type CreateNotification = { userId: UserId, category: Category, title: string, body?: string, severity?: Severity, 
 /**
- * A path in the web UI (`/board?mission=…`) or an http(s) URL.
+ * A path in the web UI (`/missions/m_…`) or an http(s) URL.
  */
 link?: string, };
 

@@ -62,7 +62,7 @@ pub struct CreateNotification {
     body: Option<String>,
     #[serde(default)]
     severity: Option<Severity>,
-    /// A path in the web UI (`/board?mission=…`) or an http(s) URL.
+    /// A path in the web UI (`/missions/m_…`) or an http(s) URL.
     #[serde(default)]
     #[schema(max_length = 2000, pattern = r"^(/|https?://)")]
     link: Option<String>,
