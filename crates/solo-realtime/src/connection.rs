@@ -20,7 +20,7 @@
 //! client recovers from history. While a subscription is being set up its
 //! publications are held, and released in order once the subscribe reply is out.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -94,6 +94,8 @@ impl Outbound {
         match self.channel(&channel) {
             Some(slot) => Some(std::mem::replace(slot, state)),
             None => {
+                // Most connections hold one or two channels: no room to spare.
+                self.channels.reserve_exact(1);
                 self.channels.push((channel, state));
                 None
             }
@@ -129,8 +131,9 @@ pub struct Connection {
     /// When the outstanding ping was sent; 0 when none is outstanding.
     pub(crate) ping_sent_at_ms: AtomicI64,
     /// The channels this connection is subscribed to in the hub, so
-    /// per-connection questions never scan every channel of the node.
-    pub(crate) channels: Mutex<HashSet<Arc<str>>>,
+    /// per-connection questions never scan every channel of the node. A short
+    /// list: a connection holds a handful (at most 128).
+    pub(crate) channels: Mutex<Vec<Arc<str>>>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -159,7 +162,7 @@ impl Connection {
             auth: Mutex::new(None),
             next_ping_at_ms: AtomicI64::new(first_ping_at_ms),
             ping_sent_at_ms: AtomicI64::new(0),
-            channels: Mutex::new(HashSet::new()),
+            channels: Mutex::new(Vec::new()),
         }
     }
 

@@ -237,7 +237,12 @@ impl Hub {
             Some(replaced) => subs.listeners -= usize::from(replaced.join_leave),
         }
         subs.listeners += usize::from(join_leave);
-        lock(&conn.channels).insert(channel.clone());
+        let mut subscribed = lock(&conn.channels);
+        if !subscribed.iter().any(|c| **c == **channel) {
+            // Most connections hold one or two channels: no room to spare.
+            subscribed.reserve_exact(1);
+            subscribed.push(channel.clone());
+        }
     }
 
     /// The latest position of `channel` known to this node, if it has
@@ -256,7 +261,13 @@ impl Hub {
 
     /// Removes a subscriber; returns whether it was subscribed.
     pub fn unsubscribe(&self, conn: &Connection, channel: &str) -> bool {
-        let name = lock(&conn.channels).take(channel).unwrap_or_else(|| Arc::from(channel));
+        let name = {
+            let mut subscribed = lock(&conn.channels);
+            match subscribed.iter().position(|c| **c == *channel) {
+                Some(i) => subscribed.swap_remove(i),
+                None => Arc::from(channel),
+            }
+        };
         let mut channels = write(&self.channels);
         let Some(subs) = channels.get_mut(channel) else { return false };
         let Some(gone) = subs.by_conn.remove(&conn.id) else { return false };
@@ -271,7 +282,7 @@ impl Hub {
     }
 
     pub fn is_subscribed(&self, conn: &Connection, channel: &str) -> bool {
-        lock(&conn.channels).contains(channel)
+        lock(&conn.channels).iter().any(|c| **c == *channel)
     }
 
     pub fn subscription_count(&self, conn: &Connection) -> usize {
