@@ -78,6 +78,14 @@ impl Plan {
     }
 }
 
+/// Heading of the report's hand-written last section.
+const ANALYSIS_HEADING: &str = "## Analysis";
+
+/// The hand-written analysis at the end of a report, heading included.
+fn analysis_of(report: &str) -> Option<&str> {
+    report.find(&format!("\n{ANALYSIS_HEADING}\n")).map(|at| &report[at + 1..])
+}
+
 /// Values of repeated runs: median and spread.
 struct Runs(Vec<f64>);
 
@@ -578,6 +586,11 @@ pub async fn all(
     if let Some(parent) = out.parent() {
         std::fs::create_dir_all(parent)?;
     }
+    // The hand-written analysis of the figures (what won, what lost and why)
+    // is kept from the previous report: only its numbers are regenerated.
+    if let Some(analysis) = std::fs::read_to_string(out).ok().as_deref().and_then(analysis_of) {
+        md.push_str(analysis);
+    }
     std::fs::write(out, &md).with_context(|| format!("writing {}", out.display()))?;
     eprintln!("wrote {}", out.display());
     print!("{md}");
@@ -585,4 +598,17 @@ pub async fn all(
         anyhow::bail!("the reconnect storm lost publications or clients");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod analysis_tests {
+    use super::*;
+
+    #[test]
+    fn the_analysis_section_is_carried_over_verbatim() {
+        let report = "# Results\n\n| a | b |\n\n## Analysis\n\nWhy it won.\n";
+        assert_eq!(analysis_of(report), Some("## Analysis\n\nWhy it won.\n"));
+        assert_eq!(analysis_of("# Results\n\n## Analysis of nothing\n"), None, "only the heading itself");
+        assert_eq!(analysis_of("# Results\n"), None);
+    }
 }
