@@ -1,6 +1,5 @@
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
 import { Link, useSearchParams } from 'react-router-dom';
-import { errorMessage } from '../api/client';
 import { useCreateMission, useMissions, useWorkstations } from '../api/hooks';
 import { STAGES, type Me, type Mission } from '../api/types';
 import { AgentAvatar, AgentLegend } from '../components/Status';
@@ -9,6 +8,7 @@ import { StageControls } from '../components/StageControls';
 import { agentsByMission as groupAgents, type PlacedAgent } from '../lib/agents';
 import { STAGE_LABELS } from '../lib/format';
 import { usePageChannel } from '../realtime/RealtimeProvider';
+import { MutationError } from '../components/MutationError';
 
 function NewMissionForm({ me }: { me: Me }) {
   const create = useCreateMission();
@@ -44,11 +44,7 @@ function NewMissionForm({ me }: { me: Me }) {
       <button type="submit" className="button button-primary" disabled={create.isPending}>
         Add
       </button>
-      {create.isError && (
-        <p className="form-error" role="alert">
-          {errorMessage(create.error)}
-        </p>
-      )}
+      <MutationError mutation={create} />
     </form>
   );
 }

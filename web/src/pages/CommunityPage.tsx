@@ -1,12 +1,12 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { useLocation } from 'react-router-dom';
-import { errorMessage } from '../api/client';
 import { useCreatePost, useMemberNames, usePosts } from '../api/hooks';
 import type { Me, Post } from '../api/types';
 import { QueryState } from '../components/QueryState';
 import { RelativeTime } from '../components/RelativeTime';
 import { initials } from '../lib/format';
 import { mentionedNames, mentionSegments } from '../lib/mentions';
+import { MutationError } from '../components/MutationError';
 
 const MAX_LENGTH = 4000;
 
@@ -75,11 +75,7 @@ function Composer({ workspaceId }: { workspaceId: string }) {
           Post
         </button>
       </div>
-      {create.isError && (
-        <p className="form-error" role="alert">
-          {errorMessage(create.error)}
-        </p>
-      )}
+      <MutationError mutation={create} />
     </form>
   );
 }

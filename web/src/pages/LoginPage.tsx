@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
-import { errorMessage } from '../api/client';
 import { useLogin } from '../api/hooks';
+import { MutationError } from '../components/MutationError';
 
 export function LoginPage() {
   const login = useLogin();
@@ -38,11 +38,7 @@ export function LoginPage() {
             onChange={(e) => setPassword(e.target.value)}
           />
         </label>
-        {login.isError && (
-          <p className="form-error" role="alert">
-            {errorMessage(login.error)}
-          </p>
-        )}
+        <MutationError mutation={login} />
         <button type="submit" className="button button-primary" disabled={login.isPending}>
           {login.isPending ? 'Signing in…' : 'Sign in'}
         </button>

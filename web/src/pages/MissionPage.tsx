@@ -1,6 +1,6 @@
 import { useMemo, useState, type FormEvent } from 'react';
 import { Link, useParams } from 'react-router-dom';
-import { errorMessage, isApiError } from '../api/client';
+import { isApiError } from '../api/client';
 import {
   useCreateFallback,
   useCreateReview,
@@ -19,6 +19,7 @@ import { agentsByMission } from '../lib/agents';
 import { AGENT_STATUS, dateTime, STAGE_LABELS } from '../lib/format';
 import { fallbacksOf } from '../realtime/applyEvent';
 import { usePageChannel } from '../realtime/RealtimeProvider';
+import { MutationError } from '../components/MutationError';
 
 const DECISIONS: Record<ReviewDecision, { label: string; glyph: string; className: string }> = {
   approved: { label: 'Approved', glyph: '✓', className: 'ws-online' },
@@ -72,11 +73,7 @@ function ReviewForm({ missionId }: { missionId: string }) {
           Reject
         </button>
       </div>
-      {create.isError && (
-        <p className="form-error" role="alert">
-          {errorMessage(create.error)}
-        </p>
-      )}
+      <MutationError mutation={create} />
     </form>
   );
 }
@@ -111,11 +108,7 @@ function FallbackForm({ missionId }: { missionId: string }) {
       <button type="submit" className="button button-primary" disabled={create.isPending}>
         Record fallback
       </button>
-      {create.isError && (
-        <p className="form-error" role="alert">
-          {errorMessage(create.error)}
-        </p>
-      )}
+      <MutationError mutation={create} />
     </form>
   );
 }

@@ -1,9 +1,9 @@
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
-import { errorMessage } from '../api/client';
 import { useCreateToken, usePreferences, useRevokeToken, useSavePreferences, useTokens } from '../api/hooks';
 import type { AccessToken, CreatedToken, QuietHours } from '../api/types';
 import { QueryState } from '../components/QueryState';
 import { dateTime } from '../lib/format';
+import { MutationError } from '../components/MutationError';
 
 function timeZones(): string[] {
   const intl = Intl as unknown as { supportedValuesOf?: (key: string) => string[] };
@@ -73,11 +73,7 @@ function QuietHoursForm({ initial }: { initial: QuietHours }) {
       <div role="status" className="form-status">
         {save.isSuccess && <p className="form-ok">Saved.</p>}
       </div>
-      {save.isError && (
-        <p className="form-error" role="alert">
-          {errorMessage(save.error)}
-        </p>
-      )}
+      <MutationError mutation={save} />
       <button type="submit" className="button button-primary" disabled={save.isPending}>
         {save.isPending ? 'Saving…' : 'Save quiet hours'}
       </button>
@@ -178,11 +174,7 @@ function Tokens() {
           Create token
         </button>
       </form>
-      {create.isError && (
-        <p className="form-error" role="alert">
-          {errorMessage(create.error)}
-        </p>
-      )}
+      <MutationError mutation={create} />
       {created && <CreatedTokenBox created={created} onDone={() => setCreated(null)} />}
       <QueryState query={tokens}>
         {(data) =>
