@@ -1,8 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import type {
-  EnvelopeOf,
-  EventDataMap,
-  EventType,
   Mission,
   MissionList,
   Notification,
@@ -28,28 +25,8 @@ import {
   type InboxFilter,
   type NotificationPages,
 } from './applyEvent';
+import { envelope } from './testEnvelope';
 
-let counter = 0;
-
-function envelope<T extends EventType>(
-  type: T,
-  subject: { kind: EnvelopeOf<T>['subject']['kind']; id: string },
-  version: number,
-  data: EventDataMap[T],
-  ts = '2026-11-26T10:00:00.000Z',
-): EnvelopeOf<T> {
-  counter += 1;
-  return {
-    id: `evt-${counter}`,
-    type,
-    version,
-    ts,
-    traceId: '0'.repeat(32),
-    actor: { kind: 'user', id: 'u_1' },
-    subject,
-    data,
-  } as EnvelopeOf<T>;
-}
 
 function mission(overrides: Partial<Mission> = {}): Mission {
   return {

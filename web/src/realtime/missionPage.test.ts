@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { EnvelopeOf, EventDataMap, EventType, MissionDetail, MissionTimeline, Post, PostList } from '../api/types';
+import type { MissionDetail, MissionTimeline, Post, PostList } from '../api/types';
 import {
   applyCommunityEvent,
   applyMissionDetailEvent,
@@ -11,28 +11,8 @@ import {
   upsertMissionDetail,
   upsertPost,
 } from './applyEvent';
+import { envelope } from './testEnvelope';
 
-let counter = 0;
-
-function envelope<T extends EventType>(
-  type: T,
-  subject: { kind: EnvelopeOf<T>['subject']['kind']; id: string },
-  version: number,
-  data: EventDataMap[T],
-  ts = '2026-11-26T10:00:00.000Z',
-): EnvelopeOf<T> {
-  counter += 1;
-  return {
-    id: `evt-${counter}`,
-    type,
-    version,
-    ts,
-    traceId: '0'.repeat(32),
-    actor: { kind: 'user', id: 'u_1' },
-    subject,
-    data,
-  } as EnvelopeOf<T>;
-}
 
 function detail(overrides: Partial<MissionDetail> = {}): MissionDetail {
   return {
