@@ -80,6 +80,20 @@ impl<K: Hash + Eq, V: Clone> Expiring<K, V> {
         entries.insert(key, (value, until));
     }
 
+    /// Keeps an answer read while `generation` was `seen`, unless a clear came
+    /// since: checked under the map's lock, which `clear` also takes after
+    /// moving the generation, so a stale answer cannot land after a clear.
+    fn put_unless_cleared(&self, key: K, value: V, until: i64, generation: &AtomicU64, seen: u64) {
+        let mut entries = self.lock();
+        if generation.load(Ordering::Acquire) != seen {
+            return;
+        }
+        if entries.len() >= MAX_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(key, (value, until));
+    }
+
     fn clear(&self) {
         self.lock().clear();
     }
@@ -132,9 +146,9 @@ impl AccessCache {
         }
         let generation = self.generation.load(Ordering::Acquire);
         let until = credential_valid_until(store, source, user).await?;
-        if self.ttl_ms > 0 && self.generation.load(Ordering::Acquire) == generation {
+        if self.ttl_ms > 0 {
             let keep = now.saturating_add(self.ttl_ms).min(until.unwrap_or(i64::MAX));
-            self.credentials.put(key, until.is_some(), keep);
+            self.credentials.put_unless_cleared(key, until.is_some(), keep, &self.generation, generation);
         }
         Ok(until.is_some())
     }
@@ -169,9 +183,7 @@ impl AccessCache {
         }
         let generation = self.generation.load(Ordering::Acquire);
         let member = store.role_in(user, &key.1).await?.is_some();
-        if self.generation.load(Ordering::Acquire) == generation {
-            self.members.put(key, member, now.saturating_add(self.ttl_ms));
-        }
+        self.members.put_unless_cleared(key, member, now.saturating_add(self.ttl_ms), &self.generation, generation);
         Ok(member)
     }
 }

@@ -250,6 +250,10 @@ impl Connection {
             if out.backlog.len() >= self.queue_limit {
                 return Err(Disconnect::SlowConsumer);
             }
+            if out.backlog.is_empty() {
+                // The stall clock starts with the backlog, not at some older instant.
+                out.stalled_since_ms = solo_domain::time::now_ms();
+            }
             out.backlog.push_back(frame);
             return Ok(());
         }
@@ -446,9 +450,11 @@ impl Connection {
     }
 
     /// Whether the backlog has not moved for [`WRITE_STALL_MS`].
+    /// A corked connection is not stalled: its frames wait for the flusher or
+    /// for its own commands to finish, not for the socket.
     pub(crate) fn stalled(&self, now_ms: i64) -> bool {
         let out = lock(&self.out);
-        !out.backlog.is_empty() && now_ms - out.stalled_since_ms > WRITE_STALL_MS
+        !out.corked && !out.backlog.is_empty() && now_ms - out.stalled_since_ms > WRITE_STALL_MS
     }
 
     /// Stops the write side and returns what must still go out before the
@@ -566,6 +572,16 @@ mod tests {
         let rest = conn.finish();
         assert!(rest.is_none_or(|rest| rest.len() < big.len()), "only the rest of a frame begun is kept");
         assert!(!conn.has_backlog(), "the rest is dropped");
+    }
+
+    #[tokio::test]
+    async fn frames_waiting_for_the_flusher_are_not_a_stall() {
+        let (conn, _client) = pair(64).await;
+        assert!(conn.cork());
+        conn.send(text("queued"));
+        assert!(!conn.stalled(solo_domain::time::now_ms() + WRITE_STALL_MS * 10), "corked, not stalled");
+        conn.uncork();
+        assert!(!conn.has_backlog());
     }
 
     #[tokio::test]

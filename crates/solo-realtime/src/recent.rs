@@ -157,7 +157,8 @@ impl RecentPublications {
         let state = self.lock();
         let tail = state.tails.get(channel)?;
         let top = tail.top();
-        if tail.epoch != epoch || offset + 1 < tail.first || offset > top || top - offset > max {
+        // `offset > top` first: past it `offset + 1` cannot overflow (a client sends any u64).
+        if tail.epoch != epoch || offset > top || offset + 1 < tail.first || top - offset > max {
             return None;
         }
         let skip = (offset + 1 - tail.first) as usize;
@@ -203,6 +204,7 @@ mod tests {
         assert!(recent.since("mission:m_1", "e1", 1, 100).is_none(), "2 was dropped");
         assert_eq!(offsets(&recent.since("mission:m_1", "e1", 5, 100).expect("up to date")), Vec::<u64>::new());
         assert!(recent.since("mission:m_1", "e1", 6, 100).is_none(), "ahead of this node");
+        assert!(recent.since("mission:m_1", "e1", u64::MAX, 100).is_none(), "any offset a client sends");
         assert!(recent.since("mission:m_1", "e2", 4, 100).is_none(), "another epoch");
         assert!(recent.since("mission:m_1", "e1", 2, 2).is_none(), "more than asked for");
         assert!(recent.since("mission:m_2", "e1", 0, 100).is_none(), "unknown channel");
