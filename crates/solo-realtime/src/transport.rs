@@ -16,6 +16,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::net::TcpStream;
 
 use crate::connection::Connection;
+use crate::hub::Hub;
 use crate::metrics::CodeLabels;
 use crate::protocol::Disconnect;
 use crate::session::Session;
@@ -44,6 +45,8 @@ impl Engine {
     /// holds bytes the client sent right after its upgrade request.
     pub async fn serve_websocket(self: Arc<Self>, socket: TcpStream, already_read: Bytes) {
         let conn = self.hub().open(socket);
+        // Should anything below panic, the connection still leaves the hub.
+        let _registered = Registered { hub: self.hub(), conn: &conn };
         let mut session = Session::new(self.clone(), conn.clone());
         // Log lines name the client (and user) as fields rather than through a
         // span: a span per connection costs about half a kilobyte while it lives.
@@ -79,6 +82,19 @@ impl Engine {
         if Box::pin(tokio::time::timeout(CLOSE_LIMIT, say_goodbye(&conn, rest, close))).await.is_err() {
             tracing::debug!(client = %conn.client_id, "client did not take its close frame in time");
         }
+    }
+}
+
+/// Removes a connection from the hub when dropped, however its task ends.
+struct Registered<'a> {
+    hub: &'a Hub,
+    conn: &'a Connection,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        // A no-op when the task already removed it.
+        self.hub.remove(self.conn);
     }
 }
 
