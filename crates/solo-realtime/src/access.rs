@@ -128,6 +128,13 @@ impl AccessCache {
         }
     }
 
+    /// Moves on every clear: a caller that authorized under one generation and
+    /// finds another afterwards must decide again (the revalidator may have
+    /// gone over the hub before the caller registered).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
     /// Forgets credentials and memberships (access was taken away somewhere).
     pub fn clear(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);

@@ -165,6 +165,7 @@ impl Session {
         };
         let user_id = UserId::parse(&claims.sub).map_err(|_| Disconnect::InvalidToken)?;
         let source: Arc<str> = Arc::from(claims.src);
+        let seen = self.engine.access().generation();
         // The credential still standing means its user exists (the store's keys say so).
         match self.engine.credential_is_valid(&source, &user_id).await {
             Ok(true) => {}
@@ -174,11 +175,18 @@ impl Session {
         let auth = ConnAuth {
             user_id: user_id.clone(),
             info: self.engine.shared_info(claims.info),
-            source,
+            source: source.clone(),
             expires_at_ms: claims.exp * 1000,
         };
         if !self.engine.hub().admit(&self.conn, auth, self.engine.config().max_connections_per_user) {
             return Err(Disconnect::ConnectionLimit);
+        }
+        // Access taken away meanwhile: the revalidator may have passed this
+        // connection by while it was not yet admitted, so check again.
+        if self.engine.access().generation() != seen
+            && !self.engine.credential_is_valid(&source, &user_id).await.map_err(|_| Disconnect::ServerError)?
+        {
+            return Err(Disconnect::InvalidToken);
         }
         self.connected = true;
 
@@ -275,6 +283,7 @@ impl Session {
     ) -> Result<(serde_json::Value, (Arc<str>, u64)), SubscribeError> {
         let hub = self.engine.hub().clone();
         let channel_name: Arc<str> = Arc::from(request.channel.as_str());
+        let seen = self.engine.access().generation();
         let channel = self.authorize(&request.channel).await.map_err(SubscribeError::Reply)?;
         if hub.is_subscribed(&self.conn, &request.channel) {
             return Err(SubscribeError::Reply(error_code::ALREADY_SUBSCRIBED));
@@ -292,8 +301,16 @@ impl Session {
             conn_info: Some(auth.info.clone()),
         };
         hub.subscribe(&self.conn, &channel_name, request.join_leave, info);
-        let built = self.position_and_recover(&channel, request).await;
+        let built = match self.recheck_access(seen, &request.channel).await {
+            Ok(()) => self.position_and_recover(&channel, request).await,
+            Err(code) => Err(code),
+        };
         match built {
+            // The revalidator may also have unsubscribed it while it was positioned.
+            Ok(_) if !hub.is_subscribed(&self.conn, &request.channel) => {
+                self.conn.abandon(&channel_name);
+                Err(SubscribeError::Reply(error_code::PERMISSION_DENIED))
+            }
             Ok((result, offset)) => Ok((result, (channel_name, offset))),
             Err(code) => {
                 hub.unsubscribe(&self.conn, &request.channel);
@@ -301,6 +318,15 @@ impl Session {
                 Err(SubscribeError::Reply(code))
             }
         }
+    }
+
+    /// Access was taken away while this connection was being authorized, and
+    /// the revalidator may have gone over it before it registered: decide again.
+    async fn recheck_access(&self, seen: u64, channel: &str) -> Result<(), u32> {
+        if self.engine.access().generation() == seen {
+            return Ok(());
+        }
+        self.authorize(channel).await.map(|_| ())
     }
 
     async fn position_and_recover(
