@@ -315,21 +315,25 @@ impl Connection {
 
     /// Writes the backlog as far as the socket takes it (the task, when woken
     /// or when the socket became writable).
-    pub(crate) fn flush(&self) -> Flushed {
+    pub(crate) fn flush(&self) {
+        self.flush_after(|_| {});
+    }
+
+    /// Under the outbound lock, runs `first`, then writes what the backlog holds;
+    /// a failed write closes the connection.
+    fn flush_after(&self, first: impl FnOnce(&mut Outbound)) -> Flushed {
         let result = {
             let mut out = lock(&self.out);
-            if out.finished {
+            first(&mut out);
+            if out.finished || out.backlog.is_empty() {
                 return Flushed::All;
             }
             self.flush_locked(&mut out)
         };
-        match result {
-            Ok(flushed) => flushed,
-            Err(_) => {
-                self.close(Disconnect::WriteError);
-                Flushed::All
-            }
-        }
+        result.unwrap_or_else(|_| {
+            self.close(Disconnect::WriteError);
+            Flushed::All
+        })
     }
 
     /// Sends a reply or push.
@@ -384,23 +388,12 @@ impl Connection {
         true
     }
 
-    /// Writes what a corked fan-out queued, in as few writes as the socket allows.
+    /// Writes what a corked fan-out queued, in as few writes as the socket
+    /// allows; what it does not take is left to the task. (The stall clock
+    /// already runs from the first frame queued.)
     pub(crate) fn uncork(&self) {
-        let result = {
-            let mut out = lock(&self.out);
-            out.corked = false;
-            if out.finished || out.backlog.is_empty() {
-                return;
-            }
-            self.flush_locked(&mut out)
-        };
-        match result {
-            Ok(Flushed::All) => {}
-            Ok(Flushed::Blocked) => {
-                lock(&self.out).stalled_since_ms = solo_domain::time::now_ms();
-                self.wake.notify_one();
-            }
-            Err(_) => self.close(Disconnect::WriteError),
+        if self.flush_after(|out| out.corked = false) == Flushed::Blocked {
+            self.wake.notify_one();
         }
     }
 
