@@ -2,6 +2,14 @@ import { useEffect, useMemo, useState, type FormEvent } from 'react';
 import { useCreateToken, usePreferences, useRevokeToken, useSavePreferences, useTokens } from '../api/hooks';
 import type { AccessToken, CreatedToken, QuietHours } from '../api/types';
 import { QueryState } from '../components/QueryState';
+import {
+  desktopPermission,
+  desktopSetting,
+  readDesktopOptIn,
+  requestDesktopPermission,
+  writeDesktopOptIn,
+  type DesktopPermission,
+} from '../lib/desktopNotifications';
 import { dateTime } from '../lib/format';
 import { MutationError } from '../components/MutationError';
 
@@ -78,6 +86,99 @@ function QuietHoursForm({ initial }: { initial: QuietHours }) {
         {save.isPending ? 'Saving…' : 'Save quiet hours'}
       </button>
     </form>
+  );
+}
+
+/** What the browser allows, kept current when the person changes it in the browser's site settings. */
+function useDesktopPermission(): [DesktopPermission, (permission: DesktopPermission) => void] {
+  const [permission, setPermission] = useState(desktopPermission);
+  useEffect(() => {
+    let stopped = false;
+    let status: PermissionStatus | null = null;
+    const reread = () => setPermission(desktopPermission());
+    window.addEventListener('focus', reread);
+    navigator.permissions
+      ?.query({ name: 'notifications' })
+      .then((s) => {
+        if (stopped) return;
+        status = s;
+        status.addEventListener('change', reread);
+      })
+      .catch(() => undefined);
+    return () => {
+      stopped = true;
+      window.removeEventListener('focus', reread);
+      status?.removeEventListener('change', reread);
+    };
+  }, []);
+  return [permission, setPermission];
+}
+
+/** The opt-in for desktop notifications: the only place Solo asks the browser for permission. */
+function DesktopNotifications() {
+  const [permission, setPermission] = useDesktopPermission();
+  const [optedIn, setOptedIn] = useState(readDesktopOptIn);
+  const [asking, setAsking] = useState(false);
+  const [refused, setRefused] = useState(false);
+  const setting = desktopSetting(permission, optedIn);
+
+  const toggle = async (on: boolean) => {
+    setRefused(false);
+    if (!on) {
+      writeDesktopOptIn(false);
+      setOptedIn(false);
+      return;
+    }
+    let allowed = permission;
+    if (allowed !== 'granted') {
+      setAsking(true);
+      allowed = await requestDesktopPermission();
+      setAsking(false);
+      setPermission(allowed);
+    }
+    if (allowed === 'granted') {
+      writeDesktopOptIn(true);
+      setOptedIn(true);
+    } else if (allowed === 'default') {
+      setRefused(true);
+    }
+  };
+
+  return (
+    <section className="card form" aria-labelledby="desktop-title">
+      <h2 id="desktop-title">Desktop notifications</h2>
+      <p className="muted small">
+        While Solo is open in a background tab, new notifications also appear on your desktop; click one to open
+        it here. Quiet hours apply to them too. This setting is kept by this browser only.
+      </p>
+      <label className="check">
+        <input
+          type="checkbox"
+          checked={setting === 'on'}
+          disabled={asking || setting === 'unsupported' || setting === 'denied'}
+          onChange={(e) => void toggle(e.target.checked)}
+        />
+        Show desktop notifications
+      </label>
+      <div role="status" className="form-status">
+        {asking && <p className="muted small">Waiting for the browser’s answer…</p>}
+        {setting === 'on' && <p className="form-ok">On: notifications that arrive while this tab is hidden appear on your desktop.</p>}
+        {refused && setting === 'off' && (
+          <p className="muted small">The browser did not give permission. Turn the setting on again to be asked again.</p>
+        )}
+        {setting === 'unsupported' && (
+          <p className="muted small">
+            This browser cannot show desktop notifications (some only offer them on pages served over HTTPS).
+          </p>
+        )}
+        {setting === 'denied' && (
+          <p className="form-error">
+            This browser blocks notifications from Solo. To allow them, open the site settings (the icon at the left of
+            the address bar), set Notifications to Allow, then come back to this page.
+          </p>
+        )}
+      </div>
+    </section>
   );
 }
 
@@ -199,6 +300,7 @@ export function SettingsPage() {
     <section className="page settings" aria-labelledby="settings-title">
       <h1 id="settings-title">Settings</h1>
       <QueryState query={preferences}>{(data) => <QuietHoursForm initial={data.quietHours} />}</QueryState>
+      <DesktopNotifications />
       <Tokens />
     </section>
   );

@@ -1,24 +1,34 @@
 /**
  * One realtime connection per tab. Subscribes to the user's workspace channels
  * (with join/leave: who is online) and notification channel, plus the channels
- * pages ask for; applies every publication to the query cache; and, when the
- * socket has been down for more than {@link OFFLINE_AFTER_MS}, tells queries to
- * poll instead.
+ * pages ask for; applies every publication to the query cache; pops up new
+ * notifications (a toast, and a desktop notification while the tab is hidden
+ * and the person opted in); and, when the socket has been down for more than
+ * {@link OFFLINE_AFTER_MS}, tells queries to poll instead.
  */
 import { Centrifuge, UnauthorizedError, type Subscription } from 'centrifuge';
 import { useQueryClient } from '@tanstack/react-query';
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
+import { useNavigate } from 'react-router-dom';
 import { toast } from 'sonner';
 import { api, ApiError, getPollIntervalSeconds, subscribePollInterval } from '../api/client';
 import { keys } from '../api/keys';
 import type { ConnectionToken, EventEnvelope, Me, Notification, OnlineUser } from '../api/types';
+import {
+  desktopPermission,
+  desktopTarget,
+  readDesktopOptIn,
+  shouldShowDesktopNotification,
+  showDesktopNotification,
+  tabHidden,
+} from '../lib/desktopNotifications';
 import { peopleOf, SeenEvents, type PresenceClients } from './applyEvent';
 import { applyEnvelope, invalidateChannel, setPeopleOnline, splitChannel } from './cache';
 
 /** How long the socket may be down before the UI says so and starts polling. */
 export const OFFLINE_AFTER_MS = 2000;
-/** Notifications older than this when they arrive (a recovery after a long absence) are not toasted. */
-const TOAST_MAX_AGE_MS = 10 * 60 * 1000;
+/** Notifications older than this when they arrive (a recovery after a long absence) do not pop up. */
+const POP_UP_MAX_AGE_MS = 10 * 60 * 1000;
 
 export type ConnectionStatus = 'live' | 'reconnecting' | 'offline';
 
@@ -59,10 +69,14 @@ function usePollSeconds(): number {
   return seconds;
 }
 
+/** True when a notification arriving now is old news: a recovery after a long absence brings those. */
+function stale(notification: Notification): boolean {
+  const age = Date.now() - Date.parse(notification.createdAt);
+  return Number.isFinite(age) && age > POP_UP_MAX_AGE_MS;
+}
+
 function toastNotification(notification: Notification): void {
   if (notification.quiet) return;
-  const age = Date.now() - Date.parse(notification.createdAt);
-  if (Number.isFinite(age) && age > TOAST_MAX_AGE_MS) return;
   const options = { id: notification.id, description: notification.body ?? undefined };
   if (notification.severity === 'urgent') toast.error(notification.title, options);
   else if (notification.severity === 'warning') toast.warning(notification.title, options);
@@ -77,6 +91,12 @@ function userOf(info: { user: string; client: string; connInfo?: unknown }): Onl
 
 export function RealtimeProvider({ me, children }: { me: Me; children: ReactNode }) {
   const queryClient = useQueryClient();
+  const navigate = useNavigate();
+  // Read when a desktop notification is clicked: `navigate` changes with the route, the connection must not.
+  const navigateRef = useRef(navigate);
+  useEffect(() => {
+    navigateRef.current = navigate;
+  }, [navigate]);
   const [connected, setConnected] = useState(false);
   const [offline, setOffline] = useState(false);
   const pollSeconds = usePollSeconds();
@@ -88,6 +108,24 @@ export function RealtimeProvider({ me, children }: { me: Me; children: ReactNode
 
   const workspaceIds = useMemo(() => me.workspaces.map((w) => w.id).sort(), [me.workspaces]);
   const workspaceKey = workspaceIds.join(',');
+
+  /** Pops up a notification that has just arrived (its counts and inbox entry are in the cache already). */
+  const popUp = useCallback((notification: Notification) => {
+    if (stale(notification)) return;
+    toastNotification(notification);
+    const show = shouldShowDesktopNotification({
+      hidden: tabHidden(),
+      optedIn: readDesktopOptIn(),
+      permission: desktopPermission(),
+      quiet: notification.quiet,
+    });
+    if (!show) return;
+    showDesktopNotification(notification, () => {
+      const target = desktopTarget(notification.link);
+      if (target.kind === 'route') navigateRef.current(target.path);
+      else window.open(target.url, '_blank', 'noopener,noreferrer');
+    });
+  }, []);
 
   /** Wires a subscription's events to the cache. */
   const subscribe = useCallback(
@@ -103,7 +141,7 @@ export function RealtimeProvider({ me, children }: { me: Me; children: ReactNode
 
       sub.on('publication', (ctx) => {
         try {
-          applyEnvelope(queryClient, seen.current, ctx.data as EventEnvelope, { onNotificationCreated: toastNotification });
+          applyEnvelope(queryClient, seen.current, ctx.data as EventEnvelope, { onNotificationCreated: popUp });
         } catch (error) {
           console.error('could not apply an event', error);
           invalidateChannel(queryClient, channel);
@@ -146,7 +184,7 @@ export function RealtimeProvider({ me, children }: { me: Me; children: ReactNode
       sub.subscribe();
       return sub;
     },
-    [queryClient],
+    [queryClient, popUp],
   );
 
   const release = useCallback((client: Centrifuge, channel: string) => {
