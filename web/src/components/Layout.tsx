@@ -1,6 +1,8 @@
+import { useEffect } from 'react';
 import { NavLink, Outlet } from 'react-router-dom';
 import { useLogout, useUnreadCounts } from '../api/hooks';
 import type { Me } from '../api/types';
+import { APP_TITLE, titleWithUnread } from '../lib/desktopNotifications';
 import { useRealtime, type ConnectionStatus } from '../realtime/RealtimeProvider';
 
 const CONNECTION: Record<ConnectionStatus, { label: string; glyph: string }> = {
@@ -27,9 +29,20 @@ function OfflineBanner() {
   return <p className="offline-banner">Offline: updating every {pollSeconds} s</p>;
 }
 
+/** The tab's title counts what the badge counts, so a background tab shows it too. */
+function useUnreadTitle(total: number): void {
+  useEffect(() => {
+    document.title = titleWithUnread(APP_TITLE, total);
+    return () => {
+      document.title = APP_TITLE;
+    };
+  }, [total]);
+}
+
 function UnreadBadge() {
   const counts = useUnreadCounts();
   const total = counts.data?.total ?? 0;
+  useUnreadTitle(total);
   const label = counts.data ? `Notifications, ${total} unread` : 'Notifications';
   return (
     <NavLink to="/notifications" className="nav-link" aria-label={label}>
