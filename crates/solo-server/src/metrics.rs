@@ -27,6 +27,9 @@ pub struct Metrics {
     pub outbox_pending: Gauge,
     pub presence_transitions: Counter,
     pub history_trimmed: Counter,
+    /// SQLite's group commit: groups committed, and the write requests in them.
+    pub write_groups: Gauge,
+    pub grouped_writes: Gauge,
     /// The realtime engine's own metrics, in the same registry.
     pub realtime: Arc<RealtimeMetrics>,
 }
@@ -64,6 +67,18 @@ impl Metrics {
         );
         let history_trimmed = Counter::default();
         registry.register("history_trimmed_rows", "History rows removed by retention", history_trimmed.clone());
+        let write_groups = Gauge::default();
+        registry.register(
+            "store_write_groups",
+            "Write transactions committed as a group (SQLite), since start",
+            write_groups.clone(),
+        );
+        let grouped_writes = Gauge::default();
+        registry.register(
+            "store_grouped_writes",
+            "Write requests committed in those groups; divided by the groups, the mean group size",
+            grouped_writes.clone(),
+        );
         let realtime = Arc::new(RealtimeMetrics::default());
         realtime.register(&mut registry);
         Self {
@@ -74,6 +89,8 @@ impl Metrics {
             outbox_pending,
             presence_transitions,
             history_trimmed,
+            write_groups,
+            grouped_writes,
             realtime,
         }
     }

@@ -47,6 +47,10 @@ pub enum StoreError {
     Invalid(String),
     #[error("the database is unavailable or failed: {0}")]
     Database(#[from] sqlx::Error),
+    /// The commit of a group of writes failed (on SQLite, see `sql::group_commit`):
+    /// every request of the group gets the same cause, and none of their writes is kept.
+    #[error("the database could not commit the write: {0}")]
+    GroupCommit(Arc<sqlx::Error>),
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyMismatch,
     #[error("stored data could not be decoded: {0}")]
@@ -70,7 +74,11 @@ impl StoreError {
     /// Whether the database is busy, full or unreachable, so callers answer
     /// "retry later" rather than "internal error". `None` for everything else.
     pub fn unavailability(&self) -> Option<Unavailability> {
-        let StoreError::Database(e) = self else { return None };
+        let e = match self {
+            StoreError::Database(e) => e,
+            StoreError::GroupCommit(e) => e.as_ref(),
+            _ => return None,
+        };
         match e {
             sqlx::Error::PoolTimedOut => Some(Unavailability::Busy),
             sqlx::Error::PoolClosed | sqlx::Error::Io(_) => Some(Unavailability::Unreachable),
@@ -301,4 +309,9 @@ pub trait Store:
     async fn ping(&self) -> StoreResult<()>;
     /// `sqlite` or `postgres`, for logs and metrics.
     fn backend(&self) -> &'static str;
+    /// Write groups committed since start and the requests they held, where
+    /// writes are committed in groups (SQLite); None where each commits alone.
+    fn group_commits(&self) -> Option<(u64, u64)> {
+        None
+    }
 }

@@ -42,5 +42,10 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 #[utoipa::path(get, path = "/metrics", tag = "health", security(()),
     responses((status = 200, description = "Prometheus metrics (OpenMetrics text); public, like the health checks: counts only, no data", content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    if let Some((groups, writes)) = state.store().group_commits() {
+        let metrics = state.metrics();
+        metrics.write_groups.set(i64::try_from(groups).unwrap_or(i64::MAX));
+        metrics.grouped_writes.set(i64::try_from(writes).unwrap_or(i64::MAX));
+    }
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics().render())
 }

@@ -9,13 +9,16 @@
 //!
 //! SQLite allows one writer at a time; rather than let concurrent writers
 //! collide on the file lock and retry, embedded mode funnels every write
-//! transaction through a single pooled connection (`write`), while reads use a
-//! separate pool. PostgreSQL uses one pool for both.
+//! through a single pooled connection (`write`), while reads use a separate
+//! pool, and the write transactions of concurrent requests are committed
+//! together ([`group_commit`]). PostgreSQL uses one pool for both, one
+//! transaction per request.
 
 mod accounts;
 mod community;
 mod config;
 mod events;
+mod group_commit;
 mod missions;
 mod notifications;
 mod workstations;
@@ -32,6 +35,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Executor, Row};
 use tokio::sync::Notify;
 
+use self::group_commit::{GroupCommit, Member};
 use crate::{Route, Store, StoreError, StoreResult, WriteContext};
 
 /// Which SQL engine is behind the pools.
@@ -63,6 +67,8 @@ pub struct SqlStore {
     write: AnyPool,
     dialect: Dialect,
     outbox_signal: Arc<Notify>,
+    /// SQLite's writer, shared by the requests of a group (None on PostgreSQL).
+    group_commit: Option<Arc<GroupCommit>>,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -98,7 +104,9 @@ impl SqlStore {
                 };
                 let write = pool(1).connect_with(connect_options.clone()).await?;
                 let read = pool(options.max_connections.max(1)).connect_with(connect_options).await?;
-                Self { read, write, dialect, outbox_signal: Arc::new(Notify::new()) }
+                let outbox_signal = Arc::new(Notify::new());
+                let group_commit = Some(GroupCommit::new(write.clone(), Arc::clone(&outbox_signal)));
+                Self { read, write, dialect, outbox_signal, group_commit }
             }
             Dialect::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -106,7 +114,13 @@ impl SqlStore {
                     .acquire_timeout(options.acquire_timeout)
                     .connect_with(connect_options)
                     .await?;
-                Self { read: pool.clone(), write: pool, dialect, outbox_signal: Arc::new(Notify::new()) }
+                Self {
+                    read: pool.clone(),
+                    write: pool,
+                    dialect,
+                    outbox_signal: Arc::new(Notify::new()),
+                    group_commit: None,
+                }
             }
         };
         store.migrate().await?;
@@ -126,25 +140,36 @@ impl SqlStore {
         self.dialect
     }
 
-    /// Starts a write transaction. On SQLite it takes the write lock at once
-    /// (`BEGIN IMMEDIATE`), so another process holding it makes this wait up to
-    /// the busy timeout here, rather than fail half-way through.
+    /// Starts a write transaction. On SQLite it is the request's savepoint in
+    /// the group being committed ([`group_commit`]); the group's transaction
+    /// takes the write lock at once (`BEGIN IMMEDIATE`), so another process
+    /// holding it makes this wait up to the busy timeout here, rather than fail
+    /// half-way through. On PostgreSQL it is a transaction of its own.
     pub(crate) async fn begin(&self) -> StoreResult<WriteTx> {
-        let mut tx = WriteTx { conn: self.write.acquire().await?, committed: false };
-        let begin = match self.dialect {
-            Dialect::Sqlite => "BEGIN IMMEDIATE",
-            Dialect::Postgres => "BEGIN",
-        };
-        tx.conn.execute(begin).await?;
-        Ok(tx)
+        if let Some(group_commit) = &self.group_commit {
+            return Ok(WriteTx::Grouped(group_commit.begin().await?));
+        }
+        // Closed unless committed, whatever happens from here on (see `WriteTx`).
+        let mut tx = OwnTx { conn: self.write.acquire().await?, committed: false };
+        tx.conn.execute("BEGIN").await?;
+        Ok(WriteTx::Own(tx))
     }
 
-    /// Commits a transaction that wrote events and wakes the dispatcher.
-    pub(crate) async fn commit_with_events(&self, mut tx: WriteTx) -> StoreResult<()> {
-        tx.conn.execute("COMMIT").await?;
-        tx.committed = true;
-        self.outbox_signal.notify_one();
-        Ok(())
+    /// Commits a transaction that wrote events and wakes the dispatcher. Returns
+    /// once the writes are committed (on SQLite, with the rest of their group).
+    pub(crate) async fn commit_with_events(&self, tx: WriteTx) -> StoreResult<()> {
+        match tx {
+            WriteTx::Grouped(member) => match &self.group_commit {
+                Some(group_commit) => group_commit.commit(member).await,
+                None => Err(StoreError::Corrupt("a grouped write without a group commit".to_owned())),
+            },
+            WriteTx::Own(mut tx) => {
+                tx.conn.execute("COMMIT").await?;
+                tx.committed = true;
+                self.outbox_signal.notify_one();
+                Ok(())
+            }
+        }
     }
 
     pub async fn close(&self) {
@@ -153,8 +178,8 @@ impl SqlStore {
     }
 }
 
-/// One write transaction on a connection of the write pool, begun and committed
-/// with plain `BEGIN`/`COMMIT`.
+/// One request's write transaction, begun and committed with plain SQL rather
+/// than sqlx's transaction bookkeeping.
 ///
 /// When a statement or the `COMMIT` fails (disk full, I/O error, lock timeout),
 /// SQLite may or may not have rolled the transaction back by itself. sqlx's own
@@ -164,26 +189,22 @@ impl SqlStore {
 /// this). So a transaction that does not end in a successful `COMMIT`, for any
 /// reason (error, cancelled request), takes its connection with it: closing a
 /// connection rolls back whatever it had open, and the pool opens a fresh one.
-pub(crate) struct WriteTx {
+/// On SQLite the group commit keeps the same rule for the group's transaction.
+pub(crate) enum WriteTx {
+    /// A request's savepoint in SQLite's current group.
+    Grouped(Member),
+    /// A PostgreSQL transaction of its own.
+    Own(OwnTx),
+}
+
+/// A transaction on a connection of the write pool, which it closes when
+/// dropped uncommitted.
+pub(crate) struct OwnTx {
     conn: PoolConnection<Any>,
     committed: bool,
 }
 
-impl std::ops::Deref for WriteTx {
-    type Target = AnyConnection;
-
-    fn deref(&self) -> &AnyConnection {
-        &self.conn
-    }
-}
-
-impl std::ops::DerefMut for WriteTx {
-    fn deref_mut(&mut self) -> &mut AnyConnection {
-        &mut self.conn
-    }
-}
-
-impl Drop for WriteTx {
+impl Drop for OwnTx {
     fn drop(&mut self) {
         if !self.committed {
             self.conn.close_on_drop();
@@ -191,12 +212,36 @@ impl Drop for WriteTx {
     }
 }
 
+impl std::ops::Deref for WriteTx {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        match self {
+            WriteTx::Grouped(member) => member.conn_ref(),
+            WriteTx::Own(tx) => &tx.conn,
+        }
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        match self {
+            WriteTx::Grouped(member) => member.conn(),
+            WriteTx::Own(tx) => &mut tx.conn,
+        }
+    }
+}
+
 /// Per-connection SQLite settings. WAL lets readers proceed while the writer
 /// commits; `synchronous = NORMAL` is durable across application crashes in WAL
 /// mode (only an OS crash may lose the last commits) and much faster than FULL.
+/// Temporary storage in memory: each request of a group commit runs in a
+/// savepoint, whose undo copy of every page it touches (the statement journal)
+/// would otherwise be written to a temporary file, a `pwrite` per page.
 async fn prepare_sqlite(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
     conn.execute("PRAGMA journal_mode = WAL").await?;
     conn.execute("PRAGMA synchronous = NORMAL").await?;
+    conn.execute("PRAGMA temp_store = MEMORY").await?;
     conn.execute("PRAGMA foreign_keys = ON").await?;
     conn.execute("PRAGMA busy_timeout = 5000").await?;
     Ok(())
@@ -315,6 +360,10 @@ impl Store for SqlStore {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.read).await?;
         Ok(())
+    }
+
+    fn group_commits(&self) -> Option<(u64, u64)> {
+        self.group_commit.as_ref().map(|g| g.committed())
     }
 
     fn backend(&self) -> &'static str {

@@ -1,0 +1,357 @@
+//! Group commit for SQLite's single writer.
+//!
+//! SQLite takes one write transaction at a time, and each commit appends every
+//! page the transaction touched to the WAL: a notification dirties a dozen
+//! pages (the row, its indexes, the unread counts, the channel, the event and
+//! its history), so one commit per request writes the same hot pages over and
+//! over. Here every write request still runs as its own unit, inside a
+//! `SAVEPOINT` of a transaction shared with the requests queued behind it, and
+//! one `COMMIT` ends the group:
+//!
+//! 1. A request takes the writer (a fair lock, so requests run in arrival
+//!    order); the first of a group opens the transaction (`BEGIN IMMEDIATE`).
+//! 2. It runs its statements inside `SAVEPOINT request`. Success releases the
+//!    savepoint; an error (or a cancelled request) rolls back to it, undoing
+//!    that request alone.
+//! 3. A successful request leaves its answer slot in the group and makes sure
+//!    a *finisher* is queued on the lock; it waits for the commit without
+//!    holding the writer, so the next request runs meanwhile.
+//! 4. The finisher, queued behind the requests that were waiting when it was
+//!    called, commits and answers every member: only then does a request reply,
+//!    so a reply still means the row is committed. When the commit fails (disk
+//!    full, I/O), every member of the group gets the error and none of their
+//!    writes is kept; the members that had already failed were rolled back
+//!    before.
+//!
+//! A group is as large as the queue that formed while the previous one
+//! committed: one request at rest, dozens under load, with no timer.
+//!
+//! When the connection's transaction state becomes unknown (a request was
+//! cancelled in the middle of a statement that changes it, or a rollback to the
+//! savepoint failed), the group is abandoned: its members get an error, the
+//! connection is closed (which rolls back whatever it held) and the next
+//! request opens a fresh one. The same reasoning as [`super::WriteTx`]: never
+//! guess the state of a transaction.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Executor};
+use tokio::sync::{oneshot, Mutex, Notify, OwnedMutexGuard};
+
+use crate::{StoreError, StoreResult};
+
+/// Why a group's members were not committed, shared by all of them.
+type GroupOutcome = Result<(), Arc<sqlx::Error>>;
+
+/// The writer lock and the group being built under it.
+pub(crate) struct GroupCommit {
+    pool: AnyPool,
+    group: Arc<Mutex<Group>>,
+    /// Whether a finisher is queued on the lock and has not run yet.
+    finisher_queued: AtomicBool,
+    outbox_signal: Arc<Notify>,
+    /// Groups committed, and the requests in them (requests / groups = mean group size).
+    groups: AtomicU64,
+    members: AtomicU64,
+}
+
+#[derive(Default)]
+pub(crate) struct Group {
+    /// The write connection, held while a transaction is open.
+    conn: Option<PoolConnection<Any>>,
+    state: TxState,
+    /// Requests whose savepoint was released, waiting for the commit.
+    members: Vec<oneshot::Sender<GroupOutcome>>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum TxState {
+    /// No transaction is open; the connection is back in the pool.
+    #[default]
+    Idle,
+    /// `BEGIN` was sent and not confirmed. No member can be waiting yet.
+    Beginning,
+    /// A transaction is open, and no request is inside its savepoint.
+    Open,
+    /// A request is inside its savepoint, or sent the statement that opens or
+    /// releases it and was cancelled before the answer came.
+    InRequest,
+}
+
+impl GroupCommit {
+    pub(crate) fn new(pool: AnyPool, outbox_signal: Arc<Notify>) -> Arc<Self> {
+        Arc::new(Self {
+            pool,
+            group: Arc::new(Mutex::new(Group::default())),
+            finisher_queued: AtomicBool::new(false),
+            outbox_signal,
+            groups: AtomicU64::new(0),
+            members: AtomicU64::new(0),
+        })
+    }
+
+    /// Takes the writer and opens the request's savepoint (and the group's
+    /// transaction when it is the first).
+    pub(crate) async fn begin(self: &Arc<Self>) -> StoreResult<Member> {
+        let mut group = self.group.clone().lock_owned().await;
+        match group.state {
+            TxState::Idle | TxState::Open => {}
+            // Left behind by a cancelled request.
+            TxState::Beginning => abandon(&mut group, None),
+            TxState::InRequest => recover(&mut group).await,
+        }
+        if group.state == TxState::Idle {
+            let conn = self.pool.acquire().await?;
+            group.conn = Some(conn);
+            group.state = TxState::Beginning;
+            let begun = group.conn_mut().execute("BEGIN IMMEDIATE").await;
+            if let Err(e) = begun {
+                abandon(&mut group, None);
+                return Err(e.into());
+            }
+            group.state = TxState::Open;
+        }
+        group.state = TxState::InRequest;
+        if let Err(e) = group.conn_mut().execute("SAVEPOINT request").await {
+            // Whatever the savepoint's fate, the group's transaction goes on without it.
+            recover(&mut group).await;
+            self.queue_finisher();
+            return Err(e.into());
+        }
+        Ok(Member { group: Some(group), gate: Arc::clone(self) })
+    }
+
+    /// Releases the member's savepoint, then waits for its group to commit.
+    pub(crate) async fn commit(self: &Arc<Self>, mut member: Member) -> StoreResult<()> {
+        let Some(mut group) = member.group.take() else {
+            return Err(StoreError::Corrupt("a write request was committed twice".to_owned()));
+        };
+        if let Err(e) = group.conn_mut().execute("RELEASE SAVEPOINT request").await {
+            recover(&mut group).await;
+            self.queue_finisher();
+            return Err(e.into());
+        }
+        group.state = TxState::Open;
+        let (answer, outcome) = oneshot::channel();
+        group.members.push(answer);
+        self.queue_finisher();
+        drop(group);
+        match outcome.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(StoreError::GroupCommit(e)),
+            // The finisher was dropped without answering: the runtime is shutting down.
+            Err(_) => Err(StoreError::Database(sqlx::Error::PoolClosed)),
+        }
+    }
+
+    /// How many groups committed, and how many requests they held, since start.
+    pub(crate) fn committed(&self) -> (u64, u64) {
+        (self.groups.load(Ordering::Relaxed), self.members.load(Ordering::Relaxed))
+    }
+
+    /// Makes sure a finisher is queued on the lock. Called by whoever leaves a
+    /// transaction open, so an open transaction never waits for a next request.
+    fn queue_finisher(self: &Arc<Self>) {
+        if self.finisher_queued.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let gate = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut group = gate.group.clone().lock_owned().await;
+            gate.finisher_queued.store(false, Ordering::Release);
+            gate.finish(&mut group).await;
+        });
+    }
+
+    /// Commits the open group. The lock is held, so no request is inside a
+    /// savepoint, except one that was cancelled there.
+    async fn finish(&self, group: &mut Group) {
+        match group.state {
+            TxState::Idle => return,
+            TxState::Beginning => return abandon(group, None),
+            TxState::InRequest => recover(group).await,
+            TxState::Open => {}
+        }
+        if group.state != TxState::Open {
+            return;
+        }
+        // A cancelled COMMIT (only when the runtime stops) leaves this state behind.
+        group.state = TxState::Beginning;
+        match group.conn_mut().execute("COMMIT").await {
+            Ok(_) => {
+                group.state = TxState::Idle;
+                // Back to the pool, so writes outside a transaction get their turn.
+                group.conn = None;
+                self.groups.fetch_add(1, Ordering::Relaxed);
+                self.members.fetch_add(group.members.len() as u64, Ordering::Relaxed);
+                for member in group.members.drain(..) {
+                    let _ = member.send(Ok(()));
+                }
+                self.outbox_signal.notify_one();
+            }
+            Err(e) => abandon(group, Some(Arc::new(e))),
+        }
+    }
+}
+
+impl Group {
+    fn conn_mut(&mut self) -> &mut AnyConnection {
+        // Only called in states where a transaction holds the connection.
+        self.conn.as_deref_mut().expect("an open write transaction holds its connection")
+    }
+}
+
+/// Undoes whatever the request inside the savepoint wrote, and leaves the
+/// group's transaction open for the others. Safe to repeat: a savepoint that
+/// is already gone (its release went through before the request was
+/// cancelled) means the request's writes stay in the group, as any request
+/// whose caller left after its commit.
+async fn recover(group: &mut Group) {
+    match group.conn_mut().execute("ROLLBACK TO SAVEPOINT request").await {
+        Ok(_) => match group.conn_mut().execute("RELEASE SAVEPOINT request").await {
+            Ok(_) => group.state = TxState::Open,
+            Err(e) => abandon(group, Some(Arc::new(e))),
+        },
+        Err(e) if e.to_string().contains("no such savepoint") => group.state = TxState::Open,
+        Err(e) => abandon(group, Some(Arc::new(e))),
+    }
+}
+
+/// Gives up the group: every waiting member gets the error, and the connection is
+/// closed rather than returned, which rolls back whatever it held.
+fn abandon(group: &mut Group, cause: Option<Arc<sqlx::Error>>) {
+    let cause = cause.unwrap_or_else(|| {
+        Arc::new(sqlx::Error::Protocol("the write transaction was abandoned in an unknown state".to_owned()))
+    });
+    for member in group.members.drain(..) {
+        let _ = member.send(Err(Arc::clone(&cause)));
+    }
+    if let Some(mut conn) = group.conn.take() {
+        conn.close_on_drop();
+    }
+    group.state = TxState::Idle;
+}
+
+/// One request's part of a group: it holds the writer until it commits or is dropped.
+pub(crate) struct Member {
+    group: Option<OwnedMutexGuard<Group>>,
+    gate: Arc<GroupCommit>,
+}
+
+impl Member {
+    pub(crate) fn conn(&mut self) -> &mut AnyConnection {
+        self.group.as_mut().expect("a member holds the writer until it commits").conn_mut()
+    }
+
+    pub(crate) fn conn_ref(&self) -> &AnyConnection {
+        let group = self.group.as_ref().expect("a member holds the writer until it commits");
+        group.conn.as_deref().expect("an open write transaction holds its connection")
+    }
+}
+
+impl Drop for Member {
+    /// A request that ends without committing (an error, or its caller went away)
+    /// is rolled back to its savepoint, on a task of its own since that takes a
+    /// statement; the writer stays locked until it is done, so nothing runs on top.
+    fn drop(&mut self) {
+        let Some(mut group) = self.group.take() else { return };
+        let gate = Arc::clone(&self.gate);
+        // Without a runtime the state stays `InRequest`, for the next request to recover.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                recover(&mut group).await;
+                drop(group);
+                gate.queue_finisher();
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sqlx::Row;
+
+    use crate::sql::{SqlOptions, SqlStore};
+    use crate::{ConfigStore, Store, StoreResult};
+
+    async fn sqlite() -> (SqlStore, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("solo.db").display());
+        (SqlStore::connect(&url, &SqlOptions::default()).await.expect("connect"), dir)
+    }
+
+    /// One request: writes `key`, then, when it is meant to fail, breaks the
+    /// primary key half-way through (after a write of its own that must vanish).
+    async fn request(store: SqlStore, n: usize, fail: bool) -> StoreResult<()> {
+        let mut tx = store.begin().await?;
+        let insert = "INSERT INTO config (scope, key, value, updated_at) VALUES ('test', $1, '1', 0)";
+        sqlx::query(insert).bind(format!("k{n}")).execute(&mut *tx).await?;
+        if fail {
+            sqlx::query(insert).bind(format!("k{n}")).execute(&mut *tx).await?;
+        }
+        store.commit_with_events(tx).await
+    }
+
+    async fn stored_keys(store: &SqlStore) -> Vec<String> {
+        let rows = sqlx::query("SELECT key FROM config WHERE scope = 'test' ORDER BY key")
+            .fetch_all(&store.read)
+            .await
+            .expect("read keys");
+        rows.iter().map(|row| row.get::<String, _>("key")).collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_request_fails_alone_and_its_group_commits_the_rest() {
+        let (store, _dir) = sqlite().await;
+        let requests: Vec<_> = (0..200).map(|n| tokio::spawn(request(store.clone(), n, n % 7 == 3))).collect();
+        let mut expected = Vec::new();
+        for (n, handle) in requests.into_iter().enumerate() {
+            let outcome = handle.await.expect("request task");
+            if n % 7 == 3 {
+                assert!(outcome.is_err(), "request {n} broke a primary key and must fail");
+            } else {
+                outcome.unwrap_or_else(|e| panic!("request {n} failed: {e}"));
+                expected.push(format!("k{n}"));
+            }
+        }
+        expected.sort();
+        assert_eq!(stored_keys(&store).await, expected, "every success kept, nothing of a failure");
+        let (groups, members) = store.group_commits().expect("SQLite commits in groups");
+        assert_eq!(members, expected.len() as u64);
+        assert!(groups < members, "200 requests at once share commits: {groups} groups");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_request_cancelled_inside_its_savepoint_leaves_nothing_and_blocks_nobody() {
+        let (store, _dir) = sqlite().await;
+        // Holds the writer inside its savepoint until it is cancelled.
+        let held = store.clone();
+        let (inside_tx, inside) = tokio::sync::oneshot::channel();
+        let cancelled = tokio::spawn(async move {
+            let mut tx = held.begin().await.expect("begin");
+            sqlx::query("INSERT INTO config (scope, key, value, updated_at) VALUES ('test', 'cancelled', '1', 0)")
+                .execute(&mut *tx)
+                .await
+                .expect("insert");
+            let _ = inside_tx.send(());
+            std::future::pending::<()>().await;
+            drop(tx);
+        });
+        inside.await.expect("the request got inside");
+        let waiting: Vec<_> = (0..20).map(|n| tokio::spawn(request(store.clone(), n, false))).collect();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        cancelled.abort();
+        for handle in waiting {
+            handle.await.expect("request task").expect("a request queued behind the cancelled one commits");
+        }
+        let keys = stored_keys(&store).await;
+        assert_eq!(keys.len(), 20, "{keys:?}");
+        assert!(!keys.contains(&"cancelled".to_owned()));
+        // Writes outside a group still get the connection between groups.
+        store.config_put("test", "after", &serde_json::json!(1)).await.expect("a plain write");
+    }
+}
