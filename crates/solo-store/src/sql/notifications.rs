@@ -1,6 +1,8 @@
 //! Inboxes: notifications from rules and direct creation, read state, unread
 //! counts with their version, and quiet hours.
 
+use std::collections::{HashMap, HashSet};
+
 use async_trait::async_trait;
 use solo_domain::event::{EventEnvelope, Subject, SubjectKind};
 use solo_domain::notification::{InboxReadAll, NotificationChanged, NotificationView, UnreadCounts};
@@ -10,7 +12,7 @@ use solo_domain::{Category, EventPayload, MissionId, NotificationId, QuietHours,
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{append_event_only, decode, SqlStore};
+use super::{append_event_only, append_events, decode, placeholders, rows_per_statement, NewEvent, SqlStore};
 use crate::{NewNotification, NotificationFilter, NotificationStore, StoreError, StoreResult, WriteContext};
 
 const COLUMNS: &str =
@@ -47,29 +49,47 @@ fn user_scope(user: &UserId) -> String {
 
 /// The user's quiet hours, or the server default, in one statement.
 async fn quiet_hours_in(conn: &mut AnyConnection, user: &UserId) -> StoreResult<QuietHours> {
-    let rows = sqlx::query(
-        "SELECT scope, value FROM config WHERE (scope = $1 AND key = $2) OR (scope = 'server' AND key = $3)",
-    )
-    .bind(user_scope(user))
-    .bind(QUIET_KEY)
-    .bind(DEFAULT_QUIET_KEY)
-    .fetch_all(&mut *conn)
-    .await?;
-    let (mut own, mut default) = (None, None);
-    for row in rows {
-        let scope: String = row.try_get("scope")?;
-        let value: String = row.try_get("value")?;
-        if scope == "server" {
-            default = Some(value);
-        } else {
-            own = Some(value);
+    let mut of = quiet_hours_of(conn, &[user]).await?;
+    Ok(of.remove(user.as_str()).unwrap_or_else(QuietHours::off))
+}
+
+/// Each user's quiet hours (their own, else the server default, else off), a
+/// chunk of users per statement.
+async fn quiet_hours_of(conn: &mut AnyConnection, users: &[&UserId]) -> StoreResult<HashMap<String, QuietHours>> {
+    let mut scopes: Vec<String> = users.iter().map(|u| user_scope(u)).collect();
+    scopes.sort();
+    scopes.dedup();
+    let (mut own, mut default) = (HashMap::new(), None);
+    for chunk in scopes.chunks(rows_per_statement(1)) {
+        let sql = format!(
+            "SELECT scope, value FROM config WHERE (key = $1 AND scope IN ({})) OR (scope = 'server' AND key = $2)",
+            placeholders(2, chunk.len())
+        );
+        let mut query = sqlx::query(&sql).bind(QUIET_KEY).bind(DEFAULT_QUIET_KEY);
+        for scope in chunk {
+            query = query.bind(scope.as_str());
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            let scope: String = row.try_get("scope")?;
+            let value: String = row.try_get("value")?;
+            if scope == "server" {
+                default = Some(value);
+            } else if let Some(user) = scope.strip_prefix("user:") {
+                own.insert(user.to_owned(), value);
+            }
         }
     }
-    // The user's own setting wins over the server default.
-    match own.or(default) {
-        Some(raw) => serde_json::from_str(&raw).map_err(|e| StoreError::Corrupt(e.to_string())),
-        None => Ok(QuietHours::off()),
+    let parse = |raw: &str| serde_json::from_str::<QuietHours>(raw).map_err(|e| StoreError::Corrupt(e.to_string()));
+    let default = default.as_deref().map(parse).transpose()?.unwrap_or_else(QuietHours::off);
+    let mut of = HashMap::with_capacity(users.len());
+    for user in users {
+        let quiet = match own.get(user.as_str()) {
+            Some(raw) => parse(raw)?,
+            None => default.clone(),
+        };
+        of.insert(user.as_str().to_owned(), quiet);
     }
+    Ok(of)
 }
 
 /// The inbox columns that hold unread counts, in [`Category::ALL`] order.
@@ -158,48 +178,142 @@ async fn insert(
     new: Insert<'_>,
     now: i64,
 ) -> StoreResult<Option<NotificationView>> {
-    let quiet = quiet_hours_in(conn, &new.draft.user_id).await?.is_quiet(now, new.draft.severity);
-    let id = NotificationId::generate();
-    let sql = format!(
-        "INSERT INTO notifications (id, user_id, category, type, title, body, link, severity, quiet, version, \
-         source_event_id, created_by, idempotency_key, request_hash, created_at, read_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $12, $13, $14, NULL) \
-         ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
-    );
-    let row = sqlx::query(&sql)
-        .bind(id.as_str())
-        .bind(new.draft.user_id.as_str())
-        .bind(new.draft.category.as_str())
-        .bind(&new.draft.kind)
-        .bind(&new.draft.title)
-        .bind(&new.draft.body)
-        .bind(&new.draft.link)
-        .bind(new.draft.severity.as_str())
-        .bind(i64::from(quiet))
-        .bind(&new.source_event_id)
-        .bind(new.created_by.map(|u| u.as_str().to_owned()))
-        .bind(new.idempotency.map(|(key, _)| key.clone()))
-        .bind(new.idempotency.map(|(_, hash)| hash.clone()))
-        .bind(now)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let notification = notification_from(&row)?;
-    let unread = bump_counts(conn, &notification.user_id, notification.category, 1).await?;
-    append_event_only(
-        conn,
-        ctx,
-        Subject { kind: SubjectKind::Notification, id: notification.id.to_string() },
-        notification.version,
-        EventPayload::NotificationCreated(NotificationChanged {
-            user_id: notification.user_id.clone(),
-            notification: notification.clone(),
-            unread,
-        }),
-        now,
-    )
-    .await?;
-    Ok(Some(notification))
+    Ok(insert_many(conn, ctx, vec![new], now).await?.pop().flatten())
+}
+
+/// Inserts notifications, each unless its (user, source event) or (creator,
+/// key) already exists; bumps the counts of the inboxes they land in and
+/// appends a `notification.created` for each, in order. A few statements per
+/// hundred notifications: a stage change watched by a thousand people stays
+/// one short transaction. Answers per input: the notification, or None when it
+/// already existed.
+async fn insert_many(
+    conn: &mut AnyConnection,
+    ctx: &WriteContext,
+    news: Vec<Insert<'_>>,
+    now: i64,
+) -> StoreResult<Vec<Option<NotificationView>>> {
+    let users: Vec<&UserId> = news.iter().map(|new| &new.draft.user_id).collect();
+    let quiet_hours = quiet_hours_of(conn, &users).await?;
+    let ids: Vec<NotificationId> = news.iter().map(|_| NotificationId::generate()).collect();
+    let mut inserted: HashMap<String, NotificationView> = HashMap::with_capacity(news.len());
+    let rows: Vec<(&NotificationId, &Insert<'_>)> = ids.iter().zip(&news).collect();
+    for chunk in rows.chunks(rows_per_statement(14)) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p = |k: usize| format!("${}", i * 14 + k);
+                format!(
+                    "({}, {}, {}, {}, {}, {}, {}, {}, {}, 1, {}, {}, {}, {}, {}, NULL)",
+                    p(1),
+                    p(2),
+                    p(3),
+                    p(4),
+                    p(5),
+                    p(6),
+                    p(7),
+                    p(8),
+                    p(9),
+                    p(10),
+                    p(11),
+                    p(12),
+                    p(13),
+                    p(14)
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO notifications (id, user_id, category, type, title, body, link, severity, quiet, version, \
+             source_event_id, created_by, idempotency_key, request_hash, created_at, read_at) \
+             VALUES {} ON CONFLICT DO NOTHING RETURNING {COLUMNS}",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for (id, new) in chunk {
+            let quiet =
+                quiet_hours.get(new.draft.user_id.as_str()).is_some_and(|q| q.is_quiet(now, new.draft.severity));
+            query = query
+                .bind(id.as_str())
+                .bind(new.draft.user_id.as_str())
+                .bind(new.draft.category.as_str())
+                .bind(new.draft.kind.as_str())
+                .bind(new.draft.title.as_str())
+                .bind(new.draft.body.clone())
+                .bind(new.draft.link.clone())
+                .bind(new.draft.severity.as_str())
+                .bind(i64::from(quiet))
+                .bind(new.source_event_id.clone())
+                .bind(new.created_by.map(|u| u.as_str().to_owned()))
+                .bind(new.idempotency.map(|(key, _)| key.clone()))
+                .bind(new.idempotency.map(|(_, hash)| hash.clone()))
+                .bind(now);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            let notification = notification_from(&row)?;
+            inserted.insert(notification.id.to_string(), notification);
+        }
+    }
+    // In input order, only those that were new.
+    let created: Vec<Option<NotificationView>> = ids.iter().map(|id| inserted.remove(id.as_str())).collect();
+    let fresh: Vec<&NotificationView> = created.iter().flatten().collect();
+    let unread = bump_counts_of(conn, &fresh).await?;
+    let events = fresh
+        .iter()
+        .zip(unread)
+        .map(|(notification, unread)| NewEvent {
+            subject: Subject { kind: SubjectKind::Notification, id: notification.id.to_string() },
+            version: notification.version,
+            payload: EventPayload::NotificationCreated(NotificationChanged {
+                user_id: notification.user_id.clone(),
+                notification: (*notification).clone(),
+                unread,
+            }),
+        })
+        .collect();
+    append_events(conn, ctx, events, now).await?;
+    Ok(created)
+}
+
+/// Adds one unread notification to each inbox, in order, and returns each
+/// inbox's counts right after its notification. Inboxes of one category are
+/// bumped a chunk per statement when no user appears twice; otherwise one by one.
+async fn bump_counts_of(conn: &mut AnyConnection, fresh: &[&NotificationView]) -> StoreResult<Vec<UnreadCounts>> {
+    let distinct: HashSet<(&str, Category)> = fresh.iter().map(|n| (n.user_id.as_str(), n.category)).collect();
+    let one_per_user: HashSet<&str> = fresh.iter().map(|n| n.user_id.as_str()).collect();
+    if one_per_user.len() != fresh.len() || distinct.len() != fresh.len() {
+        let mut counts = Vec::with_capacity(fresh.len());
+        for notification in fresh {
+            counts.push(bump_counts(conn, &notification.user_id, notification.category, 1).await?);
+        }
+        return Ok(counts);
+    }
+    let mut after: HashMap<String, UnreadCounts> = HashMap::with_capacity(fresh.len());
+    for category in Category::ALL {
+        let users: Vec<&str> = fresh.iter().filter(|n| n.category == category).map(|n| n.user_id.as_str()).collect();
+        for chunk in users.chunks(rows_per_statement(1)) {
+            let column = unread_column(category);
+            let values: Vec<String> = (1..=chunk.len()).map(|i| format!("(${i}, 1, 1)")).collect();
+            let sql = format!(
+                "INSERT INTO inboxes (user_id, counts_version, {column}) VALUES {} \
+                 ON CONFLICT (user_id) DO UPDATE SET counts_version = inboxes.counts_version + 1, \
+                 {column} = inboxes.{column} + 1 \
+                 RETURNING user_id, counts_version, {UNREAD_COLUMNS}",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for user in chunk {
+                query = query.bind(*user);
+            }
+            for row in query.fetch_all(&mut *conn).await? {
+                after.insert(row.try_get("user_id")?, counts_from(&row)?);
+            }
+        }
+    }
+    fresh
+        .iter()
+        .map(|n| {
+            after.remove(n.user_id.as_str()).ok_or_else(|| StoreError::Corrupt(format!("no inbox for {}", n.user_id)))
+        })
+        .collect()
 }
 
 /// Runs the notification rules for an event inside its transaction.
@@ -243,10 +357,11 @@ pub(super) async fn derive(conn: &mut AnyConnection, ctx: &WriteContext, event: 
     // inboxes in the same order and cannot deadlock on PostgreSQL.
     let mut drafts = notifications_for(event, &rule_ctx);
     drafts.sort_by(|a, b| a.user_id.cmp(&b.user_id));
-    for draft in drafts {
-        let new = Insert { draft, source_event_id: Some(event.id.to_string()), created_by: None, idempotency: None };
-        insert(conn, ctx, new, event.ts).await?;
-    }
+    let news = drafts
+        .into_iter()
+        .map(|draft| Insert { draft, source_event_id: Some(event.id.to_string()), created_by: None, idempotency: None })
+        .collect();
+    insert_many(conn, ctx, news, event.ts).await?;
     Ok(())
 }
 

@@ -1,5 +1,5 @@
 use solo_domain::event::AgentState;
-use solo_domain::{AgentStatus, Channel, Stage, WorkstationStatus};
+use solo_domain::{AgentStatus, Channel, QuietHours, Stage, WorkstationStatus};
 use solo_store::sql::SqlOptions;
 use solo_store::*;
 
@@ -66,6 +66,7 @@ conformance!(notification_rules, notifications_follow_rules_and_counts_stay_true
 conformance!(unread_counts, unread_counts_kept_on_the_inbox_match_a_recount);
 conformance!(leases, one_holder_per_lease_until_it_expires);
 conformance!(concurrent_writers, concurrent_writers_share_channels_and_inboxes_without_gaps);
+conformance!(watcher_fan_out, a_stage_change_notifies_every_watcher_once_in_one_transaction);
 
 async fn member(store: &SqlStore, name: &str) -> (User, Workspace) {
     let ws = store.ensure_workspace("acme", "Acme").await.expect("workspace");
@@ -374,4 +375,71 @@ async fn concurrent_writers_share_channels_and_inboxes_without_gaps(f: Fixture) 
         assert_eq!(Some(&offset), seen.get(&inbox.to_string()), "{} got gapless notifications", watcher.name);
         assert!(offset > 0, "watchers are notified of stage changes");
     }
+}
+
+/// A stage change watched by more people than one multi-row statement takes:
+/// each watcher gets exactly one notification, with its own counts and the
+/// next offset of their inbox channel; the watchers' previous notifications
+/// (a second change) keep each channel gapless.
+async fn a_stage_change_notifies_every_watcher_once_in_one_transaction(f: Fixture) {
+    let (owner, ws) = member(&f.store, "owner").await;
+    let mut watchers = Vec::new();
+    for n in 0..150 {
+        let name = format!("watcher{n:03}");
+        let user = f
+            .store
+            .create_user(NewUser { name: name.clone(), display_name: name, password_hash: None })
+            .await
+            .expect("user");
+        f.store.set_membership(&ws.id, &user.id, Role::Member).await.expect("membership");
+        watchers.push(user);
+    }
+    // One watcher is in quiet hours (an hour before now to two after): theirs arrive quiet.
+    let hour = solo_domain::time::now_ms() / 3_600_000 % 24;
+    let quiet = QuietHours {
+        enabled: true,
+        start: format!("{:02}:00", (hour + 23) % 24),
+        end: format!("{:02}:00", (hour + 2) % 24),
+        timezone: "UTC".into(),
+        allow_urgent: true,
+    };
+    f.store.set_quiet_hours(&watchers[7].id, &quiet).await.expect("quiet hours");
+    let mission = f
+        .store
+        .create_mission(
+            &WriteContext::user(owner.id.clone(), ""),
+            NewMission {
+                workspace_id: ws.id.clone(),
+                title: "Watched".into(),
+                owner_id: owner.id.clone(),
+                watchers: watchers.iter().map(|u| u.id.clone()).collect(),
+            },
+        )
+        .await
+        .expect("create");
+    let actor = WriteContext::user(owner.id.clone(), "");
+    f.store.change_stage(&actor, &mission.id, Stage::Spec, None).await.expect("to spec");
+    f.store.change_stage(&actor, &mission.id, Stage::Build, None).await.expect("to build");
+    let filter = NotificationFilter { limit: 10, ..NotificationFilter::default() };
+    for (n, watcher) in watchers.iter().enumerate() {
+        let inbox = f.store.notifications(&watcher.id, &filter).await.expect("inbox");
+        assert_eq!(inbox.len(), 2, "watcher {n}: one notification per change");
+        assert!(inbox.iter().all(|item| item.kind == "mission.stage_changed"));
+        assert_eq!(inbox.iter().all(|item| item.quiet), n == 7, "watcher {n}: quiet only in their quiet hours");
+        let counts = f.store.unread_counts(&watcher.id).await.expect("counts");
+        assert_eq!((counts.total, counts.by_category.missions, counts.counts_version), (2, 2, 2), "watcher {n}");
+        let channel = Channel::Notifications(watcher.id.clone());
+        let history = f.store.channel_history(&channel, 0, 10).await.expect("history");
+        let offsets: Vec<u64> = history.iter().map(|h| h.offset).collect();
+        assert_eq!(offsets, vec![1, 2], "watcher {n}: gapless offsets on their inbox channel");
+        let unread: Vec<u64> = history
+            .iter()
+            .map(|h| {
+                let envelope: serde_json::Value = serde_json::from_str(&h.envelope).expect("envelope");
+                envelope["data"]["unread"]["total"].as_u64().expect("unread in the event")
+            })
+            .collect();
+        assert_eq!(unread, vec![1, 2], "watcher {n}: each event carries the counts right after it");
+    }
+    assert!(f.store.notifications(&owner.id, &filter).await.expect("inbox").is_empty(), "the actor is not notified");
 }
