@@ -15,6 +15,7 @@ mod report;
 mod server;
 mod storm;
 mod targets;
+mod watchers;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -112,6 +113,18 @@ enum Scenario {
         count: u64,
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
+        /// PostgreSQL server URL (a scratch database is created on it); SQLite without it.
+        #[arg(long)]
+        postgres: Option<String>,
+    },
+    /// One stage change on a mission watched by many users: time until the last
+    /// watcher's inbox push (Solo, SQLite or PostgreSQL).
+    Watchers {
+        #[arg(long, default_value_t = 1_000)]
+        watchers: usize,
+        /// Stage changes to time, one after another.
+        #[arg(long, default_value_t = 20)]
+        changes: usize,
         /// PostgreSQL server URL (a scratch database is created on it); SQLite without it.
         #[arg(long)]
         postgres: Option<String>,
@@ -221,6 +234,10 @@ async fn main() -> anyhow::Result<()> {
         }
         Scenario::Ingest { count, concurrency, postgres } => {
             println!("{}", ingest::run(&programs, count, concurrency, postgres.as_deref()).await?);
+            Ok(())
+        }
+        Scenario::Watchers { watchers, changes, postgres } => {
+            println!("{}", watchers::run(&programs, watchers, changes, postgres.as_deref()).await?);
             Ok(())
         }
         Scenario::ReconnectStorm { count, missed, concurrency } => {

@@ -32,6 +32,9 @@ struct Plan {
     cluster_nodes: usize,
     cluster_connections: u64,
     ingest: u64,
+    /// Watcher fan-out: users watching one mission, and stage changes timed.
+    watchers: usize,
+    watcher_changes: usize,
 }
 
 impl Plan {
@@ -59,6 +62,8 @@ impl Plan {
                 cluster_nodes: 2,
                 cluster_connections: 600,
                 ingest: 500,
+                watchers: 20,
+                watcher_changes: 3,
             }
         } else {
             Plan {
@@ -73,6 +78,8 @@ impl Plan {
                 cluster_nodes: 6,
                 cluster_connections: 100_000,
                 ingest: 20_000,
+                watchers: 1_000,
+                watcher_changes: 20,
             }
         }
     }
@@ -509,6 +516,43 @@ pub async fn all(
             }
         }
         writeln!(md, "| {name} | {} |", Runs(rates).cell(0))?;
+    }
+    writeln!(md)?;
+
+    writeln!(md, "## Watcher fan-out (Solo)\n")?;
+    writeln!(
+        md,
+        "A stage change on a mission watched by {} users: one transaction writes the change, its event, \
+         a notification per watcher and their channel offsets; then each watcher's inbox connection gets \
+         its push. {} changes per run, one after another; the time from sending the change to its \
+         reply, and to the last watcher's push.\n",
+        plan.watchers, plan.watcher_changes
+    )?;
+    writeln!(md, "| database | reply p50 ms | reply p99 ms | last push p50 ms | last push p99 ms |")?;
+    writeln!(md, "|---|---|---|---|---|")?;
+    for (name, url) in &databases {
+        let (mut reply50, mut reply99, mut last50, mut last99) = (vec![], vec![], vec![], vec![]);
+        for _ in 0..runs {
+            match crate::watchers::run(programs, plan.watchers, plan.watcher_changes, *url).await {
+                Ok(r) => {
+                    eprintln!("{r}");
+                    let at = |key: &str| r[key].as_f64().unwrap_or(f64::NAN);
+                    reply50.push(at("reply_p50_ms"));
+                    reply99.push(at("reply_p99_ms"));
+                    last50.push(at("last_push_p50_ms"));
+                    last99.push(at("last_push_p99_ms"));
+                }
+                Err(e) => eprintln!("watcher fan-out on {name} failed: {e:#}"),
+            }
+        }
+        writeln!(
+            md,
+            "| {name} | {} | {} | {} | {} |",
+            Runs(reply50).cell(1),
+            Runs(reply99).cell(1),
+            Runs(last50).cell(1),
+            Runs(last99).cell(1)
+        )?;
     }
     writeln!(md)?;
 

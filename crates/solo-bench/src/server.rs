@@ -11,7 +11,36 @@ pub struct SoloServer {
     pub addr: String,
     pat: String,
     token: tokio::sync::OnceCell<String>,
+    admin: AdminRunner,
     _dir: tempfile::TempDir,
+}
+
+/// Runs `solo admin …` against a server's database, as its operator would.
+#[derive(Clone)]
+pub struct AdminRunner {
+    solo: String,
+    data: std::path::PathBuf,
+    database: Option<String>,
+}
+
+impl AdminRunner {
+    /// Runs `solo ARGS` and returns its standard output, trimmed.
+    pub fn run(&self, args: &[&str]) -> anyhow::Result<String> {
+        let mut command = Command::new(&self.solo);
+        command.env_remove("SOLO_DATABASE_URL");
+        if let Some(url) = &self.database {
+            command.env("SOLO_DATABASE_URL", url);
+        }
+        let out = command
+            .args(args)
+            .env("SOLO_DATA_DIR", &self.data)
+            .output()
+            .with_context(|| format!("running {}", self.solo))?;
+        if !out.status.success() {
+            bail!("solo {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+    }
 }
 
 /// Inodes of the established TCP connections whose local port is `port` (the
@@ -105,24 +134,12 @@ impl SoloServer {
         let dir = tempfile::tempdir()?;
         let data = dir.path().join("data");
         let database = env.iter().find(|(k, _)| *k == "SOLO_DATABASE_URL").map(|(_, v)| v.clone());
-        let admin = |args: &[&str]| -> anyhow::Result<String> {
-            let mut command = Command::new(solo);
-            command.env_remove("SOLO_DATABASE_URL");
-            if let Some(url) = &database {
-                command.env("SOLO_DATABASE_URL", url);
-            }
-            let out =
-                command.args(args).env("SOLO_DATA_DIR", &data).output().with_context(|| format!("running {solo}"))?;
-            if !out.status.success() {
-                bail!("solo {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-            }
-            Ok(String::from_utf8(out.stdout)?.trim().to_owned())
-        };
+        let admin = AdminRunner { solo: solo.to_owned(), data: data.clone(), database };
         let pat = match pat {
             Some(pat) => pat.to_owned(),
             None => {
-                admin(&["admin", "user", "create", "bench", "--workspace", "bench"])?;
-                admin(&["admin", "token", "create", "--user", "bench", "--name", "bench"])?
+                admin.run(&["admin", "user", "create", "bench", "--workspace", "bench"])?;
+                admin.run(&["admin", "token", "create", "--user", "bench", "--name", "bench"])?
             }
         };
         let mut child = crate::targets::pinned(std::path::Path::new(solo), cpus)
@@ -146,7 +163,12 @@ impl SoloServer {
             }
         };
         std::thread::spawn(move || for _ in lines {});
-        Ok(SoloServer { child, addr, pat, token: tokio::sync::OnceCell::new(), _dir: dir })
+        Ok(SoloServer { child, addr, pat, token: tokio::sync::OnceCell::new(), admin, _dir: dir })
+    }
+
+    /// `solo admin` on this server's database.
+    pub fn admin(&self) -> &AdminRunner {
+        &self.admin
     }
 
     /// The bench user's personal access token.
@@ -202,7 +224,7 @@ impl SoloServer {
             .await?)
     }
 
-    fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
