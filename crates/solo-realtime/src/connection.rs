@@ -26,10 +26,10 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use bytes::Bytes;
+use futures::task::AtomicWaker;
 use solo_domain::UserId;
 use tokio::io::Interest;
 use tokio::net::TcpStream;
-use tokio::sync::Notify;
 
 use crate::protocol::Disconnect;
 
@@ -121,8 +121,12 @@ pub struct Connection {
     socket: TcpStream,
     out: Mutex<Outbound>,
     queue_limit: usize,
-    /// Wakes the connection's task: a backlog to write, or closing.
-    wake: Notify,
+    /// Set, and the task woken, when the write side asks the task for
+    /// something: a backlog to write, or closing. (A flag and a waker slot
+    /// rather than a `Notify`: the task waits on it without a waiter future of
+    /// its own, which kept a hundred bytes per idle connection.)
+    woken: AtomicBool,
+    task: AtomicWaker,
     closing: AtomicBool,
     close_reason: OnceLock<Disconnect>,
     pub(crate) opened_at_ms: i64,
@@ -155,7 +159,8 @@ impl Connection {
             socket,
             out: Mutex::new(Outbound::default()),
             queue_limit: queue_limit.max(8),
-            wake: Notify::new(),
+            woken: AtomicBool::new(false),
+            task: AtomicWaker::new(),
             closing: AtomicBool::new(false),
             close_reason: OnceLock::new(),
             opened_at_ms: now_ms,
@@ -191,7 +196,7 @@ impl Connection {
     /// Ends the connection without a reason of its own (the client left).
     pub fn end(&self) {
         self.closing.store(true, Ordering::Release);
-        self.wake.notify_one();
+        self.wake();
     }
 
     pub fn is_closing(&self) -> bool {
@@ -215,10 +220,21 @@ impl Connection {
         self.ping_sent_at_ms.swap(0, Ordering::AcqRel) != 0
     }
 
-    /// Waits until the write side asks the task for something (a backlog to
-    /// write, or closing).
-    pub(crate) async fn woken(&self) {
-        self.wake.notified().await;
+    /// Asks the connection's task to look at the connection (its backlog, or closing).
+    fn wake(&self) {
+        self.woken.store(true, Ordering::Release);
+        self.task.wake();
+    }
+
+    /// Ready once the write side asked the task for something since the last
+    /// time this was ready (a backlog to write, or closing).
+    pub(crate) fn poll_woken(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        self.task.register(cx.waker());
+        if self.woken.swap(false, Ordering::AcqRel) {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
     }
 
     /// Whether frames wait for the socket to become writable.
@@ -270,7 +286,7 @@ impl Connection {
             Err(_) => return Err(Disconnect::WriteError),
         }
         out.stalled_since_ms = solo_domain::time::now_ms();
-        self.wake.notify_one();
+        self.wake();
         Ok(())
     }
 
@@ -393,7 +409,7 @@ impl Connection {
     /// already runs from the first frame queued.)
     pub(crate) fn uncork(&self) {
         if self.flush_after(|out| out.corked = false) == Flushed::Blocked {
-            self.wake.notify_one();
+            self.wake();
         }
     }
 

@@ -10,6 +10,7 @@
 
 use std::io;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -98,6 +99,14 @@ impl Drop for Registered<'_> {
     }
 }
 
+/// What ended a connection task's wait.
+enum Wake {
+    /// The write side asked (a backlog to write, or closing).
+    Asked,
+    Writable(io::Result<()>),
+    Readable(io::Result<()>),
+}
+
 async fn run(conn: &Connection, session: &mut Session, max_message: usize, already_read: Bytes) -> Ending {
     let mut decoder = Decoder::new(max_message);
     let mut buf = BytesMut::from(&already_read[..]);
@@ -152,16 +161,31 @@ async fn run(conn: &Connection, session: &mut Session, max_message: usize, alrea
             buf = BytesMut::new();
         }
         let backlog = conn.has_backlog();
-        tokio::select! {
-            biased;
-            () = conn.woken() => {}
-            ready = conn.socket().writable(), if backlog => {
+        // One wait for the three things that move a connection, in this order:
+        // a word from the write side, a writable socket (only with a backlog),
+        // a readable socket. Polled in place rather than as three futures in a
+        // `select!`, so an idle connection's task holds no waiter state.
+        let event = std::future::poll_fn(|cx| {
+            if conn.poll_woken(cx).is_ready() {
+                return Poll::Ready(Wake::Asked);
+            }
+            if backlog {
+                if let Poll::Ready(ready) = conn.socket().poll_write_ready(cx) {
+                    return Poll::Ready(Wake::Writable(ready));
+                }
+            }
+            conn.socket().poll_read_ready(cx).map(Wake::Readable)
+        })
+        .await;
+        match event {
+            Wake::Asked => {}
+            Wake::Writable(ready) => {
                 if ready.is_err() {
                     conn.end();
                     return Ending::ClientClosed(None);
                 }
             }
-            ready = conn.socket().readable() => {
+            Wake::Readable(ready) => {
                 if ready.is_err() {
                     conn.end();
                     return Ending::ClientClosed(None);
