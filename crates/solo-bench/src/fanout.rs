@@ -395,3 +395,74 @@ pub async fn fixed(
     }
     Ok(steps)
 }
+
+/// Writes beside a fixed-rate run: `workstations` workstations (of the bench
+/// user's workspace) each sending a heartbeat every `every`, spread evenly.
+#[derive(Debug, Clone, Copy)]
+pub struct HeartbeatLoad {
+    pub workstations: usize,
+    pub every: Duration,
+}
+
+/// Like [`fixed`] for Solo at one rate, with heartbeats written meanwhile:
+/// how much the notifications' end-to-end latency suffers from other writes.
+/// Returns the step and the heartbeats answered with success.
+pub async fn fixed_with_heartbeats(
+    programs: &Programs,
+    options: &FanoutOptions,
+    rate: f64,
+    load: HeartbeatLoad,
+) -> anyhow::Result<(Step, u64)> {
+    clock();
+    let target = Arc::new(Target::start(Kind::Solo, programs, options.subscribers).await?);
+    let subscribers = Subscribers::open(&target, options.subscribers, options.concurrency).await?;
+    let server = target.solo().context("a Solo target")?;
+    let http = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
+    let mut stations = Vec::with_capacity(load.workstations);
+    for n in 0..load.workstations {
+        let created: serde_json::Value = http
+            .post(server.url("/api/workstations"))
+            .bearer_auth(server.pat())
+            .json(&serde_json::json!({ "name": format!("bench-{n}") }))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        stations.push(created["id"].as_str().context("workstation id")?.to_owned());
+    }
+    let stop = CancellationToken::new();
+    let sent = Arc::new(AtomicU64::new(0));
+    let heartbeats = {
+        let (stop, sent, http) = (stop.clone(), sent.clone(), http.clone());
+        let urls: Vec<String> =
+            stations.iter().map(|id| server.url(&format!("/api/workstations/{id}/heartbeat"))).collect();
+        let pat = server.pat().to_owned();
+        let period = load.every.div_f64(urls.len().max(1) as f64);
+        tokio::spawn(async move {
+            let in_flight = Arc::new(Semaphore::new(64));
+            let mut ticker = tokio::time::interval(period);
+            for url in urls.iter().cycle() {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = ticker.tick() => {}
+                }
+                let Ok(permit) = in_flight.clone().acquire_owned().await else { return };
+                let (http, url, pat, sent) = (http.clone(), url.clone(), pat.clone(), sent.clone());
+                tokio::spawn(async move {
+                    let answer = http.post(url).bearer_auth(pat).json(&serde_json::json!({})).send().await;
+                    if answer.is_ok_and(|r| r.status().is_success()) {
+                        sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                    drop(permit);
+                });
+            }
+        })
+    };
+    // One heartbeat round before measuring, so the load is steady.
+    tokio::time::sleep(load.every).await;
+    let step = run_step(&target, &subscribers, 1, rate, options).await;
+    stop.cancel();
+    let _ = heartbeats.await;
+    Ok((step, sent.load(Ordering::Relaxed)))
+}

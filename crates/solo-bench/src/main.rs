@@ -117,6 +117,21 @@ enum Scenario {
         #[arg(long)]
         postgres: Option<String>,
     },
+    /// Notifications at a fixed rate to one subscriber while workstations send
+    /// heartbeats (Solo on SQLite): what other writes cost their end-to-end latency.
+    BesideHeartbeats {
+        #[arg(long, default_value_t = 100.0)]
+        rate: f64,
+        /// Workstations sending heartbeats (0: none, the baseline).
+        #[arg(long, default_value_t = 1_000)]
+        workstations: usize,
+        /// Seconds between two heartbeats of one workstation.
+        #[arg(long, default_value_t = 5)]
+        every_secs: u64,
+        /// Seconds of measurement.
+        #[arg(long, default_value_t = 10)]
+        step_secs: u64,
+    },
     /// One stage change on a mission watched by many users: time until the last
     /// watcher's inbox push (Solo, SQLite or PostgreSQL).
     Watchers {
@@ -234,6 +249,34 @@ async fn main() -> anyhow::Result<()> {
         }
         Scenario::Ingest { count, concurrency, postgres } => {
             println!("{}", ingest::run(&programs, count, concurrency, postgres.as_deref()).await?);
+            Ok(())
+        }
+        Scenario::BesideHeartbeats { rate, workstations, every_secs, step_secs } => {
+            let options = fanout::FanoutOptions {
+                subscribers: 1,
+                start_rate: rate,
+                max_rate: rate,
+                step: Duration::from_secs(step_secs),
+                drain: Duration::from_secs(1),
+                refine: 0,
+                probe_rate: None,
+                concurrency: 64,
+            };
+            let load = fanout::HeartbeatLoad { workstations, every: Duration::from_secs(every_secs.max(1)) };
+            let (step, beats) = fanout::fixed_with_heartbeats(&programs, &options, rate, load).await?;
+            println!(
+                "{}",
+                json!({
+                    "scenario": "beside-heartbeats",
+                    "rate": rate,
+                    "achieved": step.achieved,
+                    "heartbeats_answered": beats,
+                    "heartbeats_per_sec": workstations as f64 / every_secs.max(1) as f64,
+                    "p50_ms": step.quantile_ms(0.5),
+                    "p99_ms": step.quantile_ms(0.99),
+                    "max_ms": step.max_ms(),
+                })
+            );
             Ok(())
         }
         Scenario::Watchers { watchers, changes, postgres } => {

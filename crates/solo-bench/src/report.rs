@@ -31,6 +31,10 @@ struct Plan {
     /// Cluster run: `solo serve` processes and connections over all of them.
     cluster_nodes: usize,
     cluster_connections: u64,
+    /// The first end-to-end rate again, beside heartbeats of this many
+    /// workstations, each every `heartbeat_every`.
+    heartbeat_workstations: usize,
+    heartbeat_every: Duration,
     ingest: u64,
     /// Watcher fan-out: users watching one mission, and stage changes timed.
     watchers: usize,
@@ -61,6 +65,8 @@ impl Plan {
                 storm_missed: 10,
                 cluster_nodes: 2,
                 cluster_connections: 600,
+                heartbeat_workstations: 20,
+                heartbeat_every: Duration::from_secs(1),
                 ingest: 500,
                 watchers: 20,
                 watcher_changes: 3,
@@ -77,6 +83,8 @@ impl Plan {
                 storm_missed: 50,
                 cluster_nodes: 6,
                 cluster_connections: 100_000,
+                heartbeat_workstations: 1_000,
+                heartbeat_every: Duration::from_secs(5),
                 ingest: 20_000,
                 watchers: 1_000,
                 watcher_changes: 20,
@@ -498,6 +506,35 @@ pub async fn all(
             )?;
         }
     }
+    // The first rate again on SQLite, beside heartbeats: what other writes cost
+    // the notifications' latency (compare with the SQLite row at that rate).
+    let load = fanout::HeartbeatLoad { workstations: plan.heartbeat_workstations, every: plan.heartbeat_every };
+    let rate = plan.e2e_rates[0];
+    let beats_per_sec = load.workstations as f64 / load.every.as_secs_f64();
+    let (mut achieved, mut p50, mut p99, mut max) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..runs {
+        let options = FanoutOptions { subscribers: 1, ..plan.fanout.clone() };
+        match fanout::fixed_with_heartbeats(programs, &options, rate, load).await {
+            Ok((step, beats)) => {
+                eprintln!("beside heartbeats: {} heartbeats answered", beats);
+                achieved.push(step.achieved);
+                p50.push(step.quantile_ms(0.5));
+                p99.push(step.quantile_ms(0.99));
+                max.push(step.max_ms());
+            }
+            Err(e) => eprintln!("end to end beside heartbeats failed: {e:#}"),
+        }
+    }
+    writeln!(
+        md,
+        "| SQLite, beside {} heartbeats/s ({} workstations) | {rate:.0} | {} | {} | {} | {} |",
+        beats_per_sec.round(),
+        load.workstations,
+        Runs(achieved).cell(0),
+        Runs(p50).cell(2),
+        Runs(p99).cell(2),
+        Runs(max).cell(1)
+    )?;
     writeln!(md)?;
 
     writeln!(md, "## Ingest (Solo)\n")?;
