@@ -26,15 +26,23 @@
 //! A group is as large as the queue that formed while the previous one
 //! committed: one request at rest, dozens under load, with no timer.
 //!
-//! When the connection's transaction state becomes unknown (a request was
-//! cancelled in the middle of a statement that changes it, or a rollback to the
-//! savepoint failed), the group is abandoned: its members get an error, the
-//! connection is closed (which rolls back whatever it held) and the next
-//! request opens a fresh one. The same reasoning as [`super::WriteTx`]: never
-//! guess the state of a transaction.
+//! A request whose caller goes away in the middle of a step that changes the
+//! transaction's state (`BEGIN`, `SAVEPOINT`, `RELEASE`) leaves the writer to a
+//! guard whose drop finishes the step on a task of its own and makes sure the
+//! open transaction is committed, so the single write connection is never left
+//! holding a transaction nobody will end. When a rollback to a request's savepoint fails (SQLite rolled the whole
+//! transaction back by itself), the group is abandoned: its waiting members get
+//! an error, the connection is closed (which rolls back whatever it held) and
+//! the next request opens a fresh one. The same reasoning as
+//! [`super::WriteTx`]: never guess the state of a transaction.
+//!
+//! A request that returns data its transaction read without writing (an
+//! idempotent replay, say) still commits, so that it never answers with
+//! another member's write before that write is committed.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Executor};
@@ -48,6 +56,8 @@ type GroupOutcome = Result<(), Arc<sqlx::Error>>;
 /// The writer lock and the group being built under it.
 pub(crate) struct GroupCommit {
     pool: AnyPool,
+    /// How long a request waits for the writer before it is told "busy".
+    acquire_timeout: Duration,
     group: Arc<Mutex<Group>>,
     /// Whether a finisher is queued on the lock and has not run yet.
     finisher_queued: AtomicBool,
@@ -75,15 +85,17 @@ enum TxState {
     Beginning,
     /// A transaction is open, and no request is inside its savepoint.
     Open,
-    /// A request is inside its savepoint, or sent the statement that opens or
-    /// releases it and was cancelled before the answer came.
+    /// A request is inside its savepoint (or sent the statement that opens it).
     InRequest,
+    /// A request sent the `RELEASE` of its savepoint; the answer is not in yet.
+    Releasing,
 }
 
 impl GroupCommit {
-    pub(crate) fn new(pool: AnyPool, outbox_signal: Arc<Notify>) -> Arc<Self> {
+    pub(crate) fn new(pool: AnyPool, acquire_timeout: Duration, outbox_signal: Arc<Notify>) -> Arc<Self> {
         Arc::new(Self {
             pool,
+            acquire_timeout,
             group: Arc::new(Mutex::new(Group::default())),
             finisher_queued: AtomicBool::new(false),
             outbox_signal,
@@ -95,55 +107,77 @@ impl GroupCommit {
     /// Takes the writer and opens the request's savepoint (and the group's
     /// transaction when it is the first).
     pub(crate) async fn begin(self: &Arc<Self>) -> StoreResult<Member> {
-        let mut group = self.group.clone().lock_owned().await;
-        match group.state {
-            TxState::Idle | TxState::Open => {}
-            // Left behind by a cancelled request.
-            TxState::Beginning => abandon(&mut group, None),
-            TxState::InRequest => recover(&mut group).await,
-        }
-        if group.state == TxState::Idle {
+        // Bounded like waiting for a pooled connection was: a writer stuck
+        // (another process holding the file's lock) answers "busy", not never.
+        let group = tokio::time::timeout(self.acquire_timeout, self.group.clone().lock_owned())
+            .await
+            .map_err(|_| StoreError::Database(sqlx::Error::PoolTimedOut))?;
+        // From here, a caller that goes away leaves the rest to `Held`'s drop.
+        let mut held = Held { group: Some(group), gate: Arc::clone(self) };
+        settle(held.group()).await;
+        if held.group().state == TxState::Idle {
             let conn = self.pool.acquire().await?;
+            let group = held.group();
             group.conn = Some(conn);
             group.state = TxState::Beginning;
-            let begun = group.conn_mut().execute("BEGIN IMMEDIATE").await;
-            if let Err(e) = begun {
-                abandon(&mut group, None);
+            if let Err(e) = group.conn_mut().execute("BEGIN IMMEDIATE").await {
+                abandon(group, None);
                 return Err(e.into());
             }
             group.state = TxState::Open;
         }
+        let group = held.group();
         group.state = TxState::InRequest;
         if let Err(e) = group.conn_mut().execute("SAVEPOINT request").await {
-            // Whatever the savepoint's fate, the group's transaction goes on without it.
-            recover(&mut group).await;
-            self.queue_finisher();
+            // No savepoint to roll back to: the rollback fails and the group is
+            // given up, rather than guess what the transaction still holds.
+            recover(group).await;
             return Err(e.into());
         }
-        Ok(Member { group: Some(group), gate: Arc::clone(self) })
+        Ok(Member { group: held.group.take(), gate: Arc::clone(self) })
     }
 
     /// Releases the member's savepoint, then waits for its group to commit.
     pub(crate) async fn commit(self: &Arc<Self>, mut member: Member) -> StoreResult<()> {
-        let Some(mut group) = member.group.take() else {
+        let Some(group) = member.group.take() else {
             return Err(StoreError::Corrupt("a write request was committed twice".to_owned()));
         };
+        let mut held = Held { group: Some(group), gate: Arc::clone(self) };
+        let group = held.group();
+        group.state = TxState::Releasing;
         if let Err(e) = group.conn_mut().execute("RELEASE SAVEPOINT request").await {
-            recover(&mut group).await;
-            self.queue_finisher();
+            recover(group).await;
             return Err(e.into());
         }
         group.state = TxState::Open;
         let (answer, outcome) = oneshot::channel();
         group.members.push(answer);
-        self.queue_finisher();
-        drop(group);
+        // Dropping `held` queues the finisher and lets the next request in.
+        drop(held);
         match outcome.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(StoreError::GroupCommit(e)),
-            // The finisher was dropped without answering: the runtime is shutting down.
+            // The group was dropped without an answer (the store is gone).
             Err(_) => Err(StoreError::Database(sqlx::Error::PoolClosed)),
         }
+    }
+
+    /// Finishes, on a task of its own, what a step left when its caller went
+    /// away (or returned), then makes sure the open transaction gets committed.
+    fn settle_later(self: &Arc<Self>, mut group: OwnedMutexGuard<Group>) {
+        let gate = Arc::clone(self);
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // No runtime: the state stays as it is, for the next holder to settle.
+            return;
+        };
+        runtime.spawn(async move {
+            settle(&mut group).await;
+            let open = group.state == TxState::Open;
+            drop(group);
+            if open {
+                gate.queue_finisher();
+            }
+        });
     }
 
     /// How many groups committed, and how many requests they held, since start.
@@ -168,12 +202,7 @@ impl GroupCommit {
     /// Commits the open group. The lock is held, so no request is inside a
     /// savepoint, except one that was cancelled there.
     async fn finish(&self, group: &mut Group) {
-        match group.state {
-            TxState::Idle => return,
-            TxState::Beginning => return abandon(group, None),
-            TxState::InRequest => recover(group).await,
-            TxState::Open => {}
-        }
+        settle(group).await;
         if group.state != TxState::Open {
             return;
         }
@@ -184,8 +213,10 @@ impl GroupCommit {
                 group.state = TxState::Idle;
                 // Back to the pool, so writes outside a transaction get their turn.
                 group.conn = None;
-                self.groups.fetch_add(1, Ordering::Relaxed);
-                self.members.fetch_add(group.members.len() as u64, Ordering::Relaxed);
+                if !group.members.is_empty() {
+                    self.groups.fetch_add(1, Ordering::Relaxed);
+                    self.members.fetch_add(group.members.len() as u64, Ordering::Relaxed);
+                }
                 for member in group.members.drain(..) {
                     let _ = member.send(Ok(()));
                 }
@@ -203,18 +234,73 @@ impl Group {
     }
 }
 
-/// Undoes whatever the request inside the savepoint wrote, and leaves the
-/// group's transaction open for the others. Safe to repeat: a savepoint that
-/// is already gone (its release went through before the request was
-/// cancelled) means the request's writes stay in the group, as any request
-/// whose caller left after its commit.
-async fn recover(group: &mut Group) {
+/// The writer, held by a step that changes the transaction's state. A step's
+/// caller can go away at any `.await` (its client hung up); dropping this then
+/// settles the transaction on a task of its own rather than leave it half-way.
+struct Held {
+    group: Option<OwnedMutexGuard<Group>>,
+    gate: Arc<GroupCommit>,
+}
+
+impl Held {
+    fn group(&mut self) -> &mut Group {
+        self.group.as_mut().expect("held until taken")
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(group) = self.group.take() {
+            if matches!(group.state, TxState::Open | TxState::Idle) {
+                let open = group.state == TxState::Open;
+                drop(group);
+                if open {
+                    self.gate.queue_finisher();
+                }
+            } else {
+                self.gate.settle_later(group);
+            }
+        }
+    }
+}
+
+/// Brings a transaction left in the middle of a step back to a known state.
+async fn settle(group: &mut Group) {
+    match group.state {
+        TxState::Idle | TxState::Open => {}
+        // `BEGIN` sent, answer unknown: no member can be waiting yet.
+        TxState::Beginning => abandon(group, None),
+        TxState::InRequest => recover(group).await,
+        TxState::Releasing => recover_release(group).await,
+    }
+}
+
+/// Settles a `RELEASE` whose answer was not seen. A savepoint that is gone means
+/// the release went through: the request's writes stay in the group, as any
+/// write whose caller left after asking to commit. Otherwise it is rolled back.
+async fn recover_release(group: &mut Group) {
     match group.conn_mut().execute("ROLLBACK TO SAVEPOINT request").await {
         Ok(_) => match group.conn_mut().execute("RELEASE SAVEPOINT request").await {
             Ok(_) => group.state = TxState::Open,
             Err(e) => abandon(group, Some(Arc::new(e))),
         },
         Err(e) if e.to_string().contains("no such savepoint") => group.state = TxState::Open,
+        Err(e) => abandon(group, Some(Arc::new(e))),
+    }
+}
+
+/// Undoes whatever the request inside the savepoint wrote, and leaves the
+/// group's transaction open for the others. When the savepoint cannot be
+/// rolled back to, the group is given up: SQLite rolls a whole transaction back
+/// by itself on some errors (I/O, a full disk or memory in a statement without
+/// a statement journal), and then neither the savepoint nor the members'
+/// released writes exist any more.
+async fn recover(group: &mut Group) {
+    match group.conn_mut().execute("ROLLBACK TO SAVEPOINT request").await {
+        Ok(_) => match group.conn_mut().execute("RELEASE SAVEPOINT request").await {
+            Ok(_) => group.state = TxState::Open,
+            Err(e) => abandon(group, Some(Arc::new(e))),
+        },
         Err(e) => abandon(group, Some(Arc::new(e))),
     }
 }
@@ -256,15 +342,8 @@ impl Drop for Member {
     /// is rolled back to its savepoint, on a task of its own since that takes a
     /// statement; the writer stays locked until it is done, so nothing runs on top.
     fn drop(&mut self) {
-        let Some(mut group) = self.group.take() else { return };
-        let gate = Arc::clone(&self.gate);
-        // Without a runtime the state stays `InRequest`, for the next request to recover.
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                recover(&mut group).await;
-                drop(group);
-                gate.queue_finisher();
-            });
+        if let Some(group) = self.group.take() {
+            self.gate.settle_later(group);
         }
     }
 }
@@ -353,5 +432,33 @@ mod tests {
         assert!(!keys.contains(&"cancelled".to_owned()));
         // Writes outside a group still get the connection between groups.
         store.config_put("test", "after", &serde_json::json!(1)).await.expect("a plain write");
+    }
+
+    /// A caller that goes away while its group's `BEGIN` waits for another
+    /// process's lock must not leave the transaction open with nobody to end it:
+    /// the writes outside a group (sessions, settings, the outbox's marks) would
+    /// wait for the connection until they time out.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_request_abandoned_while_its_begin_waits_leaves_the_writer_free() {
+        use sqlx::{ConnectOptions, Connection, Executor};
+        let (store, dir) = sqlite().await;
+        let mut intruder = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(dir.path().join("solo.db"))
+            .connect()
+            .await
+            .expect("another connection");
+        intruder.execute("BEGIN IMMEDIATE").await.expect("take the write lock");
+        let waiting = tokio::spawn(request(store.clone(), 1, false));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        waiting.abort();
+        intruder.execute("ROLLBACK").await.expect("release the lock");
+        intruder.close().await.expect("close");
+        let plain =
+            tokio::time::timeout(Duration::from_secs(3), store.config_put("test", "after", &serde_json::json!(1)))
+                .await
+                .expect("a plain write gets the connection without waiting out its timeout");
+        plain.expect("a plain write");
+        request(store.clone(), 2, false).await.expect("the next grouped write");
+        assert!(stored_keys(&store).await.contains(&"k2".to_owned()));
     }
 }

@@ -106,7 +106,8 @@ impl SqlStore {
                 let write = pool(1).connect_with(connect_options.clone()).await?;
                 let read = pool(options.max_connections.max(1)).connect_with(connect_options).await?;
                 let outbox_signal = Arc::new(Notify::new());
-                let group_commit = Some(GroupCommit::new(write.clone(), Arc::clone(&outbox_signal)));
+                let group_commit =
+                    Some(GroupCommit::new(write.clone(), options.acquire_timeout, Arc::clone(&outbox_signal)));
                 Self { read, write, dialect, outbox_signal, group_commit }
             }
             Dialect::Postgres => {
@@ -190,7 +191,9 @@ impl SqlStore {
 /// this). So a transaction that does not end in a successful `COMMIT`, for any
 /// reason (error, cancelled request), takes its connection with it: closing a
 /// connection rolls back whatever it had open, and the pool opens a fresh one.
-/// On SQLite the group commit keeps the same rule for the group's transaction.
+/// On SQLite the group commit keeps the same rule for the group's
+/// transaction: a request that fails rolls back to its own savepoint, and
+/// when that is not possible the group's connection is closed.
 pub(crate) enum WriteTx {
     /// A request's savepoint in SQLite's current group.
     Grouped(Member),

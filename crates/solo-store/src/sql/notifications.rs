@@ -386,7 +386,11 @@ impl NotificationStore for SqlStore {
                 if stored.as_deref() != Some(hash.as_str()) {
                     return Err(StoreError::IdempotencyMismatch);
                 }
-                return Ok((notification_from(&row)?, false));
+                let first = notification_from(&row)?;
+                // The first request may be in this very commit group, not yet
+                // committed: the replay answers once it is.
+                self.commit_with_events(tx).await?;
+                return Ok((first, false));
             }
         }
         let draft = NotificationDraft {
@@ -474,8 +478,10 @@ impl NotificationStore for SqlStore {
             .await?
         };
         let Some(row) = changed else {
-            // Already in the asked state (or not this user's): nothing changes, no event.
-            drop(tx);
+            // Already in the asked state (or not this user's): nothing changes,
+            // no event. What this transaction saw may be another request's
+            // write of the same commit group: answer once that is committed.
+            self.commit_with_events(tx).await?;
             return self.notification(user, id).await?.ok_or(StoreError::NotFound);
         };
         let notification = notification_from(&row)?;
