@@ -80,12 +80,20 @@ async fn quiet_hours_of(conn: &mut AnyConnection, users: &[&UserId]) -> StoreRes
         }
     }
     let parse = |raw: &str| serde_json::from_str::<QuietHours>(raw).map_err(|e| StoreError::Corrupt(e.to_string()));
-    let default = default.as_deref().map(parse).transpose()?.unwrap_or_else(QuietHours::off);
+    // The server default is parsed only for users without a setting of their own.
+    let mut parsed_default: Option<QuietHours> = None;
     let mut of = HashMap::with_capacity(users.len());
     for user in users {
         let quiet = match own.get(user.as_str()) {
             Some(raw) => parse(raw)?,
-            None => default.clone(),
+            None => match &parsed_default {
+                Some(quiet) => quiet.clone(),
+                None => {
+                    let quiet = default.as_deref().map(parse).transpose()?.unwrap_or_else(QuietHours::off);
+                    parsed_default = Some(quiet.clone());
+                    quiet
+                }
+            },
         };
         of.insert(user.as_str().to_owned(), quiet);
     }
