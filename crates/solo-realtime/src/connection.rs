@@ -117,7 +117,8 @@ pub enum Flushed {
 /// Shared state of one connection.
 pub struct Connection {
     pub id: ConnId,
-    pub client_id: String,
+    /// Shared with each subscription's presence entry.
+    pub client_id: Arc<str>,
     socket: TcpStream,
     out: Mutex<Outbound>,
     queue_limit: usize,
@@ -155,7 +156,7 @@ impl Connection {
         Self {
             id,
             // From the thread's random generator: `new_v4` asks the kernel each time.
-            client_id: uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string(),
+            client_id: Arc::from(uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string()),
             socket,
             out: Mutex::new(Outbound::default()),
             queue_limit: queue_limit.max(8),

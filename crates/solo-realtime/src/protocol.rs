@@ -246,8 +246,9 @@ pub struct Tags<'a> {
 /// by cluster presence).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClientInfo {
-    pub user: String,
-    pub client: String,
+    pub user: std::sync::Arc<str>,
+    /// The connection's client id, shared with it rather than copied.
+    pub client: std::sync::Arc<str>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conn_info: Option<std::sync::Arc<serde_json::Value>>,
 }

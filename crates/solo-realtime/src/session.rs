@@ -124,7 +124,7 @@ impl Session {
                 Err(code) => return self.error(id, code).await,
             };
             let presence: serde_json::Map<String, serde_json::Value> =
-                clients.iter().map(|c| (c.client.clone(), json!(c))).collect();
+                clients.iter().map(|c| (c.client.to_string(), json!(c))).collect();
             return self.reply(protocol::reply(id, "presence", &json!({ "presence": presence }))).await;
         }
         if let Some(req) = command.presence_stats {
@@ -296,7 +296,7 @@ impl Session {
         // published meanwhile is either in history or held, never lost.
         self.conn.hold(channel_name.clone());
         let info = ClientInfo {
-            user: auth.user_id.to_string(),
+            user: Arc::from(auth.user_id.as_str()),
             client: self.conn.client_id.clone(),
             conn_info: Some(auth.info.clone()),
         };

@@ -116,7 +116,7 @@ impl AppState {
         for client in clients {
             if seen.insert(client.user.clone()) {
                 let name = client.conn_info.as_ref().and_then(|i| i["name"].as_str()).unwrap_or_default().to_owned();
-                people.push(OnlineUser { id: client.user, name });
+                people.push(OnlineUser { id: client.user.to_string(), name });
             }
         }
         people.sort_by(|a, b| a.id.cmp(&b.id));

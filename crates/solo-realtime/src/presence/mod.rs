@@ -94,5 +94,5 @@ impl Presence for LocalPresence {
 
 /// Distinct users among `clients` (a user with two tabs counts once).
 pub fn distinct_users(clients: &[ClientInfo]) -> usize {
-    clients.iter().map(|c| c.user.as_str()).collect::<std::collections::HashSet<_>>().len()
+    clients.iter().map(|c| &*c.user).collect::<std::collections::HashSet<_>>().len()
 }

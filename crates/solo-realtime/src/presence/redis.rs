@@ -159,7 +159,7 @@ impl Presence for RedisPresence {
 }
 
 /// An entry this node wrote: channel and client id.
-type Written = (Arc<str>, String);
+type Written = (Arc<str>, Arc<str>);
 
 /// Mirrors one node's hub into Redis until stopped, then removes its entries.
 pub struct PresenceWriter {
