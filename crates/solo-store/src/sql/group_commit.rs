@@ -112,13 +112,12 @@ impl GroupCommit {
         let group = tokio::time::timeout(self.acquire_timeout, self.group.clone().lock_owned())
             .await
             .map_err(|_| StoreError::Database(sqlx::Error::PoolTimedOut))?;
-        // From here, a caller that goes away leaves the rest to `Held`'s drop.
-        let mut held = Held { group: Some(group), gate: Arc::clone(self) };
-        settle(held.group()).await;
-        if held.group().state == TxState::Idle {
-            let conn = self.pool.acquire().await?;
-            let group = held.group();
-            group.conn = Some(conn);
+        // From here, a caller that goes away leaves the rest to the member's drop.
+        let mut member = Member { group: Some(group), gate: Arc::clone(self) };
+        let group = member.group();
+        settle(group).await;
+        if group.state == TxState::Idle {
+            group.conn = Some(self.pool.acquire().await?);
             group.state = TxState::Beginning;
             if let Err(e) = group.conn_mut().execute("BEGIN IMMEDIATE").await {
                 abandon(group, None);
@@ -126,7 +125,6 @@ impl GroupCommit {
             }
             group.state = TxState::Open;
         }
-        let group = held.group();
         group.state = TxState::InRequest;
         if let Err(e) = group.conn_mut().execute("SAVEPOINT request").await {
             // No savepoint to roll back to: the rollback fails and the group is
@@ -134,36 +132,11 @@ impl GroupCommit {
             recover(group).await;
             return Err(e.into());
         }
-        Ok(Member { group: held.group.take(), gate: Arc::clone(self) })
-    }
-
-    /// Releases the member's savepoint, then waits for its group to commit.
-    pub(crate) async fn commit(self: &Arc<Self>, mut member: Member) -> StoreResult<()> {
-        let Some(group) = member.group.take() else {
-            return Err(StoreError::Corrupt("a write request was committed twice".to_owned()));
-        };
-        let mut held = Held { group: Some(group), gate: Arc::clone(self) };
-        let group = held.group();
-        group.state = TxState::Releasing;
-        if let Err(e) = group.conn_mut().execute("RELEASE SAVEPOINT request").await {
-            recover(group).await;
-            return Err(e.into());
-        }
-        group.state = TxState::Open;
-        let (answer, outcome) = oneshot::channel();
-        group.members.push(answer);
-        // Dropping `held` queues the finisher and lets the next request in.
-        drop(held);
-        match outcome.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(StoreError::GroupCommit(e)),
-            // The group was dropped without an answer (the store is gone).
-            Err(_) => Err(StoreError::Database(sqlx::Error::PoolClosed)),
-        }
+        Ok(member)
     }
 
     /// Finishes, on a task of its own, what a step left when its caller went
-    /// away (or returned), then makes sure the open transaction gets committed.
+    /// away, then makes sure the open transaction gets committed.
     fn settle_later(self: &Arc<Self>, mut group: OwnedMutexGuard<Group>) {
         let gate = Arc::clone(self);
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
@@ -234,58 +207,13 @@ impl Group {
     }
 }
 
-/// The writer, held by a step that changes the transaction's state. A step's
-/// caller can go away at any `.await` (its client hung up); dropping this then
-/// settles the transaction on a task of its own rather than leave it half-way.
-struct Held {
-    group: Option<OwnedMutexGuard<Group>>,
-    gate: Arc<GroupCommit>,
-}
-
-impl Held {
-    fn group(&mut self) -> &mut Group {
-        self.group.as_mut().expect("held until taken")
-    }
-}
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        if let Some(group) = self.group.take() {
-            if matches!(group.state, TxState::Open | TxState::Idle) {
-                let open = group.state == TxState::Open;
-                drop(group);
-                if open {
-                    self.gate.queue_finisher();
-                }
-            } else {
-                self.gate.settle_later(group);
-            }
-        }
-    }
-}
-
 /// Brings a transaction left in the middle of a step back to a known state.
 async fn settle(group: &mut Group) {
     match group.state {
         TxState::Idle | TxState::Open => {}
         // `BEGIN` sent, answer unknown: no member can be waiting yet.
         TxState::Beginning => abandon(group, None),
-        TxState::InRequest => recover(group).await,
-        TxState::Releasing => recover_release(group).await,
-    }
-}
-
-/// Settles a `RELEASE` whose answer was not seen. A savepoint that is gone means
-/// the release went through: the request's writes stay in the group, as any
-/// write whose caller left after asking to commit. Otherwise it is rolled back.
-async fn recover_release(group: &mut Group) {
-    match group.conn_mut().execute("ROLLBACK TO SAVEPOINT request").await {
-        Ok(_) => match group.conn_mut().execute("RELEASE SAVEPOINT request").await {
-            Ok(_) => group.state = TxState::Open,
-            Err(e) => abandon(group, Some(Arc::new(e))),
-        },
-        Err(e) if e.to_string().contains("no such savepoint") => group.state = TxState::Open,
-        Err(e) => abandon(group, Some(Arc::new(e))),
+        TxState::InRequest | TxState::Releasing => recover(group).await,
     }
 }
 
@@ -294,13 +222,18 @@ async fn recover_release(group: &mut Group) {
 /// rolled back to, the group is given up: SQLite rolls a whole transaction back
 /// by itself on some errors (I/O, a full disk or memory in a statement without
 /// a statement journal), and then neither the savepoint nor the members'
-/// released writes exist any more.
+/// released writes exist any more. The one exception: after a `RELEASE` whose
+/// answer was not seen, a savepoint that is gone means the release went
+/// through, and the request's writes stay in the group, as any write whose
+/// caller left after asking to commit.
 async fn recover(group: &mut Group) {
+    let released = group.state == TxState::Releasing;
     match group.conn_mut().execute("ROLLBACK TO SAVEPOINT request").await {
         Ok(_) => match group.conn_mut().execute("RELEASE SAVEPOINT request").await {
             Ok(_) => group.state = TxState::Open,
             Err(e) => abandon(group, Some(Arc::new(e))),
         },
+        Err(e) if released && e.to_string().contains("no such savepoint") => group.state = TxState::Open,
         Err(e) => abandon(group, Some(Arc::new(e))),
     }
 }
@@ -320,30 +253,64 @@ fn abandon(group: &mut Group, cause: Option<Arc<sqlx::Error>>) {
     group.state = TxState::Idle;
 }
 
-/// One request's part of a group: it holds the writer until it commits or is dropped.
+/// One request's part of a group: it holds the writer from `begin` until its
+/// savepoint is released. The caller can go away at any `.await` (its client
+/// hung up); dropping the member then settles the transaction on a task of its
+/// own (a request inside its savepoint is rolled back to it) rather than leave
+/// it half-way, and the writer stays locked until that is done.
 pub(crate) struct Member {
     group: Option<OwnedMutexGuard<Group>>,
     gate: Arc<GroupCommit>,
 }
 
 impl Member {
+    fn group(&mut self) -> &mut Group {
+        self.group.as_mut().expect("a member holds the writer until it commits")
+    }
+
     pub(crate) fn conn(&mut self) -> &mut AnyConnection {
-        self.group.as_mut().expect("a member holds the writer until it commits").conn_mut()
+        self.group().conn_mut()
     }
 
     pub(crate) fn conn_ref(&self) -> &AnyConnection {
         let group = self.group.as_ref().expect("a member holds the writer until it commits");
         group.conn.as_deref().expect("an open write transaction holds its connection")
     }
+
+    /// Releases the savepoint, then waits for the group to commit.
+    pub(crate) async fn commit(mut self) -> StoreResult<()> {
+        let group = self.group();
+        group.state = TxState::Releasing;
+        if let Err(e) = group.conn_mut().execute("RELEASE SAVEPOINT request").await {
+            // The release was answered: the savepoint is as it was before it.
+            group.state = TxState::InRequest;
+            recover(group).await;
+            return Err(e.into());
+        }
+        group.state = TxState::Open;
+        let (answer, outcome) = oneshot::channel();
+        group.members.push(answer);
+        // Dropping the member queues the finisher and lets the next request in.
+        drop(self);
+        match outcome.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(StoreError::GroupCommit(e)),
+            // The group was dropped without an answer (the store is gone).
+            Err(_) => Err(StoreError::Database(sqlx::Error::PoolClosed)),
+        }
+    }
 }
 
 impl Drop for Member {
-    /// A request that ends without committing (an error, or its caller went away)
-    /// is rolled back to its savepoint, on a task of its own since that takes a
-    /// statement; the writer stays locked until it is done, so nothing runs on top.
     fn drop(&mut self) {
-        if let Some(group) = self.group.take() {
-            self.gate.settle_later(group);
+        let Some(group) = self.group.take() else { return };
+        match group.state {
+            TxState::Idle => {}
+            TxState::Open => {
+                drop(group);
+                self.gate.queue_finisher();
+            }
+            _ => self.gate.settle_later(group),
         }
     }
 }

@@ -161,10 +161,7 @@ impl SqlStore {
     /// once the writes are committed (on SQLite, with the rest of their group).
     pub(crate) async fn commit_with_events(&self, tx: WriteTx) -> StoreResult<()> {
         match tx {
-            WriteTx::Grouped(member) => match &self.group_commit {
-                Some(group_commit) => group_commit.commit(member).await,
-                None => Err(StoreError::Corrupt("a grouped write without a group commit".to_owned())),
-            },
+            WriteTx::Grouped(member) => member.commit().await,
             WriteTx::Own(mut tx) => {
                 tx.conn.execute("COMMIT").await?;
                 tx.committed = true;
@@ -336,12 +333,11 @@ pub(crate) async fn append_events(
     // Per channel: the next offset to hand out, and the stream's epoch.
     let mut next: HashMap<String, (u64, String)> = HashMap::with_capacity(wanted.len());
     for chunk in wanted.chunks(rows_per_statement(4)) {
-        let rows: Vec<String> = (0..chunk.len()).map(|i| format!("({})", placeholders(i * 4, 4))).collect();
         let sql = format!(
             "INSERT INTO channels (name, epoch, top_offset, updated_at) VALUES {} \
              ON CONFLICT (name) DO UPDATE SET top_offset = channels.top_offset + excluded.top_offset, \
              updated_at = excluded.updated_at RETURNING name, top_offset, epoch",
-            rows.join(", ")
+            value_rows(chunk.len(), 4, "")
         );
         let mut query = sqlx::query(&sql);
         for (name, count) in chunk {
@@ -371,11 +367,10 @@ pub(crate) async fn append_events(
     let mut seqs: HashMap<String, i64> = HashMap::with_capacity(envelopes.len());
     let rows: Vec<(&EventEnvelope, &Vec<Route>)> = envelopes.iter().zip(&routes_of).collect();
     for chunk in rows.chunks(rows_per_statement(9)) {
-        let values: Vec<String> = (0..chunk.len()).map(|i| format!("({})", placeholders(i * 9, 9))).collect();
         let sql = format!(
             "INSERT INTO events (id, type, subject_kind, subject_id, version, ts, trace_id, envelope, routes) \
              VALUES {} RETURNING id, seq",
-            values.join(", ")
+            value_rows(chunk.len(), 9, "")
         );
         let mut query = sqlx::query(&sql);
         for (envelope, routes) in chunk {
@@ -406,9 +401,10 @@ pub(crate) async fn append_events(
         history.extend(routes.iter().map(|route| (route, seq)));
     }
     for chunk in history.chunks(rows_per_statement(4)) {
-        let values: Vec<String> = (0..chunk.len()).map(|i| format!("({})", placeholders(i * 4, 4))).collect();
-        let sql =
-            format!("INSERT INTO publications (channel, stream_offset, event_seq, ts) VALUES {}", values.join(", "));
+        let sql = format!(
+            "INSERT INTO publications (channel, stream_offset, event_seq, ts) VALUES {}",
+            value_rows(chunk.len(), 4, "")
+        );
         let mut query = sqlx::query(&sql);
         for (route, seq) in chunk {
             query = query.bind(route.channel.as_str()).bind(route.offset as i64).bind(*seq).bind(now_ms);
@@ -425,6 +421,13 @@ fn subject_kind_name(subject: &Subject) -> String {
 /// A fresh stream epoch: 8 random hex digits. It changes only when history is lost.
 pub(crate) fn new_epoch() -> String {
     format!("{:08x}", rand::random::<u32>())
+}
+
+/// The rows of a multi-row `VALUES`: `rows` rows of `per_row` parameters each,
+/// numbered from `$1` on, each followed by `constants` (e.g. `1, NULL`) if any.
+pub(crate) fn value_rows(rows: usize, per_row: usize, constants: &str) -> String {
+    let tail = if constants.is_empty() { String::new() } else { format!(", {constants}") };
+    (0..rows).map(|i| format!("({}{tail})", placeholders(i * per_row, per_row))).collect::<Vec<_>>().join(", ")
 }
 
 /// `$1, $2, …, $n` starting after `offset` parameters, for `IN (…)` lists.

@@ -12,7 +12,9 @@ use solo_domain::{Category, EventPayload, MissionId, NotificationId, QuietHours,
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{append_event_only, append_events, decode, placeholders, rows_per_statement, NewEvent, SqlStore};
+use super::{
+    append_event_only, append_events, decode, placeholders, rows_per_statement, value_rows, NewEvent, SqlStore,
+};
 use crate::{NewNotification, NotificationFilter, NotificationStore, StoreError, StoreResult, WriteContext};
 
 const COLUMNS: &str =
@@ -207,33 +209,12 @@ async fn insert_many(
     let mut inserted: HashMap<String, NotificationView> = HashMap::with_capacity(news.len());
     let rows: Vec<(&NotificationId, &Insert<'_>)> = ids.iter().zip(&news).collect();
     for chunk in rows.chunks(rows_per_statement(14)) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let p = |k: usize| format!("${}", i * 14 + k);
-                format!(
-                    "({}, {}, {}, {}, {}, {}, {}, {}, {}, 1, {}, {}, {}, {}, {}, NULL)",
-                    p(1),
-                    p(2),
-                    p(3),
-                    p(4),
-                    p(5),
-                    p(6),
-                    p(7),
-                    p(8),
-                    p(9),
-                    p(10),
-                    p(11),
-                    p(12),
-                    p(13),
-                    p(14)
-                )
-            })
-            .collect();
+        // The bound columns first, the constant ones (version 1, unread) last.
         let sql = format!(
-            "INSERT INTO notifications (id, user_id, category, type, title, body, link, severity, quiet, version, \
-             source_event_id, created_by, idempotency_key, request_hash, created_at, read_at) \
+            "INSERT INTO notifications (id, user_id, category, type, title, body, link, severity, quiet, \
+             source_event_id, created_by, idempotency_key, request_hash, created_at, version, read_at) \
              VALUES {} ON CONFLICT DO NOTHING RETURNING {COLUMNS}",
-            values.join(", ")
+            value_rows(chunk.len(), 14, "1, NULL")
         );
         let mut query = sqlx::query(&sql);
         for (id, new) in chunk {
@@ -285,9 +266,8 @@ async fn insert_many(
 /// inbox's counts right after its notification. Inboxes of one category are
 /// bumped a chunk per statement when no user appears twice; otherwise one by one.
 async fn bump_counts_of(conn: &mut AnyConnection, fresh: &[&NotificationView]) -> StoreResult<Vec<UnreadCounts>> {
-    let distinct: HashSet<(&str, Category)> = fresh.iter().map(|n| (n.user_id.as_str(), n.category)).collect();
     let one_per_user: HashSet<&str> = fresh.iter().map(|n| n.user_id.as_str()).collect();
-    if one_per_user.len() != fresh.len() || distinct.len() != fresh.len() {
+    if one_per_user.len() != fresh.len() {
         let mut counts = Vec::with_capacity(fresh.len());
         for notification in fresh {
             counts.push(bump_counts(conn, &notification.user_id, notification.category, 1).await?);
@@ -299,13 +279,12 @@ async fn bump_counts_of(conn: &mut AnyConnection, fresh: &[&NotificationView]) -
         let users: Vec<&str> = fresh.iter().filter(|n| n.category == category).map(|n| n.user_id.as_str()).collect();
         for chunk in users.chunks(rows_per_statement(1)) {
             let column = unread_column(category);
-            let values: Vec<String> = (1..=chunk.len()).map(|i| format!("(${i}, 1, 1)")).collect();
             let sql = format!(
                 "INSERT INTO inboxes (user_id, counts_version, {column}) VALUES {} \
                  ON CONFLICT (user_id) DO UPDATE SET counts_version = inboxes.counts_version + 1, \
                  {column} = inboxes.{column} + 1 \
                  RETURNING user_id, counts_version, {UNREAD_COLUMNS}",
-                values.join(", ")
+                value_rows(chunk.len(), 1, "1, 1")
             );
             let mut query = sqlx::query(&sql);
             for user in chunk {

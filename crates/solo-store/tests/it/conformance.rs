@@ -385,14 +385,7 @@ async fn a_stage_change_notifies_every_watcher_once_in_one_transaction(f: Fixtur
     let (owner, ws) = member(&f.store, "owner").await;
     let mut watchers = Vec::new();
     for n in 0..150 {
-        let name = format!("watcher{n:03}");
-        let user = f
-            .store
-            .create_user(NewUser { name: name.clone(), display_name: name, password_hash: None })
-            .await
-            .expect("user");
-        f.store.set_membership(&ws.id, &user.id, Role::Member).await.expect("membership");
-        watchers.push(user);
+        watchers.push(member(&f.store, &format!("watcher{n:03}")).await.0);
     }
     // One watcher is in quiet hours (an hour before now to two after): theirs arrive quiet.
     let hour = solo_domain::time::now_ms() / 3_600_000 % 24;
