@@ -183,20 +183,15 @@ impl SoloServer {
 
     /// One connection token for every benchmark client (fetched once).
     pub async fn cached_token(&self) -> anyhow::Result<String> {
-        let token = self
-            .token
-            .get_or_try_init(|| async {
-                let reply: Value = reqwest::Client::new()
-                    .post(self.url("/api/realtime/token"))
-                    .bearer_auth(&self.pat)
-                    .send()
-                    .await?
-                    .json()
-                    .await?;
-                reply["token"].as_str().map(str::to_owned).context("connection token")
-            })
-            .await?;
+        let http = reqwest::Client::new();
+        let token = self.token.get_or_try_init(|| self.connection_token(&http, &self.pat)).await?;
         Ok(token.clone())
+    }
+
+    /// A fresh connection token for the holder of `pat`.
+    pub async fn connection_token(&self, http: &reqwest::Client, pat: &str) -> anyhow::Result<String> {
+        let reply: Value = http.post(self.url("/api/realtime/token")).bearer_auth(pat).send().await?.json().await?;
+        reply["token"].as_str().map(str::to_owned).context("connection token")
     }
 
     /// The bench user's id and its notifications channel: the fan-out channel,

@@ -57,7 +57,7 @@ pub async fn run(
     let mut clients = Vec::with_capacity(people.len());
     for (n, watcher) in people.iter().enumerate() {
         let permit = gate.clone().acquire_owned().await?;
-        let token = connection_token(&server, &http, &watcher.pat).await?;
+        let token = server.connection_token(&http, &watcher.pat).await?;
         let channel = format!("notifications:{}", watcher.id);
         let addr = server.addr.parse().context("solo address")?;
         let (mut ws, _) =
@@ -141,9 +141,4 @@ async fn create_watchers(server: &SoloServer, http: &reqwest::Client, count: usi
         people.push(Watcher { id, pat });
     }
     Ok(people)
-}
-
-async fn connection_token(server: &SoloServer, http: &reqwest::Client, pat: &str) -> anyhow::Result<String> {
-    let reply: Value = http.post(server.url("/api/realtime/token")).bearer_auth(pat).send().await?.json().await?;
-    reply["token"].as_str().map(str::to_owned).context("connection token")
 }
