@@ -12,37 +12,13 @@
 // one (the context grants the permission), wrapped to record what the app shows
 // and how often it asks for permission.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import {
-  closeBrowser,
-  launchBrowser,
-  navigate,
-  newContext,
-  signIn,
-  startSolo,
-  toasts,
-  waitForBadge,
-  waitForLive,
-  waitUntil,
-  watchErrors,
-} from './harness.mjs';
+import { test } from 'node:test';
+import { browserFixture } from './fixture.mjs';
+import { navigate, toasts, waitForBadge, waitForLive, waitUntil } from './harness.mjs';
 
-let solo;
-let browser;
-const errors = [];
+const e2e = browserFixture();
 const TITLE = 'Solo Realtime';
 const OPT_IN_KEY = 'solo.desktopNotifications';
-
-before(async () => {
-  solo = await startSolo();
-  browser = await launchBrowser();
-}, { timeout: 90_000 });
-
-after(async () => {
-  await closeBrowser(browser);
-  await solo?.stop();
-  if (errors.length) console.log(`browser errors seen:\n${errors.join('\n')}`);
-}, { timeout: 90_000 });
 
 /** Runs in the page before the app: the visibility switch and the recording Notification. */
 function recordDesktop() {
@@ -73,12 +49,7 @@ function recordDesktop() {
 
 /** A signed-in page of `user`, in a context of its own, with the browser's permission when `granted`. */
 async function openAs(user, { granted }) {
-  const context = await newContext(browser);
-  if (granted) await context.grantPermissions(['notifications'], { origin: solo.base });
-  await context.addInitScript(recordDesktop);
-  const page = await context.newPage();
-  watchErrors(page, errors);
-  await signIn(page, solo.base, user);
+  const { context, page } = await e2e.openAs(user, { permissions: granted ? ['notifications'] : [], init: recordDesktop });
   await waitForLive(page);
   return { context, page };
 }
@@ -114,6 +85,7 @@ async function setDesktopToggle(page, on) {
 }
 
 function notify(user, fields) {
+  const { solo } = e2e;
   return solo.api(user, 'POST', '/api/notifications', { userId: solo.users[user].id, category: 'missions', ...fields });
 }
 
@@ -166,7 +138,7 @@ test('opted in, a hidden tab shows each new notification on the desktop; a click
   assert.equal(new URL(page.url()).pathname, '/board');
 
   // The title follows reads: one read elsewhere, then the rest from the inbox.
-  await solo.api('ada', 'POST', `/api/notifications/${created.id}/read`);
+  await e2e.solo.api('ada', 'POST', `/api/notifications/${created.id}/read`);
   await waitForTitle(page, `(2) ${TITLE}`);
   await navigate(page, /^Notifications/);
   await page.getByRole('heading', { name: 'Notifications', level: 1 }).waitFor();
@@ -178,6 +150,7 @@ test('opted in, a hidden tab shows each new notification on the desktop; a click
 });
 
 test('quiet notifications and a switched-off toggle show nothing on the desktop', { timeout: 120_000 }, async () => {
+  const { solo } = e2e;
   const { context, page } = await openAs('ada', { granted: true });
   await waitForBadge(page, 0);
   await setDesktopToggle(page, true);

@@ -1,25 +1,9 @@
 // The inbox: category tabs show only their own notifications, and "Mark all
 // read" leaves unread what arrived after the page loaded its list.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import {
-  closeBrowser,
-  launchBrowser,
-  navigate,
-  newContext,
-  signIn,
-  startSolo,
-  waitForBadge,
-  waitForLive,
-  waitUntil,
-  watchErrors,
-} from './harness.mjs';
-
-let solo;
-let browser;
-let context;
-let page;
-const errors = [];
+import { test } from 'node:test';
+import { browserFixture } from './fixture.mjs';
+import { navigate, waitForBadge, waitForLive, waitUntil } from './harness.mjs';
 
 const SEEDED = [
   { category: 'missions', title: 'Mission “Atlas” moved to review' },
@@ -29,29 +13,22 @@ const SEEDED = [
   { category: 'system', title: 'Maintenance window tonight' },
 ];
 
-before(async () => {
-  solo = await startSolo();
-  for (const n of SEEDED) await solo.api('ada', 'POST', '/api/notifications', { userId: solo.users.ada.id, ...n });
-  browser = await launchBrowser();
-  context = await newContext(browser);
-  page = await context.newPage();
-  watchErrors(page, errors);
-  await signIn(page, solo.base, 'ada');
-}, { timeout: 90_000 });
-
-after(async () => {
-  await closeBrowser(browser);
-  await solo?.stop();
-  if (errors.length) console.log(`browser errors seen:\n${errors.join('\n')}`);
-}, { timeout: 90_000 });
+const e2e = browserFixture({
+  async seed(solo) {
+    for (const n of SEEDED) await solo.api('ada', 'POST', '/api/notifications', { userId: solo.users.ada.id, ...n });
+  },
+  signedIn: 'ada',
+});
 
 /** The titles the inbox list shows, once it stops loading. */
 async function shownTitles() {
+  const { page } = e2e;
   await page.locator('.notification-list, p.muted:text-matches("^No (unread )?notifications")').first().waitFor();
   return page.locator('li.notification .notification-title').allInnerTexts();
 }
 
 async function openTab(label, category) {
+  const { page } = e2e;
   await page.getByRole('group', { name: 'Category' }).getByRole('button', { name: new RegExp(`^${label}`) }).click();
   await waitUntil(`the ${label} tab to be selected`, async () => {
     const pressed = await page
@@ -68,6 +45,7 @@ function sorted(list) {
 }
 
 test('the category tabs filter the inbox', { timeout: 120_000 }, async () => {
+  const { page } = e2e;
   await navigate(page, /^Notifications/);
   await page.getByRole('heading', { name: 'Notifications', level: 1 }).waitFor();
   await waitForBadge(page, SEEDED.length);
@@ -101,6 +79,7 @@ test('the category tabs filter the inbox', { timeout: 120_000 }, async () => {
 });
 
 test('“Mark all read” leaves unread a notification that arrived after the list was loaded', { timeout: 120_000 }, async () => {
+  const { solo, page } = e2e;
   await openTab('All', null);
   await waitForLive(page);
   await waitUntil('the seeded notifications to be listed', async () => (await shownTitles()).length === SEEDED.length);

@@ -1,46 +1,16 @@
 // Without the realtime endpoint the UI says it is offline and polls; when the
 // socket comes back the banner goes and nothing shows twice.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import {
-  closeBrowser,
-  connectionStatus,
-  launchBrowser,
-  navigate,
-  newContext,
-  signIn,
-  startProxy,
-  startSolo,
-  toasts,
-  waitForBadge,
-  waitForLive,
-  watchErrors,
-} from './harness.mjs';
+import { test } from 'node:test';
+import { browserFixture } from './fixture.mjs';
+import { connectionStatus, navigate, toasts, waitForBadge, waitForLive } from './harness.mjs';
 
-let solo;
-let proxy;
-let browser;
-const errors = [];
-
-before(async () => {
-  solo = await startSolo({ SOLO_POLL_INTERVAL_SECS: '2' });
-  proxy = await startProxy(solo.port);
-  browser = await launchBrowser();
-}, { timeout: 90_000 });
-
-after(async () => {
-  await closeBrowser(browser);
-  await proxy?.close();
-  await solo?.stop();
-  if (errors.length) console.log(`browser errors seen:\n${errors.join('\n')}`);
-}, { timeout: 90_000 });
+// The browser talks to the server only through the proxy.
+const e2e = browserFixture({ env: { SOLO_POLL_INTERVAL_SECS: '2' }, proxy: true });
 
 test('realtime endpoint down: offline banner, notification by polling; back: banner gone, no duplicate', { timeout: 120_000 }, async () => {
-  const context = await newContext(browser);
-  const page = await context.newPage();
-  watchErrors(page, errors);
-  // The browser talks to the server only through the proxy.
-  await signIn(page, proxy.url, 'ada');
+  const { solo, proxy } = e2e;
+  const { context, page } = await e2e.openAs('ada');
   await navigate(page, /^Notifications/);
   await page.getByRole('heading', { name: 'Notifications', level: 1 }).waitFor();
   await page.getByText('No notifications.').waitFor();

@@ -4,51 +4,18 @@
 // be watched; and every link the inbox shows opens a real page.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import {
-  closeBrowser,
-  ensureScreenshotDir,
-  launchBrowser,
-  navigate,
-  newContext,
-  signIn,
-  startSolo,
-  waitForBadge,
-  waitForLive,
-  waitUntil,
-  watchErrors,
-} from './harness.mjs';
+import { test } from 'node:test';
+import { browserFixture } from './fixture.mjs';
+import { ensureScreenshotDir, navigate, waitForBadge, waitForLive, waitUntil } from './harness.mjs';
 
-let solo;
-let browser;
-const errors = [];
+// Fast heartbeats and sweeps, so a silent workstation goes offline (and notifies) within seconds.
+const e2e = browserFixture({ env: { SOLO_HEARTBEAT_INTERVAL_SECS: '1', SOLO_SWEEP_INTERVAL_MS: '200' } });
 const dir = ensureScreenshotDir();
 const TIMEOUT_SHORT = 10_000;
-
-before(async () => {
-  // Fast heartbeats and sweeps, so a silent workstation goes offline (and notifies) within seconds.
-  solo = await startSolo({ SOLO_HEARTBEAT_INTERVAL_SECS: '1', SOLO_SWEEP_INTERVAL_MS: '200' });
-  browser = await launchBrowser();
-}, { timeout: 90_000 });
-
-after(async () => {
-  await closeBrowser(browser);
-  await solo?.stop();
-  if (errors.length) console.log(`browser errors seen:\n${errors.join('\n')}`);
-}, { timeout: 90_000 });
 
 async function shoot(page, name) {
   await page.evaluate(() => document.querySelectorAll('[data-sonner-toaster]').forEach((t) => t.remove()));
   await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true, animations: 'disabled' });
-}
-
-/** A signed-in page of `user`, in a context of its own. */
-async function openAs(user) {
-  const context = await newContext(browser);
-  const page = await context.newPage();
-  watchErrors(page, errors);
-  await signIn(page, solo.base, user);
-  return { context, page };
 }
 
 /** The lines of the mission page's timeline, newest first. */
@@ -66,8 +33,9 @@ async function waitForTimeline(page, pattern) {
 }
 
 test('a post appears live in another person’s feed, its mention highlighted, and its link scrolls to it', { timeout: 120_000 }, async () => {
-  const ada = await openAs('ada');
-  const bo = await openAs('bo');
+  const { solo } = e2e;
+  const ada = await e2e.openAs('ada');
+  const bo = await e2e.openAs('bo');
   for (const { page } of [ada, bo]) {
     await navigate(page, 'Community');
     await page.getByRole('heading', { name: 'Community', level: 1 }).waitFor();
@@ -120,6 +88,7 @@ test('a post appears live in another person’s feed, its mention highlighted, a
 });
 
 test('a mission opened from the board records a review and a fallback into its live timeline', { timeout: 120_000 }, async () => {
+  const { solo } = e2e;
   const title = 'Harden the upload service';
   const mission = await solo.api('ada', 'POST', '/api/missions', { title });
   const forge = await solo.api('ada', 'POST', '/api/workstations', { name: 'forge-mission' });
@@ -127,7 +96,7 @@ test('a mission opened from the board records a review and a fallback into its l
     agents: [{ id: 'builder', name: 'Builder Bot', status: 'working', missionId: mission.id }],
   });
 
-  const { context, page } = await openAs('ada');
+  const { context, page } = await e2e.openAs('ada');
   await navigate(page, 'Board');
   await page.locator(`#card-${mission.id}`).getByRole('link', { name: title }).click();
   await page.getByRole('heading', { name: title, level: 1 }).waitFor();
@@ -179,9 +148,10 @@ test('a mission opened from the board records a review and a fallback into its l
 });
 
 test('Watch makes a person a watcher, notified of stage changes; Unwatch stops it', { timeout: 120_000 }, async () => {
+  const { solo } = e2e;
   const title = 'Rotate the signing keys';
   const mission = await solo.api('ada', 'POST', '/api/missions', { title });
-  const { context, page } = await openAs('bo');
+  const { context, page } = await e2e.openAs('bo');
   await page.goto(`${solo.base}/missions/${mission.id}`);
   await page.getByRole('heading', { name: title, level: 1 }).waitFor();
   await waitForLive(page);
@@ -208,6 +178,7 @@ test('Watch makes a person a watcher, notified of stage changes; Unwatch stops i
 });
 
 test('every link the inbox shows opens a page of the app', { timeout: 180_000 }, async () => {
+  const { solo } = e2e;
   const ada = solo.users.ada.id;
   const mission = await solo.api('ada', 'POST', '/api/missions', { title: 'Publish the changelog' });
   // Notifications the product makes: Bo's stage change, review and fallback on Ada's mission, a mention, a workstation gone silent.
@@ -231,7 +202,7 @@ test('every link the inbox shows opens a page of the app', { timeout: 180_000 },
   const categories = new Set(all.filter((n) => n.link?.startsWith('/')).map((n) => n.category));
   assert.deepEqual([...categories].sort(), ['community', 'missions', 'system', 'workstations']);
 
-  const { context, page } = await openAs('ada');
+  const { context, page } = await e2e.openAs('ada');
   await navigate(page, /^Notifications/);
   await page.getByRole('heading', { name: 'Notifications', level: 1 }).waitFor();
   const links = page.locator('li.notification .notification-title a');
@@ -280,6 +251,6 @@ test('every link the inbox shows opens a page of the app', { timeout: 180_000 },
   }
   await context.close();
 
-  const unexpected = errors.filter((e) => !/^401 GET .*\/api\/me$/.test(e) && !/^404 GET .*\/api\/missions\/m_0+$/.test(e));
+  const unexpected = e2e.errors.filter((e) => !/^401 GET .*\/api\/me$/.test(e) && !/^404 GET .*\/api\/missions\/m_0+$/.test(e));
   assert.deepEqual(unexpected, [], 'no browser error');
 });

@@ -1,33 +1,11 @@
 // Quiet hours: a notification arriving inside the window is counted (badge)
 // but does not pop up; an urgent one still does when allowed.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import {
-  closeBrowser,
-  launchBrowser,
-  newContext,
-  signIn,
-  startSolo,
-  toasts,
-  waitForBadge,
-  waitForLive,
-  watchErrors,
-} from './harness.mjs';
+import { test } from 'node:test';
+import { browserFixture } from './fixture.mjs';
+import { toasts, waitForBadge, waitForLive } from './harness.mjs';
 
-let solo;
-let browser;
-const errors = [];
-
-before(async () => {
-  solo = await startSolo();
-  browser = await launchBrowser();
-}, { timeout: 90_000 });
-
-after(async () => {
-  await closeBrowser(browser);
-  await solo?.stop();
-  if (errors.length) console.log(`browser errors seen:\n${errors.join('\n')}`);
-}, { timeout: 90_000 });
+const e2e = browserFixture();
 
 /** `HH:MM` in UTC, `minutes` from now. */
 function utcClock(minutes) {
@@ -36,15 +14,13 @@ function utcClock(minutes) {
 }
 
 test('during quiet hours a new notification raises the badge without a toast', { timeout: 120_000 }, async () => {
+  const { solo } = e2e;
   // A two-hour window around now (it may span midnight).
   const quietHours = { enabled: true, start: utcClock(-60), end: utcClock(60), timezone: 'UTC', allowUrgent: true };
   const saved = await solo.api('ada', 'PUT', '/api/me/preferences', { quietHours });
   assert.deepEqual(saved.quietHours, quietHours);
 
-  const context = await newContext(browser);
-  const page = await context.newPage();
-  watchErrors(page, errors);
-  await signIn(page, solo.base, 'ada');
+  const { context, page } = await e2e.openAs('ada');
   await waitForLive(page);
   await waitForBadge(page, 0);
 

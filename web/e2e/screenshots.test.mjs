@@ -3,39 +3,15 @@
 // heading and raise no error.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import {
-  closeBrowser,
-  ensureScreenshotDir,
-  launchBrowser,
-  navigate,
-  newContext,
-  signIn,
-  startSolo,
-  waitForBadge,
-  waitForLive,
-  waitUntil,
-  watchErrors,
-} from './harness.mjs';
+import { test } from 'node:test';
+import { browserFixture } from './fixture.mjs';
+import { ensureScreenshotDir, navigate, signIn, waitForBadge, waitForLive, waitUntil } from './harness.mjs';
 
-let solo;
-let browser;
-let beating = null;
-const errors = [];
+const e2e = browserFixture({ env: { SOLO_HEARTBEAT_INTERVAL_SECS: '1', SOLO_SWEEP_INTERVAL_MS: '200' } });
 const dir = ensureScreenshotDir();
 
-before(async () => {
-  solo = await startSolo({ SOLO_HEARTBEAT_INTERVAL_SECS: '1', SOLO_SWEEP_INTERVAL_MS: '200' });
-  browser = await launchBrowser();
-}, { timeout: 90_000 });
-
-after(async () => {
-  if (beating) clearInterval(beating);
-  await closeBrowser(browser);
-  await solo?.stop();
-}, { timeout: 90_000 });
-
 async function seed() {
+  const { solo } = e2e;
   const missions = {};
   const plan = [
     ['Draft the onboarding guide', 'backlog'],
@@ -65,7 +41,8 @@ async function seed() {
   ];
   const beat = () => solo.api('ada', 'POST', `/api/workstations/${forge.id}/heartbeat`, { agents: forgeAgents });
   await beat();
-  beating = setInterval(() => beat().catch(() => undefined), 400);
+  const beating = setInterval(() => beat().catch(() => undefined), 400);
+  e2e.cleanup(() => clearInterval(beating));
   // kiln reports once, then falls silent: offline within seconds.
   await solo.api('ada', 'POST', `/api/workstations/${kiln.id}/heartbeat`, {
     agents: [
@@ -89,10 +66,10 @@ async function seed() {
 }
 
 test('every page renders; screenshots are saved', { timeout: 120_000 }, async () => {
+  const { solo, errors } = e2e;
   const { forge } = await seed();
-  const context = await newContext(browser);
-  const page = await context.newPage();
-  watchErrors(page, errors);
+  const context = await e2e.newContext();
+  const page = await e2e.newPage(context);
   const shots = [];
   const shoot = async (name) => {
     // Toasts come and go: keep them out of the pictures.

@@ -1,52 +1,22 @@
 // Two people at once: what one does reaches the other's board, toasts and
 // badge without a reload, and reading it in one tab clears the badge in another.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import {
-  closeBrowser,
-  launchBrowser,
-  navigate,
-  newContext,
-  signIn,
-  startSolo,
-  toasts,
-  unreadBadge,
-  waitForBadge,
-  waitForLive,
-  watchErrors,
-} from './harness.mjs';
+import { test } from 'node:test';
+import { browserFixture } from './fixture.mjs';
+import { navigate, toasts, unreadBadge, waitForBadge, waitForLive } from './harness.mjs';
 
-let solo;
-let browser;
-const errors = [];
-
-before(async () => {
-  solo = await startSolo();
-  browser = await launchBrowser();
-}, { timeout: 90_000 });
-
-after(async () => {
-  await closeBrowser(browser);
-  await solo?.stop();
-  if (errors.length) console.log(`browser errors seen:\n${errors.join('\n')}`);
-}, { timeout: 90_000 });
+const e2e = browserFixture();
 
 test('a stage change by B reaches A live: board, toast, badge; reading it clears the badge in A’s other tab', { timeout: 120_000 }, async () => {
+  const { solo } = e2e;
   const title = 'Wire the launch checklist';
   const mission = await solo.api('ada', 'POST', '/api/missions', { title });
   assert.equal(mission.stage, 'backlog');
 
-  const adaContext = await newContext(browser);
-  const boContext = await newContext(browser);
-  const adaBoard = await adaContext.newPage();
-  const boBoard = await boContext.newPage();
-  for (const page of [adaBoard, boBoard]) watchErrors(page, errors);
-
-  await signIn(adaBoard, solo.base, 'ada');
-  await signIn(boBoard, solo.base, 'bo');
+  const { context: adaContext, page: adaBoard } = await e2e.openAs('ada');
+  const { context: boContext, page: boBoard } = await e2e.openAs('bo');
   // A's second tab shares the session (same context).
-  const adaOther = await adaContext.newPage();
-  watchErrors(adaOther, errors);
+  const adaOther = await e2e.newPage(adaContext);
   await adaOther.goto(`${solo.base}/workstations`);
   await adaOther.getByRole('heading', { name: 'Workstations', level: 1 }).waitFor();
 

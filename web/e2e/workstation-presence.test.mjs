@@ -1,36 +1,11 @@
 // A workstation that stops sending heartbeats turns degraded, then offline,
 // live on the workstations page and on the board's agent avatars.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import {
-  closeBrowser,
-  launchBrowser,
-  navigate,
-  newContext,
-  signIn,
-  startSolo,
-  toasts,
-  waitForLive,
-  waitUntil,
-  watchErrors,
-} from './harness.mjs';
+import { test } from 'node:test';
+import { browserFixture } from './fixture.mjs';
+import { navigate, toasts, waitForLive, waitUntil } from './harness.mjs';
 
-let solo;
-let browser;
-let beating = null;
-const errors = [];
-
-before(async () => {
-  solo = await startSolo({ SOLO_HEARTBEAT_INTERVAL_SECS: '1', SOLO_SWEEP_INTERVAL_MS: '200' });
-  browser = await launchBrowser();
-}, { timeout: 90_000 });
-
-after(async () => {
-  if (beating) clearInterval(beating);
-  await closeBrowser(browser);
-  await solo?.stop();
-  if (errors.length) console.log(`browser errors seen:\n${errors.join('\n')}`);
-}, { timeout: 90_000 });
+const e2e = browserFixture({ env: { SOLO_HEARTBEAT_INTERVAL_SECS: '1', SOLO_SWEEP_INTERVAL_MS: '200' } });
 
 /**
  * Records, in the page, every distinct value `read` returns as the DOM changes
@@ -62,6 +37,7 @@ function inOrder(values, wanted) {
 }
 
 test('silent workstation: online → degraded → offline on /workstations and on the board avatars', { timeout: 120_000 }, async () => {
+  const { solo } = e2e;
   const mission = await solo.api('ada', 'POST', '/api/missions', { title: 'Calibrate the sensors' });
   const ws = await solo.api('ada', 'POST', '/api/workstations', { name: 'forge' });
   const heartbeat = () =>
@@ -70,15 +46,12 @@ test('silent workstation: online → degraded → offline on /workstations and o
     });
   await heartbeat();
   // Keep it alive while the pages load.
-  beating = setInterval(() => heartbeat().catch(() => undefined), 300);
+  const beating = setInterval(() => heartbeat().catch(() => undefined), 300);
+  e2e.cleanup(() => clearInterval(beating));
 
-  const context = await newContext(browser);
-  const list = await context.newPage();
-  watchErrors(list, errors);
-  await signIn(list, solo.base, 'ada');
+  const { context, page: list } = await e2e.openAs('ada');
   await navigate(list, 'Workstations');
-  const board = await context.newPage();
-  watchErrors(board, errors);
+  const board = await e2e.newPage(context);
   await board.goto(`${solo.base}/board`);
 
   const row = list.locator('li.ws-row').filter({ has: list.getByRole('heading', { name: 'forge' }) });
@@ -105,7 +78,6 @@ test('silent workstation: online → degraded → offline on /workstations and o
 
   // The heartbeats stop.
   clearInterval(beating);
-  beating = null;
 
   await row.locator('.badge').filter({ hasText: 'Offline' }).waitFor();
   await waitUntil('the board avatar to show the workstation offline', async () =>
