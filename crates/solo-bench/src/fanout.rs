@@ -55,6 +55,8 @@ pub struct FanoutOptions {
     /// Rate to measure latency at afterwards; none: half of this server's capacity.
     pub probe_rate: Option<f64>,
     pub concurrency: usize,
+    /// What a peer's payload is padded to ([`crate::targets::PEER_PAYLOAD_BYTES`]); 0: the bare marker.
+    pub peer_payload_bytes: usize,
 }
 
 /// What one rate step measured.
@@ -259,6 +261,8 @@ async fn run_step(
     let published = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let in_flight = Arc::new(Semaphore::new(256));
+    // Solo's payload is a notification's title; its frame is the whole event.
+    let pad_to = if target.kind == Kind::Solo { 0 } else { options.peer_payload_bytes };
     let process = target.process();
     let cpu_before = process.cpu_seconds().unwrap_or(f64::NAN);
     let start = tokio::time::Instant::now();
@@ -268,7 +272,7 @@ async fn run_step(
         let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
         let (target, http, published, errors) = (target.clone(), http.clone(), published.clone(), errors.clone());
         requests.push(tokio::spawn(async move {
-            let body = payload(step_id * STEP_SEQ + i, now_nanos());
+            let body = payload(step_id * STEP_SEQ + i, now_nanos(), pad_to);
             match target.publish(&http, &body).await {
                 Ok(()) => published.fetch_add(1, Ordering::Relaxed),
                 Err(e) => {

@@ -106,6 +106,11 @@ enum Scenario {
         /// Latency probe rate; default half of the capacity found.
         #[arg(long)]
         probe_rate: Option<f64>,
+        /// A peer's payload is padded to this many bytes, about the size of
+        /// Solo's publication frame, so every server moves the same bytes; 0
+        /// publishes the bare marker (about 30 bytes).
+        #[arg(long, default_value_t = targets::PEER_PAYLOAD_BYTES)]
+        peer_payload_bytes: usize,
     },
     /// Notifications created per second through the API (Solo, SQLite or PostgreSQL).
     Ingest {
@@ -232,7 +237,7 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Scenario::Fanout { server, subscribers, start_rate, max_rate, step_secs, probe_rate } => {
+        Scenario::Fanout { server, subscribers, start_rate, max_rate, step_secs, probe_rate, peer_payload_bytes } => {
             let options = fanout::FanoutOptions {
                 subscribers,
                 start_rate,
@@ -242,6 +247,7 @@ async fn main() -> anyhow::Result<()> {
                 refine: 2,
                 probe_rate,
                 concurrency: 256,
+                peer_payload_bytes,
             };
             let result = fanout::run(kind_of(&server)?, &programs, &options).await?;
             println!("{}", result.to_json());
@@ -261,6 +267,7 @@ async fn main() -> anyhow::Result<()> {
                 refine: 0,
                 probe_rate: None,
                 concurrency: 64,
+                peer_payload_bytes: 0,
             };
             let load = fanout::HeartbeatLoad { workstations, every: Duration::from_secs(every_secs.max(1)) };
             let (step, beats) = fanout::fixed_with_heartbeats(&programs, &options, rate, load).await?;

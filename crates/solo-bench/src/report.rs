@@ -52,6 +52,7 @@ impl Plan {
             refine: if quick { 0 } else { 2 },
             probe_rate: None,
             concurrency: 256,
+            peer_payload_bytes: crate::targets::PEER_PAYLOAD_BYTES,
         };
         if quick {
             Plan {

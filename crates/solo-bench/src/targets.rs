@@ -11,12 +11,14 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use futures::{SinkExt, StreamExt};
 use hmac::{Hmac, Mac};
 use md5::{Digest as _, Md5};
+use memchr::memmem;
 use serde_json::json;
 use sha2::Sha256;
 use tokio::net::TcpSocket;
@@ -39,7 +41,9 @@ impl Kind {
     /// What a client must send back for a frame it received (keepalive), if anything.
     pub fn keepalive_reply(self, frame: &str) -> Option<&'static str> {
         match self {
-            Kind::Solo => frame.split('\n').any(|l| l == "{}").then_some("{}"),
+            // A ping is a line of its own (`{}`), alone or among the frame's replies;
+            // no other line starts with `{}`.
+            Kind::Solo => (frame.starts_with("{}") || frame.contains("\n{}")).then_some("{}"),
             Kind::Sockudo => frame.contains("\"pusher:ping\"").then_some(r#"{"event":"pusher:pong","data":{}}"#),
             Kind::Bun | Kind::NodeWs => None,
         }
@@ -329,20 +333,49 @@ pub struct Marker {
     pub sent_nanos: u64,
 }
 
-/// The payload of publication `seq`, sent `sent_nanos` after the benchmark's clock started.
-pub fn payload(seq: u64, sent_nanos: u64) -> String {
-    format!("bench:{seq}:{sent_nanos}:")
+/// Bytes of payload a peer publishes in the fan-out scenarios (the marker,
+/// then padding). Solo's publication there is a real notification event: its
+/// push frame (envelope, notification, unread counts) is about 960 bytes. A
+/// peer publishing the bare marker (about 30 bytes) moves a thirtieth of the
+/// bytes through the kernel, and the generator reads a thirtieth of them: with
+/// one core each, the generator's own reading then bounded Solo's capacity
+/// and latency, not the server's. Padded, every server moves the same bytes.
+pub const PEER_PAYLOAD_BYTES: usize = 940;
+
+/// The payload of publication `seq`, sent `sent_nanos` after the benchmark's
+/// clock started, padded with dots to `pad_to` bytes (no padding when the
+/// marker is already that long).
+pub fn payload(seq: u64, sent_nanos: u64, pad_to: usize) -> String {
+    let mut text = format!("bench:{seq}:{sent_nanos}:");
+    if text.len() < pad_to {
+        text.push_str(&".".repeat(pad_to - text.len()));
+    }
+    text
 }
+
+/// Finds `bench:` in frames: SIMD-accelerated, built once. The generator reads
+/// every frame of every subscriber, so its own cost per frame must stay far
+/// below the servers'.
+static MARKER: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"bench:"));
 
 /// Every marker in `frame`, in order.
 pub fn markers(frame: &str) -> impl Iterator<Item = Marker> + '_ {
-    frame.match_indices("bench:").filter_map(|(at, _)| {
-        let mut parts = frame[at + 6..].splitn(3, ':');
-        let seq = parts.next()?.parse().ok()?;
-        let sent_nanos = parts.next()?.parse().ok()?;
-        parts.next()?;
+    let bytes = frame.as_bytes();
+    MARKER.find_iter(bytes).filter_map(move |at| {
+        let (seq, rest) = number_then_colon(&bytes[at + 6..])?;
+        let (sent_nanos, _) = number_then_colon(rest)?;
         Some(Marker { seq, sent_nanos })
     })
+}
+
+/// A decimal number followed by `:`, and what follows the colon.
+fn number_then_colon(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || bytes.get(digits) != Some(&b':') {
+        return None;
+    }
+    let value = bytes[..digits].iter().try_fold(0u64, |n, d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))?;
+    Some((value, &bytes[digits + 1..]))
 }
 
 #[cfg(test)]
@@ -356,7 +389,12 @@ mod tests {
         let batch = format!("{solo}\n{{}}\n{pusher}");
         let found: Vec<Marker> = markers(&batch).collect();
         assert_eq!(found, vec![Marker { seq: 7, sent_nanos: 1234 }, Marker { seq: 8, sent_nanos: 99 }]);
-        assert_eq!(markers(&payload(3, 4)).collect::<Vec<_>>(), vec![Marker { seq: 3, sent_nanos: 4 }]);
+        assert_eq!(markers(&payload(3, 4, 0)).collect::<Vec<_>>(), vec![Marker { seq: 3, sent_nanos: 4 }]);
+        let padded = payload(5, 6, PEER_PAYLOAD_BYTES);
+        assert_eq!(padded.len(), PEER_PAYLOAD_BYTES);
+        assert_eq!(markers(&padded).collect::<Vec<_>>(), vec![Marker { seq: 5, sent_nanos: 6 }]);
+        // Not markers: no digits, no closing colon, a number too large.
+        assert_eq!(markers("bench::1: bench:1 bench:1:2 bench:99999999999999999999:1:").count(), 0);
         assert_eq!(markers("bench:nope").count(), 0);
     }
 }
