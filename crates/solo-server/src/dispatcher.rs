@@ -12,7 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use solo_domain::time::now_ms;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+
+use solo_store::{OutboxEvent, Taken};
 
 use crate::bus::BusMessage;
 use crate::state::AppState;
@@ -60,9 +63,111 @@ enum Round {
     Failed,
 }
 
-async fn publish_round(state: &AppState) -> Round {
+/// How often, at most, the outbox is told what was published from the
+/// in-memory hand-off.
+const MARK_EVERY: Duration = Duration::from_millis(200);
+
+/// What a dispatcher fed by the in-memory hand-off ([`solo_store::CommittedEvents`],
+/// SQLite) knows: there, commit order is `seq` order, so one number says what
+/// is published, and the outbox is marked in the background ([`run_marker`])
+/// rather than once per round. What a crash leaves unmarked is published again
+/// at the next start (delivery is at-least-once either way).
+struct Progress {
+    /// Every committed event up to this `seq` has been published.
+    through: i64,
+    /// The outbox must be read rather than the hand-off: at start (what an
+    /// earlier run left), after a failed publish, after the hand-off overflowed.
+    read_outbox: bool,
+    /// Tells the marker how far `through` got.
+    published: watch::Sender<i64>,
+}
+
+impl Progress {
+    /// Forgets what the hand-off held: the outbox has it.
+    fn start_over(&mut self, state: &AppState) {
+        if let Some(handoff) = state.store().committed_events() {
+            while let Taken::Events(events) = handoff.take(usize::MAX) {
+                if events.is_empty() {
+                    break;
+                }
+            }
+        }
+        self.read_outbox = true;
+    }
+}
+
+/// Marks in the outbox what the dispatcher published from the hand-off, at
+/// most every [`MARK_EVERY`], off the dispatcher's path: a mark waits for the
+/// writer, and publishing must not. Ends, after a last mark, when the
+/// dispatcher drops its end.
+async fn run_marker(state: AppState, mut published: watch::Receiver<i64>) {
+    let mut marked = 0;
+    let mut open = true;
+    while open {
+        let through = *published.borrow_and_update();
+        if through > marked {
+            match state.store().mark_published_through(through, now_ms()).await {
+                Ok(()) => marked = through,
+                Err(e) => {
+                    // Published all the same: only a crash before a mark
+                    // succeeds publishes these again.
+                    state.metrics().dispatch_failures.inc();
+                    tracing::warn!(error = %e, "dispatcher could not mark events published; retrying");
+                    tokio::time::sleep(MARK_EVERY).await;
+                    continue;
+                }
+            }
+        }
+        tokio::time::sleep(MARK_EVERY).await;
+        if *published.borrow() <= marked {
+            open = published.changed().await.is_ok();
+        }
+    }
+    let through = *published.borrow();
+    if through > marked {
+        if let Err(e) = state.store().mark_published_through(through, now_ms()).await {
+            tracing::warn!(error = %e, "could not mark the last published events; they are published again at next start");
+        }
+    }
+}
+
+/// The next events to publish: from the hand-off, or from the outbox when the
+/// hand-off cannot vouch for being complete. Never one already published.
+async fn next_batch(
+    state: &AppState,
+    handoff: &solo_store::CommittedEvents,
+    progress: &mut Progress,
+) -> Result<Vec<OutboxEvent>, solo_store::StoreError> {
+    let limit = state.settings().dispatch_batch;
+    loop {
+        if progress.read_outbox {
+            let events = state.store().unpublished_events(limit, progress.through).await?;
+            if (events.len() as i64) < limit {
+                // Caught up: whatever commits from now on is in the hand-off too.
+                progress.read_outbox = false;
+            }
+            if !events.is_empty() {
+                return Ok(events);
+            }
+        }
+        match handoff.take(usize::try_from(limit).unwrap_or(usize::MAX)) {
+            Taken::Incomplete => progress.read_outbox = true,
+            Taken::Events(events) => {
+                // The outbox may have returned some of these already.
+                return Ok(events.into_iter().filter(|e| e.seq > progress.through).collect());
+            }
+        }
+    }
+}
+
+async fn publish_round(state: &AppState, progress: &mut Progress) -> Round {
     let store = state.store();
-    let events = match store.unpublished_events(state.settings().dispatch_batch).await {
+    let handoff = store.committed_events();
+    let events = match &handoff {
+        Some(handoff) => next_batch(state, handoff, progress).await,
+        None => store.unpublished_events(state.settings().dispatch_batch, 0).await,
+    };
+    let events = match events {
         Ok(events) => events,
         Err(e) => {
             state.metrics().dispatch_failures.inc();
@@ -87,10 +192,18 @@ async fn publish_round(state: &AppState) -> Round {
     if let Err(e) = state.bus().publish(&messages).await {
         state.metrics().dispatch_failures.inc();
         tracing::warn!(error = %e, pending = messages.len(), "dispatcher could not publish; retrying");
+        // What was taken from the hand-off is in the outbox, unpublished.
+        progress.start_over(state);
         return Round::Failed;
     }
     for m in &messages {
         tracing::debug!(trace_id = %m.trace_id, event_type = %m.event_type, "event published");
+    }
+    state.metrics().events_published.inc_by(messages.len() as u64);
+    if handoff.is_some() {
+        progress.through = seqs.iter().copied().max().unwrap_or(progress.through).max(progress.through);
+        progress.published.send_replace(progress.through);
+        return Round::Published;
     }
     if let Err(e) = store.mark_published(&seqs, now_ms()).await {
         // Published but not marked: they will be published again, and deduplicated downstream.
@@ -98,7 +211,6 @@ async fn publish_round(state: &AppState) -> Round {
         tracing::warn!(error = %e, "dispatcher could not mark events published; they will be republished");
         return Round::Failed;
     }
-    state.metrics().events_published.inc_by(messages.len() as u64);
     Round::Published
 }
 
@@ -116,11 +228,16 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
     let max_backoff = Duration::from_millis(state.settings().dispatch_max_backoff_ms.max(1));
     let mut backoff = FIRST_BACKOFF;
     let mut held_until = 0;
+    let (published, marks) = watch::channel(0);
+    let marker = state.store().committed_events().is_some().then(|| tokio::spawn(run_marker(state.clone(), marks)));
+    let mut progress = Progress { through: 0, read_outbox: true, published };
     loop {
         if shutdown.is_cancelled() {
             break;
         }
         if !lead(&state, &mut held_until).await {
+            // The leading node reads these from the outbox.
+            progress.start_over(&state);
             tokio::select! {
                 _ = signal.notified() => {
                     if let Err(e) = state.bus().nudge().await {
@@ -133,7 +250,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
             }
             continue;
         }
-        match publish_round(&state).await {
+        match publish_round(&state, &mut progress).await {
             Round::Published => backoff = FIRST_BACKOFF,
             Round::Idle => {
                 backoff = FIRST_BACKOFF;
@@ -158,11 +275,16 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
     }
     let deadline = tokio::time::Instant::now() + DRAIN_BUDGET;
     while tokio::time::Instant::now() < deadline {
-        match publish_round(&state).await {
+        match publish_round(&state, &mut progress).await {
             Round::Idle => break,
             Round::Published => {}
             Round::Failed => tokio::time::sleep(FIRST_BACKOFF).await,
         }
+    }
+    // The marker's last mark, before the count below.
+    drop(progress);
+    if let Some(marker) = marker {
+        let _ = marker.await;
     }
     if let Err(e) = state.store().release_lease(LEASE, state.node_id()).await {
         tracing::warn!(error = %e, "could not release the dispatcher lease; it expires by itself");

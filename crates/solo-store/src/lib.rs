@@ -14,6 +14,7 @@
 //! event's channel offsets are written in ONE transaction. Nothing is published
 //! that was not committed; the dispatcher publishes what was committed.
 
+pub mod handoff;
 pub mod records;
 pub mod sql;
 
@@ -29,6 +30,7 @@ use solo_domain::{
 use thiserror::Error;
 use tokio::sync::Notify;
 
+pub use handoff::{CommittedEvents, Taken};
 pub use records::*;
 pub use sql::SqlStore;
 
@@ -228,9 +230,18 @@ pub trait CommunityStore: Send + Sync {
 pub trait EventStore: Send + Sync {
     /// Signalled after every commit that wrote an event, so the dispatcher wakes at once.
     fn outbox_signal(&self) -> Arc<Notify>;
-    /// The oldest committed events not yet published, in commit order.
-    async fn unpublished_events(&self, limit: i64) -> StoreResult<Vec<OutboxEvent>>;
+    /// This process's committed events, handed over in memory in commit
+    /// order, where commit order is `seq` order (SQLite: one writer). None
+    /// where the dispatcher must read the outbox (PostgreSQL: transactions
+    /// commit out of `seq` order, and other nodes commit too).
+    fn committed_events(&self) -> Option<Arc<CommittedEvents>>;
+    /// The oldest committed events not yet published with a `seq` above
+    /// `after_seq`, in `seq` order.
+    async fn unpublished_events(&self, limit: i64, after_seq: i64) -> StoreResult<Vec<OutboxEvent>>;
     async fn mark_published(&self, seqs: &[i64], now_ms: i64) -> StoreResult<()>;
+    /// Marks every unpublished event up to `seq` published: for a dispatcher
+    /// that knows it published all of them (see [`EventStore::committed_events`]).
+    async fn mark_published_through(&self, seq: i64, now_ms: i64) -> StoreResult<()>;
     async fn unpublished_count(&self) -> StoreResult<i64>;
     /// A channel's epoch and last offset (creating the stream if it has none yet, so its
     /// epoch is stable from the first time anyone asks).

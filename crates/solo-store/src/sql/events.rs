@@ -9,7 +9,9 @@ use sqlx::Row;
 use tokio::sync::Notify;
 
 use super::{new_epoch, placeholders, SqlStore};
-use crate::{EventStore, HistoryItem, OutboxEvent, RetentionPolicy, StoreError, StoreResult, StreamPosition};
+use crate::{
+    CommittedEvents, EventStore, HistoryItem, OutboxEvent, RetentionPolicy, StoreError, StoreResult, StreamPosition,
+};
 
 #[async_trait]
 impl EventStore for SqlStore {
@@ -17,10 +19,16 @@ impl EventStore for SqlStore {
         self.outbox_signal.clone()
     }
 
-    async fn unpublished_events(&self, limit: i64) -> StoreResult<Vec<OutboxEvent>> {
+    fn committed_events(&self) -> Option<Arc<CommittedEvents>> {
+        self.committed.clone()
+    }
+
+    async fn unpublished_events(&self, limit: i64, after_seq: i64) -> StoreResult<Vec<OutboxEvent>> {
         let rows = sqlx::query(
-            "SELECT seq, type, trace_id, envelope, routes FROM events WHERE published_at IS NULL ORDER BY seq LIMIT $1",
+            "SELECT seq, type, trace_id, envelope, routes FROM events WHERE published_at IS NULL AND seq > $1 \
+             ORDER BY seq LIMIT $2",
         )
+        .bind(after_seq)
         .bind(limit)
         .fetch_all(&self.read)
         .await?;
@@ -48,6 +56,18 @@ impl EventStore for SqlStore {
             query.execute(&self.write).await?;
         }
         Ok(())
+    }
+
+    async fn mark_published_through(&self, seq: i64, now_ms: i64) -> StoreResult<()> {
+        // A member of the write group like any request (on SQLite): no commit
+        // of its own, and no waiting for a gap between groups under load.
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE events SET published_at = $1 WHERE published_at IS NULL AND seq <= $2")
+            .bind(now_ms)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+        self.commit_with_events(tx).await
     }
 
     async fn unpublished_count(&self) -> StoreResult<i64> {

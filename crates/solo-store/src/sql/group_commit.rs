@@ -39,6 +39,11 @@
 //! A request that returns data its transaction read without writing (an
 //! idempotent replay, say) still commits, so that it never answers with
 //! another member's write before that write is committed.
+//!
+//! The events a group's members appended are handed to the dispatcher in
+//! memory once the group commits ([`CommittedEvents`]), in commit order; a
+//! member's events join the group when it releases its savepoint and leave it
+//! again if that savepoint is rolled back.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -46,9 +51,9 @@ use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Executor};
-use tokio::sync::{oneshot, Mutex, Notify, OwnedMutexGuard};
+use tokio::sync::{oneshot, Mutex, OwnedMutexGuard};
 
-use crate::{StoreError, StoreResult};
+use crate::{CommittedEvents, OutboxEvent, StoreError, StoreResult};
 
 /// Why a group's members were not committed, shared by all of them.
 type GroupOutcome = Result<(), Arc<sqlx::Error>>;
@@ -61,7 +66,8 @@ pub(crate) struct GroupCommit {
     group: Arc<Mutex<Group>>,
     /// Whether a finisher is queued on the lock and has not run yet.
     finisher_queued: AtomicBool,
-    outbox_signal: Arc<Notify>,
+    /// Where a committed group's events go (and the dispatcher's wake-up).
+    committed: Arc<CommittedEvents>,
     /// Groups committed, and the requests in them (requests / groups = mean group size).
     groups: AtomicU64,
     members: AtomicU64,
@@ -74,6 +80,10 @@ pub(crate) struct Group {
     state: TxState,
     /// Requests whose savepoint was released, waiting for the commit.
     members: Vec<oneshot::Sender<GroupOutcome>>,
+    /// The events of the group's transaction, in `seq` order.
+    events: Vec<OutboxEvent>,
+    /// Where the events of the request inside its savepoint start in `events`.
+    request_events_from: usize,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -92,13 +102,13 @@ enum TxState {
 }
 
 impl GroupCommit {
-    pub(crate) fn new(pool: AnyPool, acquire_timeout: Duration, outbox_signal: Arc<Notify>) -> Arc<Self> {
+    pub(crate) fn new(pool: AnyPool, acquire_timeout: Duration, committed: Arc<CommittedEvents>) -> Arc<Self> {
         Arc::new(Self {
             pool,
             acquire_timeout,
             group: Arc::new(Mutex::new(Group::default())),
             finisher_queued: AtomicBool::new(false),
-            outbox_signal,
+            committed,
             groups: AtomicU64::new(0),
             members: AtomicU64::new(0),
         })
@@ -126,6 +136,7 @@ impl GroupCommit {
             group.state = TxState::Open;
         }
         group.state = TxState::InRequest;
+        group.request_events_from = group.events.len();
         if let Err(e) = group.conn_mut().execute("SAVEPOINT request").await {
             // No savepoint to roll back to: the rollback fails and the group is
             // given up, rather than guess what the transaction still holds.
@@ -193,7 +204,7 @@ impl GroupCommit {
                 for member in group.members.drain(..) {
                     let _ = member.send(Ok(()));
                 }
-                self.outbox_signal.notify_one();
+                self.committed.committed(std::mem::take(&mut group.events));
             }
             Err(e) => abandon(group, Some(Arc::new(e))),
         }
@@ -201,6 +212,12 @@ impl GroupCommit {
 }
 
 impl Group {
+    /// Forgets the events of the request whose savepoint was rolled back.
+    fn drop_request_events(&mut self) {
+        let from = self.request_events_from.min(self.events.len());
+        self.events.truncate(from);
+    }
+
     fn conn_mut(&mut self) -> &mut AnyConnection {
         // Only called in states where a transaction holds the connection.
         self.conn.as_deref_mut().expect("an open write transaction holds its connection")
@@ -229,10 +246,13 @@ async fn settle(group: &mut Group) {
 async fn recover(group: &mut Group) {
     let released = group.state == TxState::Releasing;
     match group.conn_mut().execute("ROLLBACK TO SAVEPOINT request").await {
-        Ok(_) => match group.conn_mut().execute("RELEASE SAVEPOINT request").await {
-            Ok(_) => group.state = TxState::Open,
-            Err(e) => abandon(group, Some(Arc::new(e))),
-        },
+        Ok(_) => {
+            group.drop_request_events();
+            match group.conn_mut().execute("RELEASE SAVEPOINT request").await {
+                Ok(_) => group.state = TxState::Open,
+                Err(e) => abandon(group, Some(Arc::new(e))),
+            }
+        }
         Err(e) if released && e.to_string().contains("no such savepoint") => group.state = TxState::Open,
         Err(e) => abandon(group, Some(Arc::new(e))),
     }
@@ -247,6 +267,8 @@ fn abandon(group: &mut Group, cause: Option<Arc<sqlx::Error>>) {
     for member in group.members.drain(..) {
         let _ = member.send(Err(Arc::clone(&cause)));
     }
+    // Rolled back with the connection: nothing of it is handed over.
+    group.events.clear();
     if let Some(mut conn) = group.conn.take() {
         conn.close_on_drop();
     }
@@ -277,9 +299,13 @@ impl Member {
         group.conn.as_deref().expect("an open write transaction holds its connection")
     }
 
-    /// Releases the savepoint, then waits for the group to commit.
-    pub(crate) async fn commit(mut self) -> StoreResult<()> {
+    /// Releases the savepoint, then waits for the group to commit. `events`
+    /// are the ones the request appended, in order.
+    pub(crate) async fn commit(mut self, events: Vec<OutboxEvent>) -> StoreResult<()> {
         let group = self.group();
+        // Joined before the release, so a release whose answer is lost (the
+        // caller went away) keeps them exactly when it keeps the writes.
+        group.events.extend(events);
         group.state = TxState::Releasing;
         if let Err(e) = group.conn_mut().execute("RELEASE SAVEPOINT request").await {
             // The release was answered: the savepoint is as it was before it.
@@ -369,6 +395,57 @@ mod tests {
         let (groups, members) = store.group_commits().expect("SQLite commits in groups");
         assert_eq!(members, expected.len() as u64);
         assert!(groups < members, "200 requests at once share commits: {groups} groups");
+    }
+
+    /// One request that appends an event, then fails after it when `fail`.
+    async fn event_request(store: SqlStore, n: usize, fail: bool) -> StoreResult<()> {
+        use solo_domain::event::{Subject, SubjectKind};
+        use solo_domain::{EventPayload, PostId, UserId, WorkspaceId};
+        let mut tx = store.begin().await?;
+        let event = crate::sql::NewEvent {
+            subject: Subject { kind: SubjectKind::Post, id: format!("p{n}") },
+            version: 1,
+            payload: EventPayload::CommunityPosted {
+                workspace_id: WorkspaceId::generate(),
+                post_id: PostId::generate(),
+                author_id: UserId::generate(),
+                body: format!("post {n}"),
+                mentions: vec![],
+            },
+        };
+        crate::sql::append_events(&mut tx, &crate::WriteContext::system(""), vec![event], 1).await?;
+        if fail {
+            let insert = "INSERT INTO config (scope, key, value, updated_at) VALUES ('test', 'dup', '1', 0)";
+            sqlx::query(insert).execute(&mut *tx).await?;
+            sqlx::query(insert).execute(&mut *tx).await?;
+        }
+        store.commit_with_events(tx).await
+    }
+
+    /// The dispatcher's in-memory feed gets exactly the committed events, in
+    /// `seq` order: those of failed requests (rolled back to their savepoint)
+    /// are not in it, and it matches the outbox in the database.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn committed_events_are_handed_over_in_order_and_only_those() {
+        use crate::{EventStore, Taken};
+        let (store, _dir) = sqlite().await;
+        let requests: Vec<_> = (0..120).map(|n| tokio::spawn(event_request(store.clone(), n, n % 5 == 2))).collect();
+        for (n, handle) in requests.into_iter().enumerate() {
+            let outcome = handle.await.expect("request task");
+            assert_eq!(outcome.is_err(), n % 5 == 2, "request {n}: {outcome:?}");
+        }
+        let handoff = store.committed_events().expect("SQLite hands events over");
+        let Taken::Events(handed) = handoff.take(usize::MAX) else { panic!("nothing overflowed") };
+        let outbox = store.unpublished_events(1_000, 0).await.expect("outbox");
+        let seqs = |events: &[crate::OutboxEvent]| events.iter().map(|e| e.seq).collect::<Vec<_>>();
+        assert_eq!(handed.len(), 96, "120 requests, every fifth failed");
+        assert_eq!(seqs(&handed), seqs(&outbox), "the same events, in the same order");
+        assert!(handed.windows(2).all(|w| w[0].seq < w[1].seq));
+        for (mine, stored) in handed.iter().zip(&outbox) {
+            assert_eq!(mine.envelope, stored.envelope);
+            assert_eq!(mine.routes.len(), stored.routes.len());
+            assert_eq!(mine.routes[0].offset, stored.routes[0].offset);
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -37,7 +37,7 @@ use sqlx::{Any, AnyConnection, AnyPool, Executor, Row};
 use tokio::sync::Notify;
 
 use self::group_commit::{GroupCommit, Member};
-use crate::{Route, Store, StoreError, StoreResult, WriteContext};
+use crate::{CommittedEvents, OutboxEvent, Route, Store, StoreError, StoreResult, WriteContext};
 
 /// Which SQL engine is behind the pools.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +70,8 @@ pub struct SqlStore {
     outbox_signal: Arc<Notify>,
     /// SQLite's writer, shared by the requests of a group (None on PostgreSQL).
     group_commit: Option<Arc<GroupCommit>>,
+    /// Committed events handed to the dispatcher in memory (SQLite only).
+    committed: Option<Arc<CommittedEvents>>,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -106,9 +108,10 @@ impl SqlStore {
                 let write = pool(1).connect_with(connect_options.clone()).await?;
                 let read = pool(options.max_connections.max(1)).connect_with(connect_options).await?;
                 let outbox_signal = Arc::new(Notify::new());
+                let committed = Arc::new(CommittedEvents::new(Arc::clone(&outbox_signal)));
                 let group_commit =
-                    Some(GroupCommit::new(write.clone(), options.acquire_timeout, Arc::clone(&outbox_signal)));
-                Self { read, write, dialect, outbox_signal, group_commit }
+                    Some(GroupCommit::new(write.clone(), options.acquire_timeout, Arc::clone(&committed)));
+                Self { read, write, dialect, outbox_signal, group_commit, committed: Some(committed) }
             }
             Dialect::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -122,6 +125,7 @@ impl SqlStore {
                     dialect,
                     outbox_signal: Arc::new(Notify::new()),
                     group_commit: None,
+                    committed: None,
                 }
             }
         };
@@ -149,20 +153,22 @@ impl SqlStore {
     /// half-way through. On PostgreSQL it is a transaction of its own.
     pub(crate) async fn begin(&self) -> StoreResult<WriteTx> {
         if let Some(group_commit) = &self.group_commit {
-            return Ok(WriteTx::Grouped(group_commit.begin().await?));
+            return Ok(WriteTx { conn: TxConn::Grouped(group_commit.begin().await?), events: Vec::new() });
         }
         // Closed unless committed, whatever happens from here on (see `WriteTx`).
         let mut tx = OwnTx { conn: self.write.acquire().await?, committed: false };
         tx.conn.execute("BEGIN").await?;
-        Ok(WriteTx::Own(tx))
+        Ok(WriteTx { conn: TxConn::Own(tx), events: Vec::new() })
     }
 
     /// Commits a transaction that wrote events and wakes the dispatcher. Returns
     /// once the writes are committed (on SQLite, with the rest of their group).
     pub(crate) async fn commit_with_events(&self, tx: WriteTx) -> StoreResult<()> {
-        match tx {
-            WriteTx::Grouped(member) => member.commit().await,
-            WriteTx::Own(mut tx) => {
+        match tx.conn {
+            // The group hands the events to the dispatcher once committed.
+            TxConn::Grouped(member) => member.commit(tx.events).await,
+            // PostgreSQL's dispatcher reads them from the outbox.
+            TxConn::Own(mut tx) => {
                 tx.conn.execute("COMMIT").await?;
                 tx.committed = true;
                 self.outbox_signal.notify_one();
@@ -191,7 +197,14 @@ impl SqlStore {
 /// On SQLite the group commit keeps the same rule for the group's
 /// transaction: a request that fails rolls back to its own savepoint, and
 /// when that is not possible the group's connection is closed.
-pub(crate) enum WriteTx {
+pub(crate) struct WriteTx {
+    conn: TxConn,
+    /// The events appended in it, in order ([`append_events`]): on SQLite they
+    /// go to the dispatcher in memory once committed.
+    events: Vec<OutboxEvent>,
+}
+
+enum TxConn {
     /// A request's savepoint in SQLite's current group.
     Grouped(Member),
     /// A PostgreSQL transaction of its own.
@@ -217,18 +230,18 @@ impl std::ops::Deref for WriteTx {
     type Target = AnyConnection;
 
     fn deref(&self) -> &AnyConnection {
-        match self {
-            WriteTx::Grouped(member) => member.conn_ref(),
-            WriteTx::Own(tx) => &tx.conn,
+        match &self.conn {
+            TxConn::Grouped(member) => member.conn_ref(),
+            TxConn::Own(tx) => &tx.conn,
         }
     }
 }
 
 impl std::ops::DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut AnyConnection {
-        match self {
-            WriteTx::Grouped(member) => member.conn(),
-            WriteTx::Own(tx) => &mut tx.conn,
+        match &mut self.conn {
+            TxConn::Grouped(member) => member.conn(),
+            TxConn::Own(tx) => &mut tx.conn,
         }
     }
 }
@@ -252,7 +265,7 @@ async fn prepare_sqlite(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
 /// rules call for (each with its own `notification.created` event). The caller
 /// commits with [`SqlStore::commit_with_events`].
 pub(crate) async fn append_event(
-    tx: &mut AnyConnection,
+    tx: &mut WriteTx,
     ctx: &WriteContext,
     subject: Subject,
     version: i64,
@@ -268,7 +281,7 @@ pub(crate) async fn append_event(
 
 /// Appends one event: see [`append_events`].
 pub(crate) async fn append_event_only(
-    tx: &mut AnyConnection,
+    tx: &mut WriteTx,
     ctx: &WriteContext,
     subject: Subject,
     version: i64,
@@ -301,7 +314,7 @@ pub(crate) fn rows_per_statement(params_per_row: usize) -> usize {
 /// per batch, not per event, so a stage change notifying a thousand watchers
 /// costs a few dozen statements rather than thousands.
 pub(crate) async fn append_events(
-    tx: &mut AnyConnection,
+    tx: &mut WriteTx,
     ctx: &WriteContext,
     events: Vec<NewEvent>,
     now_ms: i64,
@@ -344,7 +357,7 @@ pub(crate) async fn append_events(
             query = query.bind(*name).bind(new_epoch()).bind(*count).bind(now_ms);
         }
         let taken: HashMap<&str, i64> = chunk.iter().copied().collect();
-        for row in query.fetch_all(&mut *tx).await? {
+        for row in query.fetch_all(&mut **tx).await? {
             let name: String = row.try_get("name")?;
             let top: i64 = row.try_get("top_offset")?;
             let count = taken.get(name.as_str()).copied().unwrap_or(1);
@@ -364,8 +377,12 @@ pub(crate) async fn append_events(
         routes_of.push(routes);
     }
 
+    // Each envelope serialized once: stored, and handed to the dispatcher as is.
+    let mut rows: Vec<(&EventEnvelope, String, &Vec<Route>)> = Vec::with_capacity(envelopes.len());
+    for (envelope, routes) in envelopes.iter().zip(&routes_of) {
+        rows.push((envelope, serde_json::to_string(envelope).map_err(|e| StoreError::Corrupt(e.to_string()))?, routes));
+    }
     let mut seqs: HashMap<String, i64> = HashMap::with_capacity(envelopes.len());
-    let rows: Vec<(&EventEnvelope, &Vec<Route>)> = envelopes.iter().zip(&routes_of).collect();
     for chunk in rows.chunks(rows_per_statement(9)) {
         let sql = format!(
             "INSERT INTO events (id, type, subject_kind, subject_id, version, ts, trace_id, envelope, routes) \
@@ -373,8 +390,7 @@ pub(crate) async fn append_events(
             value_rows(chunk.len(), 9, "")
         );
         let mut query = sqlx::query(&sql);
-        for (envelope, routes) in chunk {
-            let envelope_json = serde_json::to_string(envelope).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        for (envelope, envelope_json, routes) in chunk {
             let routes_json = serde_json::to_string(routes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             query = query
                 .bind(envelope.id.to_string())
@@ -384,21 +400,29 @@ pub(crate) async fn append_events(
                 .bind(envelope.version)
                 .bind(now_ms)
                 .bind(envelope.trace_id.clone())
-                .bind(envelope_json)
+                .bind(envelope_json.as_str())
                 .bind(routes_json);
         }
-        for row in query.fetch_all(&mut *tx).await? {
+        for row in query.fetch_all(&mut **tx).await? {
             seqs.insert(row.try_get("id")?, row.try_get("seq")?);
         }
     }
 
     // Every route's history row, a chunk of rows per statement.
     let mut history: Vec<(&Route, i64)> = Vec::new();
-    for (envelope, routes) in &rows {
+    let mut outbox: Vec<OutboxEvent> = Vec::with_capacity(rows.len());
+    for (envelope, envelope_json, routes) in rows {
         let seq = *seqs
             .get(&envelope.id.to_string())
             .ok_or_else(|| StoreError::Corrupt(format!("event {} was not stored", envelope.id)))?;
         history.extend(routes.iter().map(|route| (route, seq)));
+        outbox.push(OutboxEvent {
+            seq,
+            event_type: envelope.payload.type_name().to_owned(),
+            trace_id: envelope.trace_id.clone(),
+            envelope: envelope_json,
+            routes: routes.clone(),
+        });
     }
     for chunk in history.chunks(rows_per_statement(4)) {
         let sql = format!(
@@ -409,8 +433,9 @@ pub(crate) async fn append_events(
         for (route, seq) in chunk {
             query = query.bind(route.channel.as_str()).bind(route.offset as i64).bind(*seq).bind(now_ms);
         }
-        query.execute(&mut *tx).await?;
+        query.execute(&mut **tx).await?;
     }
+    tx.events.extend(outbox);
     Ok(envelopes)
 }
 

@@ -13,7 +13,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::{
-    append_event_only, append_events, decode, placeholders, rows_per_statement, value_rows, NewEvent, SqlStore,
+    append_event_only, append_events, decode, placeholders, rows_per_statement, value_rows, NewEvent, SqlStore, WriteTx,
 };
 use crate::{NewNotification, NotificationFilter, NotificationStore, StoreError, StoreResult, WriteContext};
 
@@ -183,7 +183,7 @@ struct Insert<'a> {
 /// Inserts a notification unless its (user, source event) or (creator, key)
 /// already exists; on insert, bumps the counts and appends `notification.created`.
 async fn insert(
-    conn: &mut AnyConnection,
+    conn: &mut WriteTx,
     ctx: &WriteContext,
     new: Insert<'_>,
     now: i64,
@@ -198,7 +198,7 @@ async fn insert(
 /// one short transaction. Answers per input: the notification, or None when it
 /// already existed.
 async fn insert_many(
-    conn: &mut AnyConnection,
+    conn: &mut WriteTx,
     ctx: &WriteContext,
     news: Vec<Insert<'_>>,
     now: i64,
@@ -236,7 +236,7 @@ async fn insert_many(
                 .bind(new.idempotency.map(|(_, hash)| hash.clone()))
                 .bind(now);
         }
-        for row in query.fetch_all(&mut *conn).await? {
+        for row in query.fetch_all(&mut **conn).await? {
             let notification = notification_from(&row)?;
             inserted.insert(notification.id.to_string(), notification);
         }
@@ -304,14 +304,14 @@ async fn bump_counts_of(conn: &mut AnyConnection, fresh: &[&NotificationView]) -
 }
 
 /// Runs the notification rules for an event inside its transaction.
-pub(super) async fn derive(conn: &mut AnyConnection, ctx: &WriteContext, event: &EventEnvelope) -> StoreResult<()> {
+pub(super) async fn derive(conn: &mut WriteTx, ctx: &WriteContext, event: &EventEnvelope) -> StoreResult<()> {
     let mut rule_ctx = RuleContext::default();
     match event.subject.kind {
         SubjectKind::Mission => {
             let id = MissionId::from_trusted(event.subject.id.clone());
             if let Some(row) = sqlx::query("SELECT owner_id, title FROM missions WHERE id = $1")
                 .bind(id.as_str())
-                .fetch_optional(&mut *conn)
+                .fetch_optional(&mut **conn)
                 .await?
             {
                 rule_ctx.mission_owner = Some(UserId::from_trusted(row.try_get("owner_id")?));
@@ -320,7 +320,7 @@ pub(super) async fn derive(conn: &mut AnyConnection, ctx: &WriteContext, event: 
             let watchers: Vec<String> =
                 sqlx::query_scalar("SELECT user_id FROM mission_watchers WHERE mission_id = $1 ORDER BY user_id")
                     .bind(id.as_str())
-                    .fetch_all(&mut *conn)
+                    .fetch_all(&mut **conn)
                     .await?;
             rule_ctx.mission_watchers = watchers.into_iter().map(UserId::from_trusted).collect();
         }
@@ -328,7 +328,7 @@ pub(super) async fn derive(conn: &mut AnyConnection, ctx: &WriteContext, event: 
             let id = WorkstationId::from_trusted(event.subject.id.clone());
             let owner: Option<String> = sqlx::query_scalar("SELECT owner_id FROM workstations WHERE id = $1")
                 .bind(id.as_str())
-                .fetch_optional(&mut *conn)
+                .fetch_optional(&mut **conn)
                 .await?;
             rule_ctx.workstation_owner = owner.map(UserId::from_trusted);
         }
@@ -337,7 +337,7 @@ pub(super) async fn derive(conn: &mut AnyConnection, ctx: &WriteContext, event: 
     if let Some(actor) = event.actor.user_id() {
         rule_ctx.actor_name = sqlx::query_scalar("SELECT display_name FROM users WHERE id = $1")
             .bind(actor.as_str())
-            .fetch_optional(&mut *conn)
+            .fetch_optional(&mut **conn)
             .await?;
     }
     // Users in a fixed order, so transactions notifying the same people lock their

@@ -106,11 +106,23 @@ async fn mission_changes_write_events_with_gapless_offsets(f: Fixture) {
     assert_eq!(history.iter().map(|h| h.offset).collect::<Vec<_>>(), vec![1, 2]);
     let position = f.store.channel_position(&channel).await.expect("position");
     assert_eq!(position.offset, 2);
-    let outbox = f.store.unpublished_events(100).await.expect("outbox");
+    let outbox = f.store.unpublished_events(100, 0).await.expect("outbox");
     assert_eq!(outbox.len(), 2);
     assert_eq!(outbox[1].event_type, "mission.stage_changed");
+    // Only what comes after a given seq.
+    let after_first = f.store.unpublished_events(100, outbox[0].seq).await.expect("outbox");
+    assert_eq!(after_first.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![outbox[1].seq]);
     f.store.mark_published(&outbox.iter().map(|e| e.seq).collect::<Vec<_>>(), 1).await.expect("mark");
     assert_eq!(f.store.unpublished_count().await.expect("count"), 0);
+
+    // Marking through a seq marks every unpublished event up to it, and no later one.
+    f.store.change_stage(&ctx, &mission.id, Stage::Build, None).await.expect("stage");
+    f.store.change_stage(&ctx, &mission.id, Stage::Review, None).await.expect("stage");
+    let outbox = f.store.unpublished_events(100, 0).await.expect("outbox");
+    assert_eq!(outbox.len(), 2);
+    f.store.mark_published_through(outbox[0].seq, 2).await.expect("mark through");
+    let left = f.store.unpublished_events(100, 0).await.expect("outbox");
+    assert_eq!(left.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![outbox[1].seq]);
 }
 
 async fn a_new_channel_keeps_its_epoch(f: Fixture) {
@@ -348,7 +360,7 @@ async fn concurrent_writers_share_channels_and_inboxes_without_gaps(f: Fixture) 
         task.await.expect("writer");
     }
 
-    let outbox = store.unpublished_events(100_000).await.expect("outbox");
+    let outbox = store.unpublished_events(100_000, 0).await.expect("outbox");
     let mission_events = outbox.iter().filter(|e| e.event_type.starts_with("mission.")).count();
     assert_eq!(mission_events, WRITERS * (CHANGES + 1), "every change wrote one mission event");
     let mut seen: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
