@@ -106,45 +106,99 @@ impl Disconnect {
     }
 }
 
-/// One command from a client. Exactly one method field is set; an object with
-/// none (`{}`) is a pong.
-#[derive(Debug, Default, Deserialize)]
+/// One command from a client, decoded once: its id and what it asks for.
+#[derive(Debug)]
 pub struct Command {
-    #[serde(default)]
+    /// 0 for a command that wants no reply (`send`, a pong).
     pub id: u32,
-    pub connect: Option<ConnectRequest>,
-    pub subscribe: Option<SubscribeRequest>,
-    pub unsubscribe: Option<ChannelRequest>,
-    pub publish: Option<ChannelRequest>,
-    pub presence: Option<ChannelRequest>,
-    pub presence_stats: Option<ChannelRequest>,
-    pub history: Option<HistoryRequest>,
-    pub ping: Option<serde::de::IgnoredAny>,
-    pub send: Option<serde::de::IgnoredAny>,
-    pub rpc: Option<RpcRequest>,
-    pub refresh: Option<RefreshRequest>,
-    pub sub_refresh: Option<ChannelRequest>,
+    pub method: Method,
+}
+
+/// What a command asks for: exactly one method, or none (`{}`, a pong).
+#[derive(Debug)]
+pub enum Method {
+    /// `{}`: the answer to a server ping.
+    Pong,
+    Connect(ConnectRequest),
+    Subscribe(SubscribeRequest),
+    Unsubscribe(ChannelRequest),
+    Publish(ChannelRequest),
+    Presence(ChannelRequest),
+    PresenceStats(ChannelRequest),
+    History(HistoryRequest),
+    Ping,
+    /// An asynchronous message to the server; nothing handles them.
+    Send,
+    Rpc(RpcRequest),
+    Refresh(RefreshRequest),
+    SubRefresh(ChannelRequest),
+}
+
+/// A command as it arrives: one optional field per method. Only
+/// [`Command::decode`] looks at it.
+#[derive(Debug, Default, Deserialize)]
+struct WireCommand {
+    #[serde(default)]
+    id: u32,
+    connect: Option<ConnectRequest>,
+    subscribe: Option<SubscribeRequest>,
+    unsubscribe: Option<ChannelRequest>,
+    publish: Option<ChannelRequest>,
+    presence: Option<ChannelRequest>,
+    presence_stats: Option<ChannelRequest>,
+    history: Option<HistoryRequest>,
+    ping: Option<serde::de::IgnoredAny>,
+    send: Option<serde::de::IgnoredAny>,
+    rpc: Option<RpcRequest>,
+    refresh: Option<RefreshRequest>,
+    sub_refresh: Option<ChannelRequest>,
 }
 
 impl Command {
-    pub fn method_count(&self) -> usize {
-        [
-            self.connect.is_some(),
-            self.subscribe.is_some(),
-            self.unsubscribe.is_some(),
-            self.publish.is_some(),
-            self.presence.is_some(),
-            self.presence_stats.is_some(),
-            self.history.is_some(),
-            self.ping.is_some(),
-            self.send.is_some(),
-            self.rpc.is_some(),
-            self.refresh.is_some(),
-            self.sub_refresh.is_some(),
-        ]
-        .iter()
-        .filter(|set| **set)
-        .count()
+    /// Decodes one line of a frame. A line that is not a command object, or
+    /// names more than one method, is a protocol violation (3501).
+    pub fn decode(line: &str) -> Result<Command, Disconnect> {
+        let wire: WireCommand = serde_json::from_str(line).map_err(|_| Disconnect::BadRequest)?;
+        let WireCommand {
+            id,
+            connect,
+            subscribe,
+            unsubscribe,
+            publish,
+            presence,
+            presence_stats,
+            history,
+            ping,
+            send,
+            rpc,
+            refresh,
+            sub_refresh,
+        } = wire;
+        let methods = [
+            connect.map(Method::Connect),
+            subscribe.map(Method::Subscribe),
+            unsubscribe.map(Method::Unsubscribe),
+            publish.map(Method::Publish),
+            presence.map(Method::Presence),
+            presence_stats.map(Method::PresenceStats),
+            history.map(Method::History),
+            ping.map(|_| Method::Ping),
+            send.map(|_| Method::Send),
+            rpc.map(Method::Rpc),
+            refresh.map(Method::Refresh),
+            sub_refresh.map(Method::SubRefresh),
+        ];
+        let mut set = methods.into_iter().flatten();
+        let method = set.next().unwrap_or(Method::Pong);
+        if set.next().is_some() {
+            return Err(Disconnect::BadRequest);
+        }
+        Ok(Command { id, method })
+    }
+
+    /// A pong: the one command the per-connection budget does not count.
+    pub fn is_pong(&self) -> bool {
+        matches!(self.method, Method::Pong)
     }
 }
 
@@ -152,10 +206,7 @@ impl Command {
 /// batching), blank lines skipped. A line that is not a command ends the
 /// connection with 3501; the commands before it stand.
 pub fn commands(frame: &str) -> impl Iterator<Item = Result<Command, Disconnect>> + '_ {
-    frame
-        .split('\n')
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| serde_json::from_str(line).map_err(|_| Disconnect::BadRequest))
+    frame.split('\n').filter(|line| !line.trim().is_empty()).map(Command::decode)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -305,12 +356,29 @@ mod tests {
 
     #[test]
     fn commands_parse_and_ignore_unknown_fields() {
-        let c: Command = serde_json::from_str(r#"{"id":1,"subscribe":{"channel":"mission:x","recover":true,"offset":5,"epoch":"ab","flag":3,"delta":"fossil","tf":{}}}"#).expect("parse");
-        assert_eq!(c.method_count(), 1);
-        let s = c.subscribe.expect("subscribe");
+        let c = Command::decode(r#"{"id":1,"subscribe":{"channel":"mission:x","recover":true,"offset":5,"epoch":"ab","flag":3,"delta":"fossil","tf":{}}}"#).expect("parse");
+        assert_eq!(c.id, 1);
+        let Method::Subscribe(s) = c.method else { panic!("a subscribe: {c:?}") };
         assert!(s.recover && s.offset == 5 && s.flag == 3);
-        let pong: Command = serde_json::from_str("{}").expect("pong");
-        assert_eq!((pong.id, pong.method_count()), (0, 0));
+        let pong = Command::decode("{}").expect("pong");
+        assert!(pong.is_pong() && pong.id == 0);
+        assert!(matches!(Command::decode(r#"{"id":2,"ping":{}}"#).map(|c| c.method), Ok(Method::Ping)));
+    }
+
+    #[test]
+    fn a_line_that_is_not_one_command_is_a_bad_request() {
+        for line in [
+            r#"{"id":1,"ping":{},"subscribe":{"channel":"c"}}"#,
+            "[1,2]",
+            "not json",
+            r#"{"id":-1,"ping":{}}"#,
+            r#"{"id":1,"subscribe":"c"}"#,
+        ] {
+            assert_eq!(Command::decode(line).err(), Some(Disconnect::BadRequest), "{line}");
+        }
+        let frame = "{\"id\":1,\"ping\":{}}\n\n{}\nnope";
+        let decoded: Vec<bool> = commands(frame).map(|c| c.is_ok()).collect();
+        assert_eq!(decoded, vec![true, true, false], "the commands before a bad line stand");
     }
 
     #[test]

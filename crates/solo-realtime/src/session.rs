@@ -11,7 +11,9 @@ use solo_domain::{Channel, UserId};
 use crate::connection::{ConnAuth, Connection};
 use crate::limits::{Admission, CommandLimiter};
 use crate::presence::distinct_users;
-use crate::protocol::{self, error_code, ClientInfo, Command, Disconnect, SubscribeRequest, FLAG_REJECT_UNRECOVERED};
+use crate::protocol::{
+    self, error_code, ClientInfo, Command, Disconnect, Method, SubscribeRequest, FLAG_REJECT_UNRECOVERED,
+};
 use crate::token::TokenError;
 use crate::websocket::text_frame;
 use crate::Engine;
@@ -44,7 +46,7 @@ impl Session {
         for command in protocol::commands(text) {
             let command = command?;
             // Pongs answer the server and are never limited.
-            if command.method_count() > 0 {
+            if !command.is_pong() {
                 match self.commands.admit() {
                     Admission::Run => {}
                     Admission::Refuse if command.id != 0 => {
@@ -71,81 +73,67 @@ impl Session {
     }
 
     async fn handle(&mut self, command: Command) -> Step {
-        let methods = command.method_count();
-        if methods == 0 {
-            if command.id != 0 || !self.connected {
-                return Err(Disconnect::BadRequest);
+        let Command { id, method } = command;
+        match method {
+            Method::Pong => {
+                if id != 0 || !self.connected {
+                    return Err(Disconnect::BadRequest);
+                }
+                // One with no ping outstanding is a protocol violation.
+                if self.conn.pong() {
+                    Ok(())
+                } else {
+                    Err(Disconnect::BadRequest)
+                }
             }
-            // A pong; one with no ping outstanding is a protocol violation.
-            return if self.conn.pong() { Ok(()) } else { Err(Disconnect::BadRequest) };
-        }
-        if methods > 1 {
-            return Err(Disconnect::BadRequest);
-        }
-        let id = command.id;
-        if let Some(connect) = command.connect {
-            if self.connected || id == 0 {
-                return Err(Disconnect::BadRequest);
+            Method::Connect(request) => {
+                if self.connected || id == 0 {
+                    return Err(Disconnect::BadRequest);
+                }
+                self.connect(id, request).await
             }
-            return self.connect(id, connect).await;
-        }
-        if !self.connected {
-            return Err(Disconnect::BadRequest);
-        }
-        if command.send.is_some() {
-            return Ok(());
-        }
-        if id == 0 {
-            return Err(Disconnect::BadRequest);
-        }
-        if let Some(sub) = command.subscribe {
-            return self.subscribe(id, sub).await;
-        }
-        if let Some(req) = command.unsubscribe {
-            let removed = self.engine.hub().unsubscribe(&self.conn, &req.channel);
-            let reply = text_frame(&protocol::reply(id, "unsubscribe", &json!({})));
-            if removed {
-                self.conn.unsubscribed(&req.channel, Some(reply));
-            } else {
-                self.conn.send(reply);
+            _ if !self.connected => Err(Disconnect::BadRequest),
+            Method::Send => Ok(()),
+            _ if id == 0 => Err(Disconnect::BadRequest),
+            Method::Subscribe(request) => self.subscribe(id, request).await,
+            Method::Unsubscribe(request) => {
+                let removed = self.engine.hub().unsubscribe(&self.conn, &request.channel);
+                let reply = text_frame(&protocol::reply(id, "unsubscribe", &json!({})));
+                if removed {
+                    self.conn.unsubscribed(&request.channel, Some(reply));
+                } else {
+                    self.conn.send(reply);
+                }
+                Ok(())
             }
-            return Ok(());
-        }
-        if let Some(req) = command.publish {
             // Every channel is server-owned: clients read, the API writes.
-            return match Channel::parse(&req.channel) {
+            Method::Publish(request) => match Channel::parse(&request.channel) {
                 Ok(_) => self.error(id, error_code::PERMISSION_DENIED).await,
                 Err(_) => self.error(id, error_code::UNKNOWN_CHANNEL).await,
-            };
+            },
+            Method::Presence(request) => {
+                let clients = match self.presence_of(&request.channel).await {
+                    Ok(clients) => clients,
+                    Err(code) => return self.error(id, code).await,
+                };
+                let presence: serde_json::Map<String, serde_json::Value> =
+                    clients.iter().map(|c| (c.client.to_string(), json!(c))).collect();
+                self.reply(protocol::reply(id, "presence", &json!({ "presence": presence }))).await
+            }
+            Method::PresenceStats(request) => {
+                let clients = match self.presence_of(&request.channel).await {
+                    Ok(clients) => clients,
+                    Err(code) => return self.error(id, code).await,
+                };
+                let stats = json!({ "num_clients": clients.len(), "num_users": distinct_users(&clients) });
+                self.reply(protocol::reply(id, "presence_stats", &stats)).await
+            }
+            Method::History(request) => self.history(id, request).await,
+            Method::Refresh(request) => self.refresh(id, &request.token).await,
+            Method::Ping => self.reply(protocol::reply(id, "ping", &json!({}))).await,
+            // Nothing is registered under them.
+            Method::Rpc(_) | Method::SubRefresh(_) => self.error(id, error_code::METHOD_NOT_FOUND).await,
         }
-        if let Some(req) = command.presence {
-            let clients = match self.presence_of(&req.channel).await {
-                Ok(clients) => clients,
-                Err(code) => return self.error(id, code).await,
-            };
-            let presence: serde_json::Map<String, serde_json::Value> =
-                clients.iter().map(|c| (c.client.to_string(), json!(c))).collect();
-            return self.reply(protocol::reply(id, "presence", &json!({ "presence": presence }))).await;
-        }
-        if let Some(req) = command.presence_stats {
-            let clients = match self.presence_of(&req.channel).await {
-                Ok(clients) => clients,
-                Err(code) => return self.error(id, code).await,
-            };
-            let stats = json!({ "num_clients": clients.len(), "num_users": distinct_users(&clients) });
-            return self.reply(protocol::reply(id, "presence_stats", &stats)).await;
-        }
-        if let Some(req) = command.history {
-            return self.history(id, req).await;
-        }
-        if let Some(req) = command.refresh {
-            return self.refresh(id, &req.token).await;
-        }
-        if command.ping.is_some() {
-            return self.reply(protocol::reply(id, "ping", &json!({}))).await;
-        }
-        // rpc and sub_refresh: nothing is registered under them.
-        self.error(id, error_code::METHOD_NOT_FOUND).await
     }
 
     /// Everyone on `channel` across the cluster, if the caller may read it.

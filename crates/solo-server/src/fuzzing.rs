@@ -7,7 +7,7 @@ use solo_domain::{Channel, QuietHours, Severity};
 
 use crate::auth::secrets::{hash_secret, looks_like_pat, PAT_PREFIX};
 use crate::settings::parse_quiet_hours;
-use solo_realtime::protocol::{self, Disconnect};
+use solo_realtime::protocol::{self, Disconnect, Method};
 use solo_realtime::token::{ConnectionTokens, TokenError};
 use solo_realtime::websocket::{Decoder, FrameError, Message};
 
@@ -28,16 +28,18 @@ pub fn frame(data: &[u8]) {
                 return;
             }
         };
-        let _ = command.method_count();
         let mut names: Vec<&str> = Vec::new();
-        if let Some(connect) = &command.connect {
-            names.extend(connect.subs.keys().map(String::as_str));
+        match &command.method {
+            Method::Connect(connect) => names.extend(connect.subs.keys().map(String::as_str)),
+            Method::Subscribe(request) => names.push(&request.channel),
+            Method::Unsubscribe(request)
+            | Method::Publish(request)
+            | Method::Presence(request)
+            | Method::PresenceStats(request)
+            | Method::SubRefresh(request) => names.push(&request.channel),
+            Method::History(request) => names.push(&request.channel),
+            Method::Pong | Method::Ping | Method::Send | Method::Rpc(_) | Method::Refresh(_) => {}
         }
-        names.extend(command.subscribe.as_ref().map(|r| r.channel.as_str()));
-        for request in [&command.unsubscribe, &command.publish, &command.presence, &command.presence_stats] {
-            names.extend(request.as_ref().map(|r| r.channel.as_str()));
-        }
-        names.extend(command.history.as_ref().map(|r| r.channel.as_str()));
         for name in names {
             if let Ok(channel) = Channel::parse(name) {
                 assert_eq!(channel.to_string(), name, "a channel name round-trips");
