@@ -1,4 +1,6 @@
 //! Store conformance tests. They run on SQLite (a fresh file per test) and, when
-//! `SOLO_TEST_POSTGRES_URL` is set, on PostgreSQL too (a fresh schema per test).
+//! `SOLO_TEST_POSTGRES_URL` is set, on PostgreSQL too (a fresh schema per test);
+//! and, with PostgreSQL, a check that both dialects' migrations build the same schema.
 
 mod conformance;
+mod schema;
