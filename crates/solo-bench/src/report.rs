@@ -337,10 +337,12 @@ pub async fn all(
         writeln!(
             md,
             "Publications over HTTP (Solo: a notification created through the API, so each is also a \
-             database transaction; peers: an in-memory publish), ramped ×2 per {} s step until p99 \
-             publish-to-receive latency passed 100 ms or delivery fell below 99.9 %. Capacity is the \
-             highest rate that held; latency is then measured at the probe rate, half of Bun's capacity \
-             (or of the server's own without Bun).\n",
+             database transaction, pushed as the notification event's frame of about 960 bytes; peers: \
+             an in-memory publish of a payload padded to {} bytes, so every server moves the same \
+             bytes), ramped ×2 per {} s step until p99 publish-to-receive latency passed 100 ms or \
+             delivery fell below 99.9 %. Capacity is the highest rate that held; latency is then \
+             measured at the probe rate, half of Bun's capacity (or of the server's own without Bun).\n",
+            plan.fanout.peer_payload_bytes,
             plan.fanout.step.as_secs()
         )?;
         let mut options = plan.fanout.clone();
