@@ -175,3 +175,19 @@ impl<S: Send + Sync> FromRequestParts<S> for TraceId {
         Ok(parts.extensions.get::<TraceId>().cloned().unwrap_or_else(|| TraceId(new_trace_id())))
     }
 }
+
+/// The address a request came from: the peer, or the last `X-Forwarded-For` hop
+/// when `SOLO_TRUST_FORWARDED_FOR` is set.
+#[derive(Debug, Clone, Copy)]
+pub struct Source(pub std::net::IpAddr);
+
+impl FromRequestParts<crate::state::AppState> for Source {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &crate::state::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Source(crate::limits::source_of(parts, state.limits().trust_forwarded_for())))
+    }
+}

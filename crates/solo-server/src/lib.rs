@@ -30,6 +30,7 @@ pub mod serving;
 pub mod settings;
 pub mod state;
 pub mod typescript;
+pub mod validate;
 pub mod workers;
 
 use std::future::Future;

@@ -18,14 +18,13 @@ use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::ConnectInfo;
 use axum::http::request::Parts;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::error::ApiError;
 use crate::settings::Settings;
-use crate::state::AppState;
 
 const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 /// Past this many tracked sources, expired entries are swept on the next failure.
@@ -62,6 +61,11 @@ impl Limits {
     }
 
     /// Counts one API request of `credential` (a token id or session hash).
+    /// Whether a request's source is the last `X-Forwarded-For` hop (`SOLO_TRUST_FORWARDED_FOR`).
+    pub fn trust_forwarded_for(&self) -> bool {
+        self.trust_forwarded_for
+    }
+
     pub fn api_request(&self, credential: &str) -> Result<(), ApiError> {
         // Keys are bounded by live credentials; forget idle ones now and then.
         if self.api.len() > SWEEP_ABOVE {
@@ -99,19 +103,6 @@ impl Limits {
         if entry.0 == self.max_failures {
             tracing::warn!(%source, "too many failed authentications: refusing this source for a minute");
         }
-    }
-}
-
-/// The address a request came from: the peer, or the last `X-Forwarded-For` hop
-/// when `SOLO_TRUST_FORWARDED_FOR` is set.
-#[derive(Debug, Clone, Copy)]
-pub struct Source(pub IpAddr);
-
-impl FromRequestParts<AppState> for Source {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(Source(source_of(parts, state.limits().trust_forwarded_for)))
     }
 }
 

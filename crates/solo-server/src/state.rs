@@ -6,14 +6,13 @@ use solo_store::Store;
 
 use solo_realtime::bus::Bus;
 use solo_realtime::hub::Hub;
-use solo_realtime::presence::{Presence, PresenceError};
+use solo_realtime::presence::Presence;
 use solo_realtime::token::ConnectionTokens;
 use solo_realtime::Engine;
 
 use crate::auth::pat_cache::PatCache;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
-use crate::routes::workstations::OnlineUser;
 use crate::settings::Settings;
 
 /// Cheap to clone: everything is behind one `Arc`.
@@ -105,21 +104,5 @@ impl AppState {
     /// This process's name in the cluster (shown to clients in `connect`).
     pub fn node_id(&self) -> &str {
         self.inner.engine.node_id()
-    }
-
-    /// Distinct users connected to a workspace's realtime channel right now, on
-    /// any node (counted per user, not per tab), sorted by id.
-    pub async fn people_online(&self, workspace: &solo_domain::WorkspaceId) -> Result<Vec<OnlineUser>, PresenceError> {
-        let clients = self.presence().clients(&format!("workspace:{workspace}")).await?;
-        let mut people: Vec<OnlineUser> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        for client in clients {
-            if seen.insert(client.user.clone()) {
-                let name = client.conn_info.as_ref().and_then(|i| i["name"].as_str()).unwrap_or_default().to_owned();
-                people.push(OnlineUser { id: client.user.to_string(), name });
-            }
-        }
-        people.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(people)
     }
 }

@@ -13,7 +13,7 @@ use crate::auth::secrets::{hash_secret, new_session_token, random_base62};
 use crate::auth::{password, Caller};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::ApiJson;
-use crate::limits::Source;
+use crate::http::Source;
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema, ts_rs::TS)]

@@ -9,11 +9,11 @@ use solo_domain::time::format_ms;
 use solo_domain::{PostId, UserId, WorkspaceId};
 use solo_store::{NewPost, Post};
 
-use super::missions::text_field;
 use crate::auth::{scopes, Caller};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::{conditional_json, ApiJson, ApiQuery};
 use crate::state::AppState;
+use crate::validate::text_field;
 
 #[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]

@@ -13,6 +13,7 @@ use crate::auth::{scopes, Caller};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::{conditional_json, ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
+use crate::validate::text_field;
 
 #[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
@@ -172,25 +173,6 @@ impl From<Fallback> for FallbackView {
 pub struct FallbackCreated {
     fallback: FallbackView,
     mission: MissionView,
-}
-
-/// Checks a free-text field: trimmed, non-empty, at most `max` characters.
-pub fn text_field(name: &str, value: &str, max: usize) -> ApiResult<String> {
-    // The limit applies to what was sent, as the OpenAPI `maxLength` says.
-    if value.chars().count() > max {
-        return Err(ApiError::validation(format!("`{name}` must be at most {max} characters")));
-    }
-    if value.chars().all(is_blank) {
-        return Err(ApiError::validation(format!("`{name}` must not be blank")));
-    }
-    Ok(value.trim_matches(is_blank).to_owned())
-}
-
-/// Whitespace, and the four ASCII information separators (U+001C to U+001F),
-/// which invisible as they are count as space for most text tools (and for
-/// the `\S` pattern the OpenAPI document gives text fields).
-pub fn is_blank(c: char) -> bool {
-    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 
 /// A mission the caller may see; 404 for missing and foreign ones alike.

@@ -14,11 +14,11 @@ use solo_domain::time::{now_ms, parse_rfc3339_ms};
 use solo_domain::{Category, NotificationId, QuietHours, Severity, UserId};
 use solo_store::{NewNotification, NotificationFilter, Role};
 
-use super::missions::text_field;
 use crate::auth::{scopes, Caller};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::{conditional_json, ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
+use crate::validate::text_field;
 
 const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 100;

@@ -91,7 +91,7 @@ pub fn check_token_request(
     scopes_requested: &[String],
     expires_in_days: Option<u32>,
 ) -> Result<(), String> {
-    if name.chars().all(crate::routes::missions::is_blank) || name.chars().count() > 100 {
+    if name.chars().all(crate::validate::is_blank) || name.chars().count() > 100 {
         return Err("`name` must be 1 to 100 characters".into());
     }
     if scopes_requested.is_empty() {
@@ -119,7 +119,7 @@ pub async fn issue_token(
     let token = AccessToken {
         id: TokenId::generate(),
         user_id: user.id.clone(),
-        name: name.trim_matches(crate::routes::missions::is_blank).to_owned(),
+        name: name.trim_matches(crate::validate::is_blank).to_owned(),
         token_hash: hash_secret(&secret),
         scopes: scopes_requested,
         created_at: now,

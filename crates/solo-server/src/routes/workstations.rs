@@ -10,13 +10,14 @@ use serde::{Deserialize, Serialize};
 use solo_domain::event::AgentState;
 use solo_domain::time::{format_ms, now_ms};
 use solo_domain::{AgentStatus, EventEnvelope, MissionId, UserId, WorkspaceId, WorkstationId, WorkstationStatus};
+use solo_realtime::presence::PresenceError;
 use solo_store::{Agent, NewWorkstation, Role, Workstation};
 
-use super::missions::text_field;
 use crate::auth::{scopes, Caller};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::{conditional_json, ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
+use crate::validate::text_field;
 
 /// Most agents one heartbeat may report.
 const MAX_AGENTS: usize = 64;
@@ -322,7 +323,7 @@ pub async fn presence(
                 AgentStatus::Error => agent_counts.error += 1,
             }
         }
-        let people = state.people_online(&workspace_id).await?;
+        let people = people_online(&state, &workspace_id).await?;
         items.push(PresenceSummary {
             workspace_id,
             workstations,
@@ -331,4 +332,20 @@ pub async fn presence(
         });
     }
     Ok(conditional_json(&headers, &PresenceList { items }))
+}
+
+/// Distinct users connected to a workspace's realtime channel right now, on
+/// any node (counted per user, not per tab), sorted by id.
+async fn people_online(state: &AppState, workspace: &WorkspaceId) -> Result<Vec<OnlineUser>, PresenceError> {
+    let clients = state.presence().clients(&format!("workspace:{workspace}")).await?;
+    let mut people: Vec<OnlineUser> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for client in clients {
+        if seen.insert(client.user.clone()) {
+            let name = client.conn_info.as_ref().and_then(|i| i["name"].as_str()).unwrap_or_default().to_owned();
+            people.push(OnlineUser { id: client.user.to_string(), name });
+        }
+    }
+    people.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(people)
 }
