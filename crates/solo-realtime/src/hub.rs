@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use crate::bus::{BusMessage, BusSink};
 pub use crate::connection::{ConnAuth, ConnId, Connection, Frame};
 use crate::metrics::RealtimeMetrics;
-use crate::presence::{LocalPresenceChange, PresenceKind, RemotePresenceChange};
+use crate::presence::{LocalPresenceChange, Presence, PresenceError, PresenceKind, RemotePresenceChange};
 use crate::protocol::{self, ClientInfo, Disconnect};
 use crate::recent::RecentPublications;
 use crate::websocket;
@@ -467,5 +467,17 @@ impl BusSink for Hub {
             *lock(&subs.position) = None;
         }
         self.close_all(Disconnect::InsufficientState);
+    }
+}
+
+/// Presence of a single node: its hub knows everyone. (A cluster asks Redis.)
+#[async_trait::async_trait]
+impl Presence for Hub {
+    async fn clients(&self, channel: &str) -> Result<Vec<ClientInfo>, PresenceError> {
+        Ok(self.presence(channel).clients)
+    }
+
+    fn kind(&self) -> &'static str {
+        "local"
     }
 }

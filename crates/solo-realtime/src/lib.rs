@@ -45,7 +45,7 @@ use crate::access::AccessCache;
 use crate::bus::Bus;
 use crate::hub::{Hub, HubTiming};
 use crate::metrics::RealtimeMetrics;
-use crate::presence::{LocalPresence, Presence, PresenceWriter, RedisPresence};
+use crate::presence::{Presence, PresenceWriter, RedisPresence};
 use crate::protocol::Disconnect;
 use crate::recent::RecentPublications;
 use crate::token::ConnectionTokens;
@@ -142,7 +142,7 @@ impl Engine {
             (Some(presence), Some(changes)) => {
                 (presence.clone(), Some(PresenceWriter::new(presence, hub.clone(), changes)))
             }
-            _ => (Arc::new(LocalPresence::new(hub.clone())), None),
+            _ => (hub.clone(), None),
         };
         let access = AccessCache::new(config.access_cache_ttl_ms);
         let engine = Arc::new(Self {

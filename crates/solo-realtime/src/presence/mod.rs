@@ -1,6 +1,6 @@
 //! The `Presence` seam: who is subscribed to a channel, across the cluster.
 //!
-//! A single node answers from its own hub ([`LocalPresence`]). In cluster mode
+//! A single node answers from its own hub (`Hub` implements [`Presence`]). In cluster mode
 //! every node mirrors its hub's subscribers into Redis ([`RedisPresence`]),
 //! keyed by node and connection and expiring by TTL unless the owning node
 //! refreshes them, so a node that dies without a word (SIGKILL, power loss)
@@ -15,7 +15,6 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::hub::Hub;
 use crate::protocol::ClientInfo;
 
 pub use self::redis::{changes_channel, PresenceWriter, RedisPresence, RedisPresenceOptions};
@@ -68,28 +67,6 @@ pub trait Presence: Send + Sync {
     async fn clients(&self, channel: &str) -> Result<Vec<ClientInfo>, PresenceError>;
     /// `local` or `redis`, for logs.
     fn kind(&self) -> &'static str;
-}
-
-/// Presence of a single node: its hub knows everyone.
-pub struct LocalPresence {
-    hub: Arc<Hub>,
-}
-
-impl LocalPresence {
-    pub fn new(hub: Arc<Hub>) -> Self {
-        Self { hub }
-    }
-}
-
-#[async_trait]
-impl Presence for LocalPresence {
-    async fn clients(&self, channel: &str) -> Result<Vec<ClientInfo>, PresenceError> {
-        Ok(self.hub.presence(channel).clients)
-    }
-
-    fn kind(&self) -> &'static str {
-        "local"
-    }
 }
 
 /// Distinct users among `clients` (a user with two tabs counts once).
