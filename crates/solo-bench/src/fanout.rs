@@ -15,8 +15,9 @@ use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::programs::Programs;
 use crate::source_address;
-use crate::targets::{markers, payload, Kind, Programs, Target};
+use crate::targets::{markers, payload, Kind, Target};
 
 /// Latency past which a rate no longer holds.
 const P99_LIMIT_MS: f64 = 100.0;

@@ -11,7 +11,8 @@ use anyhow::{bail, Context};
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
-use crate::targets::{Kind, Programs, Target};
+use crate::programs::Programs;
+use crate::targets::{Kind, Target};
 
 /// A scratch PostgreSQL database, dropped when done.
 pub struct ScratchDatabase {

@@ -11,6 +11,7 @@ mod charts;
 mod cluster;
 mod fanout;
 mod ingest;
+mod programs;
 mod report;
 mod server;
 mod storm;
@@ -31,7 +32,8 @@ use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-use crate::targets::{Kind, Programs, Target};
+use crate::programs::Programs;
+use crate::targets::{Kind, Target};
 
 #[derive(Parser)]
 #[command(name = "solo-bench", about = "Load generator for Solo Realtime and its peers")]

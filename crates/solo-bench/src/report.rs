@@ -13,7 +13,8 @@ use serde_json::Value;
 use crate::charts::{self, Series};
 use crate::fanout::{self, FanoutOptions};
 use crate::ingest::{self, ScratchDatabase};
-use crate::targets::{Kind, Programs};
+use crate::programs::Programs;
+use crate::targets::Kind;
 
 /// Sizes of one report: `--quick` (CI smoke: every scenario completes, in
 /// about a minute) or full.

@@ -142,7 +142,7 @@ impl SoloServer {
                 admin.run(&["admin", "token", "create", "--user", "bench", "--name", "bench"])?
             }
         };
-        let mut child = crate::targets::pinned(std::path::Path::new(solo), cpus)
+        let mut child = crate::programs::pinned(std::path::Path::new(solo), cpus)
             .args(["serve", "--addr", addr])
             .env("SOLO_DATA_DIR", &data)
             .env_remove("SOLO_DATABASE_URL")
@@ -226,7 +226,7 @@ impl SoloServer {
     /// Starts Solo as every scenario runs it: limits lifted for `clients`
     /// connections of the one bench user, the extra settings and CPU pinning
     /// of `programs`.
-    pub async fn start_for(programs: &crate::targets::Programs, clients: u64) -> anyhow::Result<SoloServer> {
+    pub async fn start_for(programs: &crate::programs::Programs, clients: u64) -> anyhow::Result<SoloServer> {
         let mut env = Self::unlimited(clients);
         env.extend(programs.solo_env.iter().cloned());
         Self::start(&programs.solo, &env, programs.server_cpus.as_deref()).await

@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 use tokio::sync::{watch, Semaphore};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::programs::Programs;
 use crate::server::SoloServer;
-use crate::targets::Programs;
 use crate::{open_subscribed, source_address, Socket};
 
 /// The phases every client follows, in order.

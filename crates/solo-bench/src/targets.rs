@@ -9,11 +9,12 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use crate::programs::{pinned, Programs};
 use anyhow::{bail, Context};
 use futures::{SinkExt, StreamExt};
 use hmac::{Hmac, Mac};
@@ -67,20 +68,6 @@ impl Kind {
             _ => None,
         }
     }
-}
-
-/// Where the benchmark finds the programs it starts.
-#[derive(Debug, Clone)]
-pub struct Programs {
-    pub solo: String,
-    /// `bench/peers` (package.json, the peer scripts, node_modules).
-    pub peers: PathBuf,
-    /// The Sockudo binary, when it has been built (`bench/peers/sockudo-install`).
-    pub sockudo: Option<PathBuf>,
-    /// CPU list for servers (`taskset -c`), e.g. `0`; none: no pinning.
-    pub server_cpus: Option<String>,
-    /// Extra settings for Solo (e.g. `SOLO_DATABASE_URL` for PostgreSQL).
-    pub solo_env: Vec<(&'static str, String)>,
 }
 
 const SOCKUDO_APP: (&str, &str, &str) = ("bench-app", "bench-key", "bench-secret");
@@ -279,18 +266,6 @@ impl Drop for Target {
 
 fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// `program`, under `taskset -c <cpus>` when pinning is asked for.
-pub fn pinned(program: &Path, cpus: Option<&str>) -> Command {
-    match cpus {
-        Some(cpus) => {
-            let mut command = Command::new("taskset");
-            command.arg("-c").arg(cpus).arg(program);
-            command
-        }
-        None => Command::new(program),
-    }
 }
 
 fn free_port() -> anyhow::Result<u16> {

@@ -13,8 +13,9 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::ingest::ScratchDatabase;
+use crate::programs::Programs;
 use crate::server::SoloServer;
-use crate::targets::{Kind, Programs};
+use crate::targets::Kind;
 
 /// Stages a mission cycles through: one step forward at a time, then back to the start.
 const CYCLE: [&str; 5] = ["spec", "build", "review", "done", "backlog"];
