@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde_json::json;
 use solo_domain::time::now_ms;
 use solo_domain::{Channel, UserId};
+use solo_store::StreamPosition;
 
 use crate::connection::{ConnAuth, Connection};
 use crate::limits::{Admission, CommandLimiter};
@@ -358,17 +359,14 @@ impl Session {
             return Ok((result, position.offset));
         }
         result["was_recovering"] = json!(true);
-        let missed = position.offset.saturating_sub(request.offset);
         let mut recovered = false;
         let mut publications = Vec::new();
-        if request.epoch == position.epoch && request.offset <= position.offset && missed <= cap {
+        if let Some(missed) = missed_within_window(&request.epoch, request.offset, &position, cap) {
             let history = store
                 .channel_history(channel, request.offset, missed as i64)
                 .await
                 .map_err(|_| error_code::INTERNAL)?;
-            let complete = history.len() as u64 == missed
-                && history.iter().enumerate().all(|(i, h)| h.offset == request.offset + 1 + i as u64);
-            if complete {
+            if follows_without_gap(history.iter().map(|h| h.offset), request.offset, missed) {
                 recovered = true;
                 publications = history;
             }
@@ -442,4 +440,59 @@ fn publications_json<'a>(items: impl Iterator<Item = (u64, &'a str)>) -> serde_j
 enum SubscribeError {
     Reply(u32),
     Close(Disconnect),
+}
+
+/// How many publications a client at (`epoch`, `offset`) missed, when history
+/// can bring it to `position`: the stream is the same (its epoch did not
+/// change), the client is not ahead of it, and it missed at most `cap`. None
+/// means the client cannot be recovered (it gets `recovered: false`, or 112).
+pub(crate) fn missed_within_window(epoch: &str, offset: u64, position: &StreamPosition, cap: u64) -> Option<u64> {
+    if epoch != position.epoch || offset > position.offset {
+        return None;
+    }
+    let missed = position.offset - offset;
+    (missed <= cap).then_some(missed)
+}
+
+/// Whether `offsets` are exactly the `missed` offsets after `after`, in order:
+/// history trimmed by retention, or a hole in it, is no recovery.
+pub(crate) fn follows_without_gap(offsets: impl Iterator<Item = u64>, after: u64, missed: u64) -> bool {
+    let mut count = 0;
+    for (expected, offset) in (after + 1..).zip(offsets) {
+        if offset != expected {
+            return false;
+        }
+        count += 1;
+    }
+    count == missed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(epoch: &str, offset: u64) -> StreamPosition {
+        StreamPosition { epoch: epoch.to_owned(), offset }
+    }
+
+    #[test]
+    fn a_client_is_recoverable_only_on_the_same_stream_not_ahead_and_within_the_window() {
+        let top = at("e1", 10);
+        assert_eq!(missed_within_window("e1", 7, &top, 100), Some(3));
+        assert_eq!(missed_within_window("e1", 10, &top, 100), Some(0), "up to date: nothing missed");
+        assert_eq!(missed_within_window("e0", 7, &top, 100), None, "the epoch changed: a new stream");
+        assert_eq!(missed_within_window("e1", 11, &top, 100), None, "ahead of the stream");
+        assert_eq!(missed_within_window("e1", 0, &top, 9), None, "missed more than the window");
+        assert_eq!(missed_within_window("e1", 1, &top, 9), Some(9), "exactly the window");
+    }
+
+    #[test]
+    fn history_recovers_only_when_it_has_every_missed_offset_in_order() {
+        assert!(follows_without_gap([8, 9, 10].into_iter(), 7, 3));
+        assert!(follows_without_gap(std::iter::empty(), 10, 0));
+        assert!(!follows_without_gap([9, 10].into_iter(), 7, 3), "trimmed: 8 is gone");
+        assert!(!follows_without_gap([8, 10].into_iter(), 7, 3), "a hole");
+        assert!(!follows_without_gap([8, 9].into_iter(), 7, 3), "short");
+        assert!(!follows_without_gap([9, 8, 10].into_iter(), 7, 3), "out of order");
+    }
 }
