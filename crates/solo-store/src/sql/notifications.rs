@@ -1,5 +1,9 @@
 //! Inboxes: notifications from rules and direct creation, read state, unread
 //! counts with their version, and quiet hours.
+//!
+//! (About 550 lines: the inbox's statements share private helpers (counts,
+//! quiet hours, the multi-row insert) that every write here composes within
+//! one transaction; split by table they would have to be exported to each other.)
 
 use std::collections::{HashMap, HashSet};
 
