@@ -37,7 +37,7 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
-pub async fn run(solo: &str, options: &ClusterOptions) -> anyhow::Result<Value> {
+pub async fn run(solo: &str, options: &ClusterOptions) -> anyhow::Result<ClusterResult> {
     let database = ScratchDatabase::create(&options.postgres, 900)?;
     let port = free_port()?;
     let addr = format!("127.0.0.1:{port}");
@@ -97,7 +97,7 @@ pub async fn run(solo: &str, options: &ClusterOptions) -> anyhow::Result<Value> 
         let rss = node.process().rss_kib()?;
         held += connections;
         rss_kib += rss;
-        per_node.push(json!({ "connections": connections, "rss_kib": rss }));
+        per_node.push(NodeFigures { connections, rss_kib: rss });
     }
     // Closing their input tells the generators to hang up and exit.
     for (mut child, _) in children {
@@ -106,20 +106,45 @@ pub async fn run(solo: &str, options: &ClusterOptions) -> anyhow::Result<Value> 
     }
     drop(nodes);
     drop(database);
-    Ok(json!({
-        "scenario": "cluster-connections",
-        "server": "Solo",
-        "nodes": options.nodes,
-        "requested": options.count,
-        "opened": opened,
-        "failed": failed,
-        "held": held,
-        "connect_per_sec": (opened as f64 / connect_secs).round(),
-        "rss_idle_kib": idle_kib,
-        "rss_kib": rss_kib,
-        "rss_bytes_per_connection": ((rss_kib.saturating_sub(idle_kib)) as f64 * 1024.0 / opened.max(1) as f64).round(),
-        "per_node": per_node,
-    }))
+    Ok(ClusterResult {
+        scenario: "cluster-connections",
+        server: "Solo",
+        nodes: options.nodes,
+        requested: options.count,
+        opened,
+        failed,
+        held,
+        connect_per_sec: (opened as f64 / connect_secs).round(),
+        rss_idle_kib: idle_kib,
+        rss_kib,
+        rss_bytes_per_connection: ((rss_kib.saturating_sub(idle_kib)) as f64 * 1024.0 / opened.max(1) as f64).round(),
+        per_node,
+    })
+}
+
+/// What the `cluster-connections` scenario measured (printed as JSON by the CLI).
+#[derive(Debug, serde::Serialize)]
+pub struct ClusterResult {
+    pub scenario: &'static str,
+    pub server: &'static str,
+    pub nodes: usize,
+    pub requested: u64,
+    pub opened: u64,
+    pub failed: u64,
+    /// Established sockets the nodes held at the end.
+    pub held: u64,
+    pub connect_per_sec: f64,
+    pub rss_idle_kib: u64,
+    pub rss_kib: u64,
+    pub rss_bytes_per_connection: f64,
+    pub per_node: Vec<NodeFigures>,
+}
+
+/// One node's share of a cluster run.
+#[derive(Debug, serde::Serialize)]
+pub struct NodeFigures {
+    pub connections: u64,
+    pub rss_kib: u64,
 }
 
 /// One generator of a cluster run: opens `count` connections to Solo, each

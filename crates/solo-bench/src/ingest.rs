@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
 use crate::programs::Programs;
@@ -47,7 +46,12 @@ fn psql(url: &str, sql: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn run(programs: &Programs, count: u64, concurrency: usize, postgres: Option<&str>) -> anyhow::Result<Value> {
+pub async fn run(
+    programs: &Programs,
+    count: u64,
+    concurrency: usize,
+    postgres: Option<&str>,
+) -> anyhow::Result<IngestResult> {
     let mut programs = programs.clone();
     let scratch = postgres.map(|url| ScratchDatabase::create(url, 0)).transpose()?;
     if let Some(db) = &scratch {
@@ -77,15 +81,29 @@ pub async fn run(programs: &Programs, count: u64, concurrency: usize, postgres: 
     let secs = started.elapsed().as_secs_f64();
     let process = target.process();
     let failed = failed.load(Ordering::Relaxed);
-    Ok(json!({
-        "scenario": "ingest",
-        "server": "Solo",
-        "database": if scratch.is_some() { "PostgreSQL" } else { "SQLite" },
-        "created": count - failed,
-        "failed": failed,
-        "per_sec": ((count - failed) as f64 / secs).round(),
-        "concurrency": concurrency,
-        "server_cpu_secs": process.cpu_seconds().unwrap_or(0.0),
-        "server_peak_rss_kib": process.peak_rss_kib().unwrap_or(0),
-    }))
+    Ok(IngestResult {
+        scenario: "ingest",
+        server: "Solo",
+        database: if scratch.is_some() { "PostgreSQL" } else { "SQLite" },
+        created: count - failed,
+        failed,
+        per_sec: ((count - failed) as f64 / secs).round(),
+        concurrency,
+        server_cpu_secs: process.cpu_seconds().unwrap_or(0.0),
+        server_peak_rss_kib: process.peak_rss_kib().unwrap_or(0),
+    })
+}
+
+/// What the `ingest` scenario measured (printed as JSON by the CLI).
+#[derive(Debug, serde::Serialize)]
+pub struct IngestResult {
+    pub scenario: &'static str,
+    pub server: &'static str,
+    pub database: &'static str,
+    pub created: u64,
+    pub failed: u64,
+    pub per_sec: f64,
+    pub concurrency: usize,
+    pub server_cpu_secs: f64,
+    pub server_peak_rss_kib: u64,
 }

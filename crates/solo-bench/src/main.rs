@@ -233,8 +233,8 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Connections { server, count, concurrency, hold_secs } => {
             let report =
                 connections(kind_of(&server)?, &programs, count, concurrency, Duration::from_secs(hold_secs)).await?;
-            println!("{report}");
-            if report["opened"].as_u64() < Some(count) {
+            println!("{}", serde_json::to_string(&report)?);
+            if report.opened < count {
                 bail!("not every connection opened");
             }
             Ok(())
@@ -256,7 +256,8 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Scenario::Ingest { count, concurrency, postgres } => {
-            println!("{}", ingest::run(&programs, count, concurrency, postgres.as_deref()).await?);
+            let report = ingest::run(&programs, count, concurrency, postgres.as_deref()).await?;
+            println!("{}", serde_json::to_string(&report)?);
             Ok(())
         }
         Scenario::BesideHeartbeats { rate, workstations, every_secs, step_secs } => {
@@ -289,13 +290,14 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Scenario::Watchers { watchers, changes, postgres } => {
-            println!("{}", watchers::run(&programs, watchers, changes, postgres.as_deref()).await?);
+            let report = watchers::run(&programs, watchers, changes, postgres.as_deref()).await?;
+            println!("{}", serde_json::to_string(&report)?);
             Ok(())
         }
         Scenario::ReconnectStorm { count, missed, concurrency } => {
             let report = storm::run(&programs, count, missed, concurrency).await?;
-            println!("{report}");
-            if report["failed"].as_u64() != Some(0) || report["gaps"].as_u64() != Some(0) {
+            println!("{}", serde_json::to_string(&report)?);
+            if report.failed != 0 || report.gaps != 0 {
                 bail!("clients failed or publications went missing");
             }
             Ok(())
@@ -310,8 +312,8 @@ async fn main() -> anyhow::Result<()> {
                 concurrency,
             };
             let report = cluster::run(&programs.solo, &options).await?;
-            println!("{report}");
-            if report["held"].as_u64() < Some(count) {
+            println!("{}", serde_json::to_string(&report)?);
+            if report.held < count {
                 bail!("not every connection was held");
             }
             Ok(())
@@ -352,7 +354,7 @@ pub(crate) async fn connections(
     count: u64,
     concurrency: usize,
     hold: Duration,
-) -> anyhow::Result<Value> {
+) -> anyhow::Result<ConnectionsResult> {
     let mut programs = programs.clone();
     programs.solo_env.push(("SOLO_PING_INTERVAL_SECS", "5".into()));
     let target = Arc::new(Target::start(kind, &programs, count).await?);
@@ -414,21 +416,41 @@ pub(crate) async fn connections(
     }
     let opened = opened.load(Ordering::Relaxed);
     let per_connection = (rss.saturating_sub(idle_rss)) as f64 * 1024.0 / opened.max(1) as f64;
-    Ok(json!({
-        "scenario": "connections",
-        "server": kind.name(),
-        "requested": count,
-        "opened": opened,
-        "failed": failed.load(Ordering::Relaxed),
-        "held": held,
-        "connect_per_sec": (opened as f64 / connect_secs).round(),
-        "rss_idle_kib": idle_rss,
-        "rss_kib": rss,
-        "rss_peak_kib": peak,
-        "rss_bytes_per_connection": per_connection.round(),
-        "rss_kib_by_connections": samples,
-        "server_cpu_secs": cpu,
-    }))
+    Ok(ConnectionsResult {
+        scenario: "connections",
+        server: kind.name(),
+        requested: count,
+        opened,
+        failed: failed.load(Ordering::Relaxed),
+        held,
+        connect_per_sec: (opened as f64 / connect_secs).round(),
+        rss_idle_kib: idle_rss,
+        rss_kib: rss,
+        rss_peak_kib: peak,
+        rss_bytes_per_connection: per_connection.round(),
+        rss_kib_by_connections: samples,
+        server_cpu_secs: cpu,
+    })
+}
+
+/// What the `connections` scenario measured (printed as JSON by the CLI).
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct ConnectionsResult {
+    pub scenario: &'static str,
+    pub server: &'static str,
+    pub requested: u64,
+    pub opened: u64,
+    pub failed: u64,
+    /// Connections the server still held at the end.
+    pub held: u64,
+    pub connect_per_sec: f64,
+    pub rss_idle_kib: u64,
+    pub rss_kib: u64,
+    pub rss_peak_kib: u64,
+    pub rss_bytes_per_connection: f64,
+    /// (connections open, server RSS KiB) while they were opened.
+    pub rss_kib_by_connections: Vec<(u64, u64)>,
+    pub server_cpu_secs: f64,
 }
 
 pub(crate) type Socket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;

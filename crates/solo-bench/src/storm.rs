@@ -33,7 +33,7 @@ struct Recovered {
     before: u64,
 }
 
-pub async fn run(programs: &Programs, count: u64, missed: u64, concurrency: usize) -> anyhow::Result<Value> {
+pub async fn run(programs: &Programs, count: u64, missed: u64, concurrency: usize) -> anyhow::Result<StormResult> {
     let server = SoloServer::start_for(programs, count).await?;
     let mission = server.create_mission().await?;
     let channel = format!("mission:{mission}");
@@ -95,19 +95,35 @@ pub async fn run(programs: &Programs, count: u64, missed: u64, concurrency: usiz
         }
     }
     let recovered_secs = storm.elapsed().as_secs_f64();
-    let report = json!({
-        "scenario": "reconnect-storm",
-        "server": "solo",
-        "clients": count,
-        "missed_publications": missed,
-        "failed": failed,
-        "all_recovered_secs": (recovered_secs * 1000.0).round() / 1000.0,
-        "gaps": gaps,
-        "clients_with_gaps": clients_with_gaps,
-        "server_cpu_secs_during_storm": ((server.cpu_seconds()? - cpu_before) * 100.0).round() / 100.0,
-        "rss_peak_kib": server.peak_rss_kib()?,
-    });
-    Ok(report)
+    Ok(StormResult {
+        scenario: "reconnect-storm",
+        server: "solo",
+        clients: count,
+        missed_publications: missed,
+        failed,
+        all_recovered_secs: (recovered_secs * 1000.0).round() / 1000.0,
+        gaps,
+        clients_with_gaps,
+        server_cpu_secs_during_storm: ((server.cpu_seconds()? - cpu_before) * 100.0).round() / 100.0,
+        rss_peak_kib: server.peak_rss_kib()?,
+    })
+}
+
+/// What the `reconnect-storm` scenario measured (printed as JSON by the CLI).
+#[derive(Debug, serde::Serialize)]
+pub struct StormResult {
+    pub scenario: &'static str,
+    pub server: &'static str,
+    pub clients: u64,
+    pub missed_publications: u64,
+    /// Clients that did not get back.
+    pub failed: u64,
+    pub all_recovered_secs: f64,
+    /// Publications missing after recovery, over all clients (must be 0).
+    pub gaps: u64,
+    pub clients_with_gaps: u64,
+    pub server_cpu_secs_during_storm: f64,
+    pub rss_peak_kib: u64,
 }
 
 #[allow(clippy::too_many_arguments)]

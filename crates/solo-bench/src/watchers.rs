@@ -31,7 +31,7 @@ pub async fn run(
     watchers: usize,
     changes: usize,
     postgres: Option<&str>,
-) -> anyhow::Result<Value> {
+) -> anyhow::Result<WatchersResult> {
     let mut programs = programs.clone();
     let scratch = postgres.map(|url| ScratchDatabase::create(url, 200)).transpose()?;
     if let Some(db) = &scratch {
@@ -100,18 +100,35 @@ pub async fn run(
         let _ = client.await;
     }
     let ms = |h: &Histogram<u64>, q: f64| (h.value_at_quantile(q) as f64 / 1000.0 * 100.0).round() / 100.0;
-    Ok(json!({
-        "scenario": "watchers",
-        "server": "Solo",
-        "database": if scratch.is_some() { "PostgreSQL" } else { "SQLite" },
-        "watchers": people.len(),
-        "changes": changes,
-        "reply_p50_ms": ms(&commit, 0.5),
-        "reply_p99_ms": ms(&commit, 0.99),
-        "last_push_p50_ms": ms(&to_last, 0.5),
-        "last_push_p99_ms": ms(&to_last, 0.99),
-        "last_push_max_ms": ms(&to_last, 1.0),
-    }))
+    Ok(WatchersResult {
+        scenario: "watchers",
+        server: "Solo",
+        database: if scratch.is_some() { "PostgreSQL" } else { "SQLite" },
+        watchers: people.len(),
+        changes,
+        reply_p50_ms: ms(&commit, 0.5),
+        reply_p99_ms: ms(&commit, 0.99),
+        last_push_p50_ms: ms(&to_last, 0.5),
+        last_push_p99_ms: ms(&to_last, 0.99),
+        last_push_max_ms: ms(&to_last, 1.0),
+    })
+}
+
+/// What the `watchers` scenario measured (printed as JSON by the CLI).
+#[derive(Debug, serde::Serialize)]
+pub struct WatchersResult {
+    pub scenario: &'static str,
+    pub server: &'static str,
+    pub database: &'static str,
+    pub watchers: usize,
+    pub changes: usize,
+    /// From sending a change to its HTTP reply.
+    pub reply_p50_ms: f64,
+    pub reply_p99_ms: f64,
+    /// From sending a change to the last watcher's push.
+    pub last_push_p50_ms: f64,
+    pub last_push_p99_ms: f64,
+    pub last_push_max_ms: f64,
 }
 
 fn micros(d: Duration) -> u64 {
