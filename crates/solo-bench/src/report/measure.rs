@@ -29,7 +29,7 @@ pub(super) async fn measure_connections(
     for kind in kinds {
         let (mut held, mut rate, mut per) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..runs {
-            match crate::connections(*kind, programs, plan.connections, 256, Duration::from_secs(10)).await {
+            match crate::connections::run(*kind, programs, plan.connections, 256, Duration::from_secs(10)).await {
                 Ok(r) => {
                     if held.is_empty() {
                         memory_chart.push(Series { name: kind.name().into(), points: memory_points(&r) });
@@ -331,7 +331,7 @@ pub(super) async fn cluster_section(
 }
 
 /// (connections, MiB) from a connections result's memory samples.
-pub(super) fn memory_points(result: &crate::ConnectionsResult) -> Vec<(f64, f64)> {
+pub(super) fn memory_points(result: &crate::connections::ConnectionsResult) -> Vec<(f64, f64)> {
     result.rss_kib_by_connections.iter().map(|&(open, kib)| (open as f64, kib as f64 / 1024.0)).collect()
 }
 
