@@ -56,6 +56,9 @@ static PING: &[u8] = b"\x81\x02{}";
 #[derive(Debug, Clone)]
 pub struct ConnAuth {
     pub user_id: UserId,
+    /// The user id as shown in presence, shared by every subscription (and
+    /// every connection of the user) rather than copied into each.
+    pub user: Arc<str>,
     /// Shared with every subscription's client info rather than copied.
     pub info: Arc<serde_json::Value>,
     /// The credential the connection token came from (`pat_…` or `session:<hash>`).

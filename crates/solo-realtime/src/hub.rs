@@ -510,6 +510,7 @@ mod tests {
 
     fn auth(user: &UserId) -> ConnAuth {
         ConnAuth {
+            user: Arc::from(user.as_str()),
             user_id: user.clone(),
             info: Arc::new(serde_json::json!({})),
             source: Arc::from("pat_test"),

@@ -100,7 +100,39 @@ pub struct Engine {
     access: AccessCache,
     /// The connection info of tokens seen recently, so the many connections of
     /// one user (tabs, reconnects) share one copy.
-    infos: Mutex<Vec<Weak<serde_json::Value>>>,
+    infos: SharedValues<serde_json::Value>,
+    /// Likewise the credential (`pat_…`, `session:…`) and user id they came with.
+    sources: SharedValues<str>,
+    users: SharedValues<str>,
+}
+
+/// Values that many connections hold alike, kept as one copy per distinct
+/// value while any connection holds it (at most [`SHARED_VALUES`] distinct
+/// values are looked up; past that, new ones are kept unshared).
+struct SharedValues<T: ?Sized> {
+    seen: Mutex<Vec<Weak<T>>>,
+}
+
+impl<T: ?Sized + PartialEq> SharedValues<T> {
+    fn new() -> Self {
+        Self { seen: Mutex::new(Vec::new()) }
+    }
+
+    /// The shared copy equal to `value`, or `value` itself, now shared.
+    fn share(&self, value: Arc<T>) -> Arc<T> {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(shared) = seen.iter().filter_map(Weak::upgrade).find(|shared| **shared == *value) {
+            return shared;
+        }
+        if seen.len() >= SHARED_VALUES {
+            seen.retain(|weak| weak.strong_count() > 0);
+            if seen.len() >= SHARED_VALUES {
+                seen.remove(0);
+            }
+        }
+        seen.push(Arc::downgrade(&value));
+        value
+    }
 }
 
 impl std::fmt::Debug for Engine {
@@ -109,8 +141,8 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-/// How many distinct connection infos are shared at most.
-const SHARED_INFOS: usize = 256;
+/// How many distinct values of each kind are shared at most.
+const SHARED_VALUES: usize = 256;
 
 impl Engine {
     /// An engine on `store`, receiving from `bus`. With `cluster_presence`,
@@ -154,7 +186,9 @@ impl Engine {
             metrics,
             node_id,
             access,
-            infos: Mutex::new(Vec::new()),
+            infos: SharedValues::new(),
+            sources: SharedValues::new(),
+            users: SharedValues::new(),
         });
         (engine, writer)
     }
@@ -200,19 +234,17 @@ impl Engine {
 
     /// `info` as one shared copy per distinct value.
     fn shared_info(&self, info: serde_json::Value) -> Arc<serde_json::Value> {
-        let mut infos = self.infos.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(shared) = infos.iter().filter_map(Weak::upgrade).find(|shared| **shared == info) {
-            return shared;
-        }
-        let shared = Arc::new(info);
-        if infos.len() >= SHARED_INFOS {
-            infos.retain(|weak| weak.strong_count() > 0);
-            if infos.len() >= SHARED_INFOS {
-                infos.remove(0);
-            }
-        }
-        infos.push(Arc::downgrade(&shared));
-        shared
+        self.infos.share(Arc::new(info))
+    }
+
+    /// A connection's credential, shared with the other connections it opened.
+    fn shared_source(&self, source: String) -> Arc<str> {
+        self.sources.share(Arc::from(source))
+    }
+
+    /// A user's id as text, shared by that user's connections and subscriptions.
+    fn shared_user(&self, user: &str) -> Arc<str> {
+        self.users.share(Arc::from(user))
     }
 
     /// Closes every connection with `reason` (e.g. shutdown).

@@ -153,7 +153,7 @@ impl Session {
             Err(TokenError::Invalid) => return Err(Disconnect::InvalidToken),
         };
         let user_id = UserId::parse(&claims.sub).map_err(|_| Disconnect::InvalidToken)?;
-        let source: Arc<str> = Arc::from(claims.src);
+        let source = self.engine.shared_source(claims.src);
         let seen = self.engine.access().generation();
         // The credential still standing means its user exists (the store's keys say so).
         match self.engine.credential_is_valid(&source, &user_id).await {
@@ -162,6 +162,7 @@ impl Session {
             Err(_) => return self.error(id, error_code::INTERNAL).await,
         }
         let auth = ConnAuth {
+            user: self.engine.shared_user(user_id.as_str()),
             user_id: user_id.clone(),
             info: self.engine.shared_info(claims.info),
             source: source.clone(),
@@ -285,7 +286,7 @@ impl Session {
         // published meanwhile is either in history or held, never lost.
         self.conn.hold(channel_name.clone());
         let info = ClientInfo {
-            user: Arc::from(auth.user_id.as_str()),
+            user: auth.user.clone(),
             client: self.conn.client_id.clone(),
             conn_info: Some(auth.info.clone()),
         };
