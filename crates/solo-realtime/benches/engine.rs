@@ -71,7 +71,7 @@ async fn subscribers(hub: &Hub, count: usize) -> Vec<TcpStream> {
         let (server, _) = listener.accept().await.expect("accept");
         let conn = hub.open(server);
         let channel: Arc<str> = Arc::from(CHANNEL);
-        let info = protocol::ClientInfo { user: "u".into(), client: conn.client_id.clone(), conn_info: None };
+        let info = protocol::ClientInfo { user: "u".into(), client: conn.client_id, conn_info: None };
         conn.hold(channel.clone());
         hub.subscribe(&conn, &channel, false, info);
         conn.go_live(vec![(channel, 0)], text_frame(b"{}"));
@@ -136,7 +136,7 @@ fn connection_state(c: &mut Criterion) {
                 let _guard = runtime.enter();
                 let conn = hub.open(server);
                 let channel: Arc<str> = Arc::from(CHANNEL);
-                let info = protocol::ClientInfo { user: "u".into(), client: conn.client_id.clone(), conn_info: None };
+                let info = protocol::ClientInfo { user: "u".into(), client: conn.client_id, conn_info: None };
                 hub.subscribe(&conn, &channel, false, info);
                 hub.remove(&conn);
                 drop(client);

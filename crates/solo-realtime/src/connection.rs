@@ -123,8 +123,9 @@ pub enum Flushed {
 /// Shared state of one connection.
 pub struct Connection {
     pub id: ConnId,
-    /// Shared with each subscription's presence entry.
-    pub client_id: Arc<str>,
+    /// Kept as 16 bytes (in each subscription's presence entry too) and
+    /// written as text only where a client or Redis sees it.
+    pub client_id: uuid::Uuid,
     socket: TcpStream,
     out: Mutex<Outbound>,
     queue_limit: usize,
@@ -162,7 +163,7 @@ impl Connection {
         Self {
             id,
             // From the thread's random generator: `new_v4` asks the kernel each time.
-            client_id: Arc::from(uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string()),
+            client_id: uuid::Builder::from_random_bytes(rand::random()).into_uuid(),
             socket,
             out: Mutex::new(Outbound::default()),
             queue_limit: queue_limit.max(8),

@@ -546,7 +546,7 @@ mod tests {
         let user = UserId::generate();
         let (conn, _client) = open(&hub).await;
         assert!(hub.admit(&conn, auth(&user), 10));
-        let info = ClientInfo { user: Arc::from(user.as_str()), client: conn.client_id.clone(), conn_info: None };
+        let info = ClientInfo { user: Arc::from(user.as_str()), client: conn.client_id, conn_info: None };
         for channel in ["mission:a", "mission:b"] {
             hub.subscribe(&conn, &Arc::from(channel), false, info.clone());
         }

@@ -298,8 +298,8 @@ pub struct Tags<'a> {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClientInfo {
     pub user: std::sync::Arc<str>,
-    /// The connection's client id, shared with it rather than copied.
-    pub client: std::sync::Arc<str>,
+    /// The connection's client id (a UUID: sent and stored as its text).
+    pub client: uuid::Uuid,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conn_info: Option<std::sync::Arc<serde_json::Value>>,
 }

@@ -285,11 +285,8 @@ impl Session {
         // Hold publications from now on, then read the position: whatever is
         // published meanwhile is either in history or held, never lost.
         self.conn.hold(channel_name.clone());
-        let info = ClientInfo {
-            user: auth.user.clone(),
-            client: self.conn.client_id.clone(),
-            conn_info: Some(auth.info.clone()),
-        };
+        let info =
+            ClientInfo { user: auth.user.clone(), client: self.conn.client_id, conn_info: Some(auth.info.clone()) };
         hub.subscribe(&self.conn, &channel_name, request.join_leave, info);
         let built = match self.recheck_access(seen, &request.channel).await {
             Ok(()) => self.position_and_recover(&channel, request).await,

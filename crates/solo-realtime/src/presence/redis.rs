@@ -27,6 +27,7 @@ use super::{LocalPresenceChange, Presence, PresenceError, PresenceKind, RemotePr
 use crate::bus::RedisConnection;
 use crate::hub::Hub;
 use crate::protocol::ClientInfo;
+use uuid::Uuid;
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 /// Changes written to Redis in one round trip.
@@ -91,7 +92,7 @@ impl RedisPresence {
         format!("solo:{}:presence-exp:{{{channel}}}", self.options.cluster)
     }
 
-    fn field(&self, client: &str) -> String {
+    fn field(&self, client: &Uuid) -> String {
         format!("{}/{client}", self.options.node)
     }
 
@@ -119,7 +120,7 @@ impl RedisPresence {
         pipeline.expire(&expiry, ttl_secs).ignore();
     }
 
-    fn delete(&self, pipeline: &mut redis::Pipeline, channel: &str, client: &str) {
+    fn delete(&self, pipeline: &mut redis::Pipeline, channel: &str, client: &Uuid) {
         let field = self.field(client);
         pipeline.hdel(self.hash_key(channel), &field).ignore();
         pipeline.zrem(self.expiry_key(channel), &field).ignore();
@@ -159,7 +160,7 @@ impl Presence for RedisPresence {
 }
 
 /// An entry this node wrote: channel and client id.
-type Written = (Arc<str>, Arc<str>);
+type Written = (Arc<str>, Uuid);
 
 /// Mirrors one node's hub into Redis until stopped, then removes its entries.
 pub struct PresenceWriter {
@@ -236,7 +237,7 @@ impl PresenceWriter {
             tracing::warn!(error = %e, changes = changes.len(), "presence changes not written; the next refresh repairs them");
         }
         for change in changes {
-            let key = (change.channel.clone(), change.info.client.clone());
+            let key = (change.channel.clone(), change.info.client);
             match change.kind {
                 PresenceKind::Join => {
                     self.written.insert(key);
@@ -253,7 +254,7 @@ impl PresenceWriter {
     /// Makes Redis hold exactly this node's live subscribers, with fresh expiries.
     async fn reconcile(&mut self) -> Result<(), PresenceError> {
         let live = self.hub.local_presence();
-        let live_keys: HashSet<Written> = live.iter().map(|(c, info)| (c.clone(), info.client.clone())).collect();
+        let live_keys: HashSet<Written> = live.iter().map(|(c, info)| (c.clone(), info.client)).collect();
         let stale: Vec<Written> = self.written.difference(&live_keys).cloned().collect();
         let presence = self.presence.clone();
         let expires_at = presence.expires_at_ms();
@@ -274,7 +275,7 @@ impl PresenceWriter {
                 presence.put(&mut pipeline, channel, info, expires_at);
             }
             presence.run(&pipeline).await?;
-            self.written.extend(chunk.iter().map(|(c, info)| (c.clone(), info.client.clone())));
+            self.written.extend(chunk.iter().map(|(c, info)| (c.clone(), info.client)));
         }
         Ok(())
     }
