@@ -86,11 +86,8 @@ impl Progress {
     /// Forgets what the hand-off held: the outbox has it.
     fn start_over(&mut self, state: &AppState) {
         if let Some(handoff) = state.store().committed_events() {
-            while let Taken::Events(events) = handoff.take(usize::MAX) {
-                if events.is_empty() {
-                    break;
-                }
-            }
+            // Everything waiting, or the overflow flag: either way it is gone.
+            let _ = handoff.take(usize::MAX);
         }
         self.read_outbox = true;
     }
@@ -201,7 +198,7 @@ async fn publish_round(state: &AppState, progress: &mut Progress) -> Round {
     }
     state.metrics().events_published.inc_by(messages.len() as u64);
     if handoff.is_some() {
-        progress.through = seqs.iter().copied().max().unwrap_or(progress.through).max(progress.through);
+        progress.through = seqs.iter().copied().fold(progress.through, i64::max);
         progress.published.send_replace(progress.through);
         return Round::Published;
     }

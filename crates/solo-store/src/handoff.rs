@@ -9,8 +9,7 @@
 //!
 //! The hand-off is an optimisation, never the only path: it holds a bounded
 //! number of events, and when it cannot vouch for having every committed event
-//! in order (it overflowed because nobody took them, or a commit's events could
-//! not be accounted for), it says so once ([`Taken::Incomplete`]) and the
+//! in order (it overflowed because nobody took them), it says so once ([`Taken::Incomplete`]) and the
 //! dispatcher reads the outbox from the database until it has caught up.
 
 use std::collections::VecDeque;

@@ -169,7 +169,7 @@ impl SqlStore {
         match tx.conn {
             // The group hands the events to the dispatcher once committed.
             TxConn::Grouped(member) => member.commit(tx.events).await,
-            // PostgreSQL's dispatcher reads them from the outbox.
+            // PostgreSQL's dispatcher reads them from the outbox (none were collected).
             TxConn::Own(mut tx) => {
                 tx.conn.execute("COMMIT").await?;
                 tx.committed = true;
@@ -204,6 +204,14 @@ pub(crate) struct WriteTx {
     /// The events appended in it, in order ([`append_events`]): on SQLite they
     /// go to the dispatcher in memory once committed.
     events: Vec<OutboxEvent>,
+}
+
+impl WriteTx {
+    /// Whether the events appended in it go to the dispatcher in memory once
+    /// committed (a member of SQLite's group), rather than only to the outbox.
+    fn hands_over_events(&self) -> bool {
+        matches!(self.conn, TxConn::Grouped(_))
+    }
 }
 
 enum TxConn {
@@ -414,12 +422,17 @@ pub(crate) async fn append_events(
 
     // Every route's history row, a chunk of rows per statement.
     let mut history: Vec<(&Route, i64)> = Vec::new();
-    let mut outbox: Vec<OutboxEvent> = Vec::with_capacity(rows.len());
+    // Only SQLite's group commit hands events to the dispatcher in memory.
+    let hand_over = tx.hands_over_events();
+    let mut outbox: Vec<OutboxEvent> = Vec::with_capacity(if hand_over { rows.len() } else { 0 });
     for (envelope, envelope_json, routes) in rows {
         let seq = *seqs
             .get(&envelope.id.to_string())
             .ok_or_else(|| StoreError::Corrupt(format!("event {} was not stored", envelope.id)))?;
         history.extend(routes.iter().map(|route| (route, seq)));
+        if !hand_over {
+            continue;
+        }
         outbox.push(OutboxEvent {
             seq,
             event_type: envelope.payload.type_name().to_owned(),
