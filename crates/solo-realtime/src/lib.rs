@@ -32,6 +32,8 @@ pub mod token;
 pub mod transport;
 pub mod websocket;
 
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -98,8 +100,8 @@ pub struct Engine {
     metrics: Arc<RealtimeMetrics>,
     node_id: String,
     access: AccessCache,
-    /// The connection info of tokens seen recently, so the many connections of
-    /// one user (tabs, reconnects) share one copy.
+    /// The connection info of tokens, so the many connections of one user
+    /// (tabs, reconnects) share one copy.
     infos: SharedValues<serde_json::Value>,
     /// Likewise the credential (`pat_…`, `session:…`) and user id they came with.
     sources: SharedValues<str>,
@@ -107,32 +109,67 @@ pub struct Engine {
 }
 
 /// Values that many connections hold alike, kept as one copy per distinct
-/// value while any connection holds it (at most [`SHARED_VALUES`] distinct
-/// values are looked up; past that, new ones are kept unshared).
+/// value while any connection holds it. Looked up by the value's hash, so a
+/// connect costs one lookup however many users are connected; entries whose
+/// value no connection holds any more are swept as the table grows.
 struct SharedValues<T: ?Sized> {
-    seen: Mutex<Vec<Weak<T>>>,
+    table: Mutex<SharedTable<T>>,
+    keys: RandomState,
+    /// Feeds a value to a hasher (equal values must feed the same bytes).
+    feed: fn(&T, &mut dyn Hasher),
 }
 
+struct SharedTable<T: ?Sized> {
+    /// The copies filed under each hash (rarely more than one).
+    by_hash: HashMap<u64, Vec<Weak<T>>>,
+    /// Sweep the dead entries when the table grows past this.
+    sweep_at: usize,
+}
+
+/// The table is swept no more often than every this many new entries.
+const SHARED_SWEEP_MIN: usize = 256;
+
 impl<T: ?Sized + PartialEq> SharedValues<T> {
-    fn new() -> Self {
-        Self { seen: Mutex::new(Vec::new()) }
+    fn new(feed: fn(&T, &mut dyn Hasher)) -> Self {
+        let table = SharedTable { by_hash: HashMap::new(), sweep_at: SHARED_SWEEP_MIN };
+        Self { table: Mutex::new(table), keys: RandomState::new(), feed }
     }
 
     /// The shared copy equal to `value`, or `value` itself, now shared.
     fn share(&self, value: Arc<T>) -> Arc<T> {
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(shared) = seen.iter().filter_map(Weak::upgrade).find(|shared| **shared == *value) {
+        let mut hasher = self.keys.build_hasher();
+        (self.feed)(&value, &mut hasher);
+        let hash = hasher.finish();
+        let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        let copies = table.by_hash.entry(hash).or_default();
+        copies.retain(|weak| weak.strong_count() > 0);
+        if let Some(shared) = copies.iter().filter_map(Weak::upgrade).find(|shared| **shared == *value) {
             return shared;
         }
-        if seen.len() >= SHARED_VALUES {
-            seen.retain(|weak| weak.strong_count() > 0);
-            if seen.len() >= SHARED_VALUES {
-                seen.remove(0);
-            }
+        copies.push(Arc::downgrade(&value));
+        if table.by_hash.len() > table.sweep_at {
+            table.by_hash.retain(|_, copies| copies.iter().any(|weak| weak.strong_count() > 0));
+            table.sweep_at = (table.by_hash.len() * 2).max(SHARED_SWEEP_MIN);
         }
-        seen.push(Arc::downgrade(&value));
         value
     }
+}
+
+fn feed_str(text: &str, hasher: &mut dyn Hasher) {
+    hasher.write(text.as_bytes());
+}
+
+/// A JSON value's text (object keys come sorted, so equal values write alike),
+/// fed to the hasher without building the string.
+fn feed_json(value: &serde_json::Value, hasher: &mut dyn Hasher) {
+    struct Feed<'a>(&'a mut dyn Hasher);
+    impl std::fmt::Write for Feed<'_> {
+        fn write_str(&mut self, text: &str) -> std::fmt::Result {
+            self.0.write(text.as_bytes());
+            Ok(())
+        }
+    }
+    let _ = std::fmt::Write::write_fmt(&mut Feed(hasher), format_args!("{value}"));
 }
 
 impl std::fmt::Debug for Engine {
@@ -140,9 +177,6 @@ impl std::fmt::Debug for Engine {
         f.debug_struct("Engine").field("node_id", &self.node_id).finish_non_exhaustive()
     }
 }
-
-/// How many distinct values of each kind are shared at most.
-const SHARED_VALUES: usize = 256;
 
 impl Engine {
     /// An engine on `store`, receiving from `bus`. With `cluster_presence`,
@@ -186,9 +220,9 @@ impl Engine {
             metrics,
             node_id,
             access,
-            infos: SharedValues::new(),
-            sources: SharedValues::new(),
-            users: SharedValues::new(),
+            infos: SharedValues::new(feed_json),
+            sources: SharedValues::new(feed_str),
+            users: SharedValues::new(feed_str),
         });
         (engine, writer)
     }
@@ -308,5 +342,32 @@ impl Engine {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_values_share_one_copy_and_gone_ones_are_swept() {
+        let users: SharedValues<str> = SharedValues::new(feed_str);
+        let first = users.share(Arc::from("u_1"));
+        let again = users.share(Arc::from("u_1"));
+        assert!(Arc::ptr_eq(&first, &again), "an equal value comes back as the same copy");
+        assert!(!Arc::ptr_eq(&first, &users.share(Arc::from("u_2"))));
+
+        // Values nobody holds any more leave the table as it grows.
+        for n in 0..10 * SHARED_SWEEP_MIN {
+            drop(users.share(Arc::from(format!("gone_{n}").as_str())));
+        }
+        let held = users.table.lock().expect("table").by_hash.len();
+        assert!(held <= 2 * SHARED_SWEEP_MIN + 1, "{held} entries kept for 2 live values");
+        assert!(Arc::ptr_eq(&first, &users.share(Arc::from("u_1"))), "a held value survives the sweeps");
+
+        let infos: SharedValues<serde_json::Value> = SharedValues::new(feed_json);
+        let a = infos.share(Arc::new(serde_json::json!({"name": "Ada", "id": 1})));
+        let b = infos.share(Arc::new(serde_json::json!({"id": 1, "name": "Ada"})));
+        assert!(Arc::ptr_eq(&a, &b), "the same JSON object, keys in another order");
     }
 }
