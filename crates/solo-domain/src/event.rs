@@ -20,7 +20,7 @@ use uuid::Uuid;
 use crate::channel::Channel;
 use crate::ids::*;
 use crate::mission::{ReviewDecision, Stage};
-use crate::notification::{InboxReadAll, NotificationChanged};
+use crate::notification::{InboxReadAll, NotificationChanged, PreferencesChanged};
 use crate::presence::{AgentStatus, WorkstationStatus};
 
 /// Who caused a change.
@@ -53,6 +53,8 @@ pub enum SubjectKind {
     Notification,
     /// A user's whole inbox, for changes such as "mark all read".
     Inbox,
+    /// A user's preferences (quiet hours); the id is the user's.
+    Preferences,
 }
 
 /// The entity an event is about.
@@ -135,6 +137,9 @@ pub enum EventPayload {
     NotificationUnread(NotificationChanged),
     #[serde(rename = "notifications.read_all")]
     NotificationsReadAll(InboxReadAll),
+    /// A user changed their preferences: their other tabs and CLIs apply them at once.
+    #[serde(rename = "preferences.updated")]
+    PreferencesUpdated(PreferencesChanged),
 }
 
 impl EventPayload {
@@ -154,6 +159,7 @@ impl EventPayload {
             EventPayload::NotificationRead(_) => "notification.read",
             EventPayload::NotificationUnread(_) => "notification.unread",
             EventPayload::NotificationsReadAll(_) => "notifications.read_all",
+            EventPayload::PreferencesUpdated(_) => "preferences.updated",
         }
     }
 }
@@ -186,7 +192,7 @@ impl EventEnvelope {
     /// Heartbeats stay on their workstation's channel (they are frequent and the
     /// board only needs transitions); status transitions also reach the
     /// workspace and, for an agent on a mission, that mission. Notification
-    /// events reach only their user.
+    /// and preference events reach only their user.
     pub fn channels(&self) -> Vec<Channel> {
         use EventPayload as P;
         let mission = || MissionId::parse(&self.subject.id).ok().map(Channel::Mission);
@@ -220,6 +226,7 @@ impl EventEnvelope {
                 out.push(Channel::Notifications(change.user_id.clone()))
             }
             P::NotificationsReadAll(read_all) => out.push(Channel::Notifications(read_all.user_id.clone())),
+            P::PreferencesUpdated(changed) => out.push(Channel::Notifications(changed.user_id.clone())),
         }
         out
     }
@@ -292,6 +299,32 @@ mod tests {
         assert_eq!(names.len(), 2);
         assert!(names[0].starts_with("mission:m_"));
         assert!(names[1].starts_with("workspace:ws_"));
+    }
+
+    #[test]
+    fn preference_changes_reach_only_their_user() {
+        let user = UserId::generate();
+        let event = EventEnvelope {
+            id: Uuid::now_v7(),
+            payload: EventPayload::PreferencesUpdated(PreferencesChanged {
+                user_id: user.clone(),
+                quiet_hours: crate::QuietHours::off(),
+            }),
+            version: 3,
+            ts: 1_795_688_102_123,
+            trace_id: new_trace_id(),
+            actor: Actor::User { id: user.clone() },
+            subject: Subject { kind: SubjectKind::Preferences, id: user.to_string() },
+        };
+        let json = serde_json::to_value(&event).expect("serializes");
+        assert_eq!(json["type"], "preferences.updated");
+        assert_eq!(json["subject"]["kind"], "preferences");
+        assert_eq!(json["data"]["quietHours"]["enabled"], false);
+        assert_eq!(json["data"]["userId"], user.to_string());
+        let names: Vec<String> = event.channels().iter().map(ToString::to_string).collect();
+        assert_eq!(names, vec![format!("notifications:{user}")]);
+        let back: EventEnvelope = serde_json::from_value(json).expect("deserializes");
+        assert_eq!(back, event);
     }
 
     #[test]

@@ -276,6 +276,16 @@ pub struct NotificationChanged {
     pub unread: UnreadCounts,
 }
 
+/// Data of `preferences.updated`: a user's preferences as they are after the
+/// change (the event's `version` counts the user's preference changes, from 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PreferencesChanged {
+    pub user_id: crate::ids::UserId,
+    /// The user's own quiet hours (set, so the server default no longer applies to them).
+    pub quiet_hours: QuietHours,
+}
+
 /// Data of `notifications.read_all`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]

@@ -25,7 +25,9 @@ pub fn declarations() -> String {
         ($($t:ty),* $(,)?) => { $( declare::<$t>(&cfg, &mut out); )* };
     }
     use solo_domain::event::{Actor, AgentState, EventEnvelope, EventPayload, Subject, SubjectKind};
-    use solo_domain::notification::{ByCategory, InboxReadAll, NotificationChanged, NotificationView, UnreadCounts};
+    use solo_domain::notification::{
+        ByCategory, InboxReadAll, NotificationChanged, NotificationView, PreferencesChanged, UnreadCounts,
+    };
     use solo_domain::*;
     all!(
         UserId,
@@ -54,6 +56,7 @@ pub fn declarations() -> String {
         ByCategory,
         UnreadCounts,
         NotificationChanged,
+        PreferencesChanged,
         InboxReadAll,
         crate::error::ErrorBody,
         auth::LoginRequest,
@@ -97,6 +100,7 @@ pub fn declarations() -> String {
         notifications::NotificationPage,
         notifications::ReadAllResult,
         notifications::Preferences,
+        notifications::PreferencesView,
         crate::realtime::ConnectionToken,
     );
     out.truncate(out.trim_end().len());

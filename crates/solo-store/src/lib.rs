@@ -166,6 +166,28 @@ pub trait MissionStore: Send + Sync {
     async fn create_mission(&self, ctx: &WriteContext, new: NewMission) -> StoreResult<Mission>;
     async fn mission(&self, id: &MissionId) -> StoreResult<Option<Mission>>;
     async fn missions_in(&self, workspaces: &[WorkspaceId], stage: Option<Stage>) -> StoreResult<Vec<Mission>>;
+    /// A page of missions, newest first (by creation, then id): at most `limit`
+    /// created before `before` (a mission's `(created_at, id)`), or the newest
+    /// when `before` is None. Keyed on what never changes, so paging while
+    /// missions move between stages neither skips nor repeats one.
+    ///
+    /// This default pages [`MissionStore::missions_in`] in memory; a store may
+    /// answer it with a keyset query instead.
+    async fn missions_page(
+        &self,
+        workspaces: &[WorkspaceId],
+        stage: Option<Stage>,
+        before: Option<(i64, MissionId)>,
+        limit: usize,
+    ) -> StoreResult<Vec<Mission>> {
+        let mut all = self.missions_in(workspaces, stage).await?;
+        all.sort_by(|a, b| (b.created_at, b.id.as_str()).cmp(&(a.created_at, a.id.as_str())));
+        Ok(all
+            .into_iter()
+            .filter(|m| before.as_ref().is_none_or(|(at, id)| (m.created_at, m.id.as_str()) < (*at, id.as_str())))
+            .take(limit)
+            .collect())
+    }
     /// Moves a mission to a stage; with `expected_version`, refuses if the mission changed meanwhile.
     async fn change_stage(
         &self,
@@ -272,6 +294,12 @@ pub trait ConfigStore: Send + Sync {
         key: &str,
         value: &serde_json::Value,
     ) -> StoreResult<serde_json::Value>;
+    /// How many times the user changed their preferences (0: never): the
+    /// version of their preferences, which `preferences.updated` carries.
+    async fn preferences_version(&self, user: &UserId) -> StoreResult<i64>;
+    /// Sets the user's quiet hours and, in the same transaction, emits
+    /// `preferences.updated` on their notification channel. Returns the new version.
+    async fn update_preferences(&self, ctx: &WriteContext, user: &UserId, quiet: &QuietHours) -> StoreResult<i64>;
 }
 
 #[async_trait]

@@ -73,6 +73,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::MissionsCommand,
     },
+    /// The community feed: read it, post to it.
+    Community {
+        #[command(subcommand)]
+        command: commands::CommunityCommand,
+    },
     /// Workstations, and a simple simulated workstation agent.
     Workstations {
         #[command(subcommand)]
@@ -130,6 +135,7 @@ fn main() -> ExitCode {
             Command::QuietHours { command } => commands::account::quiet_hours(command, out).await,
             Command::Tokens { command } => commands::account::tokens(command, out).await,
             Command::Missions { command } => commands::boards::missions(command, out).await,
+            Command::Community { command } => commands::community::run(command, out).await,
             Command::Workstations { command } => commands::boards::workstations(command, out).await,
         }
     });

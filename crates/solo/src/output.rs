@@ -62,6 +62,15 @@ impl Output {
     }
 }
 
+/// Quiet hours in a few words, e.g. `on, 22:00-07:00 Europe/Paris, urgent notifications pass`.
+pub fn describe_quiet(q: &solo_domain::QuietHours) -> String {
+    if !q.enabled {
+        return "off".to_owned();
+    }
+    let urgent = if q.allow_urgent { ", urgent notifications pass" } else { "" };
+    format!("on, {}-{} {}{urgent}", q.start, q.end, q.timezone)
+}
+
 /// A local `HH:MM` for an RFC 3339 timestamp.
 pub fn local_time(rfc3339: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(rfc3339)

@@ -51,7 +51,7 @@ allowUrgent: boolean, };
 
 export type Actor = { "kind": "user", id: UserId, } | { "kind": "system" };
 
-export type SubjectKind = "mission" | "workstation" | "agent" | "post" | "notification" | "inbox";
+export type SubjectKind = "mission" | "workstation" | "agent" | "post" | "notification" | "inbox" | "preferences";
 
 export type Subject = { kind: SubjectKind, id: string, };
 
@@ -61,7 +61,7 @@ export type EventPayload = { "type": "mission.created", "data": { workspaceId: W
 /**
  * `None` when the agent is reported for the first time.
  */
-from: AgentStatus | null, to: AgentStatus, missionId?: MissionId | null, } } | { "type": "community.posted", "data": { workspaceId: WorkspaceId, postId: PostId, authorId: UserId, body: string, mentions: Array<UserId>, } } | { "type": "notification.created", "data": NotificationChanged } | { "type": "notification.read", "data": NotificationChanged } | { "type": "notification.unread", "data": NotificationChanged } | { "type": "notifications.read_all", "data": InboxReadAll };
+from: AgentStatus | null, to: AgentStatus, missionId?: MissionId | null, } } | { "type": "community.posted", "data": { workspaceId: WorkspaceId, postId: PostId, authorId: UserId, body: string, mentions: Array<UserId>, } } | { "type": "notification.created", "data": NotificationChanged } | { "type": "notification.read", "data": NotificationChanged } | { "type": "notification.unread", "data": NotificationChanged } | { "type": "notifications.read_all", "data": InboxReadAll } | { "type": "preferences.updated", "data": PreferencesChanged };
 
 export type EventEnvelope = { 
 /**
@@ -83,7 +83,7 @@ traceId: string, actor: Actor, subject: Subject, } & ({ "type": "mission.created
 /**
  * `None` when the agent is reported for the first time.
  */
-from: AgentStatus | null, to: AgentStatus, missionId?: MissionId | null, } } | { "type": "community.posted", "data": { workspaceId: WorkspaceId, postId: PostId, authorId: UserId, body: string, mentions: Array<UserId>, } } | { "type": "notification.created", "data": NotificationChanged } | { "type": "notification.read", "data": NotificationChanged } | { "type": "notification.unread", "data": NotificationChanged } | { "type": "notifications.read_all", "data": InboxReadAll });
+from: AgentStatus | null, to: AgentStatus, missionId?: MissionId | null, } } | { "type": "community.posted", "data": { workspaceId: WorkspaceId, postId: PostId, authorId: UserId, body: string, mentions: Array<UserId>, } } | { "type": "notification.created", "data": NotificationChanged } | { "type": "notification.read", "data": NotificationChanged } | { "type": "notification.unread", "data": NotificationChanged } | { "type": "notifications.read_all", "data": InboxReadAll } | { "type": "preferences.updated", "data": PreferencesChanged });
 
 export type NotificationView = { id: NotificationId, userId: UserId, category: Category, 
 /**
@@ -108,6 +108,12 @@ export type ByCategory = { missions: number, workstations: number, community: nu
 export type UnreadCounts = { total: number, byCategory: ByCategory, countsVersion: number, };
 
 export type NotificationChanged = { userId: UserId, notification: NotificationView, unread: UnreadCounts, };
+
+export type PreferencesChanged = { userId: UserId, 
+/**
+ * The user's own quiet hours (set, so the server default no longer applies to them).
+ */
+quietHours: QuietHours, };
 
 export type InboxReadAll = { userId: UserId, 
 /**
@@ -201,7 +207,15 @@ export type MissionView = { id: MissionId, title: string, stage: Stage, version:
 
 export type MissionDetail = { watcherIds: Array<UserId>, reviews: Array<ReviewView>, id: MissionId, title: string, stage: Stage, version: number, workspaceId: WorkspaceId, ownerId: UserId, createdAt: string, updatedAt: string, };
 
-export type MissionList = { items: Array<MissionView>, };
+export type MissionList = { 
+/**
+ * Newest first.
+ */
+items: Array<MissionView>, 
+/**
+ * Pass as `cursor` for the next (older) page; null on the last page.
+ */
+nextCursor: string | null, };
 
 export type ReviewView = { id: string, missionId: MissionId, reviewerId: UserId, decision: ReviewDecision, comment: string | null, createdAt: string, };
 
@@ -309,6 +323,12 @@ unreadCount: number, };
 export type ReadAllResult = { marked: number, unread: UnreadCounts, };
 
 export type Preferences = { quietHours: QuietHours, };
+
+export type PreferencesView = { quietHours: QuietHours, 
+/**
+ * How many times the user changed their preferences (0: never; the server default applies).
+ */
+version: number, };
 
 export type ConnectionToken = { 
 /**

@@ -41,7 +41,8 @@ import {
   upsertPost,
   type InboxFilter,
 } from '../realtime/applyEvent';
-import { takeNotification, takeUnreadCounts, updateFresh } from '../realtime/cache';
+import { takeNotification, takePreferences, takeUnreadCounts, updateFresh } from '../realtime/cache';
+import { appendMissionPage } from '../realtime/missionPages';
 import { usePollInterval, useRealtime } from '../realtime/RealtimeProvider';
 
 export const PAGE_SIZE = 30;
@@ -91,12 +92,47 @@ export function useLogout() {
 
 // ---------------------------------------------------------------- live lists
 
+/** Missions per page of the board (the API's default page). */
+export const MISSIONS_PAGE = 100;
+
+function missionsPath(cursor: string | null): string {
+  return `/api/missions${query({ limit: MISSIONS_PAGE, cursor })}`;
+}
+
+/**
+ * The board's missions, newest first, a page at a time. A reload (after a
+ * missed event, or while polling) fetches as many missions as are shown, so
+ * pages loaded with {@link useLoadMoreMissions} stay on screen.
+ */
 export function useMissions() {
+  const client = useQueryClient();
   const refetchInterval = usePollInterval();
   return useQuery({
     queryKey: keys.missions,
-    queryFn: ({ signal }) => api.get<MissionList>('/api/missions', signal),
+    queryFn: async ({ signal }) => {
+      const shown = client.getQueryData<MissionList>(keys.missions)?.items.length ?? 0;
+      let list = await api.get<MissionList>(missionsPath(null), signal);
+      while (list.nextCursor && list.items.length < shown) {
+        list = appendMissionPage(list, await api.get<MissionList>(missionsPath(list.nextCursor), signal));
+      }
+      return list;
+    },
     refetchInterval,
+  });
+}
+
+/** Loads the board's next (older) page of missions. */
+export function useLoadMoreMissions() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: async () => {
+      const cursor = client.getQueryData<MissionList>(keys.missions)?.nextCursor;
+      return cursor ? api.get<MissionList>(missionsPath(cursor)) : null;
+    },
+    onSuccess: (page) => {
+      if (page) client.setQueryData<MissionList>(keys.missions, (held) => appendMissionPage(held, page));
+    },
+    onError: showError,
   });
 }
 
@@ -314,7 +350,7 @@ export function useSavePreferences() {
   const client = useQueryClient();
   return useMutation({
     mutationFn: (quietHours: QuietHours) => api.put<Preferences>('/api/me/preferences', { quietHours }),
-    onSuccess: (prefs) => client.setQueryData(keys.preferences, prefs),
+    onSuccess: (prefs) => takePreferences(client, prefs),
   });
 }
 

@@ -69,7 +69,9 @@ export type UnreadCounts = G.UnreadCounts;
 export type ReadAllRequest = G.ReadAll;
 export type ReadAllResult = G.ReadAllResult;
 export type QuietHours = G.QuietHours;
-export type Preferences = G.Preferences;
+/** The preferences as the API returns them, with their version (`preferences.updated` carries the same). */
+export type Preferences = G.PreferencesView;
+export type PreferencesChanged = G.PreferencesChanged;
 
 // ---------------------------------------------------------------- tokens and realtime
 

@@ -1,8 +1,10 @@
 import { useEffect } from 'react';
 import { NavLink, Outlet } from 'react-router-dom';
-import { useLogout, useUnreadCounts } from '../api/hooks';
+import { useLogout, usePreferences, useUnreadCounts } from '../api/hooks';
 import type { Me } from '../api/types';
 import { APP_TITLE, titleWithUnread } from '../lib/desktopNotifications';
+import { useNow } from '../lib/useNow';
+import { quietAt } from '../realtime/preferences';
 import { useRealtime, type ConnectionStatus } from '../realtime/RealtimeProvider';
 
 const CONNECTION: Record<ConnectionStatus, { label: string; glyph: string }> = {
@@ -19,6 +21,23 @@ function ConnectionIndicator() {
       <span aria-hidden="true">{glyph}</span> <span className="sr-only">Connection: </span>
       {label}
     </span>
+  );
+}
+
+/** Says when quiet hours are in force; follows changes made in other tabs or the CLI at once. */
+function QuietHoursIndicator() {
+  const preferences = usePreferences();
+  const now = useNow(30_000);
+  const quiet = preferences.data?.quietHours;
+  if (!quiet || !quietAt(quiet, now)) return null;
+  return (
+    <NavLink
+      to="/settings"
+      className="quiet-indicator"
+      title={`Until ${quiet.end} (${quiet.timezone}), notifications are kept but do not pop up`}
+    >
+      Quiet hours
+    </NavLink>
   );
 }
 
@@ -69,6 +88,7 @@ export function Layout({ me }: { me: Me }) {
             Solo Realtime
           </NavLink>
           <ConnectionIndicator />
+          <QuietHoursIndicator />
           <div className="user-box">
             <span className="user-name" title={me.name}>
               {me.displayName || me.name}

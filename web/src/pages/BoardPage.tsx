@@ -1,12 +1,13 @@
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
 import { Link, useSearchParams } from 'react-router-dom';
-import { useCreateMission, useMissions, useWorkstations } from '../api/hooks';
+import { useCreateMission, useLoadMoreMissions, useMissions, useWorkstations } from '../api/hooks';
 import { STAGES, type Me, type Mission } from '../api/types';
 import { AgentAvatar, AgentLegend } from '../components/Status';
 import { QueryState } from '../components/QueryState';
 import { StageControls } from '../components/StageControls';
 import { agentsByMission as groupAgents, type PlacedAgent } from '../lib/agents';
 import { STAGE_LABELS } from '../lib/format';
+import { hasMoreMissions } from '../realtime/missionPages';
 import { usePageChannel } from '../realtime/RealtimeProvider';
 import { MutationError } from '../components/MutationError';
 
@@ -84,6 +85,21 @@ function MissionCard({
   );
 }
 
+/** Says how much of the board is loaded and loads older missions. */
+function LoadMore({ shown }: { shown: number }) {
+  const loadMore = useLoadMoreMissions();
+  return (
+    <div className="load-more">
+      <p className="muted small" role="status">
+        The {shown} newest missions are shown.
+      </p>
+      <button type="button" className="button" onClick={() => loadMore.mutate()} disabled={loadMore.isPending}>
+        {loadMore.isPending ? 'Loading…' : 'Load more missions'}
+      </button>
+    </div>
+  );
+}
+
 export function BoardPage({ me }: { me: Me }) {
   const missions = useMissions();
   const workstations = useWorkstations();
@@ -109,6 +125,7 @@ export function BoardPage({ me }: { me: Me }) {
       <NewMissionForm me={me} />
       <QueryState query={missions}>
         {(data) => (
+          <>
           <div className="board">
             {STAGES.map((stage) => {
               const items = data.items
@@ -138,6 +155,8 @@ export function BoardPage({ me }: { me: Me }) {
               );
             })}
           </div>
+          {hasMoreMissions(data) && <LoadMore shown={data.items.length} />}
+          </>
         )}
       </QueryState>
     </section>

@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
 import { useCreateToken, usePreferences, useRevokeToken, useSavePreferences, useTokens } from '../api/hooks';
-import type { AccessToken, CreatedToken, QuietHours } from '../api/types';
+import type { AccessToken, CreatedToken, Preferences, QuietHours } from '../api/types';
 import { QueryState } from '../components/QueryState';
 import {
   desktopPermission,
@@ -12,6 +12,7 @@ import {
 } from '../lib/desktopNotifications';
 import { dateTime } from '../lib/format';
 import { MutationError } from '../components/MutationError';
+import { browserTimeZone } from '../realtime/preferences';
 
 function timeZones(): string[] {
   const intl = Intl as unknown as { supportedValuesOf?: (key: string) => string[] };
@@ -22,10 +23,21 @@ function timeZones(): string[] {
   }
 }
 
-function QuietHoursForm({ initial }: { initial: QuietHours }) {
+/**
+ * What the form starts from: the saved quiet hours, except that someone who
+ * never set any starts from the browser's time zone rather than the server's.
+ */
+function formValues(prefs: Preferences): QuietHours {
+  if (prefs.version > 0) return prefs.quietHours;
+  return { ...prefs.quietHours, timezone: browserTimeZone() ?? prefs.quietHours.timezone };
+}
+
+function QuietHoursForm({ prefs }: { prefs: Preferences }) {
   const save = useSavePreferences();
+  const initial = useMemo(() => formValues(prefs), [prefs]);
   const [form, setForm] = useState<QuietHours>(initial);
   const zones = useMemo(timeZones, []);
+  // A change saved elsewhere (another tab, the CLI) arrives as `preferences.updated` and shows here at once.
   useEffect(() => setForm(initial), [initial]);
 
   const set = <K extends keyof QuietHours>(key: K, value: QuietHours[K]) => {
@@ -299,7 +311,7 @@ export function SettingsPage() {
   return (
     <section className="page settings" aria-labelledby="settings-title">
       <h1 id="settings-title">Settings</h1>
-      <QueryState query={preferences}>{(data) => <QuietHoursForm initial={data.quietHours} />}</QueryState>
+      <QueryState query={preferences}>{(data) => <QuietHoursForm prefs={data} />}</QueryState>
       <DesktopNotifications />
       <Tokens />
     </section>

@@ -107,7 +107,7 @@ describe('SeenEvents', () => {
 });
 
 describe('missions', () => {
-  const list: MissionList = { items: [mission(), mission({ id: 'm_2', stage: 'backlog', version: 1 })] };
+  const list: MissionList = { items: [mission(), mission({ id: 'm_2', stage: 'backlog', version: 1 })], nextCursor: null };
 
   it('moves a mission to its new stage', () => {
     const next = applyMissionEvent(list, stageChanged(4, 'build', 'review'));

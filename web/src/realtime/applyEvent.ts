@@ -129,9 +129,13 @@ export function upsertMission(list: MissionList | undefined, mission: Mission): 
   return { ...list, items };
 }
 
-/** True when a mission event is about a mission the list does not hold (the list is stale). */
+/**
+ * True when a mission event is about a mission the list does not hold (the
+ * list is stale). While older pages are still to load, such a mission is
+ * simply on one of them.
+ */
 export function missionListMisses(list: MissionList | undefined, env: EventEnvelope): boolean {
-  if (!list || !isMissionEvent(env) || env.type === 'mission.created') return false;
+  if (!list || list.nextCursor || !isMissionEvent(env) || env.type === 'mission.created') return false;
   return !list.items.some((m) => m.id === env.subject.id);
 }
 

@@ -12,6 +12,7 @@ import type {
   Notification,
   PeopleOnline,
   PostList,
+  Preferences,
   PresenceList,
   UnreadCounts,
   WorkstationDetail,
@@ -39,6 +40,7 @@ import {
   type NotificationPages,
   type SeenEvents,
 } from './applyEvent';
+import { applyPreferencesEvent, newerPreferences } from './preferences';
 
 function update<T>(client: QueryClient, key: QueryKey, fn: (data: T | undefined) => T | undefined): void {
   const held = client.getQueryData<T>(key);
@@ -64,6 +66,11 @@ export function takeUnreadCounts(client: QueryClient, incoming: UnreadCounts): v
   const { counts, gap } = applyUnreadCounts(client.getQueryData<UnreadCounts>(keys.unreadCount), incoming);
   if (counts) update<UnreadCounts>(client, keys.unreadCount, () => counts);
   if (gap) void client.invalidateQueries({ queryKey: keys.unreadCount });
+}
+
+/** Takes preferences the API returned, unless a newer version was pushed meanwhile. */
+export function takePreferences(client: QueryClient, prefs: Preferences): void {
+  update<Preferences>(client, keys.preferences, (held) => newerPreferences(held, prefs));
 }
 
 /** Puts a notification the API returned into every inbox view. */
@@ -131,6 +138,11 @@ export function applyEnvelope(
     if (counts) takeUnreadCounts(client, counts);
     if (env.type === 'notification.created') hooks.onNotificationCreated?.(env.data.notification);
   }
+
+  // Another tab, the CLI or a script changed the user's preferences: every page applies them now.
+  if (env.type === 'preferences.updated') {
+    updateFresh<Preferences>(client, keys.preferences, (d) => applyPreferencesEvent(d, env));
+  }
   return true;
 }
 
@@ -141,7 +153,7 @@ export function queriesOfChannel(channel: string): QueryKey[] {
     case 'workspace':
       return [keys.missions, keys.workstations, keys.workstationDetails, keys.presence, keys.postsAll];
     case 'notifications':
-      return [keys.notificationsAll, keys.unreadCount];
+      return [keys.notificationsAll, keys.unreadCount, keys.preferences];
     case 'mission':
       return [keys.missions, keys.mission(id), keys.missionTimeline(id)];
     case 'workstation':

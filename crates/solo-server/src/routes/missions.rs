@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use base64::Engine;
 use serde::{Deserialize, Serialize};
 use solo_domain::time::format_ms;
 use solo_domain::{MissionId, ReviewDecision, Stage, UserId, WorkspaceId};
@@ -53,9 +54,18 @@ pub struct MissionDetail {
 }
 
 #[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
 pub struct MissionList {
+    /// Newest first.
     items: Vec<MissionView>,
+    /// Pass as `cursor` for the next (older) page; null on the last page.
+    next_cursor: Option<String>,
 }
+
+/// Missions per page unless `limit` says otherwise.
+const DEFAULT_LIMIT: usize = 100;
+/// The largest page.
+const MAX_LIMIT: usize = 500;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -67,6 +77,24 @@ pub struct ListQuery {
     /// Only missions in this stage.
     #[param(value_type = Option<solo_domain::Stage>)]
     stage: Option<String>,
+    /// Opaque cursor from a previous page's `nextCursor`.
+    cursor: Option<String>,
+    /// Page size, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<i64>,
+}
+
+/// A page boundary: the last mission's creation instant and id.
+fn encode_cursor(mission: &Mission) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}.{}", mission.created_at, mission.id))
+}
+
+fn decode_cursor(cursor: &str) -> ApiResult<(i64, MissionId)> {
+    let bad = || ApiError::BadRequest("invalid `cursor`: pass a previous page's `nextCursor`".into());
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let text = std::str::from_utf8(&raw).map_err(|_| bad())?;
+    let (at, id) = text.split_once('.').ok_or_else(bad)?;
+    Ok((at.parse().map_err(|_| bad())?, MissionId::parse(id).map_err(|_| bad())?))
 }
 
 #[derive(Deserialize, utoipa::ToSchema, ts_rs::TS)]
@@ -183,9 +211,10 @@ async fn visible_mission(state: &AppState, caller: &Caller, id: &str) -> ApiResu
     Ok(mission)
 }
 
-/// Missions in the caller's workspaces, oldest first.
+/// Missions in the caller's workspaces, newest first, a page at a time
+/// (100 unless `limit` says otherwise, at most 500; follow `nextCursor`).
 #[utoipa::path(get, path = "/api/missions", tag = "missions", params(ListQuery),
-    responses((status = 200, body = MissionList), (status = 304)))]
+    responses((status = 200, body = MissionList), (status = 304), (status = 400, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -198,9 +227,24 @@ pub async fn list(
         .as_deref()
         .map(|s| Stage::parse(s).ok_or_else(|| ApiError::BadRequest(format!("unknown stage `{s}`"))))
         .transpose()?;
+    let limit = match query.limit {
+        None => DEFAULT_LIMIT,
+        Some(limit) => usize::try_from(limit)
+            .ok()
+            .filter(|l| (1..=MAX_LIMIT).contains(l))
+            .ok_or_else(|| ApiError::BadRequest(format!("`limit` must be between 1 and {MAX_LIMIT}")))?,
+    };
+    let before = query.cursor.as_deref().map(decode_cursor).transpose()?;
     let workspaces = caller.workspaces_in_scope(&state, query.workspace_id.as_deref()).await?;
-    let missions = state.store().missions_in(&workspaces, stage).await?;
-    Ok(conditional_json(&headers, &MissionList { items: missions.into_iter().map(MissionView::from).collect() }))
+    // One more than the page holds says whether another page follows, so the last page has no cursor.
+    let mut missions = state.store().missions_page(&workspaces, stage, before, limit + 1).await?;
+    let more = missions.len() > limit;
+    missions.truncate(limit);
+    let next_cursor = if more { missions.last().map(encode_cursor) } else { None };
+    Ok(conditional_json(
+        &headers,
+        &MissionList { items: missions.into_iter().map(MissionView::from).collect(), next_cursor },
+    ))
 }
 
 /// Creates a mission in `backlog`, owned and watched by the caller.

@@ -97,6 +97,17 @@ pub struct Preferences {
     quiet_hours: QuietHours,
 }
 
+/// The caller's preferences as stored, with their version: `preferences.updated`
+/// events on `notifications:{userId}` carry the same version, so a client applies
+/// only an event newer than what it holds.
+#[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PreferencesView {
+    quiet_hours: QuietHours,
+    /// How many times the user changed their preferences (0: never; the server default applies).
+    version: i64,
+}
+
 fn parse_category(value: Option<&str>) -> ApiResult<Option<Category>> {
     match value {
         None | Some("all") | Some("") => Ok(None),
@@ -283,26 +294,30 @@ pub async fn unread_count(State(state): State<AppState>, headers: HeaderMap, cal
     Ok(conditional_json(&headers, &state.store().unread_counts(&caller.user.id).await?))
 }
 
-/// The caller's preferences (quiet hours; the server default until set).
-#[utoipa::path(get, path = "/api/me/preferences", tag = "notifications", responses((status = 200, body = Preferences)))]
+/// The caller's preferences (quiet hours; the server default until set) and their version.
+#[utoipa::path(get, path = "/api/me/preferences", tag = "notifications", responses((status = 200, body = PreferencesView), (status = 304)))]
 pub async fn get_preferences(State(state): State<AppState>, headers: HeaderMap, caller: Caller) -> ApiResult<Response> {
     caller.require_scope(scopes::READ)?;
+    // The version first: read the other way round, a change in between would
+    // pair the old settings with the new version, and its event would be ignored.
+    let version = state.store().preferences_version(&caller.user.id).await?;
     let quiet_hours = state.store().quiet_hours(&caller.user.id).await?;
-    Ok(conditional_json(&headers, &Preferences { quiet_hours }))
+    Ok(conditional_json(&headers, &PreferencesView { quiet_hours, version }))
 }
 
 /// Sets the caller's quiet hours. Times are `HH:MM`, the zone an IANA name.
+/// Emits `preferences.updated` on `notifications:{userId}`, committed with the change.
 #[utoipa::path(put, path = "/api/me/preferences", tag = "notifications", request_body = Preferences,
-    responses((status = 200, body = Preferences), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = PreferencesView), (status = 422, body = ErrorBody)))]
 pub async fn put_preferences(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(req): ApiJson<Preferences>,
-) -> ApiResult<Json<Preferences>> {
+) -> ApiResult<Json<PreferencesView>> {
     caller.require_scope(scopes::WRITE)?;
     req.quiet_hours
         .validate()
         .map_err(|e| ApiError::Unprocessable { code: "invalid_quiet_hours", message: e.to_string() })?;
-    state.store().set_quiet_hours(&caller.user.id, &req.quiet_hours).await?;
-    Ok(Json(req))
+    let version = state.store().update_preferences(&caller.write_context(), &caller.user.id, &req.quiet_hours).await?;
+    Ok(Json(PreferencesView { quiet_hours: req.quiet_hours, version }))
 }

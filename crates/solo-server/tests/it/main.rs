@@ -12,6 +12,7 @@ mod fuzz_corpus;
 mod limits;
 mod notifications;
 mod outbox;
+mod pages;
 mod presence;
 mod realtime;
 mod slow_clients;

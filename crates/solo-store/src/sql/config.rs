@@ -1,13 +1,29 @@
 //! Small keyed JSON documents: user preferences, server secrets, later configuration templates.
 
 use async_trait::async_trait;
+use solo_domain::event::{Subject, SubjectKind};
+use solo_domain::notification::PreferencesChanged;
 use solo_domain::time::now_ms;
+use solo_domain::{EventPayload, QuietHours, UserId};
 
-use super::SqlStore;
-use crate::{ConfigStore, StoreError, StoreResult};
+use super::{append_event_only, SqlStore};
+use crate::{ConfigStore, StoreError, StoreResult, WriteContext};
+
+/// The key of a user's quiet hours in their scope (read by the inbox, `notifications.rs`).
+const QUIET_KEY: &str = "quietHours";
+/// The key of a user's preferences version in their scope.
+const VERSION_KEY: &str = "preferencesVersion";
+
+fn user_scope(user: &UserId) -> String {
+    format!("user:{user}")
+}
 
 fn parse(raw: String) -> StoreResult<serde_json::Value> {
     serde_json::from_str(&raw).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn parse_version(raw: &str) -> StoreResult<i64> {
+    raw.trim().parse().map_err(|_| StoreError::Corrupt(format!("preferences version `{raw}`")))
 }
 
 #[async_trait]
@@ -56,5 +72,55 @@ impl ConfigStore for SqlStore {
             .fetch_one(&self.write)
             .await?;
         parse(raw)
+    }
+
+    async fn preferences_version(&self, user: &UserId) -> StoreResult<i64> {
+        let raw: Option<String> = sqlx::query_scalar("SELECT value FROM config WHERE scope = $1 AND key = $2")
+            .bind(user_scope(user))
+            .bind(VERSION_KEY)
+            .fetch_optional(&self.read)
+            .await?;
+        raw.as_deref().map(parse_version).transpose().map(Option::unwrap_or_default)
+    }
+
+    async fn update_preferences(&self, ctx: &WriteContext, user: &UserId, quiet: &QuietHours) -> StoreResult<i64> {
+        let now = now_ms();
+        let scope = user_scope(user);
+        let value = serde_json::to_string(quiet).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO config (scope, key, value, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (scope, key) DO UPDATE SET value = $3, updated_at = $4",
+        )
+        .bind(scope.as_str())
+        .bind(QUIET_KEY)
+        .bind(value)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        // One statement takes the next version, so two concurrent changes
+        // (PostgreSQL) never get the same one.
+        let raw: String = sqlx::query_scalar(
+            "INSERT INTO config (scope, key, value, updated_at) VALUES ($1, $2, '1', $3) \
+             ON CONFLICT (scope, key) DO UPDATE SET value = CAST(CAST(config.value AS BIGINT) + 1 AS TEXT), \
+             updated_at = $3 RETURNING value",
+        )
+        .bind(scope.as_str())
+        .bind(VERSION_KEY)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let version = parse_version(&raw)?;
+        append_event_only(
+            &mut tx,
+            ctx,
+            Subject { kind: SubjectKind::Preferences, id: user.to_string() },
+            version,
+            EventPayload::PreferencesUpdated(PreferencesChanged { user_id: user.clone(), quiet_hours: quiet.clone() }),
+            now,
+        )
+        .await?;
+        self.commit_with_events(tx).await?;
+        Ok(version)
     }
 }

@@ -1,5 +1,5 @@
 use solo_domain::event::AgentState;
-use solo_domain::{AgentStatus, Channel, QuietHours, Stage, WorkstationStatus};
+use solo_domain::{AgentStatus, Channel, EventEnvelope, QuietHours, Stage, WorkstationStatus};
 use solo_store::sql::SqlOptions;
 use solo_store::*;
 
@@ -67,6 +67,7 @@ conformance!(unread_counts, unread_counts_kept_on_the_inbox_match_a_recount);
 conformance!(leases, one_holder_per_lease_until_it_expires);
 conformance!(concurrent_writers, concurrent_writers_share_channels_and_inboxes_without_gaps);
 conformance!(watcher_fan_out, a_stage_change_notifies_every_watcher_once_in_one_transaction);
+conformance!(preferences, a_preferences_change_is_versioned_and_reaches_the_users_channel);
 
 async fn member(store: &SqlStore, name: &str) -> (User, Workspace) {
     let ws = store.ensure_workspace("acme", "Acme").await.expect("workspace");
@@ -447,4 +448,22 @@ async fn a_stage_change_notifies_every_watcher_once_in_one_transaction(f: Fixtur
         assert_eq!(unread, vec![1, 2], "watcher {n}: each event carries the counts right after it");
     }
     assert!(f.store.notifications(&owner.id, &filter).await.expect("inbox").is_empty(), "the actor is not notified");
+}
+
+async fn a_preferences_change_is_versioned_and_reaches_the_users_channel(f: Fixture) {
+    let (ada, _) = member(&f.store, "ada").await;
+    let ctx = WriteContext::user(ada.id.clone(), "");
+    assert_eq!(f.store.preferences_version(&ada.id).await.expect("version"), 0, "never set");
+    let quiet = QuietHours { enabled: true, ..QuietHours::off() };
+    assert_eq!(f.store.update_preferences(&ctx, &ada.id, &quiet).await.expect("set"), 1);
+    assert_eq!(f.store.update_preferences(&ctx, &ada.id, &QuietHours::off()).await.expect("off"), 2);
+    assert_eq!(f.store.preferences_version(&ada.id).await.expect("version"), 2);
+    assert_eq!(f.store.quiet_hours(&ada.id).await.expect("read"), QuietHours::off(), "the inbox reads the same key");
+    let history = f.store.channel_history(&Channel::Notifications(ada.id.clone()), 0, 10).await.expect("history");
+    let events: Vec<EventEnvelope> =
+        history.iter().map(|h| serde_json::from_str(&h.envelope).expect("envelope")).collect();
+    let seen: Vec<(u64, &str, i64)> =
+        history.iter().zip(&events).map(|(h, e)| (h.offset, e.payload.type_name(), e.version)).collect();
+    assert_eq!(seen, vec![(1, "preferences.updated", 1), (2, "preferences.updated", 2)]);
+    assert_eq!(events[0].subject.id, ada.id.to_string());
 }

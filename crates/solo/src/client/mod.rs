@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod realtime;
+pub mod since;
 
 use std::time::Duration;
 

@@ -1,11 +1,12 @@
 //! `solo login`, `solo logout`, `solo tokens …`, `solo quiet-hours …`.
 
 use serde_json::{json, Value};
+use solo_domain::QuietHours;
 
 use super::{QuietHoursCommand, TokensCommand};
 use crate::client::config::{self, CliConfig};
 use crate::client::Api;
-use crate::output::Output;
+use crate::output::{describe_quiet, Output};
 
 pub async fn login(server: &str, token: &str, out: Output) -> anyhow::Result<()> {
     let api = Api::new(server, token)?;
@@ -86,23 +87,15 @@ pub async fn tokens(command: TokensCommand, out: Output) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_quiet(out: Output, prefs: &Value) {
+fn print_quiet(out: Output, prefs: &Value) -> anyhow::Result<()> {
     if out.json {
         out.json(prefs);
-        return;
+        return Ok(());
     }
-    let q = &prefs["quietHours"];
-    if q["enabled"] == true {
-        out.line(&format!(
-            "quiet hours {}-{} {}{}",
-            q["start"].as_str().unwrap_or(""),
-            q["end"].as_str().unwrap_or(""),
-            q["timezone"].as_str().unwrap_or(""),
-            if q["allowUrgent"] == true { ", urgent notifications pass" } else { "" }
-        ));
-    } else {
-        out.line("quiet hours off");
-    }
+    let quiet: QuietHours = serde_json::from_value(prefs["quietHours"].clone())
+        .map_err(|e| anyhow::anyhow!("the server sent preferences this CLI cannot read: {e}"))?;
+    out.line(&format!("quiet hours {}", describe_quiet(&quiet)));
+    Ok(())
 }
 
 pub async fn quiet_hours(command: QuietHoursCommand, out: Output) -> anyhow::Result<()> {
@@ -116,11 +109,11 @@ pub async fn quiet_hours(command: QuietHoursCommand, out: Output) -> anyhow::Res
             api.call(reqwest::Method::PUT, "/api/me/preferences", Some(body)).await?
         }
         QuietHoursCommand::Off => {
-            let mut current: Value = api.get("/api/me/preferences").await?;
-            current["quietHours"]["enabled"] = json!(false);
-            api.call(reqwest::Method::PUT, "/api/me/preferences", Some(current)).await?
+            let current: Value = api.get("/api/me/preferences").await?;
+            let mut quiet = current["quietHours"].clone();
+            quiet["enabled"] = json!(false);
+            api.call(reqwest::Method::PUT, "/api/me/preferences", Some(json!({ "quietHours": quiet }))).await?
         }
     };
-    print_quiet(out, &prefs);
-    Ok(())
+    print_quiet(out, &prefs)
 }

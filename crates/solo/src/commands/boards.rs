@@ -4,9 +4,12 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::{resolve_workspace, MissionsCommand, WorkstationsCommand};
+use super::{mission_detail, resolve_workspace, MissionsCommand, WorkstationsCommand};
 use crate::client::Api;
 use crate::output::Output;
+
+/// Missions asked for per request (the API's largest page).
+const MISSIONS_PAGE: u32 = 500;
 
 fn print_mission(out: Output, m: &Value) {
     if out.json {
@@ -26,13 +29,25 @@ pub async fn missions(command: MissionsCommand, out: Output) -> anyhow::Result<(
     let api = Api::from_config()?;
     match command {
         MissionsCommand::List { stage } => {
-            let path = match stage {
-                Some(stage) => format!("/api/missions?stage={stage}"),
-                None => "/api/missions".to_owned(),
-            };
-            let list: Value = api.get(&path).await?;
-            for m in list["items"].as_array().cloned().unwrap_or_default() {
-                print_mission(out, &m);
+            // Newest first, every page.
+            let mut path = format!("/api/missions?limit={MISSIONS_PAGE}");
+            if let Some(stage) = stage {
+                path.push_str(&format!("&stage={stage}"));
+            }
+            let mut cursor: Option<String> = None;
+            loop {
+                let page_path = match &cursor {
+                    Some(cursor) => format!("{path}&cursor={cursor}"),
+                    None => path.clone(),
+                };
+                let list: Value = api.get(&page_path).await?;
+                for m in list["items"].as_array().cloned().unwrap_or_default() {
+                    print_mission(out, &m);
+                }
+                match list["nextCursor"].as_str() {
+                    Some(next) => cursor = Some(next.to_owned()),
+                    None => break,
+                }
             }
         }
         MissionsCommand::Create { title, workspace } => {
@@ -61,6 +76,13 @@ pub async fn missions(command: MissionsCommand, out: Output) -> anyhow::Result<(
                 ));
             }
         }
+        MissionsCommand::Show { id } => mission_detail::show(&api, out, &id).await?,
+        MissionsCommand::Watch { id, since } => mission_detail::watch(api, out, &id, since).await?,
+        MissionsCommand::Fallback { id, reason, summary } => {
+            mission_detail::fallback(&api, out, &id, &reason, &summary).await?
+        }
+        MissionsCommand::Subscribe { id } => mission_detail::set_watching(&api, out, &id, true).await?,
+        MissionsCommand::Unsubscribe { id } => mission_detail::set_watching(&api, out, &id, false).await?,
     }
     Ok(())
 }

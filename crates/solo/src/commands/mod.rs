@@ -2,6 +2,8 @@
 
 pub mod account;
 pub mod boards;
+pub mod community;
+pub mod mission_detail;
 pub mod notifications;
 pub mod presence;
 
@@ -14,6 +16,11 @@ pub enum NotificationsCommand {
         /// Only this category: missions, workstations, community, system.
         #[arg(long)]
         category: Option<String>,
+        /// First print what was missed since this point of your notification
+        /// stream: an offset (42), a duration (90s, 15m, 2h, 1d) or the id of a
+        /// notification or event; then follow live.
+        #[arg(long)]
+        since: Option<crate::client::since::Since>,
     },
     /// List notifications, newest first.
     List {
@@ -107,6 +114,49 @@ pub enum MissionsCommand {
         decision: String,
         #[arg(long)]
         comment: Option<String>,
+    },
+    /// Show one mission: stage, watchers, reviews and fallback generations.
+    Show { id: String },
+    /// Follow a mission's events live (stage changes, reviews, fallbacks, its agents).
+    Watch {
+        id: String,
+        /// First print what was missed since this point of the mission's stream:
+        /// an offset (42), a duration (90s, 15m, 2h, 1d) or an event id; then follow live.
+        #[arg(long)]
+        since: Option<crate::client::since::Since>,
+    },
+    /// Record a fallback generation for a mission.
+    Fallback {
+        id: String,
+        /// Why a fallback was needed, e.g. "agent crashed".
+        #[arg(long)]
+        reason: String,
+        /// What the fallback plan is.
+        #[arg(long)]
+        summary: String,
+    },
+    /// Add yourself as a watcher of a mission: its changes notify you.
+    Subscribe { id: String },
+    /// Stop watching a mission.
+    Unsubscribe { id: String },
+}
+
+#[derive(Subcommand)]
+pub enum CommunityCommand {
+    /// The community feed, newest first.
+    List {
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// Workspace slug or id (default: your only workspace).
+        #[arg(long)]
+        workspace: Option<String>,
+    },
+    /// Post to the community feed; `@name` mentions notify those members.
+    Post {
+        text: String,
+        /// Workspace slug or id (default: your only workspace).
+        #[arg(long)]
+        workspace: Option<String>,
     },
 }
 

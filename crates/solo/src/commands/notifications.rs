@@ -1,11 +1,12 @@
 //! `solo notifications watch|list|read|unread|read-all`.
 
 use serde_json::{json, Value};
+use solo_domain::{QuietHours, Severity};
 
 use super::NotificationsCommand;
 use crate::client::realtime::{Item, Watcher};
 use crate::client::Api;
-use crate::output::{local_time, Output};
+use crate::output::{describe_quiet, local_time, Output};
 
 const CATEGORIES: [&str; 4] = ["missions", "workstations", "community", "system"];
 
@@ -16,6 +17,42 @@ fn check_category(category: &Option<String>) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The caller's quiet hours as a running watch knows them: read at start, then
+/// replaced by every newer `preferences.updated` event, so a change made in the
+/// web UI or another terminal applies at once, without a restart.
+struct LiveQuietHours {
+    quiet: QuietHours,
+    version: i64,
+}
+
+impl LiveQuietHours {
+    async fn load(api: &Api) -> anyhow::Result<Self> {
+        let prefs: Value = api.get("/api/me/preferences").await?;
+        let quiet = serde_json::from_value(prefs["quietHours"].clone())
+            .map_err(|e| anyhow::anyhow!("the server sent preferences this CLI cannot read: {e}"))?;
+        Ok(Self { quiet, version: prefs["version"].as_i64().unwrap_or(0) })
+    }
+
+    /// Takes the quiet hours of a `preferences.updated` event newer than those held;
+    /// returns them when they were taken.
+    fn apply(&mut self, event: &Value) -> Option<&QuietHours> {
+        let version = event["version"].as_i64()?;
+        if version <= self.version {
+            return None;
+        }
+        let quiet: QuietHours = serde_json::from_value(event["data"]["quietHours"].clone()).ok()?;
+        self.quiet = quiet;
+        self.version = version;
+        Some(&self.quiet)
+    }
+
+    /// Whether a notification shown now falls in the quiet hours in force now.
+    fn is_quiet_now(&self, n: &Value) -> bool {
+        let severity = n["severity"].as_str().and_then(Severity::parse).unwrap_or(Severity::Info);
+        self.quiet.is_quiet(chrono::Utc::now().timestamp_millis(), severity)
+    }
 }
 
 fn human(out: Output, n: &Value) -> String {
@@ -39,32 +76,46 @@ fn human(out: Output, n: &Value) -> String {
 pub async fn run(command: NotificationsCommand, out: Output) -> anyhow::Result<()> {
     let api = Api::from_config()?;
     match command {
-        NotificationsCommand::Watch { category } => {
+        NotificationsCommand::Watch { category, since } => {
             check_category(&category)?;
             let me: Value = api.get("/api/me").await?;
             let user = me["id"].as_str().unwrap_or_default().to_owned();
+            let mut quiet = LiveQuietHours::load(&api).await?;
             let mut watcher = Watcher::new(api, format!("notifications:{user}"), false);
-            watcher
-                .run(|item| {
-                    let Item::Event(event) = item else { return Ok(()) };
-                    if event["type"] != "notification.created" {
-                        return Ok(());
+            let mut handle = |item: Item| {
+                let Item::Event(event) = item else { return Ok(()) };
+                if event["type"] == "preferences.updated" {
+                    if let Some(now) = quiet.apply(&event) {
+                        eprintln!("quiet hours changed: {}", describe_quiet(now));
                     }
-                    let n = &event["data"]["notification"];
-                    if category.as_deref().is_some_and(|c| n["category"] != c) {
-                        return Ok(());
+                    return Ok(());
+                }
+                if event["type"] != "notification.created" {
+                    return Ok(());
+                }
+                let n = &event["data"]["notification"];
+                if category.as_deref().is_some_and(|c| n["category"] != c) {
+                    return Ok(());
+                }
+                if out.json {
+                    out.json(n);
+                } else {
+                    // Quiet as the server marked it, or by the quiet hours in force now
+                    // (a replayed or late notification follows today's settings).
+                    let silent = n["quiet"] == true || quiet.is_quiet_now(n);
+                    let mut shown = n.clone();
+                    shown["quiet"] = json!(silent);
+                    out.line(&human(out, &shown));
+                    if !silent {
+                        out.bell();
                     }
-                    if out.json {
-                        out.json(n);
-                    } else {
-                        out.line(&human(out, n));
-                        if n["quiet"] != true {
-                            out.bell();
-                        }
-                    }
-                    Ok(())
-                })
-                .await
+                }
+                Ok(())
+            };
+            if let Some(since) = &since {
+                watcher.replay(since, &mut handle).await?;
+            }
+            watcher.run(handle).await
         }
         NotificationsCommand::List { unread, category, limit } => {
             check_category(&category)?;
@@ -117,4 +168,36 @@ async fn mark(api: &Api, out: Output, ids: &[String], state: &str) -> anyhow::Re
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(version: i64, enabled: bool) -> Value {
+        json!({
+            "type": "preferences.updated",
+            "version": version,
+            "data": { "userId": "u_1", "quietHours": {
+                "enabled": enabled, "start": "00:00", "end": "23:59", "timezone": "UTC", "allowUrgent": true
+            } }
+        })
+    }
+
+    #[test]
+    fn a_newer_preferences_event_changes_what_is_quiet_and_an_older_one_does_not() {
+        let mut live = LiveQuietHours { quiet: QuietHours::off(), version: 2 };
+        let info = json!({ "severity": "info" });
+        let urgent = json!({ "severity": "urgent" });
+        assert!(!live.is_quiet_now(&info));
+        assert!(live.apply(&event(2, true)).is_none(), "not newer than what is held");
+        assert!(!live.is_quiet_now(&info));
+        assert!(live.apply(&event(3, true)).is_some());
+        // 00:00–23:59 UTC: quiet but for the last minute of the day.
+        let last_minute = chrono::Utc::now().format("%H:%M").to_string() == "23:59";
+        assert_eq!(live.is_quiet_now(&info), !last_minute);
+        assert!(!live.is_quiet_now(&urgent), "urgent passes when allowed");
+        assert!(live.apply(&event(4, false)).is_some());
+        assert!(!live.is_quiet_now(&info));
+    }
 }

@@ -80,17 +80,17 @@ impl Proxy {
     }
 }
 
-struct Env {
-    state: solo_server::state::AppState,
+pub struct Env {
+    pub state: solo_server::state::AppState,
     proxy: Proxy,
     config_home: tempfile::TempDir,
     _data: tempfile::TempDir,
-    pat: String,
-    user_id: String,
+    pub pat: String,
+    pub user_id: String,
 }
 
 impl Env {
-    async fn start() -> Env {
+    pub async fn start() -> Env {
         let data = tempfile::tempdir().expect("data dir");
         // The API rate limit is tested elsewhere; here it would only make bursts flaky.
         let settings = Settings {
@@ -135,11 +135,11 @@ impl Env {
         }
     }
 
-    fn base(&self) -> String {
+    pub fn base(&self) -> String {
         format!("http://{}", self.proxy.addr)
     }
 
-    fn solo(&self, args: &[&str]) -> Command {
+    pub fn solo(&self, args: &[&str]) -> Command {
         let mut command = Command::new(SOLO);
         command
             .args(args)
@@ -150,7 +150,7 @@ impl Env {
         command
     }
 
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
+    pub fn run(&self, args: &[&str]) -> (i32, String, String) {
         let output = self.solo(args).output().expect("run solo");
         (
             output.status.code().unwrap_or(-1),
@@ -159,7 +159,7 @@ impl Env {
         )
     }
 
-    async fn notify(&self, title: &str) {
+    pub async fn notify(&self, title: &str) {
         let response = reqwest::Client::new()
             .post(format!("{}/api/notifications", self.base()))
             .bearer_auth(&self.pat)
@@ -181,7 +181,7 @@ impl Env {
         true
     }
 
-    async fn until(&self, what: &str, check: impl Fn() -> bool) {
+    pub async fn until(&self, what: &str, check: impl Fn() -> bool) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         while !check() {
             assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
@@ -191,10 +191,10 @@ impl Env {
 }
 
 /// Lines a child printed so far, filled by a reader thread.
-type Lines = Arc<Mutex<Vec<String>>>;
+pub type Lines = Arc<Mutex<Vec<String>>>;
 
 /// Collects a child's stdout and stderr lines as they come.
-fn collect(child: &mut Child) -> (Lines, Lines) {
+pub fn collect(child: &mut Child) -> (Lines, Lines) {
     let out: Lines = Arc::default();
     let err: Lines = Arc::default();
     let stdout = child.stdout.take().expect("stdout");

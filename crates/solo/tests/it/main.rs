@@ -2,6 +2,7 @@
 //! answering with the token it printed.
 
 mod cli;
+mod cli_live;
 mod cluster;
 mod drill;
 mod faults;

@@ -1,0 +1,58 @@
+/**
+ * The user's preferences as pushed by `preferences.updated` (on their
+ * notification channel), and what quiet hours mean at a given instant. Pure
+ * functions: the cache glue is in `cache.ts`.
+ */
+import type { EventEnvelope, Preferences, QuietHours } from '../api/types';
+
+/** The preferences a `preferences.updated` event brings, or `held` when the event is not newer. */
+export function applyPreferencesEvent(held: Preferences | undefined, env: EventEnvelope): Preferences | undefined {
+  if (env.type !== 'preferences.updated') return held;
+  if (held && env.version <= held.version) return held;
+  return { quietHours: env.data.quietHours, version: env.version };
+}
+
+/** Of the preferences held and an answer of the API, the newer (an event may have overtaken the answer). */
+export function newerPreferences(held: Preferences | undefined, incoming: Preferences): Preferences {
+  return held && held.version > incoming.version ? held : incoming;
+}
+
+function minutesOf(clock: string): number | null {
+  const match = /^([01]\d|2[0-3]):([0-5]\d)$/.exec(clock);
+  return match ? Number(match[1]) * 60 + Number(match[2]) : null;
+}
+
+/** Minutes since midnight at `at` in `timeZone`, or null when the zone is unknown. */
+export function minuteOfDay(timeZone: string, at: number): number | null {
+  try {
+    const parts = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(at);
+    const hour = Number(parts.find((p) => p.type === 'hour')?.value);
+    const minute = Number(parts.find((p) => p.type === 'minute')?.value);
+    return Number.isFinite(hour) && Number.isFinite(minute) ? (hour % 24) * 60 + minute : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether quiet hours are in force at `at`, by the server's rule: the start
+ * minute is inside the window, the end minute is not, the window may cross
+ * midnight, and invalid settings are never quiet.
+ */
+export function quietAt(quiet: QuietHours, at: number): boolean {
+  if (!quiet.enabled) return false;
+  const start = minutesOf(quiet.start);
+  const end = minutesOf(quiet.end);
+  const now = minuteOfDay(quiet.timezone, at);
+  if (start === null || end === null || now === null || start === end) return false;
+  return start < end ? now >= start && now < end : now >= start || now < end;
+}
+
+/** The browser's IANA time zone (e.g. `Europe/Paris`), or null when it does not say. */
+export function browserTimeZone(): string | null {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || null;
+  } catch {
+    return null;
+  }
+}
