@@ -453,14 +453,22 @@ async fn a_slow_reader_is_closed_3008_while_a_thousand_others_keep_receiving() {
     slow.command("subscribe", json!({ "channel": channel })).await;
     // From here on the slow client reads nothing until the server gives up on it.
 
+    // Each healthy reader reports how far it got, so the publisher can pace
+    // itself to them: a healthy reader must never fall a queue behind, however
+    // slow this machine is, while the slow one never reads at all.
+    let progress: Vec<Arc<std::sync::atomic::AtomicUsize>> =
+        (0..HEALTHY).map(|_| Arc::new(std::sync::atomic::AtomicUsize::new(0))).collect();
     let readers: Vec<_> = healthy
         .into_iter()
-        .map(|mut ws| {
+        .zip(&progress)
+        .map(|(mut ws, progress)| {
+            let progress = Arc::clone(progress);
             tokio::spawn(async move {
                 let mut offsets = Vec::with_capacity(EVENTS);
                 while offsets.len() < EVENTS {
                     let Some(push) = ws.next_publication(Duration::from_secs(60)).await else { break };
                     offsets.push(push["push"]["pub"]["offset"].as_u64().unwrap_or(0));
+                    progress.store(offsets.len(), std::sync::atomic::Ordering::Release);
                 }
                 offsets
             })
@@ -468,20 +476,30 @@ async fn a_slow_reader_is_closed_3008_while_a_thousand_others_keep_receiving() {
         .collect();
     let body = "x".repeat(300);
     let ctx = solo_store::WriteContext::user(UserId::parse(&ada.id).expect("id"), "");
-    for _ in 0..EVENTS {
-        server
-            .store()
-            .create_post(
-                &ctx,
-                solo_store::NewPost {
-                    workspace_id: WorkspaceId::parse(&ada.workspace_id).expect("ws"),
-                    author_id: UserId::parse(&ada.id).expect("id"),
-                    body: body.clone(),
-                    mentions: vec![],
-                },
-            )
-            .await
-            .expect("post");
+    for round in 0..EVENTS / 20 {
+        for _ in 0..20 {
+            server
+                .store()
+                .create_post(
+                    &ctx,
+                    solo_store::NewPost {
+                        workspace_id: WorkspaceId::parse(&ada.workspace_id).expect("ws"),
+                        author_id: UserId::parse(&ada.id).expect("id"),
+                        body: body.clone(),
+                        mentions: vec![],
+                    },
+                )
+                .await
+                .expect("post");
+        }
+        let published = (round + 1) * 20;
+        let caught_up = async {
+            while progress.iter().any(|p| p.load(std::sync::atomic::Ordering::Acquire) < published) {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        // A reader that stopped (closed) never catches up: the assertion below says which.
+        let _ = tokio::time::timeout(Duration::from_secs(60), caught_up).await;
     }
     let expected: Vec<u64> = (1..=EVENTS as u64).collect();
     for reader in readers {

@@ -6,7 +6,7 @@ use solo_domain::time::now_ms;
 use solo_domain::{EventPayload, PostId, UserId, WorkspaceId};
 use sqlx::Row;
 
-use super::{append_event, SqlStore};
+use super::{append_event, query, Exec, SqlStore};
 use crate::{CommunityStore, NewPost, Post, StoreError, StoreResult, WriteContext};
 
 #[async_trait]
@@ -23,7 +23,7 @@ impl CommunityStore for SqlStore {
         };
         let mentions = serde_json::to_string(&post.mentions).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut tx = self.begin().await?;
-        sqlx::query(
+        tx.execute(query(
             "INSERT INTO community_posts (id, workspace_id, author_id, body, mentions, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(post.id.as_str())
@@ -32,8 +32,7 @@ impl CommunityStore for SqlStore {
         .bind(&post.body)
         .bind(mentions)
         .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        ).await?;
         append_event(
             &mut tx,
             ctx,

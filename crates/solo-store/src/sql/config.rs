@@ -6,7 +6,7 @@ use solo_domain::notification::PreferencesChanged;
 use solo_domain::time::now_ms;
 use solo_domain::{EventPayload, QuietHours, UserId};
 
-use super::{append_event_only, SqlStore};
+use super::{append_event_only, query, Exec, SqlStore};
 use crate::{ConfigStore, StoreError, StoreResult, WriteContext};
 
 /// The key of a user's quiet hours in their scope (read by the inbox, `notifications.rs`).
@@ -88,28 +88,26 @@ impl ConfigStore for SqlStore {
         let scope = user_scope(user);
         let value = serde_json::to_string(quiet).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut tx = self.begin().await?;
-        sqlx::query(
+        let set = query(
             "INSERT INTO config (scope, key, value, updated_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (scope, key) DO UPDATE SET value = $3, updated_at = $4",
         )
         .bind(scope.as_str())
         .bind(QUIET_KEY)
         .bind(value)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        .bind(now);
+        tx.execute(set).await?;
         // One statement takes the next version, so two concurrent changes
         // (PostgreSQL) never get the same one.
-        let raw: String = sqlx::query_scalar(
+        let bump = query(
             "INSERT INTO config (scope, key, value, updated_at) VALUES ($1, $2, '1', $3) \
              ON CONFLICT (scope, key) DO UPDATE SET value = CAST(CAST(config.value AS BIGINT) + 1 AS TEXT), \
              updated_at = $3 RETURNING value",
         )
         .bind(scope.as_str())
         .bind(VERSION_KEY)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
+        .bind(now);
+        let raw: String = tx.fetch_one(bump).await?.try_get("value")?;
         let version = parse_version(&raw)?;
         append_event_only(
             &mut tx,

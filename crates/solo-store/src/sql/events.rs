@@ -8,7 +8,7 @@ use solo_domain::{Channel, EventEnvelope};
 use sqlx::Row;
 use tokio::sync::Notify;
 
-use super::{new_epoch, placeholders, SqlStore};
+use super::{new_epoch, placeholders, query, Exec, SqlStore};
 use crate::{
     CommittedEvents, EventStore, HistoryItem, OutboxEvent, RetentionPolicy, StoreError, StoreResult, StreamPosition,
 };
@@ -62,11 +62,12 @@ impl EventStore for SqlStore {
         // A member of the write group like any request (on SQLite): no commit
         // of its own, and no waiting for a gap between groups under load.
         let mut tx = self.begin().await?;
-        sqlx::query("UPDATE events SET published_at = $1 WHERE published_at IS NULL AND seq <= $2")
-            .bind(now_ms)
-            .bind(seq)
-            .execute(&mut *tx)
-            .await?;
+        tx.execute(
+            query("UPDATE events SET published_at = $1 WHERE published_at IS NULL AND seq <= $2")
+                .bind(now_ms)
+                .bind(seq),
+        )
+        .await?;
         self.commit_with_events(tx).await
     }
 

@@ -26,15 +26,19 @@
 //! A group is as large as the queue that formed while the previous one
 //! committed: one request at rest, dozens under load, with no timer.
 //!
-//! A request whose caller goes away in the middle of a step that changes the
-//! transaction's state (`BEGIN`, `SAVEPOINT`, `RELEASE`) leaves the writer to a
-//! guard whose drop finishes the step on a task of its own and makes sure the
-//! open transaction is committed, so the single write connection is never left
-//! holding a transaction nobody will end. When a rollback to a request's savepoint fails (SQLite rolled the whole
-//! transaction back by itself), the group is abandoned: its waiting members get
-//! an error, the connection is closed (which rolls back whatever it held) and
-//! the next request opens a fresh one. The same reasoning as
-//! [`super::WriteTx`]: never guess the state of a transaction.
+//! The statements run on SQLite's own connection ([`SqliteWriter`]), driven by
+//! the request holding the writer: `SAVEPOINT`, `RELEASE` and `COMMIT` are
+//! function calls that cannot be interrupted half-way. A request can still go
+//! away at its own awaits (between its statements, or while `BEGIN` waits for
+//! another process's lock); the writer then goes to a guard whose drop rolls
+//! that request back to its savepoint and makes sure the open transaction is
+//! committed, so the single write connection is never left holding a
+//! transaction nobody will end. When a rollback to a request's savepoint fails
+//! (SQLite rolled the whole transaction back by itself), the group is
+//! abandoned: its waiting members get an error, the connection is closed
+//! (which rolls back whatever it held) and the next request opens a fresh one.
+//! The same reasoning as [`super::WriteTx`]: never guess the state of a
+//! transaction.
 //!
 //! A request that returns data its transaction read without writing (an
 //! idempotent replay, say) still commits, so that it never answers with
@@ -48,14 +52,14 @@
 //! (Past 500 lines only with its unit tests, which drive the private state
 //! machine; the code itself is under 400.)
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool, Executor};
 use tokio::sync::{oneshot, Mutex, OwnedMutexGuard};
 
+use super::writer::SqliteWriter;
 use crate::{CommittedEvents, OutboxEvent, StoreError, StoreResult};
 
 /// Why a group's members were not committed, shared by all of them.
@@ -63,12 +67,19 @@ type GroupOutcome = Result<(), Arc<sqlx::Error>>;
 
 /// The writer lock and the group being built under it.
 pub(crate) struct GroupCommit {
-    pool: AnyPool,
+    /// The database file the writer opens (again, after a group was given up).
+    path: PathBuf,
     /// How long a request waits for the writer before it is told "busy".
     acquire_timeout: Duration,
     group: Arc<Mutex<Group>>,
     /// Whether a finisher is queued on the lock and has not run yet.
     finisher_queued: AtomicBool,
+    /// Requests waiting for the writer: the finisher lets them join the open
+    /// group before it commits (see [`GroupCommit::group_is_full`]).
+    waiting: AtomicUsize,
+    /// Transactions committed since start (groups, and writes of one request
+    /// that nobody waited for); the checkpointer watches it.
+    commits: AtomicU64,
     /// Where a committed group's events go (and the dispatcher's wake-up).
     committed: Arc<CommittedEvents>,
     /// Groups committed, and the requests in them (requests / groups = mean group size).
@@ -76,10 +87,10 @@ pub(crate) struct GroupCommit {
     members: AtomicU64,
 }
 
-#[derive(Default)]
 pub(crate) struct Group {
-    /// The write connection, held while a transaction is open.
-    conn: Option<PoolConnection<Any>>,
+    /// The write connection; closed (and opened again by the next request)
+    /// when a group is given up.
+    writer: Option<SqliteWriter>,
     state: TxState,
     /// Requests whose savepoint was released, waiting for the commit.
     members: Vec<oneshot::Sender<GroupOutcome>>,
@@ -87,11 +98,33 @@ pub(crate) struct Group {
     events: Vec<OutboxEvent>,
     /// Where the events of the request inside its savepoint start in `events`.
     request_events_from: usize,
+    /// When the group's transaction began.
+    opened_at: Instant,
 }
+
+impl Default for Group {
+    fn default() -> Self {
+        Self {
+            writer: None,
+            state: TxState::Idle,
+            members: Vec::new(),
+            events: Vec::new(),
+            request_events_from: 0,
+            opened_at: Instant::now(),
+        }
+    }
+}
+
+/// The most requests one commit answers: past it, the group commits even
+/// with requests waiting, so no reply waits for an unbounded queue.
+const MAX_GROUP_MEMBERS: usize = 128;
+
+/// The longest a group stays open while requests keep joining it.
+const MAX_GROUP_AGE: Duration = Duration::from_millis(10);
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 enum TxState {
-    /// No transaction is open; the connection is back in the pool.
+    /// No transaction is open.
     #[default]
     Idle,
     /// `BEGIN` was sent and not confirmed. No member can be waiting yet.
@@ -105,12 +138,14 @@ enum TxState {
 }
 
 impl GroupCommit {
-    pub(crate) fn new(pool: AnyPool, acquire_timeout: Duration, committed: Arc<CommittedEvents>) -> Arc<Self> {
+    pub(crate) fn new(path: PathBuf, acquire_timeout: Duration, committed: Arc<CommittedEvents>) -> Arc<Self> {
         Arc::new(Self {
-            pool,
+            path,
             acquire_timeout,
             group: Arc::new(Mutex::new(Group::default())),
             finisher_queued: AtomicBool::new(false),
+            waiting: AtomicUsize::new(0),
+            commits: AtomicU64::new(0),
             committed,
             groups: AtomicU64::new(0),
             members: AtomicU64::new(0),
@@ -122,49 +157,46 @@ impl GroupCommit {
     pub(crate) async fn begin(self: &Arc<Self>) -> StoreResult<Member> {
         // Bounded like waiting for a pooled connection was: a writer stuck
         // (another process holding the file's lock) answers "busy", not never.
-        let group = tokio::time::timeout(self.acquire_timeout, self.group.clone().lock_owned())
-            .await
-            .map_err(|_| StoreError::Database(sqlx::Error::PoolTimedOut))?;
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        let waited = tokio::time::timeout(self.acquire_timeout, self.group.clone().lock_owned()).await;
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        let group = waited.map_err(|_| StoreError::Database(sqlx::Error::PoolTimedOut))?;
         // From here, a caller that goes away leaves the rest to the member's drop.
         let mut member = Member { group: Some(group), gate: Arc::clone(self) };
         let group = member.group();
-        settle(group).await;
+        settle(group);
         if group.state == TxState::Idle {
-            group.conn = Some(self.pool.acquire().await?);
+            if group.writer.is_none() {
+                group.writer = Some(SqliteWriter::open(&self.path)?);
+            }
             group.state = TxState::Beginning;
-            if let Err(e) = group.conn_mut().execute("BEGIN IMMEDIATE").await {
+            if let Err(e) = group.conn_mut().begin_immediate(self.acquire_timeout).await {
                 abandon(group, None);
                 return Err(e.into());
             }
             group.state = TxState::Open;
+            group.opened_at = Instant::now();
         }
         group.state = TxState::InRequest;
         group.request_events_from = group.events.len();
-        if let Err(e) = group.conn_mut().execute("SAVEPOINT request").await {
+        if let Err(e) = group.conn_mut().batch("SAVEPOINT request") {
             // No savepoint to roll back to: the rollback fails and the group is
             // given up, rather than guess what the transaction still holds.
-            recover(group).await;
+            recover(group);
             return Err(e.into());
         }
         Ok(member)
     }
 
-    /// Finishes, on a task of its own, what a step left when its caller went
-    /// away, then makes sure the open transaction gets committed.
-    fn settle_later(self: &Arc<Self>, mut group: OwnedMutexGuard<Group>) {
-        let gate = Arc::clone(self);
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            // No runtime: the state stays as it is, for the next holder to settle.
-            return;
-        };
-        runtime.spawn(async move {
-            settle(&mut group).await;
-            let open = group.state == TxState::Open;
-            drop(group);
-            if open {
-                gate.queue_finisher();
-            }
-        });
+    /// Finishes what a step left when its caller went away (rolls the request
+    /// back to its savepoint), then makes sure the open transaction gets committed.
+    fn settle_after_cancel(self: &Arc<Self>, mut group: OwnedMutexGuard<Group>) {
+        settle(&mut group);
+        let open = group.state == TxState::Open;
+        drop(group);
+        if open {
+            self.queue_finisher();
+        }
     }
 
     /// How many groups committed, and how many requests they held, since start.
@@ -178,28 +210,71 @@ impl GroupCommit {
         if self.finisher_queued.swap(true, Ordering::AcqRel) {
             return;
         }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // No runtime (the store outlived it): the next request commits instead.
+            self.finisher_queued.store(false, Ordering::Release);
+            return;
+        };
         let gate = Arc::clone(self);
-        tokio::spawn(async move {
-            let mut group = gate.group.clone().lock_owned().await;
-            gate.finisher_queued.store(false, Ordering::Release);
-            gate.finish(&mut group).await;
+        runtime.spawn(async move {
+            let mut yielded = false;
+            loop {
+                let mut group = gate.group.clone().lock_owned().await;
+                if !gate.group_is_full(&group) {
+                    if gate.waiting.load(Ordering::Acquire) > 0 {
+                        // Back in the (first come, first served) queue, behind them.
+                        drop(group);
+                        continue;
+                    }
+                    if !yielded {
+                        // Once, let every task that is ready to run have its
+                        // turn: requests on their way to the writer join
+                        // this group. With nothing else to run, this returns
+                        // at once.
+                        yielded = true;
+                        drop(group);
+                        tokio::task::yield_now().await;
+                        continue;
+                    }
+                }
+                gate.finisher_queued.store(false, Ordering::Release);
+                gate.finish(&mut group);
+                return;
+            }
         });
+    }
+
+    /// Whether the open group commits now rather than let more requests join.
+    /// Each commit writes every page its transaction touched, and requests
+    /// share their hot pages (the channel's and the outbox's last ones, the
+    /// indexes' right edges): a group of dozens writes a few times the pages of
+    /// one request, not dozens of times. So the finisher lets the requests that
+    /// wait for the writer, or are about to, join first, up to
+    /// [`MAX_GROUP_MEMBERS`] or [`MAX_GROUP_AGE`].
+    fn group_is_full(&self, group: &Group) -> bool {
+        group.state != TxState::Open
+            || group.members.len() >= MAX_GROUP_MEMBERS
+            || group.opened_at.elapsed() >= MAX_GROUP_AGE
+    }
+
+    /// Transactions committed since start.
+    pub(crate) fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
     }
 
     /// Commits the open group. The lock is held, so no request is inside a
     /// savepoint, except one that was cancelled there.
-    async fn finish(&self, group: &mut Group) {
-        settle(group).await;
+    fn finish(&self, group: &mut Group) {
+        settle(group);
         if group.state != TxState::Open {
             return;
         }
         // A cancelled COMMIT (only when the runtime stops) leaves this state behind.
         group.state = TxState::Beginning;
-        match group.conn_mut().execute("COMMIT").await {
-            Ok(_) => {
+        match group.conn_mut().batch("COMMIT") {
+            Ok(()) => {
                 group.state = TxState::Idle;
-                // Back to the pool, so writes outside a transaction get their turn.
-                group.conn = None;
+                self.commits.fetch_add(1, Ordering::Relaxed);
                 if !group.members.is_empty() {
                     self.groups.fetch_add(1, Ordering::Relaxed);
                     self.members.fetch_add(group.members.len() as u64, Ordering::Relaxed);
@@ -221,19 +296,19 @@ impl Group {
         self.events.truncate(from);
     }
 
-    fn conn_mut(&mut self) -> &mut AnyConnection {
+    fn conn_mut(&mut self) -> &mut SqliteWriter {
         // Only called in states where a transaction holds the connection.
-        self.conn.as_deref_mut().expect("an open write transaction holds its connection")
+        self.writer.as_mut().expect("an open write transaction holds its connection")
     }
 }
 
 /// Brings a transaction left in the middle of a step back to a known state.
-async fn settle(group: &mut Group) {
+fn settle(group: &mut Group) {
     match group.state {
         TxState::Idle | TxState::Open => {}
         // `BEGIN` sent, answer unknown: no member can be waiting yet.
         TxState::Beginning => abandon(group, None),
-        TxState::InRequest | TxState::Releasing => recover(group).await,
+        TxState::InRequest | TxState::Releasing => recover(group),
     }
 }
 
@@ -246,13 +321,13 @@ async fn settle(group: &mut Group) {
 /// answer was not seen, a savepoint that is gone means the release went
 /// through, and the request's writes stay in the group, as any write whose
 /// caller left after asking to commit.
-async fn recover(group: &mut Group) {
+fn recover(group: &mut Group) {
     let released = group.state == TxState::Releasing;
-    match group.conn_mut().execute("ROLLBACK TO SAVEPOINT request").await {
-        Ok(_) => {
+    match group.conn_mut().batch("ROLLBACK TO SAVEPOINT request") {
+        Ok(()) => {
             group.drop_request_events();
-            match group.conn_mut().execute("RELEASE SAVEPOINT request").await {
-                Ok(_) => group.state = TxState::Open,
+            match group.conn_mut().batch("RELEASE SAVEPOINT request") {
+                Ok(()) => group.state = TxState::Open,
                 Err(e) => abandon(group, Some(Arc::new(e))),
             }
         }
@@ -272,9 +347,8 @@ fn abandon(group: &mut Group, cause: Option<Arc<sqlx::Error>>) {
     }
     // Rolled back with the connection: nothing of it is handed over.
     group.events.clear();
-    if let Some(mut conn) = group.conn.take() {
-        conn.close_on_drop();
-    }
+    // Closing the connection rolls back whatever it held.
+    group.writer = None;
     group.state = TxState::Idle;
 }
 
@@ -293,13 +367,8 @@ impl Member {
         self.group.as_mut().expect("a member holds the writer until it commits")
     }
 
-    pub(crate) fn conn(&mut self) -> &mut AnyConnection {
+    pub(crate) fn conn(&mut self) -> &mut SqliteWriter {
         self.group().conn_mut()
-    }
-
-    pub(crate) fn conn_ref(&self) -> &AnyConnection {
-        let group = self.group.as_ref().expect("a member holds the writer until it commits");
-        group.conn.as_deref().expect("an open write transaction holds its connection")
     }
 
     /// Releases the savepoint, then waits for the group to commit. `events`
@@ -310,10 +379,10 @@ impl Member {
         // caller went away) keeps them exactly when it keeps the writes.
         group.events.extend(events);
         group.state = TxState::Releasing;
-        if let Err(e) = group.conn_mut().execute("RELEASE SAVEPOINT request").await {
+        if let Err(e) = group.conn_mut().batch("RELEASE SAVEPOINT request") {
             // The release was answered: the savepoint is as it was before it.
             group.state = TxState::InRequest;
-            recover(group).await;
+            recover(group);
             return Err(e.into());
         }
         group.state = TxState::Open;
@@ -339,18 +408,18 @@ impl Drop for Member {
                 drop(group);
                 self.gate.queue_finisher();
             }
-            _ => self.gate.settle_later(group),
+            _ => self.gate.settle_after_cancel(group),
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     use sqlx::Row;
 
-    use crate::sql::{SqlOptions, SqlStore};
+    use crate::sql::{query, Exec, SqlOptions, SqlStore};
     use crate::{ConfigStore, Store, StoreResult};
 
     async fn sqlite() -> (SqlStore, tempfile::TempDir) {
@@ -364,9 +433,9 @@ mod tests {
     async fn request(store: SqlStore, n: usize, fail: bool) -> StoreResult<()> {
         let mut tx = store.begin().await?;
         let insert = "INSERT INTO config (scope, key, value, updated_at) VALUES ('test', $1, '1', 0)";
-        sqlx::query(insert).bind(format!("k{n}")).execute(&mut *tx).await?;
+        tx.execute(query(insert).bind(format!("k{n}"))).await?;
         if fail {
-            sqlx::query(insert).bind(format!("k{n}")).execute(&mut *tx).await?;
+            tx.execute(query(insert).bind(format!("k{n}"))).await?;
         }
         store.commit_with_events(tx).await
     }
@@ -419,8 +488,8 @@ mod tests {
         crate::sql::append_events(&mut tx, &crate::WriteContext::system(""), vec![event], 1).await?;
         if fail {
             let insert = "INSERT INTO config (scope, key, value, updated_at) VALUES ('test', 'dup', '1', 0)";
-            sqlx::query(insert).execute(&mut *tx).await?;
-            sqlx::query(insert).execute(&mut *tx).await?;
+            tx.execute(query(insert)).await?;
+            tx.execute(query(insert)).await?;
         }
         store.commit_with_events(tx).await
     }
@@ -459,10 +528,11 @@ mod tests {
         let (inside_tx, inside) = tokio::sync::oneshot::channel();
         let cancelled = tokio::spawn(async move {
             let mut tx = held.begin().await.expect("begin");
-            sqlx::query("INSERT INTO config (scope, key, value, updated_at) VALUES ('test', 'cancelled', '1', 0)")
-                .execute(&mut *tx)
-                .await
-                .expect("insert");
+            tx.execute(query(
+                "INSERT INTO config (scope, key, value, updated_at) VALUES ('test', 'cancelled', '1', 0)",
+            ))
+            .await
+            .expect("insert");
             let _ = inside_tx.send(());
             std::future::pending::<()>().await;
             drop(tx);

@@ -5,15 +5,14 @@ use async_trait::async_trait;
 use solo_domain::event::{Subject, SubjectKind};
 use solo_domain::time::now_ms;
 use solo_domain::{EventPayload, FallbackId, MissionId, ReviewDecision, ReviewId, Stage, UserId, WorkspaceId};
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::Row as _;
 
-use super::{append_event, decode, placeholders, Dialect, SqlStore};
+use super::{append_event, decode, placeholders, query, Dialect, Exec, Row, SqlStore};
 use crate::{Fallback, Mission, MissionStore, NewMission, Review, StoreError, StoreResult, WriteContext};
 
 const MISSION_COLUMNS: &str = "id, workspace_id, title, owner_id, stage, version, created_at, updated_at";
 
-fn mission_from(row: &AnyRow) -> StoreResult<Mission> {
+fn mission_from(row: &Row) -> StoreResult<Mission> {
     let stage: String = row.try_get("stage")?;
     Ok(Mission {
         id: MissionId::from_trusted(row.try_get("id")?),
@@ -34,26 +33,23 @@ fn mission_subject(id: &MissionId) -> Subject {
 /// Reads a mission inside a write transaction, locking its row on PostgreSQL so
 /// concurrent changes to one mission queue up instead of racing (SQLite's single
 /// writer already serializes them).
-async fn lock_mission(conn: &mut AnyConnection, dialect: Dialect, id: &MissionId) -> StoreResult<Mission> {
+async fn lock_mission(conn: &mut dyn Exec, dialect: Dialect, id: &MissionId) -> StoreResult<Mission> {
     let lock = if dialect == Dialect::Postgres { " FOR UPDATE" } else { "" };
     let sql = format!("SELECT {MISSION_COLUMNS} FROM missions WHERE id = $1{lock}");
-    let row = sqlx::query(&sql).bind(id.as_str()).fetch_optional(&mut *conn).await?;
+    let row = conn.fetch_optional(query(sql).bind(id.as_str())).await?;
     row.as_ref().map(mission_from).transpose()?.ok_or(StoreError::NotFound)
 }
 
 /// Moves a locked mission to `stage` (possibly its current one) and bumps its
 /// version; returns the mission as it now is.
-async fn bump_mission(conn: &mut AnyConnection, mission: Mission, stage: Stage, now_ms: i64) -> StoreResult<Mission> {
-    let done = sqlx::query(
-        "UPDATE missions SET stage = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND version = $4",
-    )
-    .bind(stage.as_str())
-    .bind(now_ms)
-    .bind(mission.id.as_str())
-    .bind(mission.version)
-    .execute(&mut *conn)
-    .await?;
-    if done.rows_affected() != 1 {
+async fn bump_mission(conn: &mut dyn Exec, mission: Mission, stage: Stage, now_ms: i64) -> StoreResult<Mission> {
+    let bump =
+        query("UPDATE missions SET stage = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND version = $4")
+            .bind(stage.as_str())
+            .bind(now_ms)
+            .bind(mission.id.as_str())
+            .bind(mission.version);
+    if conn.execute(bump).await? != 1 {
         return Err(StoreError::Corrupt(format!("mission {} changed while locked", mission.id)));
     }
     Ok(Mission { stage, version: mission.version + 1, updated_at: now_ms, ..mission })
@@ -74,29 +70,31 @@ impl MissionStore for SqlStore {
             updated_at: now,
         };
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO missions (id, workspace_id, title, owner_id, stage, version, created_at, updated_at) \
+        tx.execute(
+            query(
+                "INSERT INTO missions (id, workspace_id, title, owner_id, stage, version, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+            )
+            .bind(mission.id.as_str())
+            .bind(mission.workspace_id.as_str())
+            .bind(&mission.title)
+            .bind(mission.owner_id.as_str())
+            .bind(mission.stage.as_str())
+            .bind(mission.version)
+            .bind(now),
         )
-        .bind(mission.id.as_str())
-        .bind(mission.workspace_id.as_str())
-        .bind(&mission.title)
-        .bind(mission.owner_id.as_str())
-        .bind(mission.stage.as_str())
-        .bind(mission.version)
-        .bind(now)
-        .execute(&mut *tx)
         .await?;
         let mut watchers = new.watchers;
         watchers.push(mission.owner_id.clone());
         watchers.sort();
         watchers.dedup();
         for watcher in &watchers {
-            sqlx::query("INSERT INTO mission_watchers (mission_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(mission.id.as_str())
-                .bind(watcher.as_str())
-                .execute(&mut *tx)
-                .await?;
+            tx.execute(
+                query("INSERT INTO mission_watchers (mission_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                    .bind(mission.id.as_str())
+                    .bind(watcher.as_str()),
+            )
+            .await?;
         }
         append_event(
             &mut tx,
@@ -119,7 +117,7 @@ impl MissionStore for SqlStore {
     async fn mission(&self, id: &MissionId) -> StoreResult<Option<Mission>> {
         let sql = format!("SELECT {MISSION_COLUMNS} FROM missions WHERE id = $1");
         let row = sqlx::query(&sql).bind(id.as_str()).fetch_optional(&self.read).await?;
-        row.as_ref().map(mission_from).transpose()
+        row.map(Row::Any).as_ref().map(mission_from).transpose()
     }
 
     async fn missions_in(&self, workspaces: &[WorkspaceId], stage: Option<Stage>) -> StoreResult<Vec<Mission>> {
@@ -142,7 +140,7 @@ impl MissionStore for SqlStore {
             query = query.bind(stage.as_str());
         }
         let rows = query.fetch_all(&self.read).await?;
-        rows.iter().map(mission_from).collect()
+        rows.into_iter().map(|row| mission_from(&Row::Any(row))).collect()
     }
 
     async fn change_stage(
@@ -202,17 +200,16 @@ impl MissionStore for SqlStore {
             comment: comment.clone(),
             created_at: now,
         };
-        sqlx::query(
+        tx.execute(query(
                 "INSERT INTO reviews (id, mission_id, reviewer_id, decision, comment, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(review.id.as_str())
             .bind(id.as_str())
             .bind(reviewer.as_str())
             .bind(decision.as_str())
-            .bind(&review.comment)
+            .bind(review.comment.as_deref())
             .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            ).await?;
         append_event(
             &mut tx,
             ctx,
@@ -253,7 +250,7 @@ impl MissionStore for SqlStore {
             created_by: created_by.clone(),
             created_at: now,
         };
-        sqlx::query(
+        tx.execute(query(
                 "INSERT INTO fallbacks (id, mission_id, reason, summary, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(fallback.id.as_str())
@@ -262,8 +259,7 @@ impl MissionStore for SqlStore {
             .bind(&fallback.summary)
             .bind(created_by.as_str())
             .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            ).await?;
         append_event(
             &mut tx,
             ctx,

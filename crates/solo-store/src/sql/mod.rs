@@ -20,10 +20,12 @@ mod accounts;
 mod community;
 mod config;
 mod events;
+mod exec;
 mod group_commit;
 mod missions;
 mod notifications;
 mod workstations;
+mod writer;
 
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
@@ -35,9 +37,10 @@ use solo_domain::event::{new_trace_id, Subject};
 use solo_domain::{EventEnvelope, EventPayload};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool, Executor, Row};
+use sqlx::{Any, AnyConnection, AnyPool, Executor};
 use tokio::sync::Notify;
 
+pub(crate) use self::exec::{query, Exec, Query, Row};
 use self::group_commit::{GroupCommit, Member};
 use crate::{CommittedEvents, OutboxEvent, Route, Store, StoreError, StoreResult, WriteContext};
 
@@ -107,13 +110,22 @@ impl SqlStore {
                         .acquire_timeout(options.acquire_timeout)
                         .after_connect(|conn, _meta| Box::pin(async move { prepare_sqlite(conn).await }))
                 };
+                let file = sqlx::sqlite::SqliteConnectOptions::from_str(url)?.get_filename().to_path_buf();
                 let write = pool(1).connect_with(connect_options.clone()).await?;
                 let read = pool(options.max_connections.max(1)).connect_with(connect_options).await?;
                 let outbox_signal = Arc::new(Notify::new());
                 let committed = Arc::new(CommittedEvents::new(Arc::clone(&outbox_signal)));
-                let group_commit =
-                    Some(GroupCommit::new(write.clone(), options.acquire_timeout, Arc::clone(&committed)));
-                Self { read, write, dialect, outbox_signal, group_commit, committed: Some(committed) }
+                let group_commit = GroupCommit::new(file.clone(), options.acquire_timeout, Arc::clone(&committed));
+                let alive = Arc::downgrade(&group_commit);
+                writer::spawn_checkpointer(file, move || alive.upgrade().map(|g| g.commits()));
+                Self {
+                    read,
+                    write,
+                    dialect,
+                    outbox_signal,
+                    group_commit: Some(group_commit),
+                    committed: Some(committed),
+                }
             }
             Dialect::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -159,7 +171,7 @@ impl SqlStore {
         }
         // Closed unless committed, whatever happens from here on (see `WriteTx`).
         let mut tx = OwnTx { conn: self.write.acquire().await?, committed: false };
-        tx.conn.execute("BEGIN").await?;
+        Executor::execute(&mut *tx.conn, "BEGIN").await?;
         Ok(WriteTx { conn: TxConn::Own(tx), events: Vec::new() })
     }
 
@@ -171,7 +183,7 @@ impl SqlStore {
             TxConn::Grouped(member) => member.commit(tx.events).await,
             // PostgreSQL's dispatcher reads them from the outbox (none were collected).
             TxConn::Own(mut tx) => {
-                tx.conn.execute("COMMIT").await?;
+                Executor::execute(&mut *tx.conn, "COMMIT").await?;
                 tx.committed = true;
                 self.outbox_signal.notify_one();
                 Ok(())
@@ -236,22 +248,19 @@ impl Drop for OwnTx {
     }
 }
 
-impl std::ops::Deref for WriteTx {
-    type Target = AnyConnection;
-
-    fn deref(&self) -> &AnyConnection {
-        match &self.conn {
-            TxConn::Grouped(member) => member.conn_ref(),
-            TxConn::Own(tx) => &tx.conn,
+#[async_trait]
+impl Exec for WriteTx {
+    async fn fetch_all(&mut self, query: Query<'_>) -> StoreResult<Vec<Row>> {
+        match &mut self.conn {
+            TxConn::Grouped(member) => member.conn().fetch_all(query).await,
+            TxConn::Own(tx) => Exec::fetch_all(&mut *tx.conn, query).await,
         }
     }
-}
 
-impl std::ops::DerefMut for WriteTx {
-    fn deref_mut(&mut self) -> &mut AnyConnection {
+    async fn execute(&mut self, query: Query<'_>) -> StoreResult<u64> {
         match &mut self.conn {
-            TxConn::Grouped(member) => member.conn(),
-            TxConn::Own(tx) => &mut tx.conn,
+            TxConn::Grouped(member) => member.conn().execute(query).await,
+            TxConn::Own(tx) => Exec::execute(&mut *tx.conn, query).await,
         }
     }
 }
@@ -263,11 +272,15 @@ impl std::ops::DerefMut for WriteTx {
 /// savepoint, whose undo copy of every page it touches (the statement journal)
 /// would otherwise be written to a temporary file, a `pwrite` per page.
 async fn prepare_sqlite(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
-    conn.execute("PRAGMA journal_mode = WAL").await?;
-    conn.execute("PRAGMA synchronous = NORMAL").await?;
-    conn.execute("PRAGMA temp_store = MEMORY").await?;
-    conn.execute("PRAGMA foreign_keys = ON").await?;
-    conn.execute("PRAGMA busy_timeout = 5000").await?;
+    for pragma in [
+        "PRAGMA journal_mode = WAL",
+        "PRAGMA synchronous = NORMAL",
+        "PRAGMA temp_store = MEMORY",
+        "PRAGMA foreign_keys = ON",
+        "PRAGMA busy_timeout = 5000",
+    ] {
+        Executor::execute(&mut *conn, pragma).await?;
+    }
     Ok(())
 }
 
@@ -364,12 +377,12 @@ pub(crate) async fn append_events(
              updated_at = excluded.updated_at RETURNING name, top_offset, epoch",
             value_rows(chunk.len(), 4, "")
         );
-        let mut query = sqlx::query(&sql);
+        let mut statement = query(sql);
         for (name, count) in chunk {
-            query = query.bind(*name).bind(new_epoch()).bind(*count).bind(now_ms);
+            statement = statement.bind(*name).bind(new_epoch()).bind(*count).bind(now_ms);
         }
         let taken: HashMap<&str, i64> = chunk.iter().copied().collect();
-        for row in query.fetch_all(&mut **tx).await? {
+        for row in tx.fetch_all(statement).await? {
             let name: String = row.try_get("name")?;
             let top: i64 = row.try_get("top_offset")?;
             let count = taken.get(name.as_str()).copied().unwrap_or(1);
@@ -401,21 +414,21 @@ pub(crate) async fn append_events(
              VALUES {} RETURNING id, seq",
             value_rows(chunk.len(), 9, "")
         );
-        let mut query = sqlx::query(&sql);
+        let mut statement = query(sql);
         for (envelope, envelope_json, routes) in chunk {
             let routes_json = serde_json::to_string(routes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            query = query
+            statement = statement
                 .bind(envelope.id.to_string())
                 .bind(envelope.payload.type_name())
                 .bind(subject_kind_name(&envelope.subject))
-                .bind(envelope.subject.id.clone())
+                .bind(envelope.subject.id.as_str())
                 .bind(envelope.version)
                 .bind(now_ms)
-                .bind(envelope.trace_id.clone())
+                .bind(envelope.trace_id.as_str())
                 .bind(envelope_json.as_str())
                 .bind(routes_json);
         }
-        for row in query.fetch_all(&mut **tx).await? {
+        for row in tx.fetch_all(statement).await? {
             seqs.insert(row.try_get("id")?, row.try_get("seq")?);
         }
     }
@@ -446,11 +459,11 @@ pub(crate) async fn append_events(
             "INSERT INTO publications (channel, stream_offset, event_seq, ts) VALUES {}",
             value_rows(chunk.len(), 4, "")
         );
-        let mut query = sqlx::query(&sql);
+        let mut statement = query(sql);
         for (route, seq) in chunk {
-            query = query.bind(route.channel.as_str()).bind(route.offset as i64).bind(*seq).bind(now_ms);
+            statement = statement.bind(route.channel.as_str()).bind(route.offset as i64).bind(*seq).bind(now_ms);
         }
-        query.execute(&mut **tx).await?;
+        tx.execute(statement).await?;
     }
     tx.events.extend(outbox);
     Ok(envelopes)

@@ -7,19 +7,17 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::{
+    append_event_only, append_events, decode, placeholders, query, rows_per_statement, value_rows, Exec, NewEvent, Row,
+    SqlStore, WriteTx,
+};
+use crate::{NewNotification, NotificationFilter, NotificationStore, StoreError, StoreResult, WriteContext};
 use async_trait::async_trait;
 use solo_domain::event::{EventEnvelope, Subject, SubjectKind};
 use solo_domain::notification::{InboxReadAll, NotificationChanged, NotificationView, UnreadCounts};
 use solo_domain::rules::{notifications_for, NotificationDraft, RuleContext};
 use solo_domain::time::now_ms;
 use solo_domain::{Category, EventPayload, MissionId, NotificationId, QuietHours, Severity, UserId, WorkstationId};
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
-
-use super::{
-    append_event_only, append_events, decode, placeholders, rows_per_statement, value_rows, NewEvent, SqlStore, WriteTx,
-};
-use crate::{NewNotification, NotificationFilter, NotificationStore, StoreError, StoreResult, WriteContext};
 
 const COLUMNS: &str =
     "id, user_id, category, type, title, body, link, severity, quiet, version, source_event_id, created_at, read_at";
@@ -27,7 +25,7 @@ const COLUMNS: &str =
 const QUIET_KEY: &str = "quietHours";
 const DEFAULT_QUIET_KEY: &str = "quietHoursDefault";
 
-fn notification_from(row: &AnyRow) -> StoreResult<NotificationView> {
+fn notification_from(row: &Row) -> StoreResult<NotificationView> {
     let category: String = row.try_get("category")?;
     let severity: String = row.try_get("severity")?;
     let quiet: i64 = row.try_get("quiet")?;
@@ -54,14 +52,14 @@ fn user_scope(user: &UserId) -> String {
 }
 
 /// The user's quiet hours, or the server default, in one statement.
-async fn quiet_hours_in(conn: &mut AnyConnection, user: &UserId) -> StoreResult<QuietHours> {
+async fn quiet_hours_in(conn: &mut dyn Exec, user: &UserId) -> StoreResult<QuietHours> {
     let mut of = quiet_hours_of(conn, &[user]).await?;
     Ok(of.remove(user.as_str()).unwrap_or_else(QuietHours::off))
 }
 
 /// Each user's quiet hours (their own, else the server default, else off), a
 /// chunk of users per statement.
-async fn quiet_hours_of(conn: &mut AnyConnection, users: &[&UserId]) -> StoreResult<HashMap<String, QuietHours>> {
+async fn quiet_hours_of(conn: &mut dyn Exec, users: &[&UserId]) -> StoreResult<HashMap<String, QuietHours>> {
     let mut scopes: Vec<String> = users.iter().map(|u| user_scope(u)).collect();
     scopes.sort();
     scopes.dedup();
@@ -71,11 +69,11 @@ async fn quiet_hours_of(conn: &mut AnyConnection, users: &[&UserId]) -> StoreRes
             "SELECT scope, value FROM config WHERE (key = $1 AND scope IN ({})) OR (scope = 'server' AND key = $2)",
             placeholders(2, chunk.len())
         );
-        let mut query = sqlx::query(&sql).bind(QUIET_KEY).bind(DEFAULT_QUIET_KEY);
+        let mut statement = query(sql).bind(QUIET_KEY).bind(DEFAULT_QUIET_KEY);
         for scope in chunk {
-            query = query.bind(scope.as_str());
+            statement = statement.bind(scope.as_str());
         }
-        for row in query.fetch_all(&mut *conn).await? {
+        for row in conn.fetch_all(statement).await? {
             let scope: String = row.try_get("scope")?;
             let value: String = row.try_get("value")?;
             if scope == "server" {
@@ -118,7 +116,7 @@ fn unread_column(category: Category) -> &'static str {
     }
 }
 
-fn counts_from(row: &AnyRow) -> StoreResult<UnreadCounts> {
+fn counts_from(row: &Row) -> StoreResult<UnreadCounts> {
     let mut counts = UnreadCounts { counts_version: row.try_get("counts_version")?, ..UnreadCounts::default() };
     for category in Category::ALL {
         let n: i64 = row.try_get(unread_column(category))?;
@@ -130,22 +128,16 @@ fn counts_from(row: &AnyRow) -> StoreResult<UnreadCounts> {
     Ok(counts)
 }
 
-async fn counts_in(conn: &mut AnyConnection, user: &UserId) -> StoreResult<UnreadCounts> {
-    let row = sqlx::query(&format!("SELECT counts_version, {UNREAD_COLUMNS} FROM inboxes WHERE user_id = $1"))
-        .bind(user.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
+async fn counts_in(conn: &mut dyn Exec, user: &UserId) -> StoreResult<UnreadCounts> {
+    let statement =
+        query(format!("SELECT counts_version, {UNREAD_COLUMNS} FROM inboxes WHERE user_id = $1")).bind(user.as_str());
+    let row = conn.fetch_optional(statement).await?;
     row.as_ref().map(counts_from).transpose().map(Option::unwrap_or_default)
 }
 
 /// Adds `delta` to the user's unread count in `category`, bumps their counts
 /// version and returns the new counts, all in one statement.
-async fn bump_counts(
-    conn: &mut AnyConnection,
-    user: &UserId,
-    category: Category,
-    delta: i64,
-) -> StoreResult<UnreadCounts> {
+async fn bump_counts(conn: &mut dyn Exec, user: &UserId, category: Category, delta: i64) -> StoreResult<UnreadCounts> {
     let column = unread_column(category);
     let sql = format!(
         "INSERT INTO inboxes (user_id, counts_version, {column}) VALUES ($1, 1, $2) \
@@ -153,13 +145,13 @@ async fn bump_counts(
          {column} = inboxes.{column} + $3 \
          RETURNING counts_version, {UNREAD_COLUMNS}"
     );
-    let row = sqlx::query(&sql).bind(user.as_str()).bind(delta.max(0)).bind(delta).fetch_one(&mut *conn).await?;
+    let row = conn.fetch_one(query(sql).bind(user.as_str()).bind(delta.max(0)).bind(delta)).await?;
     counts_from(&row)
 }
 
 /// Counts the user's unread notifications afresh, bumps their counts version
 /// and returns the new counts (after marking many read at once).
-async fn recount(conn: &mut AnyConnection, user: &UserId) -> StoreResult<UnreadCounts> {
+async fn recount(conn: &mut dyn Exec, user: &UserId) -> StoreResult<UnreadCounts> {
     let counted: Vec<String> =
         Category::ALL.iter().map(|c| format!("COUNT(*) FILTER (WHERE category = '{}')", c.as_str())).collect();
     let replaced: Vec<String> =
@@ -173,7 +165,7 @@ async fn recount(conn: &mut AnyConnection, user: &UserId) -> StoreResult<UnreadC
         counted = counted.join(", "),
         replaced = replaced.join(", "),
     );
-    let row = sqlx::query(&sql).bind(user.as_str()).fetch_one(&mut *conn).await?;
+    let row = conn.fetch_one(query(sql).bind(user.as_str())).await?;
     counts_from(&row)
 }
 
@@ -220,27 +212,27 @@ async fn insert_many(
              VALUES {} ON CONFLICT DO NOTHING RETURNING {COLUMNS}",
             value_rows(chunk.len(), 14, "1, NULL")
         );
-        let mut query = sqlx::query(&sql);
+        let mut statement = query(sql);
         for (id, new) in chunk {
             let quiet =
                 quiet_hours.get(new.draft.user_id.as_str()).is_some_and(|q| q.is_quiet(now, new.draft.severity));
-            query = query
+            statement = statement
                 .bind(id.as_str())
                 .bind(new.draft.user_id.as_str())
                 .bind(new.draft.category.as_str())
                 .bind(new.draft.kind.as_str())
                 .bind(new.draft.title.as_str())
-                .bind(new.draft.body.clone())
-                .bind(new.draft.link.clone())
+                .bind(new.draft.body.as_deref())
+                .bind(new.draft.link.as_deref())
                 .bind(new.draft.severity.as_str())
-                .bind(i64::from(quiet))
-                .bind(new.source_event_id.clone())
-                .bind(new.created_by.map(|u| u.as_str().to_owned()))
-                .bind(new.idempotency.map(|(key, _)| key.clone()))
-                .bind(new.idempotency.map(|(_, hash)| hash.clone()))
+                .bind(quiet)
+                .bind(new.source_event_id.as_deref())
+                .bind(new.created_by.map(|u| u.as_str()))
+                .bind(new.idempotency.map(|(key, _)| key.as_str()))
+                .bind(new.idempotency.map(|(_, hash)| hash.as_str()))
                 .bind(now);
         }
-        for row in query.fetch_all(&mut **conn).await? {
+        for row in conn.fetch_all(statement).await? {
             let notification = notification_from(&row)?;
             inserted.insert(notification.id.to_string(), notification);
         }
@@ -269,7 +261,7 @@ async fn insert_many(
 /// Adds one unread notification to each inbox, in order, and returns each
 /// inbox's counts right after its notification. Inboxes of one category are
 /// bumped a chunk per statement when no user appears twice; otherwise one by one.
-async fn bump_counts_of(conn: &mut AnyConnection, fresh: &[&NotificationView]) -> StoreResult<Vec<UnreadCounts>> {
+async fn bump_counts_of(conn: &mut dyn Exec, fresh: &[&NotificationView]) -> StoreResult<Vec<UnreadCounts>> {
     let one_per_user: HashSet<&str> = fresh.iter().map(|n| n.user_id.as_str()).collect();
     if one_per_user.len() != fresh.len() {
         let mut counts = Vec::with_capacity(fresh.len());
@@ -290,11 +282,11 @@ async fn bump_counts_of(conn: &mut AnyConnection, fresh: &[&NotificationView]) -
                  RETURNING user_id, counts_version, {UNREAD_COLUMNS}",
                 value_rows(chunk.len(), 1, "1, 1")
             );
-            let mut query = sqlx::query(&sql);
+            let mut statement = query(sql);
             for user in chunk {
-                query = query.bind(*user);
+                statement = statement.bind(*user);
             }
-            for row in query.fetch_all(&mut *conn).await? {
+            for row in conn.fetch_all(statement).await? {
                 after.insert(row.try_get("user_id")?, counts_from(&row)?);
             }
         }
@@ -313,36 +305,36 @@ pub(super) async fn derive(conn: &mut WriteTx, ctx: &WriteContext, event: &Event
     match event.subject.kind {
         SubjectKind::Mission => {
             let id = MissionId::from_trusted(event.subject.id.clone());
-            if let Some(row) = sqlx::query("SELECT owner_id, title FROM missions WHERE id = $1")
-                .bind(id.as_str())
-                .fetch_optional(&mut **conn)
-                .await?
-            {
+            let mission = query("SELECT owner_id, title FROM missions WHERE id = $1").bind(id.as_str());
+            if let Some(row) = conn.fetch_optional(mission).await? {
                 rule_ctx.mission_owner = Some(UserId::from_trusted(row.try_get("owner_id")?));
                 rule_ctx.mission_title = Some(row.try_get("title")?);
             }
-            let watchers: Vec<String> =
-                sqlx::query_scalar("SELECT user_id FROM mission_watchers WHERE mission_id = $1 ORDER BY user_id")
-                    .bind(id.as_str())
-                    .fetch_all(&mut **conn)
-                    .await?;
-            rule_ctx.mission_watchers = watchers.into_iter().map(UserId::from_trusted).collect();
+            let watchers =
+                query("SELECT user_id FROM mission_watchers WHERE mission_id = $1 ORDER BY user_id").bind(id.as_str());
+            rule_ctx.mission_watchers = conn
+                .fetch_all(watchers)
+                .await?
+                .iter()
+                .map(|row| row.try_get("user_id").map(UserId::from_trusted))
+                .collect::<StoreResult<_>>()?;
         }
         SubjectKind::Workstation => {
             let id = WorkstationId::from_trusted(event.subject.id.clone());
-            let owner: Option<String> = sqlx::query_scalar("SELECT owner_id FROM workstations WHERE id = $1")
-                .bind(id.as_str())
-                .fetch_optional(&mut **conn)
-                .await?;
-            rule_ctx.workstation_owner = owner.map(UserId::from_trusted);
+            let owner = query("SELECT owner_id FROM workstations WHERE id = $1").bind(id.as_str());
+            rule_ctx.workstation_owner = match conn.fetch_optional(owner).await? {
+                Some(row) => Some(UserId::from_trusted(row.try_get("owner_id")?)),
+                None => None,
+            };
         }
         _ => {}
     }
     if let Some(actor) = event.actor.user_id() {
-        rule_ctx.actor_name = sqlx::query_scalar("SELECT display_name FROM users WHERE id = $1")
-            .bind(actor.as_str())
-            .fetch_optional(&mut **conn)
-            .await?;
+        let name = query("SELECT display_name FROM users WHERE id = $1").bind(actor.as_str());
+        rule_ctx.actor_name = match conn.fetch_optional(name).await? {
+            Some(row) => Some(row.try_get("display_name")?),
+            None => None,
+        };
     }
     // Users in a fixed order, so transactions notifying the same people lock their
     // inboxes in the same order and cannot deadlock on PostgreSQL.
@@ -365,13 +357,12 @@ impl NotificationStore for SqlStore {
     ) -> StoreResult<(NotificationView, bool)> {
         let mut tx = self.begin().await?;
         if let Some((key, hash)) = &new.idempotency {
-            let existing = sqlx::query(&format!(
+            let existing = query(format!(
                 "SELECT {COLUMNS}, request_hash FROM notifications WHERE created_by = $1 AND idempotency_key = $2"
             ))
             .bind(new.created_by.as_str())
-            .bind(key)
-            .fetch_optional(&mut *tx)
-            .await?;
+            .bind(key);
+            let existing = tx.fetch_optional(existing).await?;
             if let Some(row) = existing {
                 let stored: Option<String> = row.try_get("request_hash")?;
                 if stored.as_deref() != Some(hash.as_str()) {
@@ -410,7 +401,7 @@ impl NotificationStore for SqlStore {
             .bind(user.as_str())
             .fetch_optional(&self.read)
             .await?;
-        row.as_ref().map(notification_from).transpose()
+        row.map(Row::Any).as_ref().map(notification_from).transpose()
     }
 
     async fn notifications(&self, user: &UserId, filter: &NotificationFilter) -> StoreResult<Vec<NotificationView>> {
@@ -436,7 +427,7 @@ impl NotificationStore for SqlStore {
             query = query.bind(before.as_str());
         }
         let rows = query.bind(filter.limit).fetch_all(&self.read).await?;
-        rows.iter().map(notification_from).collect()
+        rows.into_iter().map(|row| notification_from(&Row::Any(row))).collect()
     }
 
     async fn set_read(
@@ -448,26 +439,23 @@ impl NotificationStore for SqlStore {
     ) -> StoreResult<NotificationView> {
         let mut tx = self.begin().await?;
         let now = now_ms();
-        let changed = if read {
-            sqlx::query(&format!(
+        let change = if read {
+            query(format!(
                 "UPDATE notifications SET read_at = $1, version = version + 1 \
                  WHERE id = $2 AND user_id = $3 AND read_at IS NULL RETURNING {COLUMNS}"
             ))
             .bind(now)
             .bind(id.as_str())
             .bind(user.as_str())
-            .fetch_optional(&mut *tx)
-            .await?
         } else {
-            sqlx::query(&format!(
+            query(format!(
                 "UPDATE notifications SET read_at = NULL, version = version + 1 \
                  WHERE id = $1 AND user_id = $2 AND read_at IS NOT NULL RETURNING {COLUMNS}"
             ))
             .bind(id.as_str())
             .bind(user.as_str())
-            .fetch_optional(&mut *tx)
-            .await?
         };
+        let changed = tx.fetch_optional(change).await?;
         let Some(row) = changed else {
             // Already in the asked state (or not this user's): nothing changes,
             // no event. What this transaction saw may be another request's
@@ -506,11 +494,11 @@ impl NotificationStore for SqlStore {
         if category.is_some() {
             sql.push_str(" AND category = $4");
         }
-        let mut query = sqlx::query(&sql).bind(now).bind(user.as_str()).bind(watermark_ms);
+        let mut statement = query(sql).bind(now).bind(user.as_str()).bind(watermark_ms);
         if let Some(category) = category {
-            query = query.bind(category.as_str());
+            statement = statement.bind(category.as_str());
         }
-        let marked = query.execute(&mut *tx).await?.rows_affected();
+        let marked = tx.execute(statement).await?;
         let unread = recount(&mut tx, user).await?;
         append_event_only(
             &mut tx,
@@ -533,12 +521,12 @@ impl NotificationStore for SqlStore {
 
     async fn unread_counts(&self, user: &UserId) -> StoreResult<UnreadCounts> {
         let mut conn = self.read.acquire().await?;
-        counts_in(&mut conn, user).await
+        counts_in(&mut *conn, user).await
     }
 
     async fn quiet_hours(&self, user: &UserId) -> StoreResult<QuietHours> {
         let mut conn = self.read.acquire().await?;
-        quiet_hours_in(&mut conn, user).await
+        quiet_hours_in(&mut *conn, user).await
     }
 
     async fn set_quiet_hours(&self, user: &UserId, quiet: &QuietHours) -> StoreResult<()> {

@@ -6,15 +6,13 @@ use async_trait::async_trait;
 use solo_domain::event::{AgentState, Subject, SubjectKind};
 use solo_domain::time::now_ms;
 use solo_domain::{AgentStatus, EventPayload, MissionId, UserId, WorkspaceId, WorkstationId, WorkstationStatus};
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
 
-use super::{append_event, decode, placeholders, Dialect, SqlStore};
+use super::{append_event, decode, placeholders, query, Dialect, Exec, Row, SqlStore};
 use crate::{Agent, NewWorkstation, StoreError, StoreResult, SweepPolicy, Workstation, WorkstationStore, WriteContext};
 
 const WORKSTATION_COLUMNS: &str = "id, workspace_id, name, owner_id, status, version, last_heartbeat_at, created_at";
 
-fn workstation_from(row: &AnyRow) -> StoreResult<Workstation> {
+fn workstation_from(row: &Row) -> StoreResult<Workstation> {
     let status: String = row.try_get("status")?;
     Ok(Workstation {
         id: WorkstationId::from_trusted(row.try_get("id")?),
@@ -28,7 +26,7 @@ fn workstation_from(row: &AnyRow) -> StoreResult<Workstation> {
     })
 }
 
-fn agent_from(row: &AnyRow) -> StoreResult<Agent> {
+fn agent_from(row: &Row) -> StoreResult<Agent> {
     let status: String = row.try_get("status")?;
     let mission: Option<String> = row.try_get("mission_id")?;
     Ok(Agent {
@@ -49,13 +47,13 @@ fn workstation_subject(id: &WorkstationId) -> Subject {
 /// Sets a workstation's status and version if it is still at `version`; false when
 /// a concurrent heartbeat changed it first.
 async fn update_workstation(
-    conn: &mut AnyConnection,
+    conn: &mut dyn Exec,
     ws: &Workstation,
     status: WorkstationStatus,
     new_version: i64,
     heartbeat_at: Option<i64>,
 ) -> StoreResult<bool> {
-    let done = sqlx::query(
+    let update = query(
         "UPDATE workstations SET status = $1, version = $2, last_heartbeat_at = COALESCE($3, last_heartbeat_at) \
          WHERE id = $4 AND version = $5",
     )
@@ -63,10 +61,8 @@ async fn update_workstation(
     .bind(new_version)
     .bind(heartbeat_at)
     .bind(ws.id.as_str())
-    .bind(ws.version)
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .bind(ws.version);
+    Ok(conn.execute(update).await? == 1)
 }
 
 #[async_trait]
@@ -84,7 +80,7 @@ impl WorkstationStore for SqlStore {
             created_at: now,
         };
         let mut tx = self.begin().await?;
-        sqlx::query(
+        tx.execute(query(
             "INSERT INTO workstations (id, workspace_id, name, owner_id, status, version, last_heartbeat_at, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)",
         )
@@ -95,8 +91,7 @@ impl WorkstationStore for SqlStore {
         .bind(ws.status.as_str())
         .bind(ws.version)
         .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        ).await?;
         append_event(
             &mut tx,
             ctx,
@@ -117,7 +112,7 @@ impl WorkstationStore for SqlStore {
     async fn workstation(&self, id: &WorkstationId) -> StoreResult<Option<Workstation>> {
         let sql = format!("SELECT {WORKSTATION_COLUMNS} FROM workstations WHERE id = $1");
         let row = sqlx::query(&sql).bind(id.as_str()).fetch_optional(&self.read).await?;
-        row.as_ref().map(workstation_from).transpose()
+        row.map(Row::Any).as_ref().map(workstation_from).transpose()
     }
 
     async fn workstations_in(&self, workspaces: &[WorkspaceId]) -> StoreResult<Vec<Workstation>> {
@@ -133,7 +128,7 @@ impl WorkstationStore for SqlStore {
             query = query.bind(ws.as_str());
         }
         let rows = query.fetch_all(&self.read).await?;
-        rows.iter().map(workstation_from).collect()
+        rows.into_iter().map(|row| workstation_from(&Row::Any(row))).collect()
     }
 
     async fn agents_of(&self, workstations: &[WorkstationId]) -> StoreResult<Vec<Agent>> {
@@ -150,7 +145,7 @@ impl WorkstationStore for SqlStore {
             query = query.bind(ws.as_str());
         }
         let rows = query.fetch_all(&self.read).await?;
-        rows.iter().map(agent_from).collect()
+        rows.into_iter().map(|row| agent_from(&Row::Any(row))).collect()
     }
 
     async fn record_heartbeat(
@@ -163,18 +158,19 @@ impl WorkstationStore for SqlStore {
         let mut tx = self.begin().await?;
         let lock = if self.dialect() == Dialect::Postgres { " FOR UPDATE" } else { "" };
         let sql = format!("SELECT {WORKSTATION_COLUMNS} FROM workstations WHERE id = $1{lock}");
-        let row = sqlx::query(&sql).bind(id.as_str()).fetch_optional(&mut *tx).await?;
+        let row = tx.fetch_optional(query(sql).bind(id.as_str())).await?;
         let ws = row.as_ref().map(workstation_from).transpose()?.ok_or(StoreError::NotFound)?;
 
-        let known: HashMap<String, Agent> = sqlx::query(
+        let agents_now = query(
             "SELECT workstation_id, id, name, status, mission_id, version, updated_at FROM agents WHERE workstation_id = $1",
         )
-        .bind(id.as_str())
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|row| agent_from(row).map(|a| (a.id.clone(), a)))
-        .collect::<StoreResult<_>>()?;
+        .bind(id.as_str());
+        let known: HashMap<String, Agent> = tx
+            .fetch_all(agents_now)
+            .await?
+            .iter()
+            .map(|row| agent_from(row).map(|a| (a.id.clone(), a)))
+            .collect::<StoreResult<_>>()?;
 
         for reported in agents {
             let previous = known.get(&reported.id);
@@ -185,19 +181,20 @@ impl WorkstationStore for SqlStore {
                 continue;
             }
             let version = previous.map_or(1, |p| p.version + 1);
-            sqlx::query(
-                "INSERT INTO agents (workstation_id, id, name, status, mission_id, version, updated_at) \
+            tx.execute(
+                query(
+                    "INSERT INTO agents (workstation_id, id, name, status, mission_id, version, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (workstation_id, id) DO UPDATE SET \
                  name = $3, status = $4, mission_id = $5, version = $6, updated_at = $7",
+                )
+                .bind(id.as_str())
+                .bind(&reported.id)
+                .bind(&reported.name)
+                .bind(reported.status.as_str())
+                .bind(reported.mission_id.as_ref().map(|m| m.as_str()))
+                .bind(version)
+                .bind(now_ms),
             )
-            .bind(id.as_str())
-            .bind(&reported.id)
-            .bind(&reported.name)
-            .bind(reported.status.as_str())
-            .bind(reported.mission_id.as_ref().map(|m| m.as_str().to_owned()))
-            .bind(version)
-            .bind(now_ms)
-            .execute(&mut *tx)
             .await?;
             append_event(
                 &mut tx,
@@ -274,8 +271,8 @@ impl WorkstationStore for SqlStore {
             .bind(silent_since)
             .fetch_all(&self.read)
             .await?
-            .iter()
-            .map(workstation_from)
+            .into_iter()
+            .map(|row| workstation_from(&Row::Any(row)))
             .collect::<StoreResult<_>>()?;
         let mut changed = Vec::new();
         for ws in candidates {
