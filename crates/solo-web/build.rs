@@ -16,6 +16,8 @@ fn main() {
     {
         println!("cargo:rerun-if-changed={}", web.join(input).display());
     }
+    // The API and event types the UI imports (`@solo/domain-schema`).
+    println!("cargo:rerun-if-changed={}", manifest.join("../../packages/domain-schema/src").display());
     println!("cargo:rerun-if-env-changed=SOLO_SKIP_WEB_BUILD");
 
     let skip = std::env::var_os("SOLO_SKIP_WEB_BUILD").is_some_and(|v| !v.is_empty() && v != "0");

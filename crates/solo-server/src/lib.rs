@@ -12,6 +12,8 @@
 //! - [`http`]: extractors, conditional responses, trace ids.
 //! - [`error`]: the one API error type.
 //! - [`fuzzing`]: properties of the untrusted-input parsers, for the fuzz targets and their corpus replay.
+//! - [`typescript`], [`event_schema`]: the TypeScript types and the events' JSON Schema of
+//!   `packages/domain-schema`, generated from the Rust types.
 //!
 //! [`Server::run`] takes its listener and a shutdown future, so tests bind
 //! port 0 and stop the server when they are done.
@@ -20,6 +22,7 @@ pub mod auth;
 pub mod demo;
 pub mod dispatcher;
 pub mod error;
+pub mod event_schema;
 pub mod fuzzing;
 pub mod http;
 pub mod limits;

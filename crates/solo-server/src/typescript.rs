@@ -1,7 +1,9 @@
-//! The web UI's TypeScript types, generated from the Rust types of the API and
-//! the events (never written twice by hand). `web/src/api/generated.ts` is the
-//! output; a test fails when it is stale, and
-//! `SOLO_UPDATE_TYPESCRIPT=1 cargo test -p solo-server typescript` rewrites it.
+//! The TypeScript types of the API and the events, generated from the Rust
+//! types (never written twice by hand), for the package
+//! `packages/domain-schema` that the web UI and other apps import. Its
+//! `src/index.ts` is the output, beside `events.schema.json` (`event_schema.rs`);
+//! a test fails when either is stale, and
+//! `SOLO_UPDATE_TYPESCRIPT=1 cargo test -p solo-server typescript` rewrites both.
 
 use ts_rs::{Config, TS};
 
@@ -110,18 +112,33 @@ pub fn declarations() -> String {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn typescript_types_are_current() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web/src/api/generated.ts");
-        let fresh = super::declarations();
+    use std::path::{Path, PathBuf};
+
+    fn package() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packages/domain-schema")
+    }
+
+    /// Rewrites `file` with `fresh` under `SOLO_UPDATE_TYPESCRIPT`, else fails when they differ.
+    fn current(file: &str, fresh: &str) {
+        let path = package().join(file);
         if std::env::var_os("SOLO_UPDATE_TYPESCRIPT").is_some() {
-            std::fs::write(&path, &fresh).expect("write generated types");
+            std::fs::write(&path, fresh).expect("write a generated file");
             return;
         }
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             committed == fresh,
-            "web/src/api/generated.ts is stale: run `SOLO_UPDATE_TYPESCRIPT=1 cargo test -p solo-server typescript` and commit it"
+            "packages/domain-schema/{file} is stale: run `SOLO_UPDATE_TYPESCRIPT=1 cargo test -p solo-server typescript` and commit it"
         );
+    }
+
+    #[test]
+    fn typescript_types_are_current() {
+        current("src/index.ts", &super::declarations());
+    }
+
+    #[test]
+    fn typescript_package_event_schema_is_current() {
+        current("events.schema.json", &crate::event_schema::document_text());
     }
 }

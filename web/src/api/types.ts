@@ -1,11 +1,12 @@
 /**
  * API types of Solo Realtime, under the names the app uses.
  *
- * Every shape comes from `generated.ts`, which is generated from the server's
- * Rust types (a server test fails when it is stale), so the wire contract is
- * written once. This file only gives friendlier names and a few derived types.
+ * Every shape comes from the package `@solo/domain-schema`
+ * (`packages/domain-schema`), generated from the server's Rust types (a server
+ * test fails when it is stale), so the wire contract is written once. This
+ * file only gives friendlier names and a few derived types.
  */
-import type * as G from './generated';
+import type * as G from '@solo/domain-schema';
 
 export type ErrorBody = G.ErrorBody;
 
