@@ -171,8 +171,8 @@ pub trait MissionStore: Send + Sync {
     /// when `before` is None. Keyed on what never changes, so paging while
     /// missions move between stages neither skips nor repeats one.
     ///
-    /// This default pages [`MissionStore::missions_in`] in memory; a store may
-    /// answer it with a keyset query instead.
+    /// This default pages [`MissionStore::missions_in`] in memory; the SQL
+    /// store answers it with a keyset query.
     async fn missions_page(
         &self,
         workspaces: &[WorkspaceId],

@@ -143,6 +143,47 @@ impl MissionStore for SqlStore {
         rows.into_iter().map(|row| mission_from(&Row::Any(row))).collect()
     }
 
+    async fn missions_page(
+        &self,
+        workspaces: &[WorkspaceId],
+        stage: Option<Stage>,
+        before: Option<(i64, MissionId)>,
+        limit: usize,
+    ) -> StoreResult<Vec<Mission>> {
+        if workspaces.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut sql = format!(
+            "SELECT {MISSION_COLUMNS} FROM missions WHERE workspace_id IN ({})",
+            placeholders(0, workspaces.len())
+        );
+        let mut bound = workspaces.len();
+        if stage.is_some() {
+            bound += 1;
+            sql.push_str(&format!(" AND stage = ${bound}"));
+        }
+        if before.is_some() {
+            // Strictly after the cursor in (created_at DESC, id DESC) order.
+            let (at, id) = (bound + 1, bound + 2);
+            bound += 2;
+            sql.push_str(&format!(" AND (created_at < ${at} OR (created_at = ${at} AND id < ${id}))"));
+        }
+        sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT ${}", bound + 1));
+        let mut query = sqlx::query(&sql);
+        for ws in workspaces {
+            query = query.bind(ws.as_str());
+        }
+        if let Some(stage) = stage {
+            query = query.bind(stage.as_str());
+        }
+        if let Some((at, id)) = &before {
+            query = query.bind(*at).bind(id.as_str());
+        }
+        let limit = i64::try_from(limit).map_err(|_| StoreError::Invalid("page size".to_owned()))?;
+        let rows = query.bind(limit).fetch_all(&self.read).await?;
+        rows.into_iter().map(|row| mission_from(&Row::Any(row))).collect()
+    }
+
     async fn change_stage(
         &self,
         ctx: &WriteContext,

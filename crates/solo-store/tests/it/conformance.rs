@@ -68,6 +68,7 @@ conformance!(leases, one_holder_per_lease_until_it_expires);
 conformance!(concurrent_writers, concurrent_writers_share_channels_and_inboxes_without_gaps);
 conformance!(watcher_fan_out, a_stage_change_notifies_every_watcher_once_in_one_transaction);
 conformance!(preferences, a_preferences_change_is_versioned_and_reaches_the_users_channel);
+conformance!(mission_pages, missions_page_newest_first_by_cursor);
 
 async fn member(store: &SqlStore, name: &str) -> (User, Workspace) {
     let ws = store.ensure_workspace("acme", "Acme").await.expect("workspace");
@@ -466,4 +467,31 @@ async fn a_preferences_change_is_versioned_and_reaches_the_users_channel(f: Fixt
         history.iter().zip(&events).map(|(h, e)| (h.offset, e.payload.type_name(), e.version)).collect();
     assert_eq!(seen, vec![(1, "preferences.updated", 1), (2, "preferences.updated", 2)]);
     assert_eq!(events[0].subject.id, ada.id.to_string());
+}
+
+async fn missions_page_newest_first_by_cursor(f: Fixture) {
+    let (ada, ws) = member(&f.store, "ada").await;
+    let ctx = WriteContext::user(ada.id.clone(), "");
+    for n in 0..5 {
+        let new = NewMission {
+            workspace_id: ws.id.clone(),
+            title: format!("m{n}"),
+            owner_id: ada.id.clone(),
+            watchers: vec![],
+        };
+        f.store.create_mission(&ctx, new).await.expect("mission");
+    }
+    let (mut seen, mut before) = (Vec::new(), None);
+    loop {
+        let page = f.store.missions_page(std::slice::from_ref(&ws.id), None, before.clone(), 2).await.expect("page");
+        seen.extend(page.iter().map(|m| m.title.clone()));
+        match page.last() {
+            Some(last) if page.len() == 2 => before = Some((last.created_at, last.id.clone())),
+            _ => break,
+        }
+    }
+    assert_eq!(seen, vec!["m4", "m3", "m2", "m1", "m0"], "every mission once, newest first");
+    let backlog =
+        f.store.missions_page(std::slice::from_ref(&ws.id), Some(Stage::Backlog), None, 10).await.expect("filtered");
+    assert_eq!(backlog.len(), 5);
 }
