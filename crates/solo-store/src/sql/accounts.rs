@@ -6,7 +6,7 @@ use solo_domain::{TokenId, UserId, WorkspaceId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{decode, SqlStore};
+use super::{decode, query, SqlStore};
 use crate::{AccessToken, AccountStore, Membership, NewUser, Role, Session, StoreError, StoreResult, User, Workspace};
 
 const USER_COLUMNS: &str = "id, name, display_name, avatar_url, password_hash, created_at";
@@ -49,13 +49,12 @@ fn token_from(row: &AnyRow) -> StoreResult<AccessToken> {
 impl SqlStore {
     /// Records that access was taken away (see [`AccountStore::auth_generation`]).
     async fn bump_auth_generation(&self) -> StoreResult<()> {
-        sqlx::query(
+        self.write_one(query(
             "INSERT INTO config (scope, key, value, updated_at) VALUES ('server', 'auth_generation', '1', $1) \
              ON CONFLICT (scope, key) DO UPDATE SET value = CAST(CAST(config.value AS BIGINT) + 1 AS TEXT), updated_at = $1",
         )
         .bind(now_ms())
-        .execute(&self.write)
-        .await?;
+        ).await?;
         Ok(())
     }
 }
@@ -67,18 +66,17 @@ fn is_unique_violation(err: &sqlx::Error) -> bool {
 #[async_trait]
 impl AccountStore for SqlStore {
     async fn ensure_workspace(&self, slug: &str, name: &str) -> StoreResult<Workspace> {
-        sqlx::query(
+        self.write_one(query(
             "INSERT INTO workspaces (id, slug, name, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (slug) DO NOTHING",
         )
         .bind(WorkspaceId::generate().into_string())
         .bind(slug)
         .bind(name)
         .bind(now_ms())
-        .execute(&self.write)
-        .await?;
+        ).await?;
         let row = sqlx::query("SELECT id, slug, name FROM workspaces WHERE slug = $1")
             .bind(slug)
-            .fetch_one(&self.write)
+            .fetch_one(&self.read)
             .await?;
         workspace_from(&row)
     }
@@ -92,31 +90,29 @@ impl AccountStore for SqlStore {
             password_hash: new.password_hash,
             created_at: now_ms(),
         };
-        let result = sqlx::query(
+        let insert = query(
             "INSERT INTO users (id, name, display_name, avatar_url, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(user.id.as_str())
         .bind(&user.name)
         .bind(&user.display_name)
-        .bind(&user.avatar_url)
-        .bind(&user.password_hash)
-        .bind(user.created_at)
-        .execute(&self.write)
-        .await;
-        match result {
+        .bind(user.avatar_url.as_deref())
+        .bind(user.password_hash.as_deref())
+        .bind(user.created_at);
+        match self.write_one(insert).await {
             Ok(_) => Ok(user),
-            Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists(format!("user `{}`", user.name))),
-            Err(e) => Err(e.into()),
+            Err(StoreError::Database(e)) if is_unique_violation(&e) => {
+                Err(StoreError::AlreadyExists(format!("user `{}`", user.name)))
+            }
+            Err(e) => Err(e),
         }
     }
 
     async fn set_password_hash(&self, user: &UserId, hash: &str) -> StoreResult<()> {
-        let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-            .bind(hash)
-            .bind(user.as_str())
-            .execute(&self.write)
+        let done = self
+            .write_one(query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(user.as_str()))
             .await?;
-        if done.rows_affected() == 0 {
+        if done == 0 {
             return Err(StoreError::NotFound);
         }
         Ok(())
@@ -135,26 +131,29 @@ impl AccountStore for SqlStore {
     }
 
     async fn set_membership(&self, workspace: &WorkspaceId, user: &UserId, role: Role) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
+        self.write_one(
+            query(
+                "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = $3",
+            )
+            .bind(workspace.as_str())
+            .bind(user.as_str())
+            .bind(role.as_str())
+            .bind(now_ms()),
         )
-        .bind(workspace.as_str())
-        .bind(user.as_str())
-        .bind(role.as_str())
-        .bind(now_ms())
-        .execute(&self.write)
         .await?;
         Ok(())
     }
 
     async fn remove_membership(&self, workspace: &WorkspaceId, user: &UserId) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2")
-            .bind(workspace.as_str())
-            .bind(user.as_str())
-            .execute(&self.write)
+        let done = self
+            .write_one(
+                query("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2")
+                    .bind(workspace.as_str())
+                    .bind(user.as_str()),
+            )
             .await?;
-        let removed = done.rows_affected() > 0;
+        let removed = done > 0;
         if removed {
             self.bump_auth_generation().await?;
         }
@@ -198,7 +197,7 @@ impl AccountStore for SqlStore {
     }
 
     async fn create_session(&self, session: &Session) -> StoreResult<()> {
-        sqlx::query(
+        self.write_one(query(
             "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&session.token_hash)
@@ -206,8 +205,7 @@ impl AccountStore for SqlStore {
         .bind(&session.csrf_token)
         .bind(session.created_at)
         .bind(session.expires_at)
-        .execute(&self.write)
-        .await?;
+        ).await?;
         Ok(())
     }
 
@@ -233,19 +231,19 @@ impl AccountStore for SqlStore {
     }
 
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&self.write).await?;
+        self.write_one(query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash)).await?;
         self.bump_auth_generation().await?;
         Ok(())
     }
 
     async fn delete_expired_sessions(&self, now_ms: i64) -> StoreResult<u64> {
-        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now_ms).execute(&self.write).await?;
-        Ok(done.rows_affected())
+        let done = self.write_one(query("DELETE FROM sessions WHERE expires_at <= $1").bind(now_ms)).await?;
+        Ok(done)
     }
 
     async fn create_access_token(&self, token: &AccessToken) -> StoreResult<()> {
         let scopes = serde_json::to_string(&token.scopes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query(
+        self.write_one(query(
             "INSERT INTO access_tokens (id, user_id, name, token_hash, scopes, created_at, expires_at, revoked_at, last_used_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL)",
         )
@@ -256,8 +254,7 @@ impl AccountStore for SqlStore {
         .bind(scopes)
         .bind(token.created_at)
         .bind(token.expires_at)
-        .execute(&self.write)
-        .await?;
+        ).await?;
         Ok(())
     }
 
@@ -284,15 +281,15 @@ impl AccountStore for SqlStore {
     }
 
     async fn revoke_access_token(&self, user: &UserId, id: &TokenId, now_ms: i64) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE access_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 AND user_id = $3",
-        )
-        .bind(now_ms)
-        .bind(id.as_str())
-        .bind(user.as_str())
-        .execute(&self.write)
-        .await?;
-        let removed = done.rows_affected() > 0;
+        let done = self
+            .write_one(
+                query("UPDATE access_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 AND user_id = $3")
+                    .bind(now_ms)
+                    .bind(id.as_str())
+                    .bind(user.as_str()),
+            )
+            .await?;
+        let removed = done > 0;
         if removed {
             self.bump_auth_generation().await?;
         }
@@ -308,11 +305,10 @@ impl AccountStore for SqlStore {
     }
 
     async fn touch_access_token(&self, id: &TokenId, now_ms: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE access_tokens SET last_used_at = $1 WHERE id = $2")
-            .bind(now_ms)
-            .bind(id.as_str())
-            .execute(&self.write)
-            .await?;
+        self.write_one(
+            query("UPDATE access_tokens SET last_used_at = $1 WHERE id = $2").bind(now_ms).bind(id.as_str()),
+        )
+        .await?;
         Ok(())
     }
 }

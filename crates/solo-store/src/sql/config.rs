@@ -38,15 +38,16 @@ impl ConfigStore for SqlStore {
     }
 
     async fn config_put(&self, scope: &str, key: &str, value: &serde_json::Value) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO config (scope, key, value, updated_at) VALUES ($1, $2, $3, $4) \
+        self.write_one(
+            query(
+                "INSERT INTO config (scope, key, value, updated_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (scope, key) DO UPDATE SET value = $3, updated_at = $4",
+            )
+            .bind(scope)
+            .bind(key)
+            .bind(value.to_string())
+            .bind(now_ms()),
         )
-        .bind(scope)
-        .bind(key)
-        .bind(value.to_string())
-        .bind(now_ms())
-        .execute(&self.write)
         .await?;
         Ok(())
     }
@@ -57,19 +58,18 @@ impl ConfigStore for SqlStore {
         key: &str,
         value: &serde_json::Value,
     ) -> StoreResult<serde_json::Value> {
-        sqlx::query(
+        self.write_one(query(
             "INSERT INTO config (scope, key, value, updated_at) VALUES ($1, $2, $3, $4) ON CONFLICT (scope, key) DO NOTHING",
         )
         .bind(scope)
         .bind(key)
         .bind(value.to_string())
         .bind(now_ms())
-        .execute(&self.write)
-        .await?;
+        ).await?;
         let raw: String = sqlx::query_scalar("SELECT value FROM config WHERE scope = $1 AND key = $2")
             .bind(scope)
             .bind(key)
-            .fetch_one(&self.write)
+            .fetch_one(&self.read)
             .await?;
         parse(raw)
     }

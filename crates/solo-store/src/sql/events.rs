@@ -49,11 +49,11 @@ impl EventStore for SqlStore {
     async fn mark_published(&self, seqs: &[i64], now_ms: i64) -> StoreResult<()> {
         for chunk in seqs.chunks(500) {
             let sql = format!("UPDATE events SET published_at = $1 WHERE seq IN ({})", placeholders(1, chunk.len()));
-            let mut query = sqlx::query(&sql).bind(now_ms);
+            let mut statement = query(sql).bind(now_ms);
             for seq in chunk {
-                query = query.bind(*seq);
+                statement = statement.bind(*seq);
             }
-            query.execute(&self.write).await?;
+            self.write_one(statement).await?;
         }
         Ok(())
     }
@@ -80,15 +80,14 @@ impl EventStore for SqlStore {
         let select = "SELECT epoch, top_offset FROM channels WHERE name = $1";
         let mut row = sqlx::query(select).bind(&name).fetch_optional(&self.read).await?;
         if row.is_none() {
-            sqlx::query(
+            self.write_one(query(
                 "INSERT INTO channels (name, epoch, top_offset, updated_at) VALUES ($1, $2, 0, $3) ON CONFLICT (name) DO NOTHING",
             )
             .bind(&name)
             .bind(new_epoch())
             .bind(now_ms())
-            .execute(&self.write)
-            .await?;
-            row = sqlx::query(select).bind(&name).fetch_optional(&self.write).await?;
+            ).await?;
+            row = sqlx::query(select).bind(&name).fetch_optional(&self.read).await?;
         }
         let row = row.ok_or(StoreError::NotFound)?;
         let offset: i64 = row.try_get("top_offset")?;
@@ -124,15 +123,17 @@ impl EventStore for SqlStore {
     async fn trim_history(&self, policy: RetentionPolicy, now_ms: i64) -> StoreResult<u64> {
         let mut removed = 0;
         // Channel history past its age limit.
-        let done = sqlx::query(
-            "DELETE FROM publications WHERE (channel, stream_offset) IN \
+        let done = self
+            .write_one(
+                query(
+                    "DELETE FROM publications WHERE (channel, stream_offset) IN \
              (SELECT channel, stream_offset FROM publications WHERE ts < $1 LIMIT $2)",
-        )
-        .bind(now_ms - policy.channel_max_age_ms)
-        .bind(policy.batch)
-        .execute(&self.write)
-        .await?;
-        removed += done.rows_affected();
+                )
+                .bind(now_ms - policy.channel_max_age_ms)
+                .bind(policy.batch),
+            )
+            .await?;
+        removed += done;
         // Channel history past its length limit, for streams that outgrew it.
         let long: Vec<(String, i64)> = sqlx::query(
             "SELECT name, top_offset FROM channels WHERE top_offset > $1 ORDER BY updated_at DESC LIMIT 100",
@@ -144,30 +145,31 @@ impl EventStore for SqlStore {
         .map(|row| Ok((row.try_get("name")?, row.try_get("top_offset")?)))
         .collect::<StoreResult<_>>()?;
         for (name, top) in long {
-            let done = sqlx::query("DELETE FROM publications WHERE channel = $1 AND stream_offset <= $2")
-                .bind(&name)
-                .bind(top - policy.channel_max_publications as i64)
-                .execute(&self.write)
+            let done = self
+                .write_one(
+                    query("DELETE FROM publications WHERE channel = $1 AND stream_offset <= $2")
+                        .bind(&name)
+                        .bind(top - policy.channel_max_publications as i64),
+                )
                 .await?;
-            removed += done.rows_affected();
+            removed += done;
         }
         // The event log itself, once published and past its audit age.
-        let done = sqlx::query(
+        let done = self.write_one(query(
             "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE ts < $1 AND published_at IS NOT NULL \
              AND seq NOT IN (SELECT event_seq FROM publications) LIMIT $2)",
         )
         .bind(now_ms - policy.events_max_age_ms)
         .bind(policy.batch)
-        .execute(&self.write)
-        .await?;
-        removed += done.rows_affected();
+        ).await?;
+        removed += done;
         Ok(removed)
     }
 
     async fn acquire_lease(&self, name: &str, holder: &str, ttl_ms: i64, now_ms: i64) -> StoreResult<bool> {
         // One statement for take, renew and refuse: the row is only overwritten when
         // the lease expired or is already ours.
-        let holder_now: Option<String> = sqlx::query_scalar(
+        let take = query(
             "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (name) DO UPDATE SET holder = $2, expires_at = $3 \
              WHERE leases.expires_at < $4 OR leases.holder = $2 \
@@ -176,18 +178,21 @@ impl EventStore for SqlStore {
         .bind(name)
         .bind(holder)
         .bind(now_ms + ttl_ms)
-        .bind(now_ms)
-        .fetch_optional(&self.write)
-        .await?;
+        .bind(now_ms);
+        let mut tx = self.begin().await?;
+        let holder_now = match tx.fetch_optional(take).await? {
+            Some(row) => Some(row.try_get::<String>("holder")?),
+            None => None,
+        };
+        self.commit(tx).await?;
         Ok(holder_now.as_deref() == Some(holder))
     }
 
     async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE leases SET expires_at = 0 WHERE name = $1 AND holder = $2")
-            .bind(name)
-            .bind(holder)
-            .execute(&self.write)
-            .await?;
+        self.write_one(
+            query("UPDATE leases SET expires_at = 0 WHERE name = $1 AND holder = $2").bind(name).bind(holder),
+        )
+        .await?;
         Ok(())
     }
 

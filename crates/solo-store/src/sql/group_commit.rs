@@ -415,7 +415,7 @@ impl Drop for Member {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use sqlx::Row;
 

@@ -347,7 +347,7 @@ impl MissionStore for SqlStore {
         } else {
             "DELETE FROM mission_watchers WHERE mission_id = $1 AND user_id = $2"
         };
-        sqlx::query(sql).bind(id.as_str()).bind(user.as_str()).execute(&self.write).await?;
+        self.write_one(query(sql).bind(id.as_str()).bind(user.as_str())).await?;
         Ok(())
     }
 

@@ -9,10 +9,12 @@
 //!
 //! SQLite allows one writer at a time; rather than let concurrent writers
 //! collide on the file lock and retry, embedded mode funnels every write
-//! through a single pooled connection (`write`), while reads use a separate
-//! pool, and the write transactions of concurrent requests are committed
-//! together ([`group_commit`]). PostgreSQL uses one pool for both, one
-//! transaction per request.
+//! through one connection of its own ([`writer`], driven directly rather than
+//! through sqlx), while reads use a pool, and the write transactions of
+//! concurrent requests are committed together ([`group_commit`]). Single
+//! statements join the group too ([`SqlStore::write_one`]). The write code is
+//! written once against [`Exec`], which PostgreSQL serves through sqlx; there
+//! one pool serves reads and writes, one transaction per request.
 //!
 //! (Past 500 lines only with its unit tests; the code itself is under 500.)
 
@@ -70,6 +72,8 @@ impl Default for SqlOptions {
 #[derive(Clone)]
 pub struct SqlStore {
     read: AnyPool,
+    /// PostgreSQL's pool for writes (the same as `read`); on SQLite only the
+    /// migrations use it, before the writer opens.
     write: AnyPool,
     dialect: Dialect,
     outbox_signal: Arc<Notify>,
@@ -186,6 +190,34 @@ impl SqlStore {
                 Executor::execute(&mut *tx.conn, "COMMIT").await?;
                 tx.committed = true;
                 self.outbox_signal.notify_one();
+                Ok(())
+            }
+        }
+    }
+
+    /// Runs one write statement as a transaction of its own; returns how many
+    /// rows it changed. On SQLite it joins the write group like any request, so
+    /// it takes its turn with them rather than wait on the file's lock, which
+    /// the writer holds nearly all the time under load. On PostgreSQL it runs
+    /// on a pooled connection by itself.
+    pub(crate) async fn write_one(&self, statement: Query<'_>) -> StoreResult<u64> {
+        if self.group_commit.is_none() {
+            let mut conn = self.write.acquire().await?;
+            return Exec::execute(&mut *conn, statement).await;
+        }
+        let mut tx = self.begin().await?;
+        let changed = tx.execute(statement).await?;
+        self.commit(tx).await?;
+        Ok(changed)
+    }
+
+    /// Commits a transaction that appended no events.
+    pub(crate) async fn commit(&self, tx: WriteTx) -> StoreResult<()> {
+        match tx.conn {
+            TxConn::Grouped(member) => member.commit(tx.events).await,
+            TxConn::Own(mut tx) => {
+                Executor::execute(&mut *tx.conn, "COMMIT").await?;
+                tx.committed = true;
                 Ok(())
             }
         }
