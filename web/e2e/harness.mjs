@@ -195,6 +195,32 @@ export async function startSolo(extraEnv = {}) {
   };
 }
 
+// ---------------------------------------------------------------- CLI
+
+/**
+ * Runs the `solo` CLI as `user` of the fixture's server (SOLO_SERVER and
+ * SOLO_TOKEN, a config home of its own), collecting its output lines; it is
+ * stopped, if still running, when the file's tests end.
+ *
+ * @returns {{ child: import('node:child_process').ChildProcess, out: string[], err: string[], exited: Promise<number | null> }}
+ */
+export function startCli(e2e, user, args) {
+  const home = mkdtempSync(join(tmpdir(), 'solo-e2e-cli-'));
+  const env = cleanEnv({ XDG_CONFIG_HOME: home, SOLO_SERVER: e2e.solo.base, SOLO_TOKEN: e2e.solo.users[user].pat });
+  const child = spawn(SOLO_BIN, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = [];
+  const err = [];
+  createInterface({ input: child.stdout }).on('line', (l) => out.push(l));
+  createInterface({ input: child.stderr }).on('line', (l) => err.push(l));
+  const exited = new Promise((r) => child.once('exit', (code) => r(code)));
+  e2e.cleanup(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+    rmSync(home, { recursive: true, force: true });
+  });
+  return { child, out, err, exited };
+}
+
 // ---------------------------------------------------------------- proxy
 
 const WEBSOCKET_UPGRADE = /\r\nupgrade:[ \t]*websocket[ \t]*\r\n/i;

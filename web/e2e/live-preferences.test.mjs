@@ -3,14 +3,10 @@
 // reload or a restart; a change made from the CLI reaches the tabs the same
 // way; and someone who never set quiet hours starts from the browser's zone.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { browserFixture } from './fixture.mjs';
-import { ensureScreenshotDir, navigate, signIn, SOLO_BIN, waitForLive, waitUntil } from './harness.mjs';
+import { ensureScreenshotDir, navigate, signIn, startCli, waitForLive, waitUntil } from './harness.mjs';
 
 const e2e = browserFixture();
 const dir = ensureScreenshotDir();
@@ -19,30 +15,6 @@ const dir = ensureScreenshotDir();
 function utcClock(minutes) {
   const at = new Date(Date.now() + minutes * 60_000);
   return `${String(at.getUTCHours()).padStart(2, '0')}:${String(at.getUTCMinutes()).padStart(2, '0')}`;
-}
-
-/** The `solo` CLI signed in as `user` through SOLO_SERVER / SOLO_TOKEN, in a home of its own. */
-function cli(user, args) {
-  const home = mkdtempSync(join(tmpdir(), 'solo-e2e-cli-'));
-  const env = {
-    ...process.env,
-    NO_COLOR: '1',
-    XDG_CONFIG_HOME: home,
-    SOLO_SERVER: e2e.solo.base,
-    SOLO_TOKEN: e2e.solo.users[user].pat,
-  };
-  const child = spawn(SOLO_BIN, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const out = [];
-  const err = [];
-  createInterface({ input: child.stdout }).on('line', (l) => out.push(l));
-  createInterface({ input: child.stderr }).on('line', (l) => err.push(l));
-  const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-  e2e.cleanup(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await exited;
-    rmSync(home, { recursive: true, force: true });
-  });
-  return { child, out, err, exited };
 }
 
 async function quietForm(page) {
@@ -71,7 +43,7 @@ test('quiet hours changed in one tab apply in another tab and in a running CLI w
   // A running watch. It starts from the stream's beginning (`--since 0`), so
   // the notification below is printed whether it lands before or after the
   // watch subscribes; once it is, the watch is following the stream.
-  const watch = cli('ada', ['notifications', 'watch', '--json', '--since', '0']);
+  const watch = startCli(e2e, 'ada', ['notifications', 'watch', '--json', '--since', '0']);
   await solo.api('ada', 'POST', '/api/notifications', { userId: solo.users.ada.id, category: 'system', title: 'Before the change' });
   await waitUntil('the watch to print the first notification', () => watch.out.some((l) => JSON.parse(l).title === 'Before the change'));
 
@@ -108,7 +80,7 @@ test('quiet hours changed in one tab apply in another tab and in a running CLI w
   assert.equal(JSON.parse(watch.out.find((l) => JSON.parse(l).title === 'During quiet hours')).quiet, true);
 
   // Switched off from the CLI: both tabs and the watch follow.
-  const off = cli('ada', ['quiet-hours', 'off']);
+  const off = startCli(e2e, 'ada', ['quiet-hours', 'off']);
   assert.equal(await off.exited, 0, `solo quiet-hours off: ${off.err.join('\n')}`);
   for (const page of [tabA, tabB]) {
     await waitUntil('the tab to show quiet hours off', async () => !(await page.getByLabel('Enable quiet hours').isChecked()));
