@@ -6,9 +6,15 @@
 
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 
-/// Milliseconds since the Unix epoch, now.
+/// Milliseconds since the Unix epoch, now. Read from the system clock
+/// directly: the write path asks on every delivery, and a calendar date is
+/// not needed to count milliseconds.
 pub fn now_ms() -> i64 {
-    Utc::now().timestamp_millis()
+    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Ok(since) => i64::try_from(since.as_millis()).unwrap_or(i64::MAX),
+        // A clock set before 1970.
+        Err(before) => -i64::try_from(before.duration().as_millis()).unwrap_or(i64::MAX),
+    }
 }
 
 /// Formats Unix milliseconds for the wire.

@@ -404,12 +404,26 @@ impl Connection {
     /// already has a backlog (the task writes that), so the hub uncorks each
     /// connection once.
     pub(crate) fn cork(&self) -> bool {
-        let mut out = lock(&self.out);
+        Self::cork_locked(&mut lock(&self.out))
+    }
+
+    fn cork_locked(out: &mut Outbound) -> bool {
         if out.corked || out.finished || !out.backlog.is_empty() {
             return false;
         }
         out.corked = true;
         true
+    }
+
+    /// Corks the connection (see [`Connection::cork`]) and queues a publication,
+    /// under one lock; true when this corked it, so the hub uncorks it once.
+    pub(crate) fn publish_corked(&self, channel: &str, offset: u64, frame: &Frame) -> bool {
+        let mut corked = false;
+        self.with_out(|conn, out| {
+            corked = Self::cork_locked(out);
+            conn.publish_locked(out, channel, offset, frame)
+        });
+        corked
     }
 
     /// Writes what a corked fan-out queued, in as few writes as the socket

@@ -4,8 +4,10 @@
 //! WebSocket frame of a publication (header included) is built once per channel
 //! and the same bytes ([`Frame`]) are written to every subscriber's socket (see
 //! [`crate::connection`] for the write path and its backpressure). A batch of
-//! publications is corked: each subscriber's frames of the batch go out in one
-//! write. Locks are std mutexes held for short, synchronous sections only,
+//! several publications is corked: each subscriber's frames of the batch (and
+//! of the batches after it in the same turn of the runtime) go out in one
+//! write. A lone publication is written at once: corking it would only add a
+//! queue and a second pass over the subscribers. Locks are std mutexes held for short, synchronous sections only,
 //! never across an `.await`.
 //!
 //! Timers are shared, not per connection: one [`Hub::tick`] per second sends
@@ -396,13 +398,15 @@ impl Hub {
     }
 
     /// Fans one publication of `message` on `route` out to this node's
-    /// subscribers, corking each on first sight (`corked` collects them).
+    /// subscribers; with `corked`, corks each on first sight and collects them
+    /// there, otherwise writes at once (a connection corked by an earlier batch
+    /// still queues it behind what it holds).
     fn fan_out(
         &self,
         subs: &ChannelSubscribers,
         message: &BusMessage,
         route: &solo_store::Route,
-        corked: &mut Vec<Arc<Connection>>,
+        mut corked: Option<&mut Vec<Arc<Connection>>>,
     ) {
         let Some(bytes) = protocol::publication_push(
             &route.channel,
@@ -416,10 +420,14 @@ impl Hub {
         };
         let frame = websocket::text_frame(&bytes);
         for sub in subs.by_conn.values() {
-            if sub.conn.cork() {
-                corked.push(sub.conn.clone());
+            match corked.as_deref_mut() {
+                Some(corked) => {
+                    if sub.conn.publish_corked(&route.channel, route.offset, &frame) {
+                        corked.push(sub.conn.clone());
+                    }
+                }
+                None => sub.conn.publish(&route.channel, route.offset, &frame),
             }
-            sub.conn.publish(&route.channel, route.offset, &frame);
         }
         // Added up once per publication rather than one atomic add per recipient.
         self.metrics.publications_delivered.inc_by(subs.by_conn.len() as u64);
@@ -431,10 +439,11 @@ impl BusSink for Hub {
         self.deliver_batch(std::slice::from_ref(message));
     }
 
-    /// Queues the batch's frames on every subscriber, corked; the flusher
-    /// writes them (see [`Hub::run_flusher`]).
+    /// Queues the batch's frames on every subscriber, corked, when there are
+    /// several; the flusher writes them (see [`Hub::run_flusher`]).
     fn deliver_batch(&self, messages: &[BusMessage]) {
         let channels = read(&self.channels);
+        let several = messages.iter().map(|m| m.routes.len()).sum::<usize>() > 1;
         let mut corked = Vec::new();
         for message in messages {
             for route in &message.routes {
@@ -443,7 +452,7 @@ impl BusSink for Hub {
                 self.recent.record(&route.channel, &route.epoch, route.offset, &message.envelope);
                 let Some(subs) = channels.get(route.channel.as_str()) else { continue };
                 subs.advance(&route.epoch, route.offset);
-                self.fan_out(subs, message, route, &mut corked);
+                self.fan_out(subs, message, route, several.then_some(&mut corked));
             }
         }
         drop(channels);
