@@ -55,15 +55,22 @@ static PING: &[u8] = b"\x81\x02{}";
 /// Who a connection belongs to, once `connect` succeeded.
 #[derive(Debug, Clone)]
 pub struct ConnAuth {
-    pub user_id: UserId,
-    /// The user id as shown in presence, shared by every subscription (and
-    /// every connection of the user) rather than copied into each.
+    /// The user id, shared by every subscription's presence entry (and every
+    /// connection of the user) rather than copied into each; see [`ConnAuth::user_id`].
     pub user: Arc<str>,
     /// Shared with every subscription's client info rather than copied.
     pub info: Arc<serde_json::Value>,
     /// The credential the connection token came from (`pat_…` or `session:<hash>`).
     pub source: Arc<str>,
     pub expires_at_ms: i64,
+}
+
+impl ConnAuth {
+    /// The user id as the store's type, made when asked (a credential check,
+    /// a permission check): connections keep only the shared text.
+    pub fn user_id(&self) -> UserId {
+        UserId::from_trusted(self.user.to_string())
+    }
 }
 
 enum ChannelState {

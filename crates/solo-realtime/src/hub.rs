@@ -21,7 +21,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use solo_domain::time::now_ms;
-use solo_domain::UserId;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
@@ -93,7 +92,7 @@ pub struct Hub {
     /// In cluster mode, where joins and leaves go to be mirrored into Redis.
     presence_changes: Option<mpsc::Sender<LocalPresenceChange>>,
     /// Authenticated connections per user on this node.
-    per_user: Mutex<HashMap<UserId, usize>>,
+    per_user: Mutex<HashMap<Arc<str>, usize>>,
     /// Every channel's latest publications, for clients that recover.
     recent: RecentPublications,
 }
@@ -171,7 +170,7 @@ impl Hub {
     /// refreshes its token afterwards.
     pub fn admit(&self, conn: &Connection, auth: ConnAuth, limit: usize) -> bool {
         let mut per_user = lock(&self.per_user);
-        let held = per_user.entry(auth.user_id.clone()).or_insert(0);
+        let held = per_user.entry(auth.user.clone()).or_insert(0);
         if *held >= limit {
             return false;
         }
@@ -216,10 +215,10 @@ impl Hub {
         self.metrics.connections.dec();
         if let Some(auth) = conn.auth() {
             let mut per_user = lock(&self.per_user);
-            if let Some(held) = per_user.get_mut(&auth.user_id) {
+            if let Some(held) = per_user.get_mut(&*auth.user) {
                 *held = held.saturating_sub(1);
                 if *held == 0 {
-                    per_user.remove(&auth.user_id);
+                    per_user.remove(&*auth.user);
                 }
             }
         }
@@ -495,6 +494,7 @@ impl Presence for Hub {
 
 #[cfg(test)]
 mod tests {
+    use solo_domain::UserId;
     use tokio::net::TcpListener;
 
     use super::*;
@@ -520,7 +520,6 @@ mod tests {
     fn auth(user: &UserId) -> ConnAuth {
         ConnAuth {
             user: Arc::from(user.as_str()),
-            user_id: user.clone(),
             info: Arc::new(serde_json::json!({})),
             source: Arc::from("pat_test"),
             expires_at_ms: i64::MAX,

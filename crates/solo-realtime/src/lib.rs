@@ -315,10 +315,11 @@ impl Engine {
         let hub = &self.hub;
         for conn in hub.connections() {
             let Some(auth) = conn.auth() else { continue };
-            match self.credential_is_valid(&auth.source, &auth.user_id).await {
+            let user_id = auth.user_id();
+            match self.credential_is_valid(&auth.source, &user_id).await {
                 Ok(true) => {}
                 Ok(false) => {
-                    tracing::info!(client = %conn.client_id, user_id = %auth.user_id, "credential revoked: closing connection");
+                    tracing::info!(client = %conn.client_id, user_id = %user_id, "credential revoked: closing connection");
                     conn.close(Disconnect::InvalidToken);
                     continue;
                 }
@@ -329,7 +330,7 @@ impl Engine {
             }
             for channel in hub.channels_of(&conn) {
                 let Ok(parsed) = solo_domain::Channel::parse(&channel) else { continue };
-                if let Ok(false) = self.access.may_read(self.store(), &auth.user_id, &parsed).await {
+                if let Ok(false) = self.access.may_read(self.store(), &user_id, &parsed).await {
                     if hub.unsubscribe(&conn, &channel) {
                         let push = protocol::push(
                             &channel,

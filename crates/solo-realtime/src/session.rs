@@ -40,7 +40,7 @@ impl Session {
     }
 
     pub(crate) fn user_id(&self) -> Option<UserId> {
-        self.conn.auth().map(|a| a.user_id)
+        self.conn.auth().map(|a| a.user_id())
     }
 
     pub(crate) async fn handle_frame(&mut self, text: &str) -> Step {
@@ -163,7 +163,6 @@ impl Session {
         }
         let auth = ConnAuth {
             user: self.engine.shared_user(user_id.as_str()),
-            user_id: user_id.clone(),
             info: self.engine.shared_info(claims.info),
             source: source.clone(),
             expires_at_ms: claims.exp * 1000,
@@ -228,7 +227,7 @@ impl Session {
             Err(TokenError::Invalid) => return Err(Disconnect::InvalidToken),
         };
         let Some(mut auth) = self.conn.auth() else { return Err(Disconnect::BadRequest) };
-        if claims.sub != auth.user_id.as_str() {
+        if claims.sub != *auth.user {
             return Err(Disconnect::InvalidToken);
         }
         auth.expires_at_ms = claims.exp * 1000;
