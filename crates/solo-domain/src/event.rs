@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::channel::Channel;
+use crate::config::WorkspaceConfigChanged;
 use crate::ids::*;
 use crate::mission::{ReviewDecision, Stage};
 use crate::notification::{InboxReadAll, NotificationChanged, PreferencesChanged};
@@ -55,6 +56,8 @@ pub enum SubjectKind {
     Inbox,
     /// A user's preferences (quiet hours); the id is the user's.
     Preferences,
+    /// A workspace's settings; the id is the workspace's.
+    WorkspaceConfig,
 }
 
 /// The entity an event is about.
@@ -140,6 +143,10 @@ pub enum EventPayload {
     /// A user changed their preferences: their other tabs and CLIs apply them at once.
     #[serde(rename = "preferences.updated")]
     PreferencesUpdated(PreferencesChanged),
+    /// A workspace admin changed the workspace's settings: every member's tabs
+    /// and CLIs apply them at once.
+    #[serde(rename = "config.updated")]
+    ConfigUpdated(WorkspaceConfigChanged),
 }
 
 impl EventPayload {
@@ -160,6 +167,7 @@ impl EventPayload {
             EventPayload::NotificationUnread(_) => "notification.unread",
             EventPayload::NotificationsReadAll(_) => "notifications.read_all",
             EventPayload::PreferencesUpdated(_) => "preferences.updated",
+            EventPayload::ConfigUpdated(_) => "config.updated",
         }
     }
 }
@@ -192,7 +200,8 @@ impl EventEnvelope {
     /// Heartbeats stay on their workstation's channel (they are frequent and the
     /// board only needs transitions); status transitions also reach the
     /// workspace and, for an agent on a mission, that mission. Notification
-    /// and preference events reach only their user.
+    /// and preference events reach only their user; workspace settings reach
+    /// the whole workspace.
     pub fn channels(&self) -> Vec<Channel> {
         use EventPayload as P;
         let mission = || MissionId::parse(&self.subject.id).ok().map(Channel::Mission);
@@ -227,6 +236,7 @@ impl EventEnvelope {
             }
             P::NotificationsReadAll(read_all) => out.push(Channel::Notifications(read_all.user_id.clone())),
             P::PreferencesUpdated(changed) => out.push(Channel::Notifications(changed.user_id.clone())),
+            P::ConfigUpdated(changed) => out.push(Channel::Workspace(changed.workspace_id.clone())),
         }
         out
     }
@@ -323,6 +333,32 @@ mod tests {
         assert_eq!(json["data"]["userId"], user.to_string());
         let names: Vec<String> = event.channels().iter().map(ToString::to_string).collect();
         assert_eq!(names, vec![format!("notifications:{user}")]);
+        let back: EventEnvelope = serde_json::from_value(json).expect("deserializes");
+        assert_eq!(back, event);
+    }
+
+    #[test]
+    fn workspace_settings_reach_the_workspace() {
+        let workspace = WorkspaceId::generate();
+        let event = EventEnvelope {
+            id: Uuid::now_v7(),
+            payload: EventPayload::ConfigUpdated(WorkspaceConfigChanged {
+                workspace_id: workspace.clone(),
+                config: crate::WorkspaceConfig { default_quiet_hours: Some(crate::QuietHours::off()) },
+            }),
+            version: 2,
+            ts: 1_795_688_102_123,
+            trace_id: new_trace_id(),
+            actor: Actor::User { id: UserId::generate() },
+            subject: Subject { kind: SubjectKind::WorkspaceConfig, id: workspace.to_string() },
+        };
+        let json = serde_json::to_value(&event).expect("serializes");
+        assert_eq!(json["type"], "config.updated");
+        assert_eq!(json["subject"]["kind"], "workspace_config");
+        assert_eq!(json["data"]["workspaceId"], workspace.to_string());
+        assert_eq!(json["data"]["config"]["defaultQuietHours"]["enabled"], false);
+        let names: Vec<String> = event.channels().iter().map(ToString::to_string).collect();
+        assert_eq!(names, vec![format!("workspace:{workspace}")]);
         let back: EventEnvelope = serde_json::from_value(json).expect("deserializes");
         assert_eq!(back, event);
     }

@@ -2,6 +2,7 @@
 //!
 //! - [`ids`]: prefixed, typed identifiers (`m_…` for missions, `u_…` for users, …).
 //! - [`channel`]: realtime channel names, parsed once at the edge.
+//! - [`config`]: workspace settings, decided by a workspace's admins.
 //! - [`mission`]: mission stages and the transitions allowed between them.
 //! - [`presence`]: workstation and agent health states.
 //! - [`event`]: the versioned event envelope and every event type.
@@ -12,6 +13,7 @@
 //! and the generators of the web UI's TypeScript types alike.
 
 pub mod channel;
+pub mod config;
 pub mod event;
 pub mod ids;
 pub mod mission;
@@ -21,6 +23,7 @@ pub mod rules;
 pub mod time;
 
 pub use channel::Channel;
+pub use config::WorkspaceConfig;
 pub use event::{Actor, EventEnvelope, EventPayload, Subject};
 pub use ids::*;
 pub use mission::{ReviewDecision, Stage};

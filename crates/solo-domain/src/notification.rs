@@ -282,7 +282,7 @@ pub struct NotificationChanged {
 #[serde(rename_all = "camelCase")]
 pub struct PreferencesChanged {
     pub user_id: crate::ids::UserId,
-    /// The user's own quiet hours (set, so the server default no longer applies to them).
+    /// The user's own quiet hours (set, so no default, the workspace's or the server's, applies to them any more).
     pub quiet_hours: QuietHours,
 }
 

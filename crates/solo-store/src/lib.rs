@@ -6,7 +6,7 @@
 //! - [`WorkstationStore`]: workstations, agents, heartbeats and the presence sweep.
 //! - [`CommunityStore`]: community posts.
 //! - [`EventStore`]: the event log, channel streams and the transactional outbox.
-//! - [`ConfigStore`]: small keyed documents (preferences, server secrets).
+//! - [`ConfigStore`]: small keyed documents (preferences, workspace settings, server secrets).
 //! - [`NotificationStore`]: inboxes, read state, unread counts, quiet hours.
 //! - [`sql::SqlStore`]: the implementation, on SQLite (embedded) or PostgreSQL (cluster).
 //!
@@ -25,7 +25,7 @@ use solo_domain::event::AgentState;
 use solo_domain::notification::{NotificationView, UnreadCounts};
 use solo_domain::{
     Actor, Category, Channel, EventEnvelope, MissionId, NotificationId, QuietHours, ReviewDecision, Stage, TokenId,
-    UserId, WorkspaceId, WorkstationId,
+    UserId, WorkspaceConfig, WorkspaceId, WorkstationId,
 };
 use thiserror::Error;
 use tokio::sync::Notify;
@@ -300,6 +300,18 @@ pub trait ConfigStore: Send + Sync {
     /// Sets the user's quiet hours and, in the same transaction, emits
     /// `preferences.updated` on their notification channel. Returns the new version.
     async fn update_preferences(&self, ctx: &WriteContext, user: &UserId, quiet: &QuietHours) -> StoreResult<i64>;
+    /// A workspace's settings and their version (0: never changed), read in
+    /// one statement so the two agree.
+    async fn workspace_config(&self, workspace: &WorkspaceId) -> StoreResult<(WorkspaceConfig, i64)>;
+    /// Replaces a workspace's settings (an unset field is removed) and, in the
+    /// same transaction, emits `config.updated` on `workspace:{id}` with the
+    /// whole document. Returns the new version.
+    async fn update_workspace_config(
+        &self,
+        ctx: &WriteContext,
+        workspace: &WorkspaceId,
+        config: &WorkspaceConfig,
+    ) -> StoreResult<i64>;
 }
 
 #[async_trait]
@@ -332,7 +344,8 @@ pub trait NotificationStore: Send + Sync {
         watermark_ms: i64,
     ) -> StoreResult<(u64, UnreadCounts)>;
     async fn unread_counts(&self, user: &UserId) -> StoreResult<UnreadCounts>;
-    /// The user's quiet hours, or the server default, or off.
+    /// The user's quiet hours: their own, else their workspace's default, else
+    /// the server default, else off.
     async fn quiet_hours(&self, user: &UserId) -> StoreResult<QuietHours>;
     async fn set_quiet_hours(&self, user: &UserId, quiet: &QuietHours) -> StoreResult<()>;
     /// Sets the default for users who set none (from the server's configuration).

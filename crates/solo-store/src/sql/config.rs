@@ -1,12 +1,14 @@
-//! Small keyed JSON documents: user preferences, server secrets, later configuration templates.
+//! Small keyed JSON documents: user preferences, workspace settings, server
+//! secrets, later configuration templates.
 
 use async_trait::async_trait;
+use solo_domain::config::{WorkspaceConfig, WorkspaceConfigChanged};
 use solo_domain::event::{Subject, SubjectKind};
 use solo_domain::notification::PreferencesChanged;
 use solo_domain::time::now_ms;
-use solo_domain::{EventPayload, QuietHours, UserId};
+use solo_domain::{EventPayload, QuietHours, UserId, WorkspaceId};
 
-use super::{append_event_only, query, Exec, SqlStore};
+use super::{append_event_only, query, Exec, Query, SqlStore};
 use crate::{ConfigStore, StoreError, StoreResult, WriteContext};
 
 /// The key of a user's quiet hours in their scope (read by the inbox, `notifications.rs`).
@@ -14,8 +16,32 @@ const QUIET_KEY: &str = "quietHours";
 /// The key of a user's preferences version in their scope.
 const VERSION_KEY: &str = "preferencesVersion";
 
+/// The key of a workspace's default quiet hours in its scope (read by the inbox,
+/// `notifications.rs`; the server's default has the same key in the scope `server`).
+const DEFAULT_QUIET_KEY: &str = "quietHoursDefault";
+/// The key of a workspace's settings version in its scope.
+const CONFIG_VERSION_KEY: &str = "configVersion";
+
 fn user_scope(user: &UserId) -> String {
     format!("user:{user}")
+}
+
+fn workspace_scope(workspace: &WorkspaceId) -> String {
+    format!("workspace:{workspace}")
+}
+
+/// The statement that takes the next value of a version counter kept in the
+/// config table, in one statement, so two concurrent changes (PostgreSQL)
+/// never get the same one.
+fn bump_version<'a>(scope: &'a str, key: &'a str, now: i64) -> Query<'a> {
+    query(
+        "INSERT INTO config (scope, key, value, updated_at) VALUES ($1, $2, '1', $3) \
+         ON CONFLICT (scope, key) DO UPDATE SET value = CAST(CAST(config.value AS BIGINT) + 1 AS TEXT), \
+         updated_at = $3 RETURNING value",
+    )
+    .bind(scope)
+    .bind(key)
+    .bind(now)
 }
 
 fn parse(raw: String) -> StoreResult<serde_json::Value> {
@@ -23,7 +49,7 @@ fn parse(raw: String) -> StoreResult<serde_json::Value> {
 }
 
 fn parse_version(raw: &str) -> StoreResult<i64> {
-    raw.trim().parse().map_err(|_| StoreError::Corrupt(format!("preferences version `{raw}`")))
+    raw.trim().parse().map_err(|_| StoreError::Corrupt(format!("version `{raw}`")))
 }
 
 #[async_trait]
@@ -97,17 +123,7 @@ impl ConfigStore for SqlStore {
         .bind(value)
         .bind(now);
         tx.execute(set).await?;
-        // One statement takes the next version, so two concurrent changes
-        // (PostgreSQL) never get the same one.
-        let bump = query(
-            "INSERT INTO config (scope, key, value, updated_at) VALUES ($1, $2, '1', $3) \
-             ON CONFLICT (scope, key) DO UPDATE SET value = CAST(CAST(config.value AS BIGINT) + 1 AS TEXT), \
-             updated_at = $3 RETURNING value",
-        )
-        .bind(scope.as_str())
-        .bind(VERSION_KEY)
-        .bind(now);
-        let raw: String = tx.fetch_one(bump).await?.try_get("value")?;
+        let raw: String = tx.fetch_one(bump_version(&scope, VERSION_KEY, now)).await?.try_get("value")?;
         let version = parse_version(&raw)?;
         append_event_only(
             &mut tx,
@@ -115,6 +131,77 @@ impl ConfigStore for SqlStore {
             Subject { kind: SubjectKind::Preferences, id: user.to_string() },
             version,
             EventPayload::PreferencesUpdated(PreferencesChanged { user_id: user.clone(), quiet_hours: quiet.clone() }),
+            now,
+        )
+        .await?;
+        self.commit_with_events(tx).await?;
+        Ok(version)
+    }
+
+    async fn workspace_config(&self, workspace: &WorkspaceId) -> StoreResult<(WorkspaceConfig, i64)> {
+        // One statement, so the settings and their version are of the same moment.
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT key, value FROM config WHERE scope = $1 AND key IN ($2, $3)")
+                .bind(workspace_scope(workspace))
+                .bind(DEFAULT_QUIET_KEY)
+                .bind(CONFIG_VERSION_KEY)
+                .fetch_all(&self.read)
+                .await?;
+        let (mut config, mut version) = (WorkspaceConfig::default(), 0);
+        for (key, value) in rows {
+            if key == CONFIG_VERSION_KEY {
+                version = parse_version(&value)?;
+            } else {
+                config.default_quiet_hours =
+                    Some(serde_json::from_str(&value).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+            }
+        }
+        Ok((config, version))
+    }
+
+    async fn update_workspace_config(
+        &self,
+        ctx: &WriteContext,
+        workspace: &WorkspaceId,
+        config: &WorkspaceConfig,
+    ) -> StoreResult<i64> {
+        let now = now_ms();
+        let scope = workspace_scope(workspace);
+        let mut tx = self.begin().await?;
+        // The version first: its row lock queues concurrent changes of this
+        // workspace's settings (PostgreSQL), so each writes the document after
+        // the previous one committed, and the versions follow the commits.
+        let raw: String = tx.fetch_one(bump_version(&scope, CONFIG_VERSION_KEY, now)).await?.try_get("value")?;
+        let version = parse_version(&raw)?;
+        match &config.default_quiet_hours {
+            Some(quiet) => {
+                let value = serde_json::to_string(quiet).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let set = query(
+                    "INSERT INTO config (scope, key, value, updated_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (scope, key) DO UPDATE SET value = $3, updated_at = $4",
+                )
+                .bind(scope.as_str())
+                .bind(DEFAULT_QUIET_KEY)
+                .bind(value)
+                .bind(now);
+                tx.execute(set).await?;
+            }
+            None => {
+                let unset = query("DELETE FROM config WHERE scope = $1 AND key = $2")
+                    .bind(scope.as_str())
+                    .bind(DEFAULT_QUIET_KEY);
+                tx.execute(unset).await?;
+            }
+        }
+        append_event_only(
+            &mut tx,
+            ctx,
+            Subject { kind: SubjectKind::WorkspaceConfig, id: workspace.to_string() },
+            version,
+            EventPayload::ConfigUpdated(WorkspaceConfigChanged {
+                workspace_id: workspace.clone(),
+                config: config.clone(),
+            }),
             now,
         )
         .await?;

@@ -1,7 +1,7 @@
 //! Inboxes: notifications from rules and direct creation, read state, unread
 //! counts with their version, and quiet hours.
 //!
-//! (About 550 lines: the inbox's statements share private helpers (counts,
+//! (About 590 lines: the inbox's statements share private helpers (counts,
 //! quiet hours, the multi-row insert) that every write here composes within
 //! one transaction; split by table they would have to be exported to each other.)
 
@@ -51,53 +51,88 @@ fn user_scope(user: &UserId) -> String {
     format!("user:{user}")
 }
 
-/// The user's quiet hours, or the server default, in one statement.
+/// The user's quiet hours (see [`quiet_hours_of`]), in at most two statements.
 async fn quiet_hours_in(conn: &mut dyn Exec, user: &UserId) -> StoreResult<QuietHours> {
     let mut of = quiet_hours_of(conn, &[user]).await?;
     Ok(of.remove(user.as_str()).unwrap_or_else(QuietHours::off))
 }
 
-/// Each user's quiet hours (their own, else the server default, else off), a
-/// chunk of users per statement.
+/// Each user's quiet hours, the first of:
+///
+/// 1. their own setting;
+/// 2. the default of their workspace (`quietHoursDefault` in the scope
+///    `workspace:{id}`); for a member of several workspaces that set one, the
+///    workspace they joined first (then the lowest workspace id), so a user's
+///    quiet hours do not depend on which workspace a notification comes from;
+/// 3. the server default (`SOLO_DEFAULT_QUIET_HOURS`);
+/// 4. off.
+///
+/// It runs inside notification writes for up to a thousand recipients, so it
+/// reads a chunk of users per statement, all three sources at once (as many
+/// statements as when it read only the first and the third).
 async fn quiet_hours_of(conn: &mut dyn Exec, users: &[&UserId]) -> StoreResult<HashMap<String, QuietHours>> {
-    let mut scopes: Vec<String> = users.iter().map(|u| user_scope(u)).collect();
-    scopes.sort();
-    scopes.dedup();
+    let mut ids: Vec<&str> = users.iter().map(|u| u.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
     let (mut own, mut default) = (HashMap::new(), None);
-    for chunk in scopes.chunks(rows_per_statement(1)) {
+    // Per user, the workspace default of the earliest membership: (joined at, workspace id, value).
+    let mut workspace_default: HashMap<String, (i64, String, String)> = HashMap::new();
+    for chunk in ids.chunks(rows_per_statement(2)) {
+        // `owner` is `user:{id}` or `server` for the first part, the member's id for the second.
         let sql = format!(
-            "SELECT scope, value FROM config WHERE (key = $1 AND scope IN ({})) OR (scope = 'server' AND key = $2)",
-            placeholders(2, chunk.len())
+            "SELECT scope AS owner, value, 0 AS joined, '' AS via FROM config \
+             WHERE (key = $1 AND scope IN ({})) OR (scope = 'server' AND key = $2) \
+             UNION ALL \
+             SELECT m.user_id AS owner, c.value, m.created_at AS joined, m.workspace_id AS via FROM memberships m \
+             JOIN config c ON c.scope = 'workspace:' || m.workspace_id AND c.key = $2 \
+             WHERE m.user_id IN ({})",
+            placeholders(2, chunk.len()),
+            placeholders(2 + chunk.len(), chunk.len())
         );
         let mut statement = query(sql).bind(QUIET_KEY).bind(DEFAULT_QUIET_KEY);
-        for scope in chunk {
-            statement = statement.bind(scope.as_str());
+        for id in chunk {
+            statement = statement.bind(format!("user:{id}"));
+        }
+        for id in chunk {
+            statement = statement.bind(*id);
         }
         for row in conn.fetch_all(statement).await? {
-            let scope: String = row.try_get("scope")?;
+            let owner: String = row.try_get("owner")?;
             let value: String = row.try_get("value")?;
-            if scope == "server" {
+            if owner == "server" {
                 default = Some(value);
-            } else if let Some(user) = scope.strip_prefix("user:") {
+            } else if let Some(user) = owner.strip_prefix("user:") {
                 own.insert(user.to_owned(), value);
+            } else {
+                let joined: i64 = row.try_get("joined")?;
+                let via: String = row.try_get("via")?;
+                let earlier = workspace_default.get(&owner).is_none_or(|(at, ws, _)| (joined, &via) < (*at, ws));
+                if earlier {
+                    workspace_default.insert(owner, (joined, via, value));
+                }
             }
         }
     }
     let parse = |raw: &str| serde_json::from_str::<QuietHours>(raw).map_err(|e| StoreError::Corrupt(e.to_string()));
-    // The server default is parsed only for users without a setting of their own.
-    let mut parsed_default: Option<QuietHours> = None;
+    // Each stored document is parsed once, however many users it applies to,
+    // and only when someone's quiet hours come from it.
+    let mut parsed: HashMap<&str, QuietHours> = HashMap::new();
     let mut of = HashMap::with_capacity(users.len());
     for user in users {
-        let quiet = match own.get(user.as_str()) {
-            Some(raw) => parse(raw)?,
-            None => match &parsed_default {
+        let raw = own
+            .get(user.as_str())
+            .or_else(|| workspace_default.get(user.as_str()).map(|(_, _, value)| value))
+            .or(default.as_ref());
+        let quiet = match raw {
+            Some(raw) => match parsed.get(raw.as_str()) {
                 Some(quiet) => quiet.clone(),
                 None => {
-                    let quiet = default.as_deref().map(parse).transpose()?.unwrap_or_else(QuietHours::off);
-                    parsed_default = Some(quiet.clone());
+                    let quiet = parse(raw)?;
+                    parsed.insert(raw.as_str(), quiet.clone());
                     quiet
                 }
             },
+            None => QuietHours::off(),
         };
         of.insert(user.as_str().to_owned(), quiet);
     }

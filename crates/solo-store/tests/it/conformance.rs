@@ -3,12 +3,12 @@ use solo_domain::{AgentStatus, Channel, EventEnvelope, QuietHours, Stage, Workst
 use solo_store::sql::SqlOptions;
 use solo_store::*;
 
-struct Fixture {
-    store: SqlStore,
+pub(crate) struct Fixture {
+    pub(crate) store: SqlStore,
     _dir: Option<tempfile::TempDir>,
 }
 
-async fn sqlite() -> Fixture {
+pub(crate) async fn sqlite() -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("solo.db").display());
     let store = SqlStore::connect(&url, &SqlOptions::default()).await.expect("connect");
@@ -23,7 +23,7 @@ fn schema_name() -> String {
 }
 
 /// A store on PostgreSQL in a schema of its own, when `SOLO_TEST_POSTGRES_URL` is set.
-async fn postgres() -> Option<Fixture> {
+pub(crate) async fn postgres() -> Option<Fixture> {
     let base = std::env::var("SOLO_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())?;
     let schema = schema_name();
     {
@@ -39,7 +39,8 @@ async fn postgres() -> Option<Fixture> {
     Some(Fixture { store, _dir: None })
 }
 
-/// Runs a conformance check on SQLite, and on PostgreSQL when configured.
+/// Runs a conformance check on SQLite, and on PostgreSQL when configured
+/// (the module that uses it imports `sqlite` and `postgres`).
 macro_rules! conformance {
     ($name:ident, $check:ident) => {
         mod $name {

@@ -2,5 +2,7 @@
 //! `SOLO_TEST_POSTGRES_URL` is set, on PostgreSQL too (a fresh schema per test);
 //! and, with PostgreSQL, a check that both dialects' migrations build the same schema.
 
+#[macro_use]
 mod conformance;
 mod schema;
+mod workspace_config;
