@@ -93,6 +93,7 @@ class EventSchemaTest(unittest.TestCase):
             solo.call("POST", "/api/notifications/read-all")
             quiet = {"enabled": True, "start": "22:00", "end": "07:00", "timezone": "UTC", "allowUrgent": True}
             solo.call("PUT", "/api/me/preferences", {"quietHours": quiet})
+            solo.call("PUT", f"/api/workspaces/{me['workspaces'][0]['id']}/config", {"defaultQuietHours": quiet})
 
             channels = [
                 f"workspace:{me['workspaces'][0]['id']}",

@@ -133,7 +133,7 @@ mod tests {
         let doc = document();
         let defs = doc["$defs"].as_object().expect("$defs");
         let types = event_types(&defs["EventPayload"]);
-        for expected in ["mission.stage_changed", "notification.created", "preferences.updated"] {
+        for expected in ["mission.stage_changed", "notification.created", "preferences.updated", "config.updated"] {
             assert!(types.iter().any(|t| t == expected), "{expected} in {types:?}");
             assert!(defs.contains_key(expected), "a definition of {expected}");
         }

@@ -7,7 +7,7 @@
 
 use ts_rs::{Config, TS};
 
-use crate::routes::{auth, community, events, missions, notifications, tokens, workstations};
+use crate::routes::{auth, community, events, missions, notifications, tokens, workspaces, workstations};
 
 fn declare<T: TS>(cfg: &Config, out: &mut String) {
     out.push_str("export ");
@@ -26,6 +26,7 @@ pub fn declarations() -> String {
     macro_rules! all {
         ($($t:ty),* $(,)?) => { $( declare::<$t>(&cfg, &mut out); )* };
     }
+    use solo_domain::config::WorkspaceConfigChanged;
     use solo_domain::event::{Actor, AgentState, EventEnvelope, EventPayload, Subject, SubjectKind};
     use solo_domain::notification::{
         ByCategory, InboxReadAll, NotificationChanged, NotificationView, PreferencesChanged, UnreadCounts,
@@ -60,6 +61,8 @@ pub fn declarations() -> String {
         NotificationChanged,
         PreferencesChanged,
         InboxReadAll,
+        WorkspaceConfig,
+        WorkspaceConfigChanged,
         crate::error::ErrorBody,
         auth::LoginRequest,
         auth::WorkspaceView,
@@ -103,6 +106,7 @@ pub fn declarations() -> String {
         notifications::ReadAllResult,
         notifications::Preferences,
         notifications::PreferencesView,
+        workspaces::WorkspaceConfigView,
         crate::realtime::ConnectionToken,
     );
     out.truncate(out.trim_end().len());

@@ -51,7 +51,7 @@ allowUrgent: boolean, };
 
 export type Actor = { "kind": "user", id: UserId, } | { "kind": "system" };
 
-export type SubjectKind = "mission" | "workstation" | "agent" | "post" | "notification" | "inbox" | "preferences";
+export type SubjectKind = "mission" | "workstation" | "agent" | "post" | "notification" | "inbox" | "preferences" | "workspace_config";
 
 export type Subject = { kind: SubjectKind, id: string, };
 
@@ -61,7 +61,7 @@ export type EventPayload = { "type": "mission.created", "data": { workspaceId: W
 /**
  * `None` when the agent is reported for the first time.
  */
-from: AgentStatus | null, to: AgentStatus, missionId?: MissionId | null, } } | { "type": "community.posted", "data": { workspaceId: WorkspaceId, postId: PostId, authorId: UserId, body: string, mentions: Array<UserId>, } } | { "type": "notification.created", "data": NotificationChanged } | { "type": "notification.read", "data": NotificationChanged } | { "type": "notification.unread", "data": NotificationChanged } | { "type": "notifications.read_all", "data": InboxReadAll } | { "type": "preferences.updated", "data": PreferencesChanged };
+from: AgentStatus | null, to: AgentStatus, missionId?: MissionId | null, } } | { "type": "community.posted", "data": { workspaceId: WorkspaceId, postId: PostId, authorId: UserId, body: string, mentions: Array<UserId>, } } | { "type": "notification.created", "data": NotificationChanged } | { "type": "notification.read", "data": NotificationChanged } | { "type": "notification.unread", "data": NotificationChanged } | { "type": "notifications.read_all", "data": InboxReadAll } | { "type": "preferences.updated", "data": PreferencesChanged } | { "type": "config.updated", "data": WorkspaceConfigChanged };
 
 export type EventEnvelope = { 
 /**
@@ -83,7 +83,7 @@ traceId: string, actor: Actor, subject: Subject, } & ({ "type": "mission.created
 /**
  * `None` when the agent is reported for the first time.
  */
-from: AgentStatus | null, to: AgentStatus, missionId?: MissionId | null, } } | { "type": "community.posted", "data": { workspaceId: WorkspaceId, postId: PostId, authorId: UserId, body: string, mentions: Array<UserId>, } } | { "type": "notification.created", "data": NotificationChanged } | { "type": "notification.read", "data": NotificationChanged } | { "type": "notification.unread", "data": NotificationChanged } | { "type": "notifications.read_all", "data": InboxReadAll } | { "type": "preferences.updated", "data": PreferencesChanged });
+from: AgentStatus | null, to: AgentStatus, missionId?: MissionId | null, } } | { "type": "community.posted", "data": { workspaceId: WorkspaceId, postId: PostId, authorId: UserId, body: string, mentions: Array<UserId>, } } | { "type": "notification.created", "data": NotificationChanged } | { "type": "notification.read", "data": NotificationChanged } | { "type": "notification.unread", "data": NotificationChanged } | { "type": "notifications.read_all", "data": InboxReadAll } | { "type": "preferences.updated", "data": PreferencesChanged } | { "type": "config.updated", "data": WorkspaceConfigChanged });
 
 export type NotificationView = { id: NotificationId, userId: UserId, category: Category, 
 /**
@@ -111,7 +111,7 @@ export type NotificationChanged = { userId: UserId, notification: NotificationVi
 
 export type PreferencesChanged = { userId: UserId, 
 /**
- * The user's own quiet hours (set, so the server default no longer applies to them).
+ * The user's own quiet hours (set, so no default, the workspace's or the server's, applies to them any more).
  */
 quietHours: QuietHours, };
 
@@ -128,6 +128,19 @@ watermark: string,
  * How many were marked read.
  */
 marked: number, unread: UnreadCounts, };
+
+export type WorkspaceConfig = { 
+/**
+ * Quiet hours of the members who set none of their own; null: the
+ * server's default (`SOLO_DEFAULT_QUIET_HOURS`) applies to them.
+ */
+defaultQuietHours: QuietHours | null, };
+
+export type WorkspaceConfigChanged = { workspaceId: WorkspaceId, 
+/**
+ * The whole document, not only what changed.
+ */
+config: WorkspaceConfig, };
 
 export type ErrorBody = { 
 /**
@@ -326,7 +339,14 @@ export type Preferences = { quietHours: QuietHours, };
 
 export type PreferencesView = { quietHours: QuietHours, 
 /**
- * How many times the user changed their preferences (0: never; the server default applies).
+ * How many times the user changed their preferences (0: never; their workspace's default, else the
+ * server's, applies).
+ */
+version: number, };
+
+export type WorkspaceConfigView = { workspaceId: WorkspaceId, config: WorkspaceConfig, 
+/**
+ * How many times the settings changed (0: never).
  */
 version: number, };
 

@@ -9,6 +9,7 @@ pub mod missions;
 pub mod notifications;
 pub mod tokens;
 pub mod web;
+pub mod workspaces;
 pub mod workstations;
 
 use axum::http::Method;
@@ -35,6 +36,7 @@ use crate::state::AppState;
         notifications::list, notifications::create, notifications::read, notifications::unread,
         notifications::read_all, notifications::unread_count,
         notifications::get_preferences, notifications::put_preferences,
+        workspaces::get_config, workspaces::put_config,
         crate::realtime::connection_token,
     ),
     components(schemas(crate::error::ErrorBody, solo_domain::EventEnvelope)),
@@ -170,6 +172,7 @@ pub fn api_router() -> Router<AppState> {
         .route("/api/notifications/{id}/read", post(notifications::read))
         .route("/api/notifications/{id}/unread", post(notifications::unread))
         .route("/api/me/preferences", get(notifications::get_preferences).put(notifications::put_preferences))
+        .route("/api/workspaces/{id}/config", get(workspaces::get_config).put(workspaces::put_config))
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(web::ui)

@@ -104,7 +104,8 @@ pub struct Preferences {
 #[serde(rename_all = "camelCase")]
 pub struct PreferencesView {
     quiet_hours: QuietHours,
-    /// How many times the user changed their preferences (0: never; the server default applies).
+    /// How many times the user changed their preferences (0: never; their workspace's default, else the
+    /// server's, applies).
     version: i64,
 }
 
@@ -294,7 +295,7 @@ pub async fn unread_count(State(state): State<AppState>, headers: HeaderMap, cal
     Ok(conditional_json(&headers, &state.store().unread_counts(&caller.user.id).await?))
 }
 
-/// The caller's preferences (quiet hours; the server default until set) and their version.
+/// The caller's preferences (quiet hours; their workspace's default, else the server's, until set) and their version.
 #[utoipa::path(get, path = "/api/me/preferences", tag = "notifications", responses((status = 200, body = PreferencesView), (status = 304)))]
 pub async fn get_preferences(State(state): State<AppState>, headers: HeaderMap, caller: Caller) -> ApiResult<Response> {
     caller.require_scope(scopes::READ)?;

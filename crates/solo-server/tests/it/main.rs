@@ -17,3 +17,4 @@ mod presence;
 mod realtime;
 mod slow_clients;
 mod storage_faults;
+mod workspace_config;
