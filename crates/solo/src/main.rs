@@ -78,6 +78,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::CommunityCommand,
     },
+    /// Your workspace's settings (its admins change them).
+    Workspace {
+        #[command(subcommand)]
+        command: commands::WorkspaceCommand,
+    },
     /// Workstations, and a simple simulated workstation agent.
     Workstations {
         #[command(subcommand)]
@@ -136,6 +141,7 @@ fn main() -> ExitCode {
             Command::Tokens { command } => commands::account::tokens(command, out).await,
             Command::Missions { command } => commands::boards::missions(command, out).await,
             Command::Community { command } => commands::community::run(command, out).await,
+            Command::Workspace { command } => commands::workspace::run(command, out).await,
             Command::Workstations { command } => commands::boards::workstations(command, out).await,
         }
     });

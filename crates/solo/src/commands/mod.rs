@@ -6,6 +6,7 @@ pub mod community;
 pub mod mission_detail;
 pub mod notifications;
 pub mod presence;
+pub mod workspace;
 
 use clap::Subcommand;
 
@@ -75,6 +76,49 @@ pub enum QuietHoursCommand {
     },
     /// Switch quiet hours off.
     Off,
+}
+
+#[derive(Subcommand)]
+pub enum WorkspaceCommand {
+    /// The workspace's settings: anyone may show them, its admins set them.
+    Config {
+        #[command(subcommand)]
+        command: WorkspaceConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum WorkspaceConfigCommand {
+    /// Show the workspace's settings.
+    Show {
+        /// Workspace slug or id (default: your only workspace).
+        #[arg(long)]
+        workspace: Option<String>,
+    },
+    /// Set one setting (workspace admins only), e.g.
+    /// `solo workspace config set default-quiet-hours 22:00-07:00 --tz Europe/Paris`.
+    Set {
+        key: ConfigKey,
+        /// For `default-quiet-hours`: `HH:MM-HH:MM` (may cross midnight), `off`
+        /// (members without their own have none) or `none` (unset: the server's default applies).
+        value: String,
+        /// IANA time zone of the window (default: UTC).
+        #[arg(long, default_value = "UTC")]
+        tz: String,
+        /// Let urgent notifications through.
+        #[arg(long)]
+        allow_urgent: bool,
+        /// Workspace slug or id (default: your only workspace).
+        #[arg(long)]
+        workspace: Option<String>,
+    },
+}
+
+/// A workspace setting's name on the command line.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ConfigKey {
+    /// The quiet hours of members who set none of their own.
+    DefaultQuietHours,
 }
 
 #[derive(Subcommand)]

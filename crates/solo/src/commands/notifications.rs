@@ -1,5 +1,7 @@
 //! `solo notifications watch|list|read|unread|read-all`.
 
+use std::cell::RefCell;
+
 use serde_json::{json, Value};
 use solo_domain::{QuietHours, Severity};
 
@@ -21,7 +23,9 @@ fn check_category(category: &Option<String>) -> anyhow::Result<()> {
 
 /// The caller's quiet hours as a running watch knows them: read at start, then
 /// replaced by every newer `preferences.updated` event, so a change made in the
-/// web UI or another terminal applies at once, without a restart.
+/// web UI or another terminal applies at once, without a restart; while the
+/// caller has none of their own (version 0), read again whenever their
+/// workspace's settings change (`config.updated`).
 struct LiveQuietHours {
     quiet: QuietHours,
     version: i64,
@@ -80,12 +84,27 @@ pub async fn run(command: NotificationsCommand, out: Output) -> anyhow::Result<(
             check_category(&category)?;
             let me: Value = api.get("/api/me").await?;
             let user = me["id"].as_str().unwrap_or_default().to_owned();
-            let mut quiet = LiveQuietHours::load(&api).await?;
-            let mut watcher = Watcher::new(api, format!("notifications:{user}"), false);
+            let quiet = RefCell::new(LiveQuietHours::load(&api).await?);
+            // Someone who never set quiet hours has their workspace's default:
+            // follow the workspaces' `config.updated` too, and read the quiet
+            // hours in force again when one arrives.
+            let mut workspaces: Vec<Watcher> = if quiet.borrow().version == 0 {
+                me["workspaces"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|w| w["id"].as_str())
+                    .map(|id| Watcher::new(api.clone(), format!("workspace:{id}"), false))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let (stale, mut refresh) = tokio::sync::mpsc::unbounded_channel::<()>();
+            let mut watcher = Watcher::new(api.clone(), format!("notifications:{user}"), false);
             let mut handle = |item: Item| {
                 let Item::Event(event) = item else { return Ok(()) };
                 if event["type"] == "preferences.updated" {
-                    if let Some(now) = quiet.apply(&event) {
+                    if let Some(now) = quiet.borrow_mut().apply(&event) {
                         eprintln!("quiet hours changed: {}", describe_quiet(now));
                     }
                     return Ok(());
@@ -102,7 +121,7 @@ pub async fn run(command: NotificationsCommand, out: Output) -> anyhow::Result<(
                 } else {
                     // Quiet as the server marked it, or by the quiet hours in force now
                     // (a replayed or late notification follows today's settings).
-                    let silent = n["quiet"] == true || quiet.is_quiet_now(n);
+                    let silent = n["quiet"] == true || quiet.borrow().is_quiet_now(n);
                     let mut shown = n.clone();
                     shown["quiet"] = json!(silent);
                     out.line(&human(out, &shown));
@@ -115,7 +134,47 @@ pub async fn run(command: NotificationsCommand, out: Output) -> anyhow::Result<(
             if let Some(since) = &since {
                 watcher.replay(since, &mut handle).await?;
             }
-            watcher.run(handle).await
+            let follow_workspaces = async {
+                if workspaces.is_empty() {
+                    return std::future::pending::<anyhow::Result<()>>().await;
+                }
+                let runs = workspaces.iter_mut().map(|w| {
+                    let stale = stale.clone();
+                    let quiet = &quiet;
+                    Box::pin(w.run(move |item| {
+                        if let Item::Event(event) = item {
+                            if event["type"] == "config.updated" && quiet.borrow().version == 0 {
+                                let _ = stale.send(());
+                            }
+                        }
+                        Ok(())
+                    }))
+                });
+                futures::future::select_all(runs).await.0
+            };
+            let refresher = async {
+                while refresh.recv().await.is_some() {
+                    let fresh = match LiveQuietHours::load(&api).await {
+                        Ok(fresh) => fresh,
+                        Err(e) => {
+                            eprintln!("could not read the quiet hours in force: {e:#}");
+                            continue;
+                        }
+                    };
+                    let mut held = quiet.borrow_mut();
+                    // A change of their own since then wins over any workspace default.
+                    if held.version == 0 && fresh.version == 0 && fresh.quiet != held.quiet {
+                        held.quiet = fresh.quiet;
+                        eprintln!("quiet hours changed: {} (default)", describe_quiet(&held.quiet));
+                    }
+                }
+                Ok::<(), anyhow::Error>(())
+            };
+            tokio::select! {
+                done = watcher.run(handle) => done,
+                done = follow_workspaces => done,
+                done = refresher => done,
+            }
         }
         NotificationsCommand::List { unread, category, limit } => {
             check_category(&category)?;

@@ -3,6 +3,7 @@
 
 mod cli;
 mod cli_live;
+mod cli_workspace;
 mod cluster;
 mod drill;
 mod faults;
