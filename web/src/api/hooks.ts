@@ -29,6 +29,8 @@ import type {
   Stage,
   TokenList,
   UnreadCounts,
+  WorkspaceConfig,
+  WorkspaceConfigView,
   WorkstationDetail,
   WorkstationList,
   LoginResponse,
@@ -41,7 +43,7 @@ import {
   upsertPost,
   type InboxFilter,
 } from '../realtime/applyEvent';
-import { takeNotification, takePreferences, takeUnreadCounts, updateFresh } from '../realtime/cache';
+import { takeNotification, takePreferences, takeUnreadCounts, takeWorkspaceConfig, updateFresh } from '../realtime/cache';
 import { appendMissionPage } from '../realtime/missionPages';
 import { usePollInterval, useRealtime } from '../realtime/RealtimeProvider';
 
@@ -351,6 +353,24 @@ export function useSavePreferences() {
   return useMutation({
     mutationFn: (quietHours: QuietHours) => api.put<Preferences>('/api/me/preferences', { quietHours }),
     onSuccess: (prefs) => takePreferences(client, prefs),
+  });
+}
+
+export function useWorkspaceConfig(workspaceId: string) {
+  return useQuery({
+    queryKey: keys.workspaceConfig(workspaceId),
+    queryFn: ({ signal }) =>
+      api.get<WorkspaceConfigView>(`/api/workspaces/${encodeURIComponent(workspaceId)}/config`, signal),
+  });
+}
+
+/** Replaces a workspace's settings (its admins only). */
+export function useSaveWorkspaceConfig(workspaceId: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (config: WorkspaceConfig) =>
+      api.put<WorkspaceConfigView>(`/api/workspaces/${encodeURIComponent(workspaceId)}/config`, config),
+    onSuccess: (view) => takeWorkspaceConfig(client, view),
   });
 }
 

@@ -19,6 +19,8 @@ export const keys = {
   notifications: (filter: InboxFilter) => ['notifications', filter.category ?? 'all', filter.unreadOnly] as const,
   unreadCount: ['unread-count'] as const,
   preferences: ['preferences'] as const,
+  workspaceConfigs: ['workspace-config'] as const,
+  workspaceConfig: (workspaceId: string) => ['workspace-config', workspaceId] as const,
   tokens: ['tokens'] as const,
 };
 

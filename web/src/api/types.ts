@@ -74,6 +74,14 @@ export type QuietHours = G.QuietHours;
 export type Preferences = G.PreferencesView;
 export type PreferencesChanged = G.PreferencesChanged;
 
+// ---------------------------------------------------------------- workspace settings
+
+/** A workspace's settings; unset fields are null. */
+export type WorkspaceConfig = G.WorkspaceConfig;
+/** The settings as the API returns them, with their version (`config.updated` carries the same). */
+export type WorkspaceConfigView = G.WorkspaceConfigView;
+export type WorkspaceConfigChanged = G.WorkspaceConfigChanged;
+
 // ---------------------------------------------------------------- tokens and realtime
 
 export type AccessToken = G.TokenView;

@@ -1,6 +1,15 @@
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
-import { useCreateToken, usePreferences, useRevokeToken, useSavePreferences, useTokens } from '../api/hooks';
-import type { AccessToken, CreatedToken, Preferences, QuietHours } from '../api/types';
+import {
+  useCreateToken,
+  useMe,
+  usePreferences,
+  useRevokeToken,
+  useSavePreferences,
+  useSaveWorkspaceConfig,
+  useTokens,
+  useWorkspaceConfig,
+} from '../api/hooks';
+import type { AccessToken, CreatedToken, Preferences, QuietHours, WorkspaceConfigView, WorkspaceView } from '../api/types';
 import { QueryState } from '../components/QueryState';
 import {
   desktopPermission,
@@ -54,6 +63,7 @@ function QuietHoursForm({ prefs }: { prefs: Preferences }) {
       <h2 id="quiet-title">Quiet hours</h2>
       <p className="muted small">
         During quiet hours notifications are still kept and counted, but they do not pop up.
+        {prefs.version === 0 && ' Until you save yours, your workspace’s default quiet hours (or the server’s) apply.'}
       </p>
       <label className="check">
         <input type="checkbox" checked={form.enabled} onChange={(e) => set('enabled', e.target.checked)} />
@@ -99,6 +109,110 @@ function QuietHoursForm({ prefs }: { prefs: Preferences }) {
       </button>
     </form>
   );
+}
+
+/** The workspace default form's state: whether a default is set, and which. */
+interface DefaultForm {
+  set: boolean;
+  quiet: QuietHours;
+}
+
+function defaultFormValues(view: WorkspaceConfigView): DefaultForm {
+  const quiet = view.config.defaultQuietHours;
+  if (quiet) return { set: true, quiet };
+  const timezone = browserTimeZone() ?? 'UTC';
+  return { set: false, quiet: { enabled: true, start: '22:00', end: '07:00', timezone, allowUrgent: true } };
+}
+
+/**
+ * A workspace's settings, for its admins: the default quiet hours of members
+ * who set none. A change saved elsewhere (another tab, `solo workspace config
+ * set`) arrives as `config.updated` and shows here at once.
+ */
+function WorkspaceDefaultForm({ workspace, view }: { workspace: WorkspaceView; view: WorkspaceConfigView }) {
+  const save = useSaveWorkspaceConfig(workspace.id);
+  const initial = useMemo(() => defaultFormValues(view), [view]);
+  const [form, setForm] = useState<DefaultForm>(initial);
+  useEffect(() => setForm(initial), [initial]);
+  const titleId = `workspace-${workspace.id}-title`;
+
+  const setQuiet = <K extends keyof QuietHours>(key: K, value: QuietHours[K]) => {
+    save.reset();
+    setForm((f) => ({ ...f, quiet: { ...f.quiet, [key]: value } }));
+  };
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    save.mutate({ defaultQuietHours: form.set ? { ...form.quiet, timezone: form.quiet.timezone.trim() } : null });
+  };
+
+  return (
+    <form className="card form workspace-settings" onSubmit={submit} aria-labelledby={titleId}>
+      <h2 id={titleId}>Workspace settings: {workspace.name}</h2>
+      <p className="muted small">
+        As an admin of this workspace you choose the quiet hours of its members who have not set their own. Without a
+        workspace default, the server’s applies.
+      </p>
+      <label className="check">
+        <input
+          type="checkbox"
+          checked={form.set}
+          onChange={(e) => {
+            save.reset();
+            setForm((f) => ({ ...f, set: e.target.checked }));
+          }}
+        />
+        Set a workspace default
+      </label>
+      <fieldset className="plain" disabled={!form.set}>
+        <label className="check">
+          <input type="checkbox" checked={form.quiet.enabled} onChange={(e) => setQuiet('enabled', e.target.checked)} />
+          Quiet hours on by default
+        </label>
+        <div className="row">
+          <label className="field">
+            <span>Default from</span>
+            <input type="time" required value={form.quiet.start} onChange={(e) => setQuiet('start', e.target.value)} />
+          </label>
+          <label className="field">
+            <span>Default to</span>
+            <input type="time" required value={form.quiet.end} onChange={(e) => setQuiet('end', e.target.value)} />
+          </label>
+        </div>
+        <label className="field">
+          <span>Default zone</span>
+          <input
+            list="time-zones"
+            required
+            value={form.quiet.timezone}
+            onChange={(e) => setQuiet('timezone', e.target.value)}
+            placeholder="Europe/Paris"
+            autoComplete="off"
+            spellCheck={false}
+          />
+        </label>
+        <label className="check">
+          <input
+            type="checkbox"
+            checked={form.quiet.allowUrgent}
+            onChange={(e) => setQuiet('allowUrgent', e.target.checked)}
+          />
+          Let urgent notifications through by default
+        </label>
+      </fieldset>
+      <div role="status" className="form-status">
+        {save.isSuccess && <p className="form-ok">Workspace default updated.</p>}
+      </div>
+      <MutationError mutation={save} />
+      <button type="submit" className="button button-primary" disabled={save.isPending}>
+        {save.isPending ? 'Saving…' : 'Save workspace default'}
+      </button>
+    </form>
+  );
+}
+
+function WorkspaceSettings({ workspace }: { workspace: WorkspaceView }) {
+  const config = useWorkspaceConfig(workspace.id);
+  return <QueryState query={config}>{(view) => <WorkspaceDefaultForm workspace={workspace} view={view} />}</QueryState>;
 }
 
 /** What the browser allows, kept current when the person changes it in the browser's site settings. */
@@ -308,10 +422,16 @@ function Tokens() {
 
 export function SettingsPage() {
   const preferences = usePreferences();
+  const me = useMe();
+  // Only a workspace's admins may change its settings: the section is theirs alone.
+  const administered = (me.data?.workspaces ?? []).filter((w) => w.role === 'admin');
   return (
     <section className="page settings" aria-labelledby="settings-title">
       <h1 id="settings-title">Settings</h1>
       <QueryState query={preferences}>{(data) => <QuietHoursForm prefs={data} />}</QueryState>
+      {administered.map((workspace) => (
+        <WorkspaceSettings key={workspace.id} workspace={workspace} />
+      ))}
       <DesktopNotifications />
       <Tokens />
     </section>

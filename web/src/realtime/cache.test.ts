@@ -1,6 +1,10 @@
 import { QueryClient, QueryObserver } from '@tanstack/react-query';
 import { describe, expect, it } from 'vitest';
-import { updateFresh } from './cache';
+import { keys } from '../api/keys';
+import type { Preferences, QuietHours, WorkspaceConfigView } from '../api/types';
+import { SeenEvents } from './applyEvent';
+import { applyEnvelope, updateFresh } from './cache';
+import { envelope } from './testEnvelope';
 
 type Feed = { items: string[] };
 
@@ -43,5 +47,39 @@ describe('updateFresh', () => {
     updateFresh<Feed>(client, key, (d) => (d ? { items: ['p_2', ...d.items] } : d));
     expect(client.getQueryData<Feed>(key)).toEqual({ items: ['p_2', 'p_1'] });
     expect(client.isFetching()).toBe(0);
+  });
+});
+
+describe('config.updated', () => {
+  const quiet: QuietHours = { enabled: true, start: '22:00', end: '07:00', timezone: 'UTC', allowUrgent: false };
+  const event = (version: number) =>
+    envelope('config.updated', { kind: 'workspace_config', id: 'ws_1' }, version, {
+      workspaceId: 'ws_1',
+      config: { defaultQuietHours: quiet },
+    });
+
+  function cached(prefsVersion: number) {
+    const client = new QueryClient();
+    client.setQueryData<WorkspaceConfigView>(keys.workspaceConfig('ws_1'), {
+      workspaceId: 'ws_1',
+      config: { defaultQuietHours: null },
+      version: 1,
+    });
+    client.setQueryData<Preferences>(keys.preferences, { quietHours: { ...quiet, enabled: false }, version: prefsVersion });
+    return client;
+  }
+
+  it('replaces the workspace’s settings and has someone without their own read their quiet hours again', () => {
+    const client = cached(0);
+    expect(applyEnvelope(client, new SeenEvents(), event(2))).toBe(true);
+    expect(client.getQueryData<WorkspaceConfigView>(keys.workspaceConfig('ws_1'))?.config.defaultQuietHours).toEqual(quiet);
+    expect(client.getQueryState(keys.preferences)?.isInvalidated).toBe(true);
+  });
+
+  it('leaves the quiet hours of someone with their own alone', () => {
+    const client = cached(3);
+    applyEnvelope(client, new SeenEvents(), event(2));
+    expect(client.getQueryData<WorkspaceConfigView>(keys.workspaceConfig('ws_1'))?.version).toBe(2);
+    expect(client.getQueryState(keys.preferences)?.isInvalidated).toBe(false);
   });
 });

@@ -15,6 +15,7 @@ import type {
   Preferences,
   PresenceList,
   UnreadCounts,
+  WorkspaceConfigView,
   WorkstationDetail,
   WorkstationList,
 } from '../api/types';
@@ -41,6 +42,7 @@ import {
   type SeenEvents,
 } from './applyEvent';
 import { applyPreferencesEvent, newerPreferences } from './preferences';
+import { applyConfigEvent, followsWorkspaceDefault, newerConfig } from './workspaceConfig';
 
 function update<T>(client: QueryClient, key: QueryKey, fn: (data: T | undefined) => T | undefined): void {
   const held = client.getQueryData<T>(key);
@@ -71,6 +73,11 @@ export function takeUnreadCounts(client: QueryClient, incoming: UnreadCounts): v
 /** Takes preferences the API returned, unless a newer version was pushed meanwhile. */
 export function takePreferences(client: QueryClient, prefs: Preferences): void {
   update<Preferences>(client, keys.preferences, (held) => newerPreferences(held, prefs));
+}
+
+/** Takes a workspace's settings the API returned, unless a newer version was pushed meanwhile. */
+export function takeWorkspaceConfig(client: QueryClient, view: WorkspaceConfigView): void {
+  update<WorkspaceConfigView>(client, keys.workspaceConfig(view.workspaceId), (held) => newerConfig(held, view));
 }
 
 /** Puts a notification the API returned into every inbox view. */
@@ -143,6 +150,17 @@ export function applyEnvelope(
   if (env.type === 'preferences.updated') {
     updateFresh<Preferences>(client, keys.preferences, (d) => applyPreferencesEvent(d, env));
   }
+
+  // A workspace admin changed the workspace's settings: its settings form shows
+  // them now, and someone without quiet hours of their own reads the quiet hours
+  // in force again (the API knows which workspace's default is theirs).
+  if (env.type === 'config.updated') {
+    const workspaceId = env.data.workspaceId;
+    updateFresh<WorkspaceConfigView>(client, keys.workspaceConfig(workspaceId), (d) => applyConfigEvent(d, workspaceId, env));
+    if (followsWorkspaceDefault(client.getQueryData<Preferences>(keys.preferences))) {
+      void client.invalidateQueries({ queryKey: keys.preferences, exact: true });
+    }
+  }
   return true;
 }
 
@@ -151,7 +169,15 @@ export function queriesOfChannel(channel: string): QueryKey[] {
   const [namespace, id = ''] = splitChannel(channel);
   switch (namespace) {
     case 'workspace':
-      return [keys.missions, keys.workstations, keys.workstationDetails, keys.presence, keys.postsAll];
+      return [
+        keys.missions,
+        keys.workstations,
+        keys.workstationDetails,
+        keys.presence,
+        keys.postsAll,
+        keys.workspaceConfig(id),
+        keys.preferences,
+      ];
     case 'notifications':
       return [keys.notificationsAll, keys.unreadCount, keys.preferences];
     case 'mission':
