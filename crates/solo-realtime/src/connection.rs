@@ -20,8 +20,9 @@
 //! client recovers from history. While a subscription is being set up its
 //! publications are held, and released in order once the subscribe reply is out.
 //!
-//! (Past 500 lines only with its unit tests, which share this file's private
-//! state; the code itself is under 500.)
+//! (About 515 lines before its unit tests, which share this file's private
+//! state: the write side (backlog, corking, offsets, 3008 and 3010) is one
+//! lock's worth of invariants, kept in one place.)
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
