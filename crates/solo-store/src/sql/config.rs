@@ -12,22 +12,34 @@ use super::{append_event_only, query, Exec, Query, SqlStore};
 use crate::{ConfigStore, StoreError, StoreResult, WriteContext};
 
 /// The key of a user's quiet hours in their scope (read by the inbox, `notifications.rs`).
-const QUIET_KEY: &str = "quietHours";
+pub(super) const QUIET_KEY: &str = "quietHours";
 /// The key of a user's preferences version in their scope.
 const VERSION_KEY: &str = "preferencesVersion";
 
 /// The key of a workspace's default quiet hours in its scope (read by the inbox,
 /// `notifications.rs`; the server's default has the same key in the scope `server`).
-const DEFAULT_QUIET_KEY: &str = "quietHoursDefault";
+pub(super) const DEFAULT_QUIET_KEY: &str = "quietHoursDefault";
 /// The key of a workspace's settings version in its scope.
 const CONFIG_VERSION_KEY: &str = "configVersion";
 
-fn user_scope(user: &UserId) -> String {
+pub(super) fn user_scope(user: &UserId) -> String {
     format!("user:{user}")
 }
 
 fn workspace_scope(workspace: &WorkspaceId) -> String {
     format!("workspace:{workspace}")
+}
+
+/// The statement that sets `key` in `scope` to `value` (JSON text).
+fn put_value<'a>(scope: &'a str, key: &'a str, value: String, now: i64) -> Query<'a> {
+    query(
+        "INSERT INTO config (scope, key, value, updated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (scope, key) DO UPDATE SET value = $3, updated_at = $4",
+    )
+    .bind(scope)
+    .bind(key)
+    .bind(value)
+    .bind(now)
 }
 
 /// The statement that takes the next value of a version counter kept in the
@@ -64,17 +76,7 @@ impl ConfigStore for SqlStore {
     }
 
     async fn config_put(&self, scope: &str, key: &str, value: &serde_json::Value) -> StoreResult<()> {
-        self.write_one(
-            query(
-                "INSERT INTO config (scope, key, value, updated_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (scope, key) DO UPDATE SET value = $3, updated_at = $4",
-            )
-            .bind(scope)
-            .bind(key)
-            .bind(value.to_string())
-            .bind(now_ms()),
-        )
-        .await?;
+        self.write_one(put_value(scope, key, value.to_string(), now_ms())).await?;
         Ok(())
     }
 
@@ -114,15 +116,7 @@ impl ConfigStore for SqlStore {
         let scope = user_scope(user);
         let value = serde_json::to_string(quiet).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut tx = self.begin().await?;
-        let set = query(
-            "INSERT INTO config (scope, key, value, updated_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (scope, key) DO UPDATE SET value = $3, updated_at = $4",
-        )
-        .bind(scope.as_str())
-        .bind(QUIET_KEY)
-        .bind(value)
-        .bind(now);
-        tx.execute(set).await?;
+        tx.execute(put_value(&scope, QUIET_KEY, value, now)).await?;
         let raw: String = tx.fetch_one(bump_version(&scope, VERSION_KEY, now)).await?.try_get("value")?;
         let version = parse_version(&raw)?;
         append_event_only(
@@ -176,15 +170,7 @@ impl ConfigStore for SqlStore {
         match &config.default_quiet_hours {
             Some(quiet) => {
                 let value = serde_json::to_string(quiet).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                let set = query(
-                    "INSERT INTO config (scope, key, value, updated_at) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (scope, key) DO UPDATE SET value = $3, updated_at = $4",
-                )
-                .bind(scope.as_str())
-                .bind(DEFAULT_QUIET_KEY)
-                .bind(value)
-                .bind(now);
-                tx.execute(set).await?;
+                tx.execute(put_value(&scope, DEFAULT_QUIET_KEY, value, now)).await?;
             }
             None => {
                 let unset = query("DELETE FROM config WHERE scope = $1 AND key = $2")

@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::config::{user_scope, DEFAULT_QUIET_KEY, QUIET_KEY};
 use super::{
     append_event_only, append_events, decode, placeholders, query, rows_per_statement, value_rows, Exec, NewEvent, Row,
     SqlStore, WriteTx,
@@ -21,9 +22,6 @@ use solo_domain::{Category, EventPayload, MissionId, NotificationId, QuietHours,
 
 const COLUMNS: &str =
     "id, user_id, category, type, title, body, link, severity, quiet, version, source_event_id, created_at, read_at";
-
-const QUIET_KEY: &str = "quietHours";
-const DEFAULT_QUIET_KEY: &str = "quietHoursDefault";
 
 fn notification_from(row: &Row) -> StoreResult<NotificationView> {
     let category: String = row.try_get("category")?;
@@ -45,10 +43,6 @@ fn notification_from(row: &Row) -> StoreResult<NotificationView> {
         created_at: row.try_get("created_at")?,
         read_at: row.try_get("read_at")?,
     })
-}
-
-fn user_scope(user: &UserId) -> String {
-    format!("user:{user}")
 }
 
 /// The user's quiet hours (see [`quiet_hours_of`]), in at most two statements.
