@@ -185,17 +185,14 @@ impl SqlStore {
     /// Commits a transaction that wrote events and wakes the dispatcher. Returns
     /// once the writes are committed (on SQLite, with the rest of their group).
     pub(crate) async fn commit_with_events(&self, tx: WriteTx) -> StoreResult<()> {
-        match tx.conn {
-            // The group hands the events to the dispatcher once committed.
-            TxConn::Grouped(member) => member.commit(tx.events).await,
-            // PostgreSQL's dispatcher reads them from the outbox (none were collected).
-            TxConn::Own(mut tx) => {
-                Executor::execute(&mut *tx.conn, "COMMIT").await?;
-                tx.committed = true;
-                self.outbox_signal.notify_one();
-                Ok(())
-            }
+        // SQLite's group hands the events to the dispatcher (and wakes it) once
+        // committed; PostgreSQL's dispatcher reads them from the outbox.
+        let wake_dispatcher = !tx.hands_over_events();
+        self.commit(tx).await?;
+        if wake_dispatcher {
+            self.outbox_signal.notify_one();
         }
+        Ok(())
     }
 
     /// Runs one write statement as a transaction of its own; returns how many
@@ -214,7 +211,8 @@ impl SqlStore {
         Ok(changed)
     }
 
-    /// Commits a transaction that appended no events.
+    /// Commits a transaction; one that appended events commits with
+    /// [`SqlStore::commit_with_events`], which also wakes the dispatcher.
     pub(crate) async fn commit(&self, tx: WriteTx) -> StoreResult<()> {
         match tx.conn {
             TxConn::Grouped(member) => member.commit(tx.events).await,
