@@ -2,7 +2,8 @@
 //! bootstraps users and tokens straight in the database, without a running
 //! server; every other subcommand is a client of a running server.
 //!
-//! Exit codes: 0 ok, 1 error, 2 usage, 4 authentication.
+//! Exit codes: 0 ok, 1 error, 2 usage, 4 authentication, 124 a watch's
+//! `--timeout` passed before its `--until` condition was met.
 
 mod admin;
 mod client;
@@ -151,7 +152,14 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             let auth = e.downcast_ref::<client::NotSignedIn>().is_some()
                 || e.downcast_ref::<client::ApiFailure>().is_some_and(client::ApiFailure::is_auth);
-            ExitCode::from(if auth { 4 } else { 1 })
+            let timed_out = e.downcast_ref::<commands::script::TimedOut>().is_some();
+            ExitCode::from(if auth {
+                4
+            } else if timed_out {
+                124
+            } else {
+                1
+            })
         }
     }
 }

@@ -77,7 +77,9 @@ pub async fn missions(command: MissionsCommand, out: Output) -> anyhow::Result<(
             }
         }
         MissionsCommand::Show { id } => mission_detail::show(&api, out, &id).await?,
-        MissionsCommand::Watch { id, since } => mission_detail::watch(api, out, &id, since).await?,
+        MissionsCommand::Watch { id, since, script } => {
+            mission_detail::watch(api, out, &id, since, script.script()).await?
+        }
         MissionsCommand::Fallback { id, reason, summary } => {
             mission_detail::fallback(&api, out, &id, &reason, &summary).await?
         }

@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 use crate::client::realtime::{Item, Watcher};
 use crate::client::since::Since;
 use crate::client::Api;
+use crate::commands::script::Script;
 use crate::output::{local_time, Output};
 
 /// The mission's events kept in its channel's history, oldest first (at most 1,000).
@@ -108,8 +109,9 @@ pub async fn show(api: &Api, out: Output, id: &str) -> anyhow::Result<()> {
 }
 
 /// `solo missions watch ID`: the mission's events as they happen (after what
-/// was missed since `since`, if given).
-pub async fn watch(api: Api, out: Output, id: &str, since: Option<Since>) -> anyhow::Result<()> {
+/// was missed since `since`, if given). With `--until`, a condition the
+/// mission already meets (`stage=review` while it is in review) is met at once.
+pub async fn watch(api: Api, out: Output, id: &str, since: Option<Since>, script: Script) -> anyhow::Result<()> {
     let detail = mission(&api, id).await?;
     eprintln!(
         "following “{}” ({}, {})",
@@ -117,17 +119,36 @@ pub async fn watch(api: Api, out: Output, id: &str, since: Option<Since>) -> any
         detail["stage"].as_str().unwrap_or(""),
         detail["id"].as_str().unwrap_or(id)
     );
+    if script.met_already(None, &detail) {
+        eprintln!("condition already met");
+        return Ok(());
+    }
+    let mut stage = detail["stage"].clone();
     let mut watcher = Watcher::new(api, format!("mission:{}", detail["id"].as_str().unwrap_or(id)), false);
     let mut handle = |item: Item| {
-        if let Item::Event(event) = item {
-            print_event(out, &event);
+        let Item::Event(event) = item else { return Ok(()) };
+        print_event(out, &event);
+        // `stage` in a condition is the mission's stage once the event happened,
+        // whatever the event (a stage change names it `to`).
+        match event["type"].as_str() {
+            Some("mission.stage_changed") => stage = event["data"]["to"].clone(),
+            Some("mission.created") => stage = event["data"]["stage"].clone(),
+            _ => {}
         }
-        Ok(())
+        let mut fields = event["data"].clone();
+        if let Some(data) = fields.as_object_mut() {
+            data.entry("stage").or_insert_with(|| stage.clone());
+        }
+        script.on_event(&event, event["type"].as_str(), &fields)
     };
-    if let Some(since) = &since {
-        watcher.replay(since, &mut handle).await?;
-    }
-    watcher.run(handle).await
+    script
+        .finish(async {
+            if let Some(since) = &since {
+                watcher.replay(since, &mut handle).await?;
+            }
+            watcher.run(handle).await
+        })
+        .await
 }
 
 /// `solo missions fallback ID --reason … --summary …`: records a fallback generation.

@@ -6,6 +6,7 @@ pub mod community;
 pub mod mission_detail;
 pub mod notifications;
 pub mod presence;
+pub mod script;
 pub mod workspace;
 
 use clap::Subcommand;
@@ -22,6 +23,8 @@ pub enum NotificationsCommand {
         /// notification or event; then follow live.
         #[arg(long)]
         since: Option<crate::client::since::Since>,
+        #[command(flatten)]
+        script: ScriptArgs,
     },
     /// List notifications, newest first.
     List {
@@ -47,6 +50,29 @@ pub enum NotificationsCommand {
         #[arg(long)]
         category: Option<String>,
     },
+}
+
+/// What a watch does for scripts: stop on a condition or a timeout, run a command per event.
+#[derive(clap::Args, Clone)]
+pub struct ScriptArgs {
+    /// Exit 0 as soon as an event meets this condition: `field=value` matched
+    /// against the event's `type` or a field of its data (`stage=review`,
+    /// `type=review.decided`, `category=missions`); several joined by `,` must
+    /// all match.
+    #[arg(long, value_name = "EXPR")]
+    until: Option<script::Until>,
+    /// Exit 124 if the watch is still running after this long (30s, 15m, 2h, 1d).
+    #[arg(long, value_name = "DURATION")]
+    timeout: Option<script::Timeout>,
+    /// Run this shell command for each event printed, with the event as one JSON line on its stdin.
+    #[arg(long, value_name = "CMD")]
+    exec: Option<String>,
+}
+
+impl ScriptArgs {
+    pub fn script(self) -> script::Script {
+        script::Script { until: self.until, timeout: self.timeout, exec: self.exec }
+    }
 }
 
 #[derive(Subcommand)]
@@ -168,6 +194,8 @@ pub enum MissionsCommand {
         /// an offset (42), a duration (90s, 15m, 2h, 1d) or an event id; then follow live.
         #[arg(long)]
         since: Option<crate::client::since::Since>,
+        #[command(flatten)]
+        script: ScriptArgs,
     },
     /// Record a fallback generation for a mission.
     Fallback {

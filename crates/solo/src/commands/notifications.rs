@@ -80,8 +80,9 @@ fn human(out: Output, n: &Value) -> String {
 pub async fn run(command: NotificationsCommand, out: Output) -> anyhow::Result<()> {
     let api = Api::from_config()?;
     match command {
-        NotificationsCommand::Watch { category, since } => {
+        NotificationsCommand::Watch { category, since, script } => {
             check_category(&category)?;
+            let script = script.script();
             let me: Value = api.get("/api/me").await?;
             let user = me["id"].as_str().unwrap_or_default().to_owned();
             let quiet = RefCell::new(LiveQuietHours::load(&api).await?);
@@ -129,11 +130,9 @@ pub async fn run(command: NotificationsCommand, out: Output) -> anyhow::Result<(
                         out.bell();
                     }
                 }
-                Ok(())
+                // For `--until`, a notification's `type` is the event that caused it.
+                script.on_event(n, n["type"].as_str(), n)
             };
-            if let Some(since) = &since {
-                watcher.replay(since, &mut handle).await?;
-            }
             let follow_workspaces = async {
                 if workspaces.is_empty() {
                     return std::future::pending::<anyhow::Result<()>>().await;
@@ -170,11 +169,17 @@ pub async fn run(command: NotificationsCommand, out: Output) -> anyhow::Result<(
                 }
                 Ok::<(), anyhow::Error>(())
             };
-            tokio::select! {
-                done = watcher.run(handle) => done,
-                done = follow_workspaces => done,
-                done = refresher => done,
-            }
+            let watch = async {
+                if let Some(since) = &since {
+                    watcher.replay(since, &mut handle).await?;
+                }
+                tokio::select! {
+                    done = watcher.run(handle) => done,
+                    done = follow_workspaces => done,
+                    done = refresher => done,
+                }
+            };
+            script.finish(watch).await
         }
         NotificationsCommand::List { unread, category, limit } => {
             check_category(&category)?;

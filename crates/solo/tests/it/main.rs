@@ -3,6 +3,7 @@
 
 mod cli;
 mod cli_live;
+mod cli_script;
 mod cli_workspace;
 mod cluster;
 mod drill;
