@@ -39,6 +39,10 @@ impl Session {
         Self { engine, conn, connected: false, commands }
     }
 
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
     pub(crate) fn user_id(&self) -> Option<UserId> {
         self.conn.auth().map(|a| a.user_id())
     }

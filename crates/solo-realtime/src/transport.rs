@@ -8,6 +8,7 @@
 //! closing). An idle connection holds no read buffer: bytes are read into the
 //! stack and only an incomplete frame is kept.
 
+use std::future::Future;
 use std::io;
 use std::sync::Arc;
 use std::task::Poll;
@@ -42,60 +43,95 @@ enum Ending {
 }
 
 impl Engine {
-    /// Serves one upgraded WebSocket connection until it closes. `already_read`
-    /// holds bytes the client sent right after its upgrade request.
-    pub async fn serve_websocket(self: Arc<Self>, socket: TcpStream, already_read: Bytes) {
+    /// Registers an upgraded WebSocket connection and returns the task that
+    /// serves it until it closes; spawn it. `already_read` holds bytes the
+    /// client sent right after its upgrade request.
+    ///
+    /// The setup runs here, before the task exists, so the task's future holds
+    /// only what an open connection needs: an async fn keeps its arguments for
+    /// its whole life, and every idle connection would pay for them.
+    pub fn serve_websocket(self: Arc<Self>, socket: TcpStream, already_read: Bytes) -> impl Future<Output = ()> + Send {
         let conn = self.hub().open(socket);
         // Should anything below panic, the connection still leaves the hub.
-        let _registered = Registered { hub: self.hub(), conn: &conn };
-        let mut session = Session::new(self.clone(), conn.clone());
-        // Log lines name the client (and user) as fields rather than through a
-        // span: a span per connection costs about half a kilobyte while it lives.
-        tracing::debug!(client = %conn.client_id, "connection opened");
-        let ending = Box::pin(run(&conn, &mut session, self.config().max_message_bytes, already_read)).await;
-        self.hub().remove(&conn);
-        let close = match (conn.close_reason(), ending) {
-            (Some(reason), _) => Some(websocket::close_frame(reason.code(), reason.reason())),
-            (None, Ending::Broken(error)) => Some(websocket::close_frame(error.close_code(), &error.to_string())),
-            (None, Ending::ClientClosed(Some(code))) => Some(websocket::close_frame(code, "")),
-            (None, Ending::ClientClosed(None) | Ending::Closed) => None,
-        };
-        // Counted before the goodbye, which may wait for a slow client.
-        let reason = conn.close_reason();
-        match reason {
-            Some(reason) if reason != Disconnect::Shutdown => tracing::info!(
-                client = %conn.client_id,
-                user_id = ?session.user_id(),
-                code = reason.code(),
-                reason = reason.reason(),
-                "closing connection"
-            ),
-            _ => tracing::debug!(client = %conn.client_id, user_id = ?session.user_id(), "connection closed"),
-        }
-        if let Some(reason) = reason {
-            if reason == Disconnect::SlowConsumer {
-                self.metrics().slow_consumer_closes.inc();
-            }
-            self.metrics().disconnects.get_or_create(&CodeLabels { code: reason.code() }).inc();
-        }
-        let rest = conn.finish();
-        // Boxed: only a closing connection needs the goodbye's timer and buffer.
-        if Box::pin(tokio::time::timeout(CLOSE_LIMIT, say_goodbye(&conn, rest, close))).await.is_err() {
-            tracing::debug!(client = %conn.client_id, "client did not take its close frame in time");
+        let registered = Registered { hub: self.hub().clone(), conn: conn.clone() };
+        let mut reader = Reader::new(self.config().max_message_bytes, &already_read);
+        // It may hold on to the HTTP server's whole read buffer: let it go now,
+        // not when the connection ends.
+        drop(already_read);
+        let mut session = Session::new(self, conn);
+        // An async block rather than an async fn: a function's arguments are
+        // kept twice in its future (as passed, and as bound in its body). The
+        // block holds the session, the reader and the guard, nothing twice.
+        async move {
+            let conn = &*registered.conn;
+            // Log lines name the client (and user) as fields rather than through a
+            // span: a span per connection costs about half a kilobyte while it lives.
+            tracing::debug!(client = %conn.client_id, "connection opened");
+            let ending = run(conn, &mut session, &mut reader).await;
+            drop(reader);
+            registered.hub.remove(conn);
+            say_goodbye_and_count(session.engine(), conn, &session, ending).await;
         }
     }
 }
 
-/// Removes a connection from the hub when dropped, however its task ends.
-struct Registered<'a> {
-    hub: &'a Hub,
-    conn: &'a Connection,
+/// Closes a connection that stopped serving: counts why, then writes its
+/// close frame (if it gets one) and waits, a bounded time, for the client to go.
+async fn say_goodbye_and_count(engine: &Engine, conn: &Connection, session: &Session, ending: Ending) {
+    let close = match (conn.close_reason(), ending) {
+        (Some(reason), _) => Some(websocket::close_frame(reason.code(), reason.reason())),
+        (None, Ending::Broken(error)) => Some(websocket::close_frame(error.close_code(), &error.to_string())),
+        (None, Ending::ClientClosed(Some(code))) => Some(websocket::close_frame(code, "")),
+        (None, Ending::ClientClosed(None) | Ending::Closed) => None,
+    };
+    // Counted before the goodbye, which may wait for a slow client.
+    let reason = conn.close_reason();
+    match reason {
+        Some(reason) if reason != Disconnect::Shutdown => tracing::info!(
+            client = %conn.client_id,
+            user_id = ?session.user_id(),
+            code = reason.code(),
+            reason = reason.reason(),
+            "closing connection"
+        ),
+        _ => tracing::debug!(client = %conn.client_id, user_id = ?session.user_id(), "connection closed"),
+    }
+    if let Some(reason) = reason {
+        if reason == Disconnect::SlowConsumer {
+            engine.metrics().slow_consumer_closes.inc();
+        }
+        engine.metrics().disconnects.get_or_create(&CodeLabels { code: reason.code() }).inc();
+    }
+    let rest = conn.finish();
+    // Boxed: only a closing connection needs the goodbye's timer and buffer.
+    if Box::pin(tokio::time::timeout(CLOSE_LIMIT, say_goodbye(conn, rest, close))).await.is_err() {
+        tracing::debug!(client = %conn.client_id, "client did not take its close frame in time");
+    }
 }
 
-impl Drop for Registered<'_> {
+/// The read side of a connection: the frame decoder and the bytes of a frame
+/// not complete yet.
+struct Reader {
+    decoder: Decoder,
+    buf: BytesMut,
+}
+
+impl Reader {
+    fn new(max_message: usize, already_read: &[u8]) -> Self {
+        Self { decoder: Decoder::new(max_message), buf: BytesMut::from(already_read) }
+    }
+}
+
+/// Removes a connection from the hub when dropped, however its task ends.
+struct Registered {
+    hub: Arc<Hub>,
+    conn: Arc<Connection>,
+}
+
+impl Drop for Registered {
     fn drop(&mut self) {
         // A no-op when the task already removed it.
-        self.hub.remove(self.conn);
+        self.hub.remove(&self.conn);
     }
 }
 
@@ -107,18 +143,17 @@ enum Wake {
     Readable(io::Result<()>),
 }
 
-async fn run(conn: &Connection, session: &mut Session, max_message: usize, already_read: Bytes) -> Ending {
-    let mut decoder = Decoder::new(max_message);
-    let mut buf = BytesMut::from(&already_read[..]);
-    // It may hold on to the HTTP server's whole read buffer: let it go now,
-    // not when the connection ends.
-    drop(already_read);
+/// Serves the connection until it ends. Its future is part of every idle
+/// connection's task, so it holds references and small values only: command
+/// futures are boxed, and the wait is polled in place.
+async fn run(conn: &Connection, session: &mut Session, reader: &mut Reader) -> Ending {
+    let Reader { decoder, buf } = reader;
     loop {
         loop {
             if conn.is_closing() {
                 return Ending::Closed;
             }
-            let message = match decoder.decode(&mut buf) {
+            let message = match decoder.decode(buf) {
                 Ok(Some(message)) => message,
                 Ok(None) => break,
                 Err(FrameError::TooBig) => {
@@ -127,19 +162,10 @@ async fn run(conn: &Connection, session: &mut Session, max_message: usize, alrea
                 }
                 Err(error) => return Ending::Broken(error),
             };
-            // Command futures are boxed: they are several KB, and an idle
+            // Commands run in a boxed future: it is several KB, and an idle
             // connection's task should only be as large as its wait for the next frame.
             let step = match message {
-                Message::Text(text) => {
-                    // Corked while its commands run, so their replies (a connect
-                    // and its subscribes, say) leave in one write.
-                    let corked = conn.cork();
-                    let step = Box::pin(session.handle_frame(&text)).await;
-                    if corked {
-                        conn.uncork();
-                    }
-                    step
-                }
+                Message::Text(text) => Box::pin(run_commands(conn, session, text)).await,
                 Message::Binary(_) => Err(Disconnect::BadRequest),
                 Message::Ping(payload) => {
                     conn.send(websocket::pong_frame(&payload));
@@ -158,7 +184,7 @@ async fn run(conn: &Connection, session: &mut Session, max_message: usize, alrea
         }
         if buf.is_empty() {
             // An idle connection keeps no read buffer.
-            buf = BytesMut::new();
+            *buf = BytesMut::new();
         }
         let backlog = conn.has_backlog();
         // One wait for the three things that move a connection, in this order:
@@ -190,7 +216,7 @@ async fn run(conn: &Connection, session: &mut Session, max_message: usize, alrea
                     conn.end();
                     return Ending::ClientClosed(None);
                 }
-                match read_available(conn.socket(), &mut buf) {
+                match read_available(conn.socket(), buf) {
                     Ok(true) => {}
                     Ok(false) | Err(_) => {
                         conn.end();
@@ -204,6 +230,17 @@ async fn run(conn: &Connection, session: &mut Session, max_message: usize, alrea
             conn.flush();
         }
     }
+}
+
+/// Runs the commands of one text frame. Corked meanwhile, so their replies (a
+/// connect and its subscribes, say) leave in one write.
+async fn run_commands(conn: &Connection, session: &mut Session, text: String) -> Result<(), Disconnect> {
+    let corked = conn.cork();
+    let step = session.handle_frame(&text).await;
+    if corked {
+        conn.uncork();
+    }
+    step
 }
 
 /// Appends what the socket has to `buf`; false at end of stream.

@@ -105,14 +105,17 @@ impl FrameError {
 /// nothing here.
 #[derive(Debug)]
 pub struct Decoder {
-    max_message: usize,
+    /// Every idle connection holds a decoder: its limit is kept in 4 bytes
+    /// and the rare fragmented message behind a pointer.
+    max_message: u32,
     /// A fragmented message being reassembled: its opcode and bytes so far.
-    fragments: Option<(u8, Vec<u8>)>,
+    fragments: Option<Box<(u8, Vec<u8>)>>,
 }
 
 impl Decoder {
+    /// A decoder refusing messages over `max_message` bytes (at most 4 GiB).
     pub fn new(max_message: usize) -> Self {
-        Self { max_message, fragments: None }
+        Self { max_message: u32::try_from(max_message).unwrap_or(u32::MAX), fragments: None }
     }
 
     /// Takes the next complete message off the front of `buf`, if `buf` holds
@@ -124,8 +127,8 @@ impl Decoder {
             if control && (!header.fin || header.len > 125) {
                 return Err(FrameError::Protocol);
             }
-            let held = self.fragments.as_ref().map_or(0, |(_, bytes)| bytes.len());
-            if !control && (held as u64).saturating_add(header.len) > self.max_message as u64 {
+            let held = self.fragments.as_ref().map_or(0, |fragments| fragments.1.len());
+            if !control && (held as u64).saturating_add(header.len) > u64::from(self.max_message) {
                 return Err(FrameError::TooBig);
             }
             let total = header.header_len + header.len as usize;
@@ -145,13 +148,14 @@ impl Decoder {
                     if header.fin {
                         return finish(header.opcode, payload.to_vec()).map(Some);
                     }
-                    self.fragments = Some((header.opcode, payload.to_vec()));
+                    self.fragments = Some(Box::new((header.opcode, payload.to_vec())));
                 }
                 OP_CONTINUATION => {
-                    let Some((_, bytes)) = self.fragments.as_mut() else { return Err(FrameError::Protocol) };
-                    bytes.extend_from_slice(&payload);
+                    let Some(fragments) = self.fragments.as_mut() else { return Err(FrameError::Protocol) };
+                    fragments.1.extend_from_slice(&payload);
                     if header.fin {
-                        let Some((opcode, bytes)) = self.fragments.take() else { return Err(FrameError::Protocol) };
+                        let Some(fragments) = self.fragments.take() else { return Err(FrameError::Protocol) };
+                        let (opcode, bytes) = *fragments;
                         return finish(opcode, bytes).map(Some);
                     }
                 }

@@ -151,7 +151,8 @@ async fn websocket(State(state): State<AppState>, mut request: Request) -> Respo
         // The accept loop serves plain TCP streams: take the socket back from
         // hyper, with whatever the client sent after its request.
         match upgraded.downcast::<TokioIo<TcpStream>>() {
-            Ok(parts) => engine.serve_websocket(parts.io.into_inner(), parts.read_buf).await,
+            // Served by a task of its own: this one, sized for the upgrade, ends here.
+            Ok(parts) => drop(tokio::spawn(engine.serve_websocket(parts.io.into_inner(), parts.read_buf))),
             Err(_) => tracing::error!("upgraded connection is not a TCP stream; closing it"),
         }
     });

@@ -544,3 +544,23 @@ async fn recovery_survives_a_server_restart() {
     assert_eq!(offsets, vec![2, 3, 4]);
     server.stop().await;
 }
+
+/// Every open connection holds its task: tokio allocates a task in steps of
+/// 128 bytes, and a future of at most 272 bytes keeps it at 384 (the task's own
+/// header and trailer take the rest). A field added to the session, the reader
+/// or the wait, or an argument kept twice, crosses the step and costs every idle
+/// connection another 128 bytes (bench/RESULTS.md, "Memory per connection").
+#[tokio::test]
+async fn an_idle_connections_task_fits_its_allocation_step() {
+    let server = start(|_| {}).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let _client = tokio::net::TcpStream::connect(listener.local_addr().expect("addr")).await.expect("connect");
+    let (socket, _) = listener.accept().await.expect("accept");
+    let engine = server.state.engine().clone();
+    let serving = engine.clone().serve_websocket(socket, Default::default());
+    let size = std::mem::size_of_val(&serving);
+    assert!(size <= 272, "the connection task's future is {size} bytes");
+    assert_eq!(engine.hub().connection_count(), 1, "the connection is registered before its task runs");
+    drop(serving);
+    assert_eq!(engine.hub().connection_count(), 0, "a task dropped unstarted still leaves the hub");
+}
