@@ -71,9 +71,8 @@ async fn subscribers(hub: &Hub, count: usize) -> Vec<TcpStream> {
         let (server, _) = listener.accept().await.expect("accept");
         let conn = hub.open(server);
         let channel: Arc<str> = Arc::from(CHANNEL);
-        let info = protocol::ClientInfo { user: "u".into(), client: conn.client_id, conn_info: None };
         conn.hold(channel.clone());
-        hub.subscribe(&conn, &channel, false, info);
+        hub.subscribe(&conn, &channel, false);
         conn.go_live(vec![(channel, 0)], text_frame(b"{}"));
         clients.push(client);
     }
@@ -136,8 +135,7 @@ fn connection_state(c: &mut Criterion) {
                 let _guard = runtime.enter();
                 let conn = hub.open(server);
                 let channel: Arc<str> = Arc::from(CHANNEL);
-                let info = protocol::ClientInfo { user: "u".into(), client: conn.client_id, conn_info: None };
-                hub.subscribe(&conn, &channel, false, info);
+                hub.subscribe(&conn, &channel, false);
                 hub.remove(&conn);
                 drop(client);
             },

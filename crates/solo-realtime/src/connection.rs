@@ -35,7 +35,7 @@ use solo_domain::UserId;
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 
-use crate::protocol::Disconnect;
+use crate::protocol::{ClientInfo, Disconnect};
 
 pub type ConnId = u64;
 
@@ -225,6 +225,13 @@ impl Connection {
 
     pub fn auth(&self) -> Option<ConnAuth> {
         lock(&self.auth).clone()
+    }
+
+    /// The connection's presence entry, once it is authenticated.
+    pub fn client_info(&self) -> Option<ClientInfo> {
+        let auth = lock(&self.auth);
+        let auth = auth.as_ref()?;
+        Some(ClientInfo { user: auth.user.clone(), client: self.client_id, conn_info: Some(auth.info.clone()) })
     }
 
     pub fn set_auth(&self, auth: ConnAuth) {

@@ -33,10 +33,12 @@ use crate::protocol::{self, ClientInfo, Disconnect};
 use crate::recent::RecentPublications;
 use crate::websocket;
 
+/// A connection's place in a channel. Its presence entry (user, client id,
+/// connection info) is read from the connection when asked for, not kept here:
+/// every subscription of every connection holds one of these.
 struct Subscriber {
     conn: Arc<Connection>,
     join_leave: bool,
-    info: ClientInfo,
 }
 
 #[derive(Default)]
@@ -227,13 +229,16 @@ impl Hub {
         }
     }
 
-    /// Adds a subscriber; announces the join to subscribers that asked for join/leave.
-    pub fn subscribe(&self, conn: &Arc<Connection>, channel: &Arc<str>, join_leave: bool, info: ClientInfo) {
+    /// Adds an authenticated connection as a subscriber; announces the join to
+    /// subscribers that asked for join/leave.
+    pub fn subscribe(&self, conn: &Arc<Connection>, channel: &Arc<str>, join_leave: bool) {
         let mut channels = write(&self.channels);
         let subs = channels.entry(channel.clone()).or_default();
-        announce(subs, channel, PresenceKind::Join, &info);
-        self.report(PresenceKind::Join, channel, &info);
-        match subs.by_conn.insert(conn.id, Subscriber { conn: conn.clone(), join_leave, info }) {
+        if let Some(info) = conn.client_info() {
+            announce(subs, channel, PresenceKind::Join, &info);
+            self.report(PresenceKind::Join, channel, &info);
+        }
+        match subs.by_conn.insert(conn.id, Subscriber { conn: conn.clone(), join_leave }) {
             None => {
                 self.metrics.subscriptions.inc();
             }
@@ -245,6 +250,16 @@ impl Hub {
             // Most connections hold one or two channels: no room to spare.
             subscribed.reserve_exact(1);
             subscribed.push(channel.clone());
+        }
+    }
+
+    /// The channel's name as one shared copy: the hub's own while the channel
+    /// has subscribers on this node, so its thousand subscribers do not each
+    /// keep a copy in their write state.
+    pub fn channel_name(&self, channel: &str) -> Arc<str> {
+        match read(&self.channels).get_key_value(channel) {
+            Some((name, _)) => name.clone(),
+            None => Arc::from(channel),
         }
     }
 
@@ -276,8 +291,10 @@ impl Hub {
         let Some(gone) = subs.by_conn.remove(&conn.id) else { return false };
         self.metrics.subscriptions.dec();
         subs.listeners -= usize::from(gone.join_leave);
-        announce(subs, channel, PresenceKind::Leave, &gone.info);
-        self.report(PresenceKind::Leave, &name, &gone.info);
+        if let Some(info) = gone.conn.client_info() {
+            announce(subs, channel, PresenceKind::Leave, &info);
+            self.report(PresenceKind::Leave, &name, &info);
+        }
         if subs.by_conn.is_empty() {
             channels.remove(channel);
         }
@@ -302,7 +319,7 @@ impl Hub {
         PresenceSnapshot {
             clients: channels
                 .get(channel)
-                .map(|s| s.by_conn.values().map(|s| s.info.clone()).collect())
+                .map(|s| s.by_conn.values().filter_map(|s| s.conn.client_info()).collect())
                 .unwrap_or_default(),
         }
     }
@@ -313,7 +330,9 @@ impl Hub {
         let channels = read(&self.channels);
         channels
             .iter()
-            .flat_map(|(name, subs)| subs.by_conn.values().map(move |s| (name.clone(), s.info.clone())))
+            .flat_map(|(name, subs)| {
+                subs.by_conn.values().filter_map(move |s| Some((name.clone(), s.conn.client_info()?)))
+            })
             .collect()
     }
 
@@ -554,9 +573,8 @@ mod tests {
         let user = UserId::generate();
         let (conn, _client) = open(&hub).await;
         assert!(hub.admit(&conn, auth(&user), 10));
-        let info = ClientInfo { user: Arc::from(user.as_str()), client: conn.client_id, conn_info: None };
         for channel in ["mission:a", "mission:b"] {
-            hub.subscribe(&conn, &Arc::from(channel), false, info.clone());
+            hub.subscribe(&conn, &Arc::from(channel), false);
         }
         assert_eq!(hub.subscription_count(&conn), 2);
         assert_eq!(hub.presence("mission:a").clients.len(), 1);

@@ -275,7 +275,7 @@ impl Session {
         request: &SubscribeRequest,
     ) -> Result<(serde_json::Value, (Arc<str>, u64)), SubscribeError> {
         let hub = self.engine.hub().clone();
-        let channel_name: Arc<str> = Arc::from(request.channel.as_str());
+        let channel_name = hub.channel_name(&request.channel);
         let seen = self.engine.access().generation();
         let channel = self.authorize(&request.channel).await.map_err(SubscribeError::Reply)?;
         if hub.is_subscribed(&self.conn, &request.channel) {
@@ -284,13 +284,13 @@ impl Session {
         if hub.subscription_count(&self.conn) >= MAX_SUBSCRIPTIONS {
             return Err(SubscribeError::Close(Disconnect::ChannelLimit));
         }
-        let auth = self.conn.auth().ok_or(SubscribeError::Close(Disconnect::BadRequest))?;
+        if self.conn.auth().is_none() {
+            return Err(SubscribeError::Close(Disconnect::BadRequest));
+        }
         // Hold publications from now on, then read the position: whatever is
         // published meanwhile is either in history or held, never lost.
         self.conn.hold(channel_name.clone());
-        let info =
-            ClientInfo { user: auth.user.clone(), client: self.conn.client_id, conn_info: Some(auth.info.clone()) };
-        hub.subscribe(&self.conn, &channel_name, request.join_leave, info);
+        hub.subscribe(&self.conn, &channel_name, request.join_leave);
         let built = match self.recheck_access(seen, &request.channel).await {
             Ok(()) => self.position_and_recover(&channel, request).await,
             Err(code) => Err(code),
