@@ -215,14 +215,19 @@ impl Server {
         let stop_serving = stop.clone();
         let hub = self.state.hub().clone();
         let header_timeout = std::time::Duration::from_secs(self.state.settings().http_header_timeout_secs);
-        let served = serving::serve(listener, self.router(), header_timeout, async move {
+        // The accept loop runs as a task, on the runtime's workers, not on the
+        // thread that called `run` (`block_on`'s thread in the binary): there,
+        // every accepted connection's task was handed across threads, a futex
+        // wake and a context switch per connect.
+        let served = tokio::spawn(serving::serve(listener, self.router(), header_timeout, async move {
             shutdown.await;
             stop_serving.cancel();
             // Upgraded WebSocket connections are not drained by the HTTP server:
             // close them with 3001 so clients reconnect elsewhere or later.
             hub.close_all(Disconnect::Shutdown);
-        })
-        .await;
+        }))
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(format!("the accept loop panicked: {e}"))));
         stop.cancel();
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
         while self.state.hub().connection_count() > 0 && tokio::time::Instant::now() < deadline {
