@@ -223,8 +223,15 @@ fn kind_of(name: &str) -> anyhow::Result<Kind> {
     Kind::parse(name).with_context(|| format!("unknown server `{name}`: solo, bun, node or sockudo"))
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// The generator runs on one thread: `bench/run` pins it to one core (the
+/// servers get the other), and a multi-thread runtime there handed every
+/// connection between its main thread and its worker, a wake-up and a context
+/// switch each, which took a fifth of the core in the connections scenario.
+fn main() -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let programs = cli.programs.programs();
     match cli.scenario {
@@ -342,9 +349,16 @@ pub(crate) fn check_server_memory(process: &server::Process, opened: u64) -> any
     Ok(())
 }
 
-/// The loopback source address of the `n`th client.
+/// Loopback addresses clients connect from, spread over so each holds few ports.
+const SOURCE_ADDRESSES: u64 = 250;
+
+/// The loopback source address of the `n`th client. The kernel finds a free
+/// port for an address by scanning its range, and every connection a run
+/// closed keeps its port for a minute (TIME_WAIT): with 8 addresses, a run
+/// after a few others spent seconds of kernel time in `bind`, and its connect
+/// rate measured that. Over 250, each address holds a few hundred.
 pub(crate) fn source_address(n: u64) -> SocketAddr {
-    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + (n % 8) as u8)), 0)
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + (n % SOURCE_ADDRESSES) as u8)), 0)
 }
 
 pub(crate) type Socket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;

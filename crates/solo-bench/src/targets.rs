@@ -277,7 +277,10 @@ fn free_port() -> anyhow::Result<u16> {
 pub async fn connect_from(source: SocketAddr, target: SocketAddr) -> anyhow::Result<tokio::net::TcpStream> {
     let socket = TcpSocket::new_v4()?;
     socket.bind(source)?;
-    Ok(socket.connect(target).await?)
+    let stream = socket.connect(target).await?;
+    // As browsers and the SDKs' WebSocket clients do: a command leaves at once.
+    stream.set_nodelay(true)?;
+    Ok(stream)
 }
 
 /// A WebSocket client from `source` to `target`. Tungstenite's default read
