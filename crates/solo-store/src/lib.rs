@@ -14,6 +14,7 @@
 //! event's channel offsets are written in ONE transaction. Nothing is published
 //! that was not committed; the dispatcher publishes what was committed.
 
+pub mod backup;
 pub mod handoff;
 pub mod records;
 pub mod sql;

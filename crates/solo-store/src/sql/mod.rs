@@ -84,6 +84,9 @@ pub struct SqlStore {
     group_commit: Option<Arc<GroupCommit>>,
     /// Committed events handed to the dispatcher in memory (SQLite only).
     committed: Option<Arc<CommittedEvents>>,
+    /// SQLite: the shared lock that keeps a restore from replacing the
+    /// database under this process (see [`crate::backup`]).
+    _in_use: Option<Arc<crate::backup::InUse>>,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -94,6 +97,12 @@ impl std::fmt::Debug for SqlStore {
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The latest SQLite migration this build knows (a backup from a later one is
+/// not restored by it).
+pub(crate) fn sqlite_schema_version() -> i64 {
+    SQLITE_MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0)
+}
 
 impl SqlStore {
     /// Connects to `url` (`sqlite://…` or `postgres://…`) and applies pending migrations.
@@ -118,6 +127,7 @@ impl SqlStore {
                         .after_connect(|conn, _meta| Box::pin(async move { prepare_sqlite(conn).await }))
                 };
                 let file = sqlx::sqlite::SqliteConnectOptions::from_str(url)?.get_filename().to_path_buf();
+                let in_use = Arc::new(crate::backup::InUse::hold(&file).map_err(sqlx::Error::Io)?);
                 let write = pool(1).connect_with(connect_options.clone()).await?;
                 let read = pool(options.max_connections.max(1)).connect_with(connect_options).await?;
                 let outbox_signal = Arc::new(Notify::new());
@@ -132,6 +142,7 @@ impl SqlStore {
                     outbox_signal,
                     group_commit: Some(group_commit),
                     committed: Some(committed),
+                    _in_use: Some(in_use),
                 }
             }
             Dialect::Postgres => {
@@ -147,6 +158,7 @@ impl SqlStore {
                     outbox_signal: Arc::new(Notify::new()),
                     group_commit: None,
                     committed: None,
+                    _in_use: None,
                 }
             }
         };

@@ -1,5 +1,6 @@
 //! Fault drills on one node with embedded SQLite: the server killed with
-//! SIGKILL mid-burst and restarted, and a graceful SIGTERM mid-burst.
+//! SIGKILL mid-burst and restarted, a graceful SIGTERM mid-burst, and a backup
+//! taken mid-burst then restored.
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -211,5 +212,91 @@ async fn sigterm_mid_burst_closes_clients_3001_and_publishes_everything_committe
     let last = mission_version(&base, &ada, &mission).await;
     let offsets = history_offsets(&base, &ada, &channel).await;
     assert_eq!(offsets, (1..=last).collect::<Vec<_>>(), "history holds every committed change in order");
+    drop(server);
+}
+
+/// Sends `subscribe` on a new connection to `base`; the subscribe result.
+async fn subscribe_result(base: &str, pat: &str, subscribe: Value) -> Value {
+    let mut socket = open(&[base.to_owned()], pat, json!({ "subscribe": subscribe })).await.expect("connects");
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), socket.next()).await.expect("a reply");
+        let Some(Ok(Message::Text(text))) = frame else { panic!("closed before the subscribe reply") };
+        for line in text.split('\n') {
+            let message: Value = serde_json::from_str(line).expect("JSON");
+            if message["id"] == 2 {
+                assert!(message["subscribe"].is_object(), "subscribe failed: {message}");
+                return message["subscribe"].clone();
+            }
+        }
+    }
+}
+
+/// `solo admin backup` while a burst writes: the copy is consistent (the
+/// mission's row and its channel's history agree, as they were committed
+/// together), `solo admin restore` refuses while the server runs, and the
+/// restored server recovers a client by offset up to where the backup ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_taken_mid_burst_restores_consistently_and_clients_recover_by_offset() {
+    const CHANGES: u64 = 2000;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (ada, bo) = workspace(dir.path());
+    let addr = free_addr();
+    let mut server = start(dir.path(), &addr);
+    let base = server.url("");
+    let mission = create_mission(&server, &ada).await;
+    let channel = format!("mission:{mission}");
+    let epoch = subscribe_result(&base, &ada, json!({ "channel": channel }))
+        .await
+        .get("epoch")
+        .and_then(Value::as_str)
+        .expect("epoch")
+        .to_owned();
+
+    let done = Arc::new(AtomicU64::new(0));
+    let burst = tokio::spawn(resilient_burst(base.clone(), bo.clone(), mission.clone(), CHANGES, done.clone()));
+    until_done(&done, 300).await;
+    let backup = dir.path().join("backup.db");
+    let admin = |args: Vec<String>| {
+        let dir = dir.path().to_path_buf();
+        tokio::task::spawn_blocking(move || solo(&dir).args(args).stdin(Stdio::null()).output().expect("solo runs"))
+    };
+    let backup_arg = backup.display().to_string();
+    let out = admin(vec!["admin".into(), "backup".into(), backup_arg.clone()]).await.expect("backup");
+    assert!(out.status.success(), "backup: {}", String::from_utf8_lossy(&out.stderr));
+    let again = admin(vec!["admin".into(), "backup".into(), backup_arg.clone()]).await.expect("backup");
+    assert!(!again.status.success(), "a backup never overwrites a file");
+    burst.await.expect("burst");
+    let last = mission_version(&base, &ada, &mission).await;
+
+    let refused = admin(vec!["admin".into(), "restore".into(), backup_arg.clone()]).await.expect("restore");
+    assert!(!refused.status.success(), "a restore under a live server is refused");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("stop it before restoring"));
+    server.kill();
+    let restored = admin(vec!["admin".into(), "restore".into(), backup_arg]).await.expect("restore");
+    assert!(restored.status.success(), "restore: {}", String::from_utf8_lossy(&restored.stderr));
+    assert!(String::from_utf8_lossy(&restored.stderr).contains("is kept as"));
+    let server = start(dir.path(), &addr);
+
+    // Taken mid-burst: part of the changes, and the history ends where the row does.
+    let version = mission_version(&base, &ada, &mission).await;
+    assert!(version > 300 && version < last, "backup at version {version} of {last}");
+    let offsets = history_offsets(&base, &ada, &channel).await;
+    assert_eq!(offsets, (1..=version).collect::<Vec<_>>(), "history and mission row agree");
+
+    // A client that saw an offset the backup holds recovers what followed it.
+    let seen = version - 50;
+    let result =
+        subscribe_result(&base, &ada, json!({ "channel": channel, "recover": true, "epoch": epoch, "offset": seen }))
+            .await;
+    assert_eq!(result["recovered"], true, "{result}");
+    let recovered: Vec<u64> =
+        result["publications"].as_array().expect("publications").iter().filter_map(|p| p["offset"].as_u64()).collect();
+    assert_eq!(recovered, (seen + 1..=version).collect::<Vec<_>>());
+    // One that saw past the backup is told it cannot recover, and where the channel is.
+    let result =
+        subscribe_result(&base, &ada, json!({ "channel": channel, "recover": true, "epoch": epoch, "offset": last }))
+            .await;
+    assert_eq!(result["recovered"], false, "{result}");
+    assert_eq!(result["offset"].as_u64(), Some(version));
     drop(server);
 }
