@@ -168,13 +168,22 @@ async fn publish_round(state: &AppState, progress: &mut Progress) -> Round {
         Ok(events) => events,
         Err(e) => {
             state.metrics().dispatch_failures.inc();
+            if let Some(kind) = crate::error::store_error_kind(&e) {
+                state.metrics().database_error(kind);
+            }
             tracing::warn!(error = %e, "dispatcher could not read the outbox; retrying");
             return Round::Failed;
         }
     };
     if events.is_empty() {
         state.metrics().outbox_pending.set(0);
+        state.metrics().outbox_lag.set(0.0);
         return Round::Idle;
+    }
+    // The batch's first event is the oldest waiting: how long it waited is the
+    // lag, however this round ends (a failing bus makes it grow round by round).
+    if let Some(committed_ms) = events.first().and_then(|e| committed_at_ms(&e.envelope)) {
+        state.metrics().outbox_lag.set((now_ms() - committed_ms).max(0) as f64 / 1000.0);
     }
     let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
     let messages: Vec<BusMessage> = events
@@ -205,10 +214,21 @@ async fn publish_round(state: &AppState, progress: &mut Progress) -> Round {
     if let Err(e) = store.mark_published(&seqs, now_ms()).await {
         // Published but not marked: they will be published again, and deduplicated downstream.
         state.metrics().dispatch_failures.inc();
+        if let Some(kind) = crate::error::store_error_kind(&e) {
+            state.metrics().database_error(kind);
+        }
         tracing::warn!(error = %e, "dispatcher could not mark events published; they will be republished");
         return Round::Failed;
     }
     Round::Published
+}
+
+/// When an event was committed: its envelope's `ts`, read without parsing the
+/// whole envelope (the dispatcher looks at one event per batch).
+fn committed_at_ms(envelope: &str) -> Option<i64> {
+    let start = envelope.find("\"ts\":\"")? + "\"ts\":\"".len();
+    let end = start + envelope[start..].find('"')?;
+    solo_domain::time::parse_rfc3339_ms(&envelope[start..end])
 }
 
 /// Runs until `shutdown`, then drains what is committed (bounded by a time budget).
@@ -290,5 +310,18 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
         Ok(0) => tracing::info!("outbox drained: every committed event is published"),
         Ok(n) => tracing::warn!(pending = n, "shut down with unpublished events; they are published at next start"),
         Err(e) => tracing::warn!(error = %e, "could not count unpublished events at shutdown"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::committed_at_ms;
+
+    #[test]
+    fn the_commit_time_is_read_from_the_envelope() {
+        let envelope = r#"{"id":"e1","type":"mission.stage_changed","version":2,"ts":"2026-11-26T10:15:02.123Z","data":{"ts":"no"}}"#;
+        assert_eq!(committed_at_ms(envelope), Some(1_795_688_102_123));
+        assert_eq!(committed_at_ms(r#"{"id":"e1"}"#), None);
+        assert_eq!(committed_at_ms(r#"{"ts":"not a time"}"#), None);
     }
 }

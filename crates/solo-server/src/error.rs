@@ -56,6 +56,12 @@ pub enum ApiError {
     /// 507: the disk is full; nothing was saved.
     #[error("the server's storage is full: nothing was saved; retry once space is freed")]
     StorageFull,
+    /// 503 (as `Unavailable`): the database cannot be reached or refused the connection.
+    #[error("the service is temporarily unavailable")]
+    DatabaseUnavailable,
+    /// 500 (as `Internal`): the database failed in a way nobody anticipated.
+    #[error("internal error")]
+    DatabaseFailed,
     /// 500: a bug or an unexpected failure; details are in the server log.
     #[error("internal error")]
     Internal,
@@ -86,9 +92,11 @@ impl ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable | ApiError::DatabaseBusy => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::DatabaseBusy | ApiError::DatabaseUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
-            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Internal | ApiError::DatabaseFailed => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -106,10 +114,10 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Unprocessable { code, .. } => code,
             ApiError::TooManyRequests { .. } => "too_many_requests",
-            ApiError::Unavailable => "unavailable",
+            ApiError::Unavailable | ApiError::DatabaseUnavailable => "unavailable",
             ApiError::DatabaseBusy => "database_busy",
             ApiError::StorageFull => "storage_full",
-            ApiError::Internal => "internal",
+            ApiError::Internal | ApiError::DatabaseFailed => "internal",
         }
     }
 }
@@ -119,15 +127,56 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let body = ErrorBody { code: self.code(), message: self.to_string() };
         let mut response = (status, axum::Json(body)).into_response();
+        if let Some(kind) = self.database_error_kind() {
+            // Counted by the metrics middleware (`solo_database_errors_total`).
+            response.extensions_mut().insert(DatabaseErrorKind(kind));
+        }
         let retry_after_secs = match self {
             ApiError::TooManyRequests { retry_after_secs } => Some(retry_after_secs),
-            ApiError::Unavailable | ApiError::DatabaseBusy => Some(1),
+            ApiError::Unavailable | ApiError::DatabaseBusy | ApiError::DatabaseUnavailable => Some(1),
             _ => None,
         };
         if let Some(value) = retry_after_secs.and_then(|secs| HeaderValue::from_str(&secs.to_string()).ok()) {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         response
+    }
+}
+
+/// A response's database error, by kind: `busy`, `storage_full`,
+/// `unavailable` or `failed` (see [`store_error_kind`]).
+#[derive(Debug, Clone, Copy)]
+pub struct DatabaseErrorKind(pub &'static str);
+
+impl ApiError {
+    /// The kind of database error this is, if it came from the database.
+    pub fn database_error_kind(&self) -> Option<&'static str> {
+        match self {
+            ApiError::DatabaseBusy => Some("busy"),
+            ApiError::StorageFull => Some("storage_full"),
+            ApiError::DatabaseUnavailable => Some("unavailable"),
+            ApiError::DatabaseFailed => Some("failed"),
+            _ => None,
+        }
+    }
+}
+
+/// The kind of a store failure that is the database's (not the caller's: a
+/// missing row or a conflict is none).
+pub fn store_error_kind(err: &StoreError) -> Option<&'static str> {
+    match err {
+        StoreError::NotFound
+        | StoreError::AlreadyExists(_)
+        | StoreError::VersionMismatch { .. }
+        | StoreError::InvalidTransition(_)
+        | StoreError::Invalid(_)
+        | StoreError::IdempotencyMismatch => None,
+        e => Some(match e.unavailability() {
+            Some(Unavailability::Busy) => "busy",
+            Some(Unavailability::StorageFull) => "storage_full",
+            Some(_) => "unavailable",
+            None => "failed",
+        }),
     }
 }
 
@@ -162,12 +211,12 @@ impl From<StoreError> for ApiError {
                 match e.unavailability() {
                     Some(Unavailability::Busy) => ApiError::DatabaseBusy,
                     Some(Unavailability::StorageFull) => ApiError::StorageFull,
-                    _ => ApiError::Unavailable,
+                    _ => ApiError::DatabaseUnavailable,
                 }
             }
             other => {
                 tracing::error!(error = %other, "store failure");
-                ApiError::Internal
+                ApiError::DatabaseFailed
             }
         }
     }

@@ -269,7 +269,18 @@ async fn token_secret(settings: &Settings, store: &dyn Store) -> Result<String, 
 }
 
 async fn count_responses(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let method = request.method();
+    let writes = !(method == axum::http::Method::GET
+        || method == axum::http::Method::HEAD
+        || method == axum::http::Method::OPTIONS);
+    let started = std::time::Instant::now();
     let response = next.run(request).await;
+    if writes {
+        state.metrics().write_duration.observe(started.elapsed().as_secs_f64());
+    }
+    if let Some(error::DatabaseErrorKind(kind)) = response.extensions().get::<error::DatabaseErrorKind>() {
+        state.metrics().database_error(kind);
+    }
     let class = match response.status().as_u16() {
         100..=199 => "1xx",
         200..=299 => "2xx",

@@ -3,6 +3,7 @@
 //! One registry per server instance (not a process-wide global), so tests that
 //! run several servers in one process see their own numbers.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use prometheus_client::encoding::text::encode;
@@ -10,12 +11,18 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use solo_realtime::metrics::RealtimeMetrics;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StatusLabels {
     pub class: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: &'static str,
 }
 
 #[derive(Debug)]
@@ -30,6 +37,12 @@ pub struct Metrics {
     /// SQLite's group commit: groups committed, and the write requests in them.
     pub write_groups: Gauge,
     pub grouped_writes: Gauge,
+    /// How long API requests that change something (POST, PUT, PATCH, DELETE) take.
+    pub write_duration: Histogram,
+    /// Database failures, by kind (`busy`, `storage_full`, `unavailable`, `failed`).
+    pub database_errors: Family<KindLabels, Counter>,
+    /// Seconds the oldest event not yet published has waited since its commit.
+    pub outbox_lag: Gauge<f64, AtomicU64>,
     /// The realtime engine's own metrics, in the same registry.
     pub realtime: Arc<RealtimeMetrics>,
 }
@@ -79,6 +92,25 @@ impl Metrics {
             "Write requests committed in those groups; divided by the groups, the mean group size",
             grouped_writes.clone(),
         );
+        // 1 ms to about 4 s.
+        let write_duration = Histogram::new(exponential_buckets(0.001, 2.0, 13));
+        registry.register(
+            "http_write_duration_seconds",
+            "Time to answer API requests that change something (POST, PUT, PATCH, DELETE)",
+            write_duration.clone(),
+        );
+        let database_errors = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "database_errors",
+            "Database failures met by requests and the dispatcher, by kind (busy, storage_full, unavailable, failed)",
+            database_errors.clone(),
+        );
+        let outbox_lag = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "outbox_lag_seconds",
+            "How long the oldest committed event not yet published has waited, as the dispatcher last saw it",
+            outbox_lag.clone(),
+        );
         let realtime = Arc::new(RealtimeMetrics::default());
         realtime.register(&mut registry);
         Self {
@@ -91,8 +123,16 @@ impl Metrics {
             history_trimmed,
             write_groups,
             grouped_writes,
+            write_duration,
+            database_errors,
+            outbox_lag,
             realtime,
         }
+    }
+
+    /// Counts a database failure of `kind`.
+    pub fn database_error(&self, kind: &'static str) {
+        self.database_errors.get_or_create(&KindLabels { kind }).inc();
     }
 
     pub fn registry_mut(&mut self) -> &mut Registry {

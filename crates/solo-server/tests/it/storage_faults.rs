@@ -58,6 +58,20 @@ async fn a_database_locked_by_another_writer_answers_503_database_busy_and_recov
     let mut seen = titles(&server, &ada).await;
     seen.sort();
     assert_eq!(seen, vec!["after".to_owned(), "before".to_owned()], "the refused write left nothing behind");
+
+    // Operators see it: one busy database error, and every write timed.
+    let metrics = client().get(server.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
+    let value = |name: &str| {
+        metrics
+            .lines()
+            .find(|line| line.starts_with(name))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("{name} missing from /metrics:\n{metrics}"))
+    };
+    assert_eq!(value("solo_database_errors_total{kind=\"busy\"}"), 1.0);
+    assert!(value("solo_http_write_duration_seconds_count") >= 3.0, "three writes were timed");
+    assert!(value("solo_outbox_lag_seconds") >= 0.0);
     server.stop().await;
 }
 
