@@ -98,7 +98,12 @@ impl StoreError {
                     || message.contains("database is locked")
                 {
                     Some(Unavailability::Busy)
-                } else if sqlite_primary == Some(10) {
+                } else if sqlite_primary == Some(10)
+                    // PostgreSQL shutting down or restarting under the connection
+                    // (admin_shutdown, crash_shutdown), or a connection exception.
+                    || matches!(code.as_ref(), "57P01" | "57P02")
+                    || code.starts_with("08")
+                {
                     Some(Unavailability::Unreachable)
                 } else {
                     None

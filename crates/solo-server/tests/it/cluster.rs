@@ -177,3 +177,164 @@ async fn presence_join_and_leave_are_cluster_wide() {
     }
     a.stop().await;
 }
+
+/// A TCP forwarder to PostgreSQL that plays a restart: `stop` cuts every
+/// connection it carries and refuses new ones until `start`, as a server
+/// going down for maintenance and coming back does.
+struct RestartingDatabase {
+    addr: std::net::SocketAddr,
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pipes: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl RestartingDatabase {
+    async fn forward_to(upstream: String) -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let pipes: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>> = Default::default();
+        let (is_down, carried) = (down.clone(), pipes.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if is_down.load(Ordering::SeqCst) {
+                    continue; // dropped: refused, as a database that is not up
+                }
+                let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else { continue };
+                let pipe = tokio::spawn(async move {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                });
+                carried.lock().unwrap_or_else(|p| p.into_inner()).push(pipe);
+            }
+        });
+        Self { addr, down, pipes }
+    }
+
+    fn stop(&self) {
+        self.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        for pipe in self.pipes.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+            pipe.abort();
+        }
+    }
+
+    fn start(&self) {
+        self.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// One write attempt during the drill.
+struct Attempt {
+    status: StatusCode,
+    retry_after: bool,
+    elapsed: Duration,
+    id: Option<String>,
+}
+
+/// PostgreSQL restarting under writes: requests get 503 with `Retry-After`
+/// (never a hang, never a 500), no write that was acknowledged is lost, the
+/// pool reconnects by itself once the database is back, and the dispatcher
+/// publishes what was committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgresql_restart_answers_503_loses_no_acknowledged_write_and_recovers() {
+    let Some((database, _, _)) = cluster_settings().await else {
+        eprintln!("SOLO_TEST_POSTGRES_URL is not set: the PostgreSQL restart drill does not run");
+        return;
+    };
+    let mut url = reqwest::Url::parse(&database).expect("database URL");
+    let upstream = format!("{}:{}", url.host_str().expect("host"), url.port().unwrap_or(5432));
+    let proxy = RestartingDatabase::forward_to(upstream).await;
+    url.set_host(Some("127.0.0.1")).expect("host");
+    url.set_port(Some(proxy.addr.port())).expect("port");
+    let via_proxy = url.to_string();
+    let server = TestServer::start_built(move |s| s.database_url = Some(via_proxy)).await;
+    let ada = server.user("ada", "acme", Role::Member).await;
+
+    let writing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let writer = {
+        let (base, pat, writing) = (server.url("/api/missions"), ada.pat.clone(), writing.clone());
+        tokio::spawn(async move {
+            // A client that would notice a hang: no request may take this long.
+            let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+            let mut attempts = Vec::new();
+            let mut n = 0;
+            while writing.load(std::sync::atomic::Ordering::SeqCst) {
+                n += 1;
+                let started = std::time::Instant::now();
+                let response = http
+                    .post(&base)
+                    .bearer_auth(&pat)
+                    .json(&json!({ "title": format!("write {n}") }))
+                    .send()
+                    .await
+                    .expect("every request is answered (no hang)");
+                let status = response.status();
+                let retry_after = response.headers().contains_key("retry-after");
+                let body: Value = response.json().await.unwrap_or(Value::Null);
+                attempts.push(Attempt {
+                    status,
+                    retry_after,
+                    elapsed: started.elapsed(),
+                    id: body["id"].as_str().map(str::to_owned),
+                });
+                if !status.is_success() {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+            attempts
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    proxy.stop();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    proxy.start();
+    let back = std::time::Instant::now();
+    eventually("a write after PostgreSQL is back", Duration::from_secs(20), || async {
+        let (status, _) = post(&server, &ada, "/api/missions", json!({ "title": "after" })).await;
+        status.is_success().then_some(())
+    })
+    .await;
+    let recovered_in = back.elapsed();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    writing.store(false, std::sync::atomic::Ordering::SeqCst);
+    let attempts = writer.await.expect("writer");
+
+    let refused: Vec<&Attempt> = attempts.iter().filter(|a| !a.status.is_success()).collect();
+    assert!(!refused.is_empty(), "the outage was felt by some writes");
+    for attempt in &refused {
+        assert_eq!(attempt.status, StatusCode::SERVICE_UNAVAILABLE, "a refused write is a 503");
+        assert!(attempt.retry_after, "a 503 says when to retry");
+    }
+    let slowest = attempts.iter().map(|a| a.elapsed).max().unwrap_or_default();
+    let acknowledged: Vec<&str> = attempts.iter().filter_map(|a| a.id.as_deref()).collect();
+    assert!(acknowledged.len() > refused.len() / 10, "writes succeeded around the outage");
+
+    // Every acknowledged write is there, and the outbox drains: every event
+    // committed (missions created, the one after included) gets published.
+    let listed: Value = client()
+        .get(server.url("/api/missions?limit=500"))
+        .bearer_auth(&ada.pat)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let present: std::collections::HashSet<&str> =
+        listed["items"].as_array().expect("items").iter().filter_map(|m| m["id"].as_str()).collect();
+    for id in &acknowledged {
+        assert!(present.contains(id), "acknowledged mission {id} is in the database");
+    }
+    let created = present.len() as f64;
+    eventually("the dispatcher publishes what was committed", Duration::from_secs(20), || async {
+        let text = client().get(server.url("/metrics")).send().await.ok()?.text().await.ok()?;
+        (published(&text) >= created).then_some(())
+    })
+    .await;
+    eprintln!(
+        "PostgreSQL restart: {} writes acknowledged, {} refused with 503, slowest answer {slowest:?}, \
+         writes again {recovered_in:?} after the database came back",
+        acknowledged.len(),
+        refused.len()
+    );
+    server.stop().await;
+}
