@@ -95,6 +95,9 @@ pub struct Settings {
     pub history_max_age_secs: u64,
     /// `SOLO_EVENTS_MAX_AGE_DAYS`: age past which published events leave the audit log.
     pub events_max_age_days: u64,
+    /// `SOLO_NOTIFICATIONS_READ_MAX_AGE_DAYS`: notifications read longer ago than
+    /// this leave the inbox (unread ones are never removed).
+    pub notifications_read_max_age_days: u64,
     /// `SOLO_DISPATCH_BATCH`: events the dispatcher publishes per round.
     pub dispatch_batch: i64,
     /// `SOLO_DISPATCH_MAX_BACKOFF_MS`: longest wait between retries of a failing publish.
@@ -190,6 +193,7 @@ impl Default for Settings {
             history_max_publications: 1000,
             history_max_age_secs: 24 * 3600,
             events_max_age_days: 30,
+            notifications_read_max_age_days: 90,
             dispatch_batch: 256,
             dispatch_max_backoff_ms: 30_000,
             recovery_max_publications: 300,

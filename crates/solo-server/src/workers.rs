@@ -57,6 +57,7 @@ pub async fn retention(state: AppState, shutdown: CancellationToken) {
         channel_max_publications: settings.history_max_publications,
         channel_max_age_ms: (settings.history_max_age_secs * 1000) as i64,
         events_max_age_ms: (settings.events_max_age_days * 86_400_000) as i64,
+        notifications_read_max_age_ms: (settings.notifications_read_max_age_days * 86_400_000) as i64,
         batch: 5_000,
     };
     every(Duration::from_secs(60), shutdown, || async {

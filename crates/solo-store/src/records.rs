@@ -234,6 +234,8 @@ pub struct RetentionPolicy {
     pub channel_max_age_ms: i64,
     /// Published events older than this are dropped from the event log.
     pub events_max_age_ms: i64,
+    /// Notifications read longer ago than this leave the inbox (unread ones stay).
+    pub notifications_read_max_age_ms: i64,
     /// Rows removed per statement, so trimming never holds the writer for long.
     pub batch: i64,
 }

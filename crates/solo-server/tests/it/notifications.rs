@@ -386,3 +386,40 @@ async fn the_pushed_unread_count_matches_the_api_after_a_concurrent_burst() {
     assert_eq!(last_counts["byCategory"], counts["byCategory"]);
     server.stop().await;
 }
+
+/// Retention: notifications read longer ago than the limit leave the inbox;
+/// unread ones and recently read ones stay, and the unread count is untouched.
+#[tokio::test]
+async fn read_notifications_past_the_retention_age_leave_the_inbox_and_unread_ones_stay() {
+    let server = TestServer::start().await;
+    let ada = server.user("ada", "acme", Role::Member).await;
+    let mut ids = Vec::new();
+    for title in ["one", "two", "three"] {
+        let (status, created) = notify(&server, &ada, &ada, json!({ "category": "system", "title": title })).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        ids.push(created["id"].as_str().expect("id").to_owned());
+    }
+    for id in &ids[..2] {
+        let (status, _) = post(&server, &ada, &format!("/api/notifications/{id}/read"), json!({})).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let policy = |days: i64| solo_store::RetentionPolicy {
+        channel_max_publications: 10_000,
+        channel_max_age_ms: i64::MAX / 4,
+        events_max_age_ms: i64::MAX / 4,
+        notifications_read_max_age_ms: days * 86_400_000,
+        batch: 5_000,
+    };
+    let now = solo_domain::time::now_ms();
+    server.store().trim_history(policy(90), now).await.expect("trim");
+    assert_eq!(inbox(&server, &ada).await.len(), 3, "read today: kept for 90 days");
+
+    // 91 days on, the two read ones go; the unread one stays, and so does the count.
+    server.store().trim_history(policy(90), now + 91 * 86_400_000).await.expect("trim");
+    let left: Vec<String> =
+        inbox(&server, &ada).await.iter().filter_map(|n| n["id"].as_str().map(str::to_owned)).collect();
+    assert_eq!(left, vec![ids[2].clone()]);
+    let (_, counts) = get(&server, &ada, "/api/notifications/unread-count").await;
+    assert_eq!(counts["total"], 1, "{counts}");
+    server.stop().await;
+}

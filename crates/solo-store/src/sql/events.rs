@@ -163,6 +163,7 @@ impl EventStore for SqlStore {
         .bind(policy.batch)
         ).await?;
         removed += done;
+        removed += self.trim_read_notifications(now_ms - policy.notifications_read_max_age_ms, policy.batch).await?;
         Ok(removed)
     }
 
@@ -206,5 +207,37 @@ impl EventStore for SqlStore {
         .fetch_all(&self.read)
         .await?;
         rows.iter().map(|raw| serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(e.to_string()))).collect()
+    }
+}
+
+/// Rows deleted per statement when trimming read notifications (one bound
+/// parameter each, well under the per-statement budget).
+const TRIM_IDS_PER_STATEMENT: usize = 200;
+
+impl SqlStore {
+    /// Deletes up to `batch` notifications read before `read_before`. They are
+    /// found through the read pool (a scan that never holds the writer) and
+    /// deleted by key, a couple of hundred per statement, each statement
+    /// rechecking the condition so a notification marked unread meanwhile stays.
+    async fn trim_read_notifications(&self, read_before: i64, batch: i64) -> StoreResult<u64> {
+        let ids: Vec<String> =
+            sqlx::query("SELECT id FROM notifications WHERE read_at IS NOT NULL AND read_at < $1 LIMIT $2")
+                .bind(read_before)
+                .bind(batch)
+                .fetch_all(&self.read)
+                .await?
+                .iter()
+                .map(|row| row.try_get("id"))
+                .collect::<Result<_, _>>()?;
+        let mut removed = 0;
+        for chunk in ids.chunks(TRIM_IDS_PER_STATEMENT) {
+            let sql = format!(
+                "DELETE FROM notifications WHERE read_at IS NOT NULL AND read_at < $1 AND id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let statement = chunk.iter().fold(query(sql).bind(read_before), |q, id| q.bind(id.as_str()));
+            removed += self.write_one(statement).await?;
+        }
+        Ok(removed)
     }
 }
