@@ -23,6 +23,7 @@ use std::str::FromStr;
 
 use rusqlite::{Connection, OpenFlags};
 
+use crate::database_lock::lock_path;
 use crate::sql::sqlite_schema_version;
 
 /// Why a backup or a restore did not happen.
@@ -69,29 +70,6 @@ pub fn sqlite_file(url: &str) -> Result<PathBuf, BackupError> {
     let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
         .map_err(|e| BackupError::NotSolo { path: PathBuf::from(url), reason: e.to_string() })?;
     Ok(options.get_filename().to_path_buf())
-}
-
-/// The file every process using the database at `db` holds a lock on.
-pub fn lock_path(db: &Path) -> PathBuf {
-    let mut name = db.as_os_str().to_owned();
-    name.push(".lock");
-    PathBuf::from(name)
-}
-
-/// A shared hold on a database: restores wait for every one to be let go.
-#[derive(Debug)]
-pub struct InUse {
-    _file: File,
-}
-
-impl InUse {
-    /// Takes the shared lock of the database at `db` (waiting out a restore
-    /// that holds it exclusively, which takes seconds at most).
-    pub fn hold(db: &Path) -> std::io::Result<Self> {
-        let file = OpenOptions::new().create(true).truncate(false).write(true).open(lock_path(db))?;
-        file.lock_shared()?;
-        Ok(Self { _file: file })
-    }
 }
 
 /// Copies the database at `db` to `dest` while it may be in use.
@@ -195,6 +173,7 @@ fn check(path: &Path) -> Result<DatabaseSummary, BackupError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::database_lock::InUse;
 
     fn database(path: &Path, version: i64) {
         let conn = Connection::open(path).expect("create");

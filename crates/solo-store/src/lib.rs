@@ -15,6 +15,7 @@
 //! that was not committed; the dispatcher publishes what was committed.
 
 pub mod backup;
+pub mod database_lock;
 pub mod handoff;
 pub mod records;
 pub mod sql;

@@ -85,8 +85,8 @@ pub struct SqlStore {
     /// Committed events handed to the dispatcher in memory (SQLite only).
     committed: Option<Arc<CommittedEvents>>,
     /// SQLite: the shared lock that keeps a restore from replacing the
-    /// database under this process (see [`crate::backup`]).
-    _in_use: Option<Arc<crate::backup::InUse>>,
+    /// database under this process (see [`crate::database_lock`]).
+    _in_use: Option<Arc<crate::database_lock::InUse>>,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -127,7 +127,7 @@ impl SqlStore {
                         .after_connect(|conn, _meta| Box::pin(async move { prepare_sqlite(conn).await }))
                 };
                 let file = sqlx::sqlite::SqliteConnectOptions::from_str(url)?.get_filename().to_path_buf();
-                let in_use = Arc::new(crate::backup::InUse::hold(&file).map_err(sqlx::Error::Io)?);
+                let in_use = Arc::new(crate::database_lock::InUse::hold(&file).map_err(sqlx::Error::Io)?);
                 let write = pool(1).connect_with(connect_options.clone()).await?;
                 let read = pool(options.max_connections.max(1)).connect_with(connect_options).await?;
                 let outbox_signal = Arc::new(Notify::new());
