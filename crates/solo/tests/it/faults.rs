@@ -46,6 +46,32 @@ fn start(dir: &std::path::Path, addr: &str) -> Node {
     Node { child, addr, name: "solo".into() }
 }
 
+/// A data directory with Ada and Bo, a server on a fixed address (so it can be
+/// restarted where clients expect it) and one of Ada's missions.
+struct Drill {
+    dir: tempfile::TempDir,
+    ada: String,
+    bo: String,
+    addr: String,
+    server: Node,
+    base: String,
+    mission: String,
+    channel: String,
+}
+
+impl Drill {
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (ada, bo) = workspace(dir.path());
+        let addr = free_addr();
+        let server = start(dir.path(), &addr);
+        let base = server.url("");
+        let mission = create_mission(&server, &ada).await;
+        let channel = format!("mission:{mission}");
+        Drill { dir, ada, bo, addr, server, base, mission, channel }
+    }
+}
+
 /// Changes the stage `changes` times through `base`, riding out a server that
 /// dies and comes back. A change whose reply was lost may have committed; its
 /// repeat is then refused as an invalid transition and counts as done.
@@ -107,13 +133,7 @@ async fn mission_version(base: &str, pat: &str, mission: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_burst_loses_nothing_and_duplicates_no_notification() {
     const CHANGES: u64 = 5000;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (ada, bo) = workspace(dir.path());
-    let addr = free_addr();
-    let mut server = start(dir.path(), &addr);
-    let base = server.url("");
-    let mission = create_mission(&server, &ada).await;
-    let channel = format!("mission:{mission}");
+    let Drill { dir, ada, bo, addr, mut server, base, mission, channel } = Drill::start().await;
 
     let until = Arc::new(AtomicU64::new(0));
     let follower = tokio::spawn(follow(vec![base.clone()], ada.clone(), channel.clone(), until.clone()));
@@ -238,13 +258,7 @@ async fn subscribe_result(base: &str, pat: &str, subscribe: Value) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_taken_mid_burst_restores_consistently_and_clients_recover_by_offset() {
     const CHANGES: u64 = 2000;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (ada, bo) = workspace(dir.path());
-    let addr = free_addr();
-    let mut server = start(dir.path(), &addr);
-    let base = server.url("");
-    let mission = create_mission(&server, &ada).await;
-    let channel = format!("mission:{mission}");
+    let Drill { dir, ada, bo, addr, mut server, base, mission, channel } = Drill::start().await;
     let epoch = subscribe_result(&base, &ada, json!({ "channel": channel }))
         .await
         .get("epoch")
