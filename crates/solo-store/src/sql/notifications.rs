@@ -12,7 +12,9 @@ use super::{
     append_event_only, append_events, decode, placeholders, query, rows_per_statement, value_rows, Exec, NewEvent, Row,
     SqlStore, WriteTx,
 };
-use crate::{NewNotification, NotificationFilter, NotificationStore, StoreError, StoreResult, WriteContext};
+use crate::{
+    InboxState, NewNotification, NotificationFilter, NotificationStore, StoreError, StoreResult, WriteContext,
+};
 use async_trait::async_trait;
 use solo_domain::event::{EventEnvelope, Subject, SubjectKind};
 use solo_domain::notification::{InboxReadAll, NotificationChanged, NotificationView, UnreadCounts};
@@ -20,10 +22,10 @@ use solo_domain::rules::{notifications_for, NotificationDraft, RuleContext};
 use solo_domain::time::now_ms;
 use solo_domain::{Category, EventPayload, MissionId, NotificationId, QuietHours, Severity, UserId, WorkstationId};
 
-const COLUMNS: &str =
-    "id, user_id, category, type, title, body, link, severity, quiet, version, source_event_id, created_at, read_at";
+pub(super) const COLUMNS: &str = "id, user_id, category, type, title, body, link, severity, quiet, version, \
+     source_event_id, created_at, read_at, snoozed_until, done_at";
 
-fn notification_from(row: &Row) -> StoreResult<NotificationView> {
+pub(super) fn notification_from(row: &Row) -> StoreResult<NotificationView> {
     let category: String = row.try_get("category")?;
     let severity: String = row.try_get("severity")?;
     let quiet: i64 = row.try_get("quiet")?;
@@ -42,11 +44,13 @@ fn notification_from(row: &Row) -> StoreResult<NotificationView> {
         source_event_id: source.and_then(|s| s.parse().ok()),
         created_at: row.try_get("created_at")?,
         read_at: row.try_get("read_at")?,
+        snoozed_until: row.try_get("snoozed_until")?,
+        done_at: row.try_get("done_at")?,
     })
 }
 
 /// The user's quiet hours (see [`quiet_hours_of`]), in at most two statements.
-async fn quiet_hours_in(conn: &mut dyn Exec, user: &UserId) -> StoreResult<QuietHours> {
+pub(super) async fn quiet_hours_in(conn: &mut dyn Exec, user: &UserId) -> StoreResult<QuietHours> {
     let mut of = quiet_hours_of(conn, &[user]).await?;
     Ok(of.remove(user.as_str()).unwrap_or_else(QuietHours::off))
 }
@@ -180,7 +184,7 @@ async fn bump_counts(conn: &mut dyn Exec, user: &UserId, category: Category, del
 
 /// Counts the user's unread notifications afresh, bumps their counts version
 /// and returns the new counts (after marking many read at once).
-async fn recount(conn: &mut dyn Exec, user: &UserId) -> StoreResult<UnreadCounts> {
+pub(super) async fn recount(conn: &mut dyn Exec, user: &UserId) -> StoreResult<UnreadCounts> {
     let counted: Vec<String> =
         Category::ALL.iter().map(|c| format!("COUNT(*) FILTER (WHERE category = '{}')", c.as_str())).collect();
     let replaced: Vec<String> =
@@ -443,6 +447,12 @@ impl NotificationStore for SqlStore {
         if filter.unread_only {
             sql.push_str(" AND read_at IS NULL");
         }
+        sql.push_str(match filter.state {
+            InboxState::Inbox => " AND snoozed_until IS NULL AND done_at IS NULL",
+            InboxState::Snoozed => " AND snoozed_until IS NOT NULL",
+            InboxState::Done => " AND done_at IS NOT NULL",
+            InboxState::All => "",
+        });
         if filter.before.is_some() {
             n += 1;
             sql.push_str(&format!(" AND id < ${n}"));
@@ -477,8 +487,11 @@ impl NotificationStore for SqlStore {
             .bind(id.as_str())
             .bind(user.as_str())
         } else {
+            // Unread also brings a snoozed or done notification back into the inbox:
+            // an unread notification is always one the inbox shows and counts.
             query(format!(
-                "UPDATE notifications SET read_at = NULL, version = version + 1 \
+                "UPDATE notifications SET read_at = NULL, snoozed_until = NULL, done_at = NULL, \
+                 version = version + 1 \
                  WHERE id = $1 AND user_id = $2 AND read_at IS NOT NULL RETURNING {COLUMNS}"
             ))
             .bind(id.as_str())

@@ -4,5 +4,6 @@
 
 #[macro_use]
 mod conformance;
+mod inbox_state;
 mod schema;
 mod workspace_config;
