@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use serde_json::{json, Value};
 use solo_domain::{QuietHours, Severity};
 
+use super::script::Timeout;
 use super::NotificationsCommand;
 use crate::client::realtime::{Item, Watcher};
 use crate::client::Api;
@@ -66,7 +67,12 @@ fn human(out: Output, n: &Value) -> String {
         Some("warning") => out.paint(" warning", "33"),
         _ => String::new(),
     };
-    let quiet = if n["quiet"] == true { out.dim(" (quiet)") } else { String::new() };
+    let mut quiet = if n["quiet"] == true { out.dim(" (quiet)") } else { String::new() };
+    if n["doneAt"].is_string() {
+        quiet.push_str(&out.dim(" (done)"));
+    } else if let Some(until) = n["snoozedUntil"].as_str() {
+        quiet.push_str(&out.dim(&format!(" (snoozed until {})", local_time(until))));
+    }
     let body = n["body"].as_str().map(|b| format!(" — {b}")).unwrap_or_default();
     format!(
         "{marker} {} {:<12}{severity} {}{body}{quiet}  {}",
@@ -110,7 +116,8 @@ pub async fn run(command: NotificationsCommand, out: Output) -> anyhow::Result<(
                     }
                     return Ok(());
                 }
-                if event["type"] != "notification.created" {
+                // A woken snooze comes back as a fresh arrival, bell included.
+                if event["type"] != "notification.created" && event["type"] != "notification.woke" {
                     return Ok(());
                 }
                 let n = &event["data"]["notification"];
@@ -181,9 +188,9 @@ pub async fn run(command: NotificationsCommand, out: Output) -> anyhow::Result<(
             };
             script.finish(watch).await
         }
-        NotificationsCommand::List { unread, category, limit } => {
+        NotificationsCommand::List { unread, category, limit, state } => {
             check_category(&category)?;
-            let mut path = format!("/api/notifications?limit={}", limit.clamp(1, 100));
+            let mut path = format!("/api/notifications?limit={}&state={}", limit.clamp(1, 100), state.as_str());
             if unread {
                 path.push_str("&unread=true");
             }
@@ -205,6 +212,29 @@ pub async fn run(command: NotificationsCommand, out: Output) -> anyhow::Result<(
         }
         NotificationsCommand::Read { ids } => mark(&api, out, &ids, "read").await,
         NotificationsCommand::Unread { ids } => mark(&api, out, &ids, "unread").await,
+        NotificationsCommand::Wake { ids } => mark(&api, out, &ids, "wake").await,
+        NotificationsCommand::Done { ids } => mark(&api, out, &ids, "done").await,
+        NotificationsCommand::Undone { ids } => mark(&api, out, &ids, "undone").await,
+        NotificationsCommand::Snooze { ids, duration, until } => {
+            let until = match (duration, until) {
+                (Some(Timeout(d)), _) => {
+                    let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+                    solo_domain::time::format_ms(chrono::Utc::now().timestamp_millis().saturating_add(ms))
+                }
+                (None, Some(until)) => until,
+                (None, None) => anyhow::bail!("say how long: --for DURATION or --until TIME"),
+            };
+            for id in &ids {
+                let n: Value = api.post(&format!("/api/notifications/{id}/snooze"), json!({ "until": until })).await?;
+                if out.json {
+                    out.json(&n);
+                } else {
+                    let back = local_time(n["snoozedUntil"].as_str().unwrap_or(""));
+                    out.line(&format!("snoozed until {back}: {}", human(out, &n)));
+                }
+            }
+            Ok(())
+        }
         NotificationsCommand::ReadAll { category } => {
             check_category(&category)?;
             let body = match &category {
