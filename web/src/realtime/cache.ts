@@ -144,6 +144,9 @@ export function applyEnvelope(
     const counts = unreadOf(env);
     if (counts) takeUnreadCounts(client, counts);
     if (env.type === 'notification.created') hooks.onNotificationCreated?.(env.data.notification);
+    // A snooze that ended comes back as a fresh arrival: popped up as if created
+    // when it woke (so a pop-up's age is counted from then, not from its creation).
+    if (env.type === 'notification.woke') hooks.onNotificationCreated?.({ ...env.data.notification, createdAt: env.ts });
   }
 
   // Another tab, the CLI or a script changed the user's preferences: every page applies them now.
