@@ -138,6 +138,10 @@ pub enum EventPayload {
     NotificationRead(NotificationChanged),
     #[serde(rename = "notification.unread")]
     NotificationUnread(NotificationChanged),
+    /// A later event about the same subject replaced the user's unread
+    /// notification of the same type (same id, new content, `updates` + 1).
+    #[serde(rename = "notification.updated")]
+    NotificationUpdated(NotificationChanged),
     /// Snoozed until `notification.snoozedUntil`: out of the inbox (and of the unread count) until then.
     #[serde(rename = "notification.snoozed")]
     NotificationSnoozed(NotificationChanged),
@@ -178,6 +182,7 @@ impl EventPayload {
             EventPayload::NotificationCreated(_) => "notification.created",
             EventPayload::NotificationRead(_) => "notification.read",
             EventPayload::NotificationUnread(_) => "notification.unread",
+            EventPayload::NotificationUpdated(_) => "notification.updated",
             EventPayload::NotificationSnoozed(_) => "notification.snoozed",
             EventPayload::NotificationWoke(_) => "notification.woke",
             EventPayload::NotificationDone(_) => "notification.done",
@@ -251,6 +256,7 @@ impl EventEnvelope {
             P::NotificationCreated(change)
             | P::NotificationRead(change)
             | P::NotificationUnread(change)
+            | P::NotificationUpdated(change)
             | P::NotificationSnoozed(change)
             | P::NotificationWoke(change)
             | P::NotificationDone(change)

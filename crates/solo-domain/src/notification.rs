@@ -245,6 +245,15 @@ pub struct NotificationView {
     #[schema(value_type = Option<String>, format = DateTime)]
     #[ts(type = "string | null")]
     pub done_at: Option<i64>,
+    /// How many later events about the same subject replaced it while it was
+    /// unread ("updated ×N"; 0: never). Its history lists them.
+    #[serde(default)]
+    pub updates: i64,
+    /// When the latest of them replaced it.
+    #[serde(default, with = "crate::time::serde_ms::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[ts(type = "string | null")]
+    pub updated_at: Option<i64>,
 }
 
 /// Unread notifications per category.
@@ -278,7 +287,8 @@ pub struct UnreadCounts {
 }
 
 /// Data of `notification.created`, `notification.read`, `notification.unread`,
-/// `notification.snoozed`, `notification.woke`, `notification.done` and `notification.undone`.
+/// `notification.snoozed`, `notification.woke`, `notification.done`, `notification.undone`
+/// and `notification.updated`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct NotificationChanged {

@@ -352,8 +352,8 @@ pub trait NotificationStore: Send + Sync {
     async fn set_default_quiet_hours(&self, quiet: &QuietHours) -> StoreResult<()>;
 }
 
-/// Snooze and done: where a notification is besides read or unread. Each
-/// change is one transaction that emits its `notification.*` event with the
+/// Snooze and done: where a notification is besides read or unread; and what
+/// a superseded notification replaced. Each change is one transaction that emits its `notification.*` event with the
 /// user's new unread counts.
 #[async_trait]
 pub trait InboxStateStore: Send + Sync {
@@ -381,6 +381,14 @@ pub trait InboxStateStore: Send + Sync {
     /// Wakes up to `limit` snoozes due at `now_ms`, each in its own transaction,
     /// soonest first. Safe to run on every node at once: each is woken once.
     async fn wake_due(&self, now_ms: i64, limit: i64) -> StoreResult<Vec<NotificationView>>;
+    /// A notification's subject (`mission:m_…`, None for a direct one) and its
+    /// source events, oldest first: those later events replaced while it was
+    /// unread, then the current one. None when it is not the user's.
+    async fn notification_sources(
+        &self,
+        user: &UserId,
+        id: &NotificationId,
+    ) -> StoreResult<Option<(Option<String>, Vec<String>)>>;
 }
 
 /// Everything Solo keeps. Implemented by [`SqlStore`]; the server holds an `Arc<dyn Store>`.

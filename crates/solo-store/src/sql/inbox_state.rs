@@ -1,4 +1,4 @@
-//! Snooze and done. Every change is one conditional `UPDATE … RETURNING` of
+//! Snooze and done, and the sources of a superseded notification. Every change is one conditional `UPDATE … RETURNING` of
 //! the notification (so a repeat, or a second node doing the same, finds
 //! nothing to change and emits nothing), a recount of the user's unread
 //! notifications, and the change's event, in one transaction.
@@ -186,6 +186,28 @@ impl InboxStateStore for SqlStore {
             Some(changed) => Ok(changed),
             None => self.unchanged(user, id).await,
         }
+    }
+
+    async fn notification_sources(
+        &self,
+        user: &UserId,
+        id: &NotificationId,
+    ) -> StoreResult<Option<(Option<String>, Vec<String>)>> {
+        let row = sqlx::query(
+            "SELECT subject_key, history, source_event_id FROM notifications WHERE id = $1 AND user_id = $2",
+        )
+        .bind(id.as_str())
+        .bind(user.as_str())
+        .fetch_optional(&self.read)
+        .await?;
+        let Some(row) = row.map(Row::Any) else { return Ok(None) };
+        let subject: Option<String> = row.try_get("subject_key")?;
+        let history: Option<String> = row.try_get("history")?;
+        let current: Option<String> = row.try_get("source_event_id")?;
+        let mut sources: Vec<String> =
+            history.iter().flat_map(|h| h.split(',')).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        sources.extend(current);
+        Ok(Some((subject, sources)))
     }
 
     async fn wake_due(&self, now_ms: i64, limit: i64) -> StoreResult<Vec<NotificationView>> {

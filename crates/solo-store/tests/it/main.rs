@@ -6,4 +6,5 @@
 mod conformance;
 mod inbox_state;
 mod schema;
+mod supersede;
 mod workspace_config;
