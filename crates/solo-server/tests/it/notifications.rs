@@ -102,7 +102,8 @@ async fn rules_notify_the_right_people_once_even_when_the_dispatcher_retries() {
     assert_eq!(created.len(), 4);
     assert_eq!(created[3]["event"]["data"]["unread"]["total"], 4);
 
-    // Workstation health notifies its owner, warning then urgent.
+    // Workstation health notifies its owner, warning then urgent: the urgent
+    // one replaces the unread warning (same workstation, same type).
     let (_, station) = post(&server, &ada, "/api/workstations", json!({ "name": "rig" })).await;
     post(
         &server,
@@ -113,16 +114,29 @@ async fn rules_notify_the_right_people_once_even_when_the_dispatcher_retries() {
     .await;
     let items = eventually("offline notification", Duration::from_secs(15), || async {
         let items = inbox(&server, &ada).await;
-        (items.iter().filter(|n| n["category"] == "workstations").count() == 2).then_some(items)
+        items.iter().any(|n| n["category"] == "workstations" && n["severity"] == "urgent").then_some(items)
     })
     .await;
-    let health: Vec<(&str, &str)> = items
+    let health: Vec<(&str, &str, i64)> = items
         .iter()
-        .rev()
         .filter(|n| n["category"] == "workstations")
-        .map(|n| (n["title"].as_str().expect("title"), n["severity"].as_str().expect("severity")))
+        .map(|n| {
+            (
+                n["title"].as_str().expect("title"),
+                n["severity"].as_str().expect("severity"),
+                n["updates"].as_i64().unwrap_or(-1),
+            )
+        })
         .collect();
-    assert_eq!(health, vec![("Workstation “rig” is degraded", "warning"), ("Workstation “rig” is offline", "urgent")]);
+    assert_eq!(health, vec![("Workstation “rig” is offline", "urgent", 1)]);
+    let (_, events) = get(&server, &ada, &format!("/api/events?channel=notifications:{}", ada.id)).await;
+    let updated = events["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|i| i["event"]["type"] == "notification.updated")
+        .count();
+    assert_eq!(updated, 1, "the replacement is announced as notification.updated");
     server.stop().await;
 }
 
