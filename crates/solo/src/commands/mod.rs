@@ -65,6 +65,9 @@ pub enum NotificationsCommand {
         #[arg(required = true)]
         ids: Vec<String>,
     },
+    /// What a notification showed, oldest first, before later events about the
+    /// same mission or workstation replaced it (`updated ×N`).
+    History { id: String },
     /// Mark notifications read.
     Read {
         #[arg(required = true)]

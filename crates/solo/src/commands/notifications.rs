@@ -68,6 +68,9 @@ fn human(out: Output, n: &Value) -> String {
         _ => String::new(),
     };
     let mut quiet = if n["quiet"] == true { out.dim(" (quiet)") } else { String::new() };
+    if let Some(updates) = n["updates"].as_i64().filter(|u| *u > 0) {
+        quiet.push_str(&out.dim(&format!(" (updated ×{updates})")));
+    }
     if n["doneAt"].is_string() {
         quiet.push_str(&out.dim(" (done)"));
     } else if let Some(until) = n["snoozedUntil"].as_str() {
@@ -116,8 +119,10 @@ pub async fn run(command: NotificationsCommand, out: Output) -> anyhow::Result<(
                     }
                     return Ok(());
                 }
-                // A woken snooze comes back as a fresh arrival, bell included.
-                if event["type"] != "notification.created" && event["type"] != "notification.woke" {
+                // A woken snooze comes back as a fresh arrival, bell included; so does
+                // a notification a later event about the same subject replaced.
+                let arrival = ["notification.created", "notification.woke", "notification.updated"];
+                if !arrival.iter().any(|t| event["type"] == *t) {
                     return Ok(());
                 }
                 let n = &event["data"]["notification"];
@@ -207,6 +212,25 @@ pub async fn run(command: NotificationsCommand, out: Output) -> anyhow::Result<(
             }
             if !out.json {
                 eprintln!("{} unread", page["unreadCount"]);
+            }
+            Ok(())
+        }
+        NotificationsCommand::History { id } => {
+            let history: Value = api.get(&format!("/api/notifications/{id}/history")).await?;
+            for event in history["items"].as_array().into_iter().flatten() {
+                if out.json {
+                    out.json(event);
+                } else {
+                    let line = match event["type"].as_str() {
+                        Some("workstation.status_changed") => format!(
+                            "{} → {}",
+                            event["data"]["from"].as_str().unwrap_or(""),
+                            event["data"]["to"].as_str().unwrap_or("")
+                        ),
+                        _ => super::mission_detail::describe(event).unwrap_or_default(),
+                    };
+                    out.line(&format!("{} {line}", out.dim(&local_time(event["ts"].as_str().unwrap_or("")))));
+                }
             }
             Ok(())
         }
