@@ -19,6 +19,7 @@ export const keys = {
   notifications: (filter: InboxFilter) =>
     ['notifications', filter.category ?? 'all', filter.unreadOnly, filter.view ?? 'inbox'] as const,
   unreadCount: ['unread-count'] as const,
+  notificationHistory: (id: string, version: number) => ['notification-history', id, version] as const,
   preferences: ['preferences'] as const,
   workspaceConfigs: ['workspace-config'] as const,
   workspaceConfig: (workspaceId: string) => ['workspace-config', workspaceId] as const,

@@ -2,6 +2,7 @@ import { Link, useSearchParams } from 'react-router-dom';
 import { useMoveNotification, useNotifications, useReadAll, useSetRead, useUnreadCounts } from '../api/hooks';
 import type { Category, Notification } from '../api/types';
 import { QueryState } from '../components/QueryState';
+import { NotificationHistory } from '../components/NotificationHistory';
 import { RelativeTime } from '../components/RelativeTime';
 import { shownIn, type InboxFilter, type InboxView } from '../realtime/applyEvent';
 
@@ -71,6 +72,7 @@ function NotificationItem({ n }: { n: Notification }) {
       </div>
       <h2 className="notification-title">{title}</h2>
       {n.body && <p className="notification-body">{n.body}</p>}
+      {n.updates > 0 && <NotificationHistory n={n} />}
       <div className="card-actions">
         <button
           type="button"

@@ -77,6 +77,8 @@ function note(id: string, createdAt: string, overrides: Partial<Notification> = 
     readAt: null,
     snoozedUntil: null,
     doneAt: null,
+    updates: 0,
+    updatedAt: null,
     ...overrides,
   };
 }
@@ -333,6 +335,15 @@ describe('notifications', () => {
     expect(applyNotificationEvent(afterDone, change('notification.woke', woken), ALL)).toBe(afterDone);
     const undone = { ...done, version: 5, doneAt: null };
     expect(ids(applyNotificationEvent(afterDone, change('notification.undone', undone), ALL), ALL)).toEqual(['n_2', 'n_1']);
+  });
+
+  it('an updated notification replaces the one held, in place', () => {
+    const data = pages([newest, older]);
+    const replaced = { ...older, version: 2, title: 'moved to review', updates: 1, updatedAt: '2026-11-26T10:00:00.000Z' };
+    const event = envelope('notification.updated', { kind: 'notification', id: 'n_1' }, 2, { userId: 'u_1', notification: replaced, unread: counts(9, 2) });
+    const next = applyNotificationEvent(data, event, ALL);
+    expect(next?.pages[0].items.map((n) => [n.id, n.title, n.updates])).toEqual([['n_2', newest.title, 0], ['n_1', 'moved to review', 1]]);
+    expect(applyNotificationEvent(next, event, ALL)).toBe(next);
   });
 
   it('read_all marks read the items up to the watermark only', () => {

@@ -573,6 +573,7 @@ export function applyNotificationEvent(
     is(env, 'notification.created') ||
     is(env, 'notification.read') ||
     is(env, 'notification.unread') ||
+    is(env, 'notification.updated') ||
     is(env, 'notification.snoozed') ||
     is(env, 'notification.woke') ||
     is(env, 'notification.done') ||
