@@ -138,6 +138,23 @@ pub enum EventPayload {
     NotificationRead(NotificationChanged),
     #[serde(rename = "notification.unread")]
     NotificationUnread(NotificationChanged),
+    /// A later event about the same subject replaced the user's unread
+    /// notification of the same type (same id, new content, `updates` + 1).
+    #[serde(rename = "notification.updated")]
+    NotificationUpdated(NotificationChanged),
+    /// Snoozed until `notification.snoozedUntil`: out of the inbox (and of the unread count) until then.
+    #[serde(rename = "notification.snoozed")]
+    NotificationSnoozed(NotificationChanged),
+    /// A snooze ended (its time came, or the user woke it): back in the inbox,
+    /// unread; surfaces toast it again unless `notification.quiet`.
+    #[serde(rename = "notification.woke")]
+    NotificationWoke(NotificationChanged),
+    /// Marked done: out of the inbox (read), listed under Done.
+    #[serde(rename = "notification.done")]
+    NotificationDone(NotificationChanged),
+    /// No longer done: back in the inbox, still read.
+    #[serde(rename = "notification.undone")]
+    NotificationUndone(NotificationChanged),
     #[serde(rename = "notifications.read_all")]
     NotificationsReadAll(InboxReadAll),
     /// A user changed their preferences: their other tabs and CLIs apply them at once.
@@ -165,6 +182,11 @@ impl EventPayload {
             EventPayload::NotificationCreated(_) => "notification.created",
             EventPayload::NotificationRead(_) => "notification.read",
             EventPayload::NotificationUnread(_) => "notification.unread",
+            EventPayload::NotificationUpdated(_) => "notification.updated",
+            EventPayload::NotificationSnoozed(_) => "notification.snoozed",
+            EventPayload::NotificationWoke(_) => "notification.woke",
+            EventPayload::NotificationDone(_) => "notification.done",
+            EventPayload::NotificationUndone(_) => "notification.undone",
             EventPayload::NotificationsReadAll(_) => "notifications.read_all",
             EventPayload::PreferencesUpdated(_) => "preferences.updated",
             EventPayload::ConfigUpdated(_) => "config.updated",
@@ -231,9 +253,14 @@ impl EventEnvelope {
                 out.extend(mission_id.clone().map(Channel::Mission));
             }
             P::CommunityPosted { workspace_id, .. } => out.push(Channel::Workspace(workspace_id.clone())),
-            P::NotificationCreated(change) | P::NotificationRead(change) | P::NotificationUnread(change) => {
-                out.push(Channel::Notifications(change.user_id.clone()))
-            }
+            P::NotificationCreated(change)
+            | P::NotificationRead(change)
+            | P::NotificationUnread(change)
+            | P::NotificationUpdated(change)
+            | P::NotificationSnoozed(change)
+            | P::NotificationWoke(change)
+            | P::NotificationDone(change)
+            | P::NotificationUndone(change) => out.push(Channel::Notifications(change.user_id.clone())),
             P::NotificationsReadAll(read_all) => out.push(Channel::Notifications(read_all.user_id.clone())),
             P::PreferencesUpdated(changed) => out.push(Channel::Notifications(changed.user_id.clone())),
             P::ConfigUpdated(changed) => out.push(Channel::Workspace(changed.workspace_id.clone())),

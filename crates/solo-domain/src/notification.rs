@@ -223,7 +223,7 @@ pub struct NotificationView {
     pub severity: Severity,
     /// True when it arrived during the user's quiet hours: no toast, no bell.
     pub quiet: bool,
-    /// +1 on every change (read, unread).
+    /// +1 on every change (read, unread, snoozed, woken, done, undone).
     pub version: i64,
     /// The event that caused it, if any.
     pub source_event_id: Option<uuid::Uuid>,
@@ -235,6 +235,25 @@ pub struct NotificationView {
     #[schema(value_type = Option<String>, format = DateTime)]
     #[ts(type = "string | null")]
     pub read_at: Option<i64>,
+    /// Out of the inbox until this instant, then back unread (with a fresh toast).
+    #[serde(default, with = "crate::time::serde_ms::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[ts(type = "string | null")]
+    pub snoozed_until: Option<i64>,
+    /// When it was marked done: out of the inbox, listed under Done.
+    #[serde(default, with = "crate::time::serde_ms::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[ts(type = "string | null")]
+    pub done_at: Option<i64>,
+    /// How many later events about the same subject replaced it while it was
+    /// unread ("updated ×N"; 0: never). Its history lists them.
+    #[serde(default)]
+    pub updates: i64,
+    /// When the latest of them replaced it.
+    #[serde(default, with = "crate::time::serde_ms::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[ts(type = "string | null")]
+    pub updated_at: Option<i64>,
 }
 
 /// Unread notifications per category.
@@ -267,7 +286,9 @@ pub struct UnreadCounts {
     pub counts_version: i64,
 }
 
-/// Data of `notification.created`, `notification.read` and `notification.unread`.
+/// Data of `notification.created`, `notification.read`, `notification.unread`,
+/// `notification.snoozed`, `notification.woke`, `notification.done`, `notification.undone`
+/// and `notification.updated`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct NotificationChanged {

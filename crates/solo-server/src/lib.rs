@@ -6,7 +6,7 @@
 //! - [`realtime`]: the WebSocket handshake and the connection-token endpoint;
 //!   the engine behind them (protocol, hub, bus, presence) is `solo-realtime`.
 //! - [`dispatcher`]: publishes committed outbox events to the bus, retrying forever.
-//! - [`workers`]: presence sweeper, history retention.
+//! - [`workers`]: presence sweeper, history retention (and `routes::inbox_state::waker`, snoozes that come due).
 //! - [`demo`]: the seeded workspace and simulated workstations of `solo serve --demo`.
 //! - [`serving`]: the accept loop (HTTP/1.1, upgrades, header timeout, graceful drain).
 //! - [`http`]: extractors, conditional responses, trace ids.
@@ -194,6 +194,7 @@ impl Server {
         let flusher = tokio::spawn(self.state.engine().clone().run_flusher(stop_flusher.clone()));
         let sweeper = tokio::spawn(workers::presence_sweeper(self.state.clone(), stop.clone()));
         let retention = tokio::spawn(workers::retention(self.state.clone(), stop.clone()));
+        let waker = tokio::spawn(routes::inbox_state::waker(self.state.clone(), stop.clone()));
         let ticker = tokio::spawn(self.state.engine().clone().run_ticker(stop.clone()));
         let revalidator = tokio::spawn(realtime::revalidator(self.state.clone(), stop.clone()));
         let simulation =
@@ -238,7 +239,7 @@ impl Server {
                 tracing::error!(error = %e, "a background worker panicked");
             }
         };
-        for task in [sweeper, retention, ticker, revalidator].into_iter().chain(simulation) {
+        for task in [sweeper, retention, waker, ticker, revalidator].into_iter().chain(simulation) {
             join(task).await;
         }
         stop_dispatcher.cancel();

@@ -7,7 +7,10 @@
 
 use ts_rs::{Config, TS};
 
-use crate::routes::{auth, community, events, missions, notifications, tokens, workspaces, workstations};
+use crate::routes::{
+    auth, community, events, inbox_state, missions, notification_history, notifications, tokens, workspaces,
+    workstations,
+};
 
 fn declare<T: TS>(cfg: &Config, out: &mut String) {
     out.push_str("export ");
@@ -102,6 +105,8 @@ pub fn declarations() -> String {
         events::EventsPage,
         notifications::CreateNotification,
         notifications::ReadAll,
+        inbox_state::Snooze,
+        notification_history::NotificationHistory,
         notifications::NotificationPage,
         notifications::ReadAllResult,
         notifications::Preferences,

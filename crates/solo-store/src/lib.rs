@@ -359,10 +359,56 @@ pub trait NotificationStore: Send + Sync {
     async fn set_default_quiet_hours(&self, quiet: &QuietHours) -> StoreResult<()>;
 }
 
+/// Snooze and done: where a notification is besides read or unread; and what
+/// a superseded notification replaced. Each change is one transaction that emits its `notification.*` event with the
+/// user's new unread counts.
+#[async_trait]
+pub trait InboxStateStore: Send + Sync {
+    /// Snoozes until `until_ms`: out of the inbox and of the unread count (it
+    /// is marked read) until then; no longer done. Snoozing again moves the time.
+    async fn snooze(
+        &self,
+        ctx: &WriteContext,
+        user: &UserId,
+        id: &NotificationId,
+        until_ms: i64,
+    ) -> StoreResult<NotificationView>;
+    /// Ends a snooze now: back in the inbox, unread, quiet as the user's quiet
+    /// hours say now. No change (and no event) when it is not snoozed.
+    async fn wake(&self, ctx: &WriteContext, user: &UserId, id: &NotificationId) -> StoreResult<NotificationView>;
+    /// Marks done (out of the inbox, read, no longer snoozed) or not done (back
+    /// in the inbox, still read). No change (and no event) when already so.
+    async fn set_done(
+        &self,
+        ctx: &WriteContext,
+        user: &UserId,
+        id: &NotificationId,
+        done: bool,
+    ) -> StoreResult<NotificationView>;
+    /// Wakes up to `limit` snoozes due at `now_ms`, each in its own transaction,
+    /// soonest first. Safe to run on every node at once: each is woken once.
+    async fn wake_due(&self, now_ms: i64, limit: i64) -> StoreResult<Vec<NotificationView>>;
+    /// A notification's subject (`mission:m_…`, None for a direct one) and its
+    /// source events, oldest first: those later events replaced while it was
+    /// unread, then the current one. None when it is not the user's.
+    async fn notification_sources(
+        &self,
+        user: &UserId,
+        id: &NotificationId,
+    ) -> StoreResult<Option<(Option<String>, Vec<String>)>>;
+}
+
 /// Everything Solo keeps. Implemented by [`SqlStore`]; the server holds an `Arc<dyn Store>`.
 #[async_trait]
 pub trait Store:
-    AccountStore + MissionStore + WorkstationStore + CommunityStore + EventStore + ConfigStore + NotificationStore
+    AccountStore
+    + MissionStore
+    + WorkstationStore
+    + CommunityStore
+    + EventStore
+    + ConfigStore
+    + NotificationStore
+    + InboxStateStore
 {
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> StoreResult<()>;

@@ -262,4 +262,30 @@ pub struct NotificationFilter {
     /// Only notifications older than this one (the page cursor).
     pub before: Option<solo_domain::NotificationId>,
     pub limit: i64,
+    /// The inbox itself (the default), or what was snoozed or done, or everything.
+    pub state: InboxState,
+}
+
+/// Where a notification is: in the inbox, snoozed, or done.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum InboxState {
+    /// Neither snoozed nor done.
+    #[default]
+    Inbox,
+    Snoozed,
+    Done,
+    /// Wherever it is.
+    All,
+}
+
+impl InboxState {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "inbox" => Some(Self::Inbox),
+            "snoozed" => Some(Self::Snoozed),
+            "done" => Some(Self::Done),
+            "all" => Some(Self::All),
+            _ => None,
+        }
+    }
 }

@@ -61,7 +61,7 @@ export type EventPayload = { "type": "mission.created", "data": { workspaceId: W
 /**
  * `None` when the agent is reported for the first time.
  */
-from: AgentStatus | null, to: AgentStatus, missionId?: MissionId | null, } } | { "type": "community.posted", "data": { workspaceId: WorkspaceId, postId: PostId, authorId: UserId, body: string, mentions: Array<UserId>, } } | { "type": "notification.created", "data": NotificationChanged } | { "type": "notification.read", "data": NotificationChanged } | { "type": "notification.unread", "data": NotificationChanged } | { "type": "notifications.read_all", "data": InboxReadAll } | { "type": "preferences.updated", "data": PreferencesChanged } | { "type": "config.updated", "data": WorkspaceConfigChanged };
+from: AgentStatus | null, to: AgentStatus, missionId?: MissionId | null, } } | { "type": "community.posted", "data": { workspaceId: WorkspaceId, postId: PostId, authorId: UserId, body: string, mentions: Array<UserId>, } } | { "type": "notification.created", "data": NotificationChanged } | { "type": "notification.read", "data": NotificationChanged } | { "type": "notification.unread", "data": NotificationChanged } | { "type": "notification.updated", "data": NotificationChanged } | { "type": "notification.snoozed", "data": NotificationChanged } | { "type": "notification.woke", "data": NotificationChanged } | { "type": "notification.done", "data": NotificationChanged } | { "type": "notification.undone", "data": NotificationChanged } | { "type": "notifications.read_all", "data": InboxReadAll } | { "type": "preferences.updated", "data": PreferencesChanged } | { "type": "config.updated", "data": WorkspaceConfigChanged };
 
 export type EventEnvelope = { 
 /**
@@ -83,7 +83,7 @@ traceId: string, actor: Actor, subject: Subject, } & ({ "type": "mission.created
 /**
  * `None` when the agent is reported for the first time.
  */
-from: AgentStatus | null, to: AgentStatus, missionId?: MissionId | null, } } | { "type": "community.posted", "data": { workspaceId: WorkspaceId, postId: PostId, authorId: UserId, body: string, mentions: Array<UserId>, } } | { "type": "notification.created", "data": NotificationChanged } | { "type": "notification.read", "data": NotificationChanged } | { "type": "notification.unread", "data": NotificationChanged } | { "type": "notifications.read_all", "data": InboxReadAll } | { "type": "preferences.updated", "data": PreferencesChanged } | { "type": "config.updated", "data": WorkspaceConfigChanged });
+from: AgentStatus | null, to: AgentStatus, missionId?: MissionId | null, } } | { "type": "community.posted", "data": { workspaceId: WorkspaceId, postId: PostId, authorId: UserId, body: string, mentions: Array<UserId>, } } | { "type": "notification.created", "data": NotificationChanged } | { "type": "notification.read", "data": NotificationChanged } | { "type": "notification.unread", "data": NotificationChanged } | { "type": "notification.updated", "data": NotificationChanged } | { "type": "notification.snoozed", "data": NotificationChanged } | { "type": "notification.woke", "data": NotificationChanged } | { "type": "notification.done", "data": NotificationChanged } | { "type": "notification.undone", "data": NotificationChanged } | { "type": "notifications.read_all", "data": InboxReadAll } | { "type": "preferences.updated", "data": PreferencesChanged } | { "type": "config.updated", "data": WorkspaceConfigChanged });
 
 export type NotificationView = { id: NotificationId, userId: UserId, category: Category, 
 /**
@@ -95,13 +95,30 @@ type: string, title: string, body: string | null, link: string | null, severity:
  */
 quiet: boolean, 
 /**
- * +1 on every change (read, unread).
+ * +1 on every change (read, unread, snoozed, woken, done, undone).
  */
 version: number, 
 /**
  * The event that caused it, if any.
  */
-sourceEventId: string | null, createdAt: string, readAt: string | null, };
+sourceEventId: string | null, createdAt: string, readAt: string | null, 
+/**
+ * Out of the inbox until this instant, then back unread (with a fresh toast).
+ */
+snoozedUntil: string | null, 
+/**
+ * When it was marked done: out of the inbox, listed under Done.
+ */
+doneAt: string | null, 
+/**
+ * How many later events about the same subject replaced it while it was
+ * unread ("updated ×N"; 0: never). Its history lists them.
+ */
+updates: number, 
+/**
+ * When the latest of them replaced it.
+ */
+updatedAt: string | null, };
 
 export type ByCategory = { missions: number, workstations: number, community: number, system: number, };
 
@@ -322,6 +339,20 @@ category?: Category,
  * meanwhile stay unread. Default: now.
  */
 watermark?: string, };
+
+export type Snooze = { 
+/**
+ * When the notification comes back (RFC 3339), in the future and at most a year ahead.
+ */
+until: string, };
+
+export type NotificationHistory = { notificationId: NotificationId, 
+/**
+ * Its source events, oldest first: those later events replaced, then the
+ * one it shows now. Events past the event log's retention are left out;
+ * empty for a direct notification.
+ */
+items: Array<EventEnvelope>, };
 
 export type NotificationPage = { items: Array<NotificationView>, 
 /**

@@ -231,6 +231,7 @@ export function useNotifications(filter: InboxFilter) {
         `/api/notifications${query({
           category: filter.category,
           unread: filter.unreadOnly,
+          state: filter.view && filter.view !== 'inbox' ? filter.view : undefined,
           cursor: pageParam,
           limit: PAGE_SIZE,
         })}`,
@@ -320,6 +321,26 @@ export function useSetRead() {
     onSuccess: (notification) => {
       takeNotification(client, notification);
       // The new counts come with the push; without the socket, ask for them.
+      if (status !== 'live') void client.invalidateQueries({ queryKey: keys.unreadCount });
+    },
+    onError: showError,
+  });
+}
+
+/** Snooze until a time, wake now, mark done or bring back from done. */
+export type InboxMove = { id: string; to: 'wake' | 'done' | 'undone' } | { id: string; to: 'snooze'; until: string };
+
+export function useMoveNotification() {
+  const client = useQueryClient();
+  const { status } = useRealtime();
+  return useMutation({
+    mutationFn: (move: InboxMove) =>
+      api.post<Notification>(
+        `/api/notifications/${encodeURIComponent(move.id)}/${move.to}`,
+        move.to === 'snooze' ? { until: move.until } : undefined,
+      ),
+    onSuccess: (notification) => {
+      takeNotification(client, notification);
       if (status !== 'live') void client.invalidateQueries({ queryKey: keys.unreadCount });
     },
     onError: showError,

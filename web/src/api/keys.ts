@@ -16,8 +16,10 @@ export const keys = {
   workstation: (id: string) => ['workstation', id] as const,
   presence: ['presence'] as const,
   notificationsAll: ['notifications'] as const,
-  notifications: (filter: InboxFilter) => ['notifications', filter.category ?? 'all', filter.unreadOnly] as const,
+  notifications: (filter: InboxFilter) =>
+    ['notifications', filter.category ?? 'all', filter.unreadOnly, filter.view ?? 'inbox'] as const,
   unreadCount: ['unread-count'] as const,
+  notificationHistory: (id: string, version: number) => ['notification-history', id, version] as const,
   preferences: ['preferences'] as const,
   workspaceConfigs: ['workspace-config'] as const,
   workspaceConfig: (workspaceId: string) => ['workspace-config', workspaceId] as const,
@@ -28,5 +30,6 @@ export const keys = {
 export function filterOfKey(key: readonly unknown[]): InboxFilter | null {
   if (key[0] !== 'notifications' || key.length < 3) return null;
   const category = key[1] === 'all' ? null : (key[1] as Category);
-  return { category, unreadOnly: key[2] === true };
+  const view = key[3] === 'snoozed' || key[3] === 'done' ? key[3] : 'inbox';
+  return { category, unreadOnly: key[2] === true, view };
 }

@@ -1,9 +1,10 @@
 import { Link, useSearchParams } from 'react-router-dom';
-import { useNotifications, useReadAll, useSetRead, useUnreadCounts } from '../api/hooks';
+import { useMoveNotification, useNotifications, useReadAll, useSetRead, useUnreadCounts } from '../api/hooks';
 import type { Category, Notification } from '../api/types';
 import { QueryState } from '../components/QueryState';
+import { NotificationHistory } from '../components/NotificationHistory';
 import { RelativeTime } from '../components/RelativeTime';
-import type { InboxFilter } from '../realtime/applyEvent';
+import { shownIn, type InboxFilter, type InboxView } from '../realtime/applyEvent';
 
 const TABS: { id: Category | null; label: string }[] = [
   { id: null, label: 'All' },
@@ -13,10 +14,29 @@ const TABS: { id: Category | null; label: string }[] = [
   { id: 'system', label: 'System' },
 ];
 
+const VIEWS: { id: InboxView; label: string }[] = [
+  { id: 'inbox', label: 'Inbox' },
+  { id: 'snoozed', label: 'Snoozed' },
+  { id: 'done', label: 'Done' },
+];
+
+/** When a snooze chosen now ends: in an hour, in four, or tomorrow at 9:00 local time. */
+export function snoozeUntil(choice: string, now: Date = new Date()): string | null {
+  if (choice === '1h' || choice === '4h') return new Date(now.getTime() + Number(choice[0]) * 3_600_000).toISOString();
+  if (choice === 'tomorrow') {
+    const at = new Date(now);
+    at.setDate(at.getDate() + 1);
+    at.setHours(9, 0, 0, 0);
+    return at.toISOString();
+  }
+  return null;
+}
+
 const SEVERITY_LABEL = { info: null, warning: '▲ Warning', urgent: '‼ Urgent' } as const;
 
 function NotificationItem({ n }: { n: Notification }) {
   const setRead = useSetRead();
+  const move = useMoveNotification();
   const unread = n.readAt === null;
   const severity = SEVERITY_LABEL[n.severity];
   const markRead = () => {
@@ -52,6 +72,7 @@ function NotificationItem({ n }: { n: Notification }) {
       </div>
       <h2 className="notification-title">{title}</h2>
       {n.body && <p className="notification-body">{n.body}</p>}
+      {n.updates > 0 && <NotificationHistory n={n} />}
       <div className="card-actions">
         <button
           type="button"
@@ -62,6 +83,59 @@ function NotificationItem({ n }: { n: Notification }) {
         >
           {unread ? 'Mark read' : 'Mark unread'}
         </button>
+        {n.snoozedUntil ? (
+          <>
+            <span className="muted small">
+              Snoozed until {new Date(n.snoozedUntil).toLocaleString()}
+            </span>
+            <button
+              type="button"
+              className="button"
+              disabled={move.isPending}
+              onClick={() => move.mutate({ id: n.id, to: 'wake' })}
+              aria-label={`Wake now: ${n.title}`}
+            >
+              Wake now
+            </button>
+          </>
+        ) : n.doneAt ? (
+          <button
+            type="button"
+            className="button"
+            disabled={move.isPending}
+            onClick={() => move.mutate({ id: n.id, to: 'undone' })}
+            aria-label={`Move to inbox: ${n.title}`}
+          >
+            Move to inbox
+          </button>
+        ) : (
+          <>
+            <select
+              className="button"
+              value=""
+              disabled={move.isPending}
+              aria-label={`Snooze: ${n.title}`}
+              onChange={(e) => {
+                const until = snoozeUntil(e.target.value);
+                if (until) move.mutate({ id: n.id, to: 'snooze', until });
+              }}
+            >
+              <option value="">Snooze…</option>
+              <option value="1h">for 1 hour</option>
+              <option value="4h">for 4 hours</option>
+              <option value="tomorrow">until tomorrow 9:00</option>
+            </select>
+            <button
+              type="button"
+              className="button"
+              disabled={move.isPending}
+              onClick={() => move.mutate({ id: n.id, to: 'done' })}
+              aria-label={`Done: ${n.title}`}
+            >
+              Done
+            </button>
+          </>
+        )}
       </div>
     </li>
   );
@@ -72,14 +146,14 @@ export function NotificationsPage() {
   const rawCategory = params.get('category');
   const category = (TABS.find((t) => t.id === rawCategory)?.id ?? null) as Category | null;
   const unreadOnly = params.get('unread') === '1';
-  const filter: InboxFilter = { category, unreadOnly };
+  const view = VIEWS.find((v) => v.id === params.get('view'))?.id ?? 'inbox';
+  const filter: InboxFilter = { category, unreadOnly, view };
 
   const notifications = useNotifications(filter);
   const counts = useUnreadCounts();
   const readAll = useReadAll();
 
-  const all = notifications.data?.pages.flatMap((p) => p.items) ?? [];
-  const items = all.filter((n, i) => all.findIndex((m) => m.id === n.id) === i);
+  const items = shownIn(notifications.data, filter);
   // The newest notification shown: those that arrive later stay unread.
   const newest = items.reduce<Notification | null>(
     (best, n) => (!best || Date.parse(n.createdAt) > Date.parse(best.createdAt) ? n : best),
@@ -91,6 +165,7 @@ export function NotificationsPage() {
     const search = new URLSearchParams();
     if (merged.category) search.set('category', merged.category);
     if (merged.unreadOnly) search.set('unread', '1');
+    if (merged.view && merged.view !== 'inbox') search.set('view', merged.view);
     setParams(search, { replace: true });
   };
 
@@ -101,6 +176,13 @@ export function NotificationsPage() {
     <section className="page" aria-labelledby="inbox-title">
       <h1 id="inbox-title">Notifications</h1>
       <div className="toolbar">
+        <div className="tabs" role="group" aria-label="View">
+          {VIEWS.map((v) => (
+            <button key={v.id} type="button" className="tab" aria-pressed={v.id === view} onClick={() => update({ view: v.id })}>
+              {v.label}
+            </button>
+          ))}
+        </div>
         <div className="tabs" role="group" aria-label="Category">
           {TABS.map((tab) => {
             const unread = unreadIn(tab.id);
@@ -142,7 +224,15 @@ export function NotificationsPage() {
       <QueryState query={notifications}>
         {() =>
           items.length === 0 ? (
-            <p className="muted">{unreadOnly ? 'No unread notifications.' : 'No notifications.'}</p>
+            <p className="muted">
+              {view === 'snoozed'
+                ? 'Nothing snoozed.'
+                : view === 'done'
+                  ? 'Nothing done yet.'
+                  : unreadOnly
+                    ? 'No unread notifications.'
+                    : 'No notifications.'}
+            </p>
           ) : (
             <>
               <ul className="notification-list">

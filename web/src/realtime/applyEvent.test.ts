@@ -13,6 +13,7 @@ import {
   applyNotification,
   applyNotificationEvent,
   applyPeople,
+  shownIn,
   applyUnreadCounts,
   applyWorkstationDetailEvent,
   applyWorkstationEvent,
@@ -74,6 +75,10 @@ function note(id: string, createdAt: string, overrides: Partial<Notification> = 
     sourceEventId: null,
     createdAt,
     readAt: null,
+    snoozedUntil: null,
+    doneAt: null,
+    updates: 0,
+    updatedAt: null,
     ...overrides,
   };
 }
@@ -302,6 +307,43 @@ describe('notifications', () => {
     expect(applyNotificationEvent(afterUnread, read, ALL)).toBe(afterUnread);
     // An answer of the API older than the cache is ignored too.
     expect(applyNotification(afterUnread, { ...older, version: 2, readAt }, ALL)).toBe(afterUnread);
+  });
+
+  it('snoozed and done leave the inbox view and join theirs; woken and undone come back', () => {
+    const data = pages([newest, older]);
+    const snoozedUntil = '2026-11-26T12:00:00.000Z';
+    const change = (type: 'notification.snoozed' | 'notification.woke' | 'notification.done' | 'notification.undone', n: Notification) =>
+      envelope(type, { kind: 'notification', id: n.id }, n.version, { userId: 'u_1', notification: n, unread: counts(20 + n.version, 1) });
+    const ids = (d: NotificationPages | undefined, filter: InboxFilter) => shownIn(d, filter).map((n) => n.id);
+    const snoozedView: InboxFilter = { ...ALL, view: 'snoozed' };
+
+    const snoozed = { ...older, version: 2, readAt: '2026-11-26T10:00:00.000Z', snoozedUntil };
+    const inbox = applyNotificationEvent(data, change('notification.snoozed', snoozed), ALL);
+    expect(ids(inbox, ALL)).toEqual(['n_2']);
+    const shown = applyNotificationEvent(pages([]), change('notification.snoozed', snoozed), snoozedView);
+    expect(ids(shown, snoozedView)).toEqual(['n_1']);
+
+    const woken = { ...snoozed, version: 3, readAt: null, snoozedUntil: null };
+    expect(ids(applyNotificationEvent(shown, change('notification.woke', woken), snoozedView), snoozedView)).toEqual([]);
+    const back = applyNotificationEvent(inbox, change('notification.woke', woken), ALL);
+    expect(shownIn(back, ALL).map((n) => [n.id, n.readAt])).toEqual([['n_2', null], ['n_1', null]]);
+
+    const done = { ...woken, version: 4, readAt: '2026-11-26T10:05:00.000Z', doneAt: '2026-11-26T10:05:00.000Z' };
+    const afterDone = applyNotificationEvent(back, change('notification.done', done), ALL);
+    expect(ids(afterDone, ALL)).toEqual(['n_2']);
+    // Late: the older woke event does not bring it back.
+    expect(applyNotificationEvent(afterDone, change('notification.woke', woken), ALL)).toBe(afterDone);
+    const undone = { ...done, version: 5, doneAt: null };
+    expect(ids(applyNotificationEvent(afterDone, change('notification.undone', undone), ALL), ALL)).toEqual(['n_2', 'n_1']);
+  });
+
+  it('an updated notification replaces the one held, in place', () => {
+    const data = pages([newest, older]);
+    const replaced = { ...older, version: 2, title: 'moved to review', updates: 1, updatedAt: '2026-11-26T10:00:00.000Z' };
+    const event = envelope('notification.updated', { kind: 'notification', id: 'n_1' }, 2, { userId: 'u_1', notification: replaced, unread: counts(9, 2) });
+    const next = applyNotificationEvent(data, event, ALL);
+    expect(next?.pages[0].items.map((n) => [n.id, n.title, n.updates])).toEqual([['n_2', newest.title, 0], ['n_1', 'moved to review', 1]]);
+    expect(applyNotificationEvent(next, event, ALL)).toBe(next);
   });
 
   it('read_all marks read the items up to the watermark only', () => {

@@ -446,10 +446,22 @@ export interface NotificationPages {
   pageParams: unknown[];
 }
 
+/** Where a notification is: in the inbox, snoozed, or done. */
+export type InboxView = 'inbox' | 'snoozed' | 'done';
+
 /** Which notifications an inbox view shows. */
 export interface InboxFilter {
   category: Category | null;
   unreadOnly: boolean;
+  /** Absent: the inbox itself (neither snoozed nor done). */
+  view?: InboxView;
+}
+
+/** Where a notification is now. */
+export function viewOf(n: Notification): InboxView {
+  if (n.doneAt) return 'done';
+  if (n.snoozedUntil) return 'snoozed';
+  return 'inbox';
 }
 
 export function isNotificationEvent(env: EventEnvelope): boolean {
@@ -457,7 +469,11 @@ export function isNotificationEvent(env: EventEnvelope): boolean {
 }
 
 export function matchesFilter(n: Notification, filter: InboxFilter): boolean {
-  return (filter.category === null || n.category === filter.category) && (!filter.unreadOnly || n.readAt === null);
+  return (
+    (filter.category === null || n.category === filter.category) &&
+    (!filter.unreadOnly || n.readAt === null) &&
+    viewOf(n) === (filter.view ?? 'inbox')
+  );
 }
 
 function ms(timestamp: string): number {
@@ -477,7 +493,9 @@ function newerFirst(a: Notification, b: Notification): number {
  * one is newer, or inserts it in order when the view should show it and it
  * falls within the loaded pages. A notification that no longer matches the
  * filter (read, in an unread-only view) stays where it is until the view is
- * reloaded, so it can be marked unread again.
+ * reloaded, so it can be marked unread again. One that moved elsewhere
+ * (snoozed, done, woken, undone) stays too, with its new state and version, so
+ * a late older event cannot bring it back; the view hides it ({@link shownIn}).
  */
 export function applyNotification(
   data: NotificationPages | undefined,
@@ -512,6 +530,13 @@ export function applyNotification(
   return data; // Older than everything loaded, and more pages exist: "load more" will bring it.
 }
 
+/** The notifications of a view's pages that belong to its view (snoozed, done or neither) now, once each. */
+export function shownIn(data: NotificationPages | undefined, filter: InboxFilter): Notification[] {
+  const all = data?.pages.flatMap((p) => p.items) ?? [];
+  const view = filter.view ?? 'inbox';
+  return all.filter((n, i) => viewOf(n) === view && all.findIndex((m) => m.id === n.id) === i);
+}
+
 /** Marks read the unread notifications created at or before `watermark` (in `category`, if given). */
 export function applyReadAll(
   data: NotificationPages | undefined,
@@ -544,7 +569,16 @@ export function applyNotificationEvent(
   env: EventEnvelope,
   filter: InboxFilter,
 ): NotificationPages | undefined {
-  if (is(env, 'notification.created') || is(env, 'notification.read') || is(env, 'notification.unread')) {
+  if (
+    is(env, 'notification.created') ||
+    is(env, 'notification.read') ||
+    is(env, 'notification.unread') ||
+    is(env, 'notification.updated') ||
+    is(env, 'notification.snoozed') ||
+    is(env, 'notification.woke') ||
+    is(env, 'notification.done') ||
+    is(env, 'notification.undone')
+  ) {
     return applyNotification(data, env.data.notification, filter);
   }
   if (is(env, 'notifications.read_all')) {

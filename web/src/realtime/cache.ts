@@ -144,6 +144,12 @@ export function applyEnvelope(
     const counts = unreadOf(env);
     if (counts) takeUnreadCounts(client, counts);
     if (env.type === 'notification.created') hooks.onNotificationCreated?.(env.data.notification);
+    // A snooze that ended comes back as a fresh arrival: popped up as if created
+    // when it woke (so a pop-up's age is counted from then, not from its creation).
+    // So does one that a later event about the same subject replaced (its toast, by id, replaces the last one).
+    if (env.type === 'notification.woke' || env.type === 'notification.updated') {
+      hooks.onNotificationCreated?.({ ...env.data.notification, createdAt: env.ts });
+    }
   }
 
   // Another tab, the CLI or a script changed the user's preferences: every page applies them now.

@@ -5,7 +5,9 @@ pub mod auth;
 pub mod community;
 pub mod events;
 pub mod health;
+pub mod inbox_state;
 pub mod missions;
+pub mod notification_history;
 pub mod notifications;
 pub mod tokens;
 pub mod web;
@@ -36,6 +38,8 @@ use crate::state::AppState;
         notifications::list, notifications::create, notifications::read, notifications::unread,
         notifications::read_all, notifications::unread_count,
         notifications::get_preferences, notifications::put_preferences,
+        inbox_state::snooze, inbox_state::wake, inbox_state::done, inbox_state::undone,
+        notification_history::history,
         workspaces::get_config, workspaces::put_config,
         crate::realtime::connection_token,
     ),
@@ -171,6 +175,11 @@ pub fn api_router() -> Router<AppState> {
         .route("/api/notifications/unread-count", get(notifications::unread_count))
         .route("/api/notifications/{id}/read", post(notifications::read))
         .route("/api/notifications/{id}/unread", post(notifications::unread))
+        .route("/api/notifications/{id}/history", get(notification_history::history))
+        .route("/api/notifications/{id}/snooze", post(inbox_state::snooze))
+        .route("/api/notifications/{id}/wake", post(inbox_state::wake))
+        .route("/api/notifications/{id}/done", post(inbox_state::done))
+        .route("/api/notifications/{id}/undone", post(inbox_state::undone))
         .route("/api/me/preferences", get(notifications::get_preferences).put(notifications::put_preferences))
         .route("/api/workspaces/{id}/config", get(workspaces::get_config).put(workspaces::put_config))
         .route("/api/{*rest}", axum::routing::any(api_not_found))

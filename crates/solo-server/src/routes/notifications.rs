@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use solo_domain::notification::{NotificationView, UnreadCounts};
 use solo_domain::time::{now_ms, parse_rfc3339_ms};
 use solo_domain::{Category, NotificationId, QuietHours, Severity, UserId};
-use solo_store::{NewNotification, NotificationFilter, Role};
+use solo_store::{InboxState, NewNotification, NotificationFilter, Role};
 
 use crate::auth::{scopes, Caller};
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -32,6 +32,9 @@ pub struct ListQuery {
     category: Option<String>,
     /// Only unread notifications.
     unread: Option<bool>,
+    /// `inbox` (the default: neither snoozed nor done), `snoozed`, `done` or `all`.
+    #[param(pattern = "^(inbox|snoozed|done|all)?$")]
+    state: Option<String>,
     /// Opaque cursor from a previous page's `nextCursor`.
     cursor: Option<String>,
     /// Page size, 1 to 100 (default 50).
@@ -149,6 +152,11 @@ pub async fn list(
         unread_only: query.unread.unwrap_or(false),
         before: query.cursor.as_deref().map(decode_cursor).transpose()?,
         limit,
+        state: match query.state.as_deref() {
+            None | Some("") => InboxState::Inbox,
+            Some(s) => InboxState::parse(s)
+                .ok_or_else(|| ApiError::BadRequest(format!("unknown state `{s}`: use inbox, snoozed, done or all")))?,
+        },
     };
     let items = state.store().notifications(&caller.user.id, &filter).await?;
     let next_cursor = (items.len() as i64 == limit).then(|| items.last().map(|n| encode_cursor(&n.id))).flatten();

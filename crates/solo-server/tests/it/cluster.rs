@@ -338,3 +338,38 @@ async fn a_postgresql_restart_answers_503_loses_no_acknowledged_write_and_recove
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_changes_through_two_nodes_leave_one_superseded_notification() {
+    let Some((a, b)) = two_nodes(|_| {}).await else { return };
+    let ada = a.user("ada", "acme", Role::Member).await;
+    let bo = b.user("bo", "acme", Role::Member).await;
+    let cy = b.user("cy", "acme", Role::Member).await;
+    let mission = create_mission(&a, &ada, "Contended").await;
+    let id = mission["id"].as_str().expect("id").to_owned();
+    // bo and cy review it at once, a few times each, through both nodes: every
+    // review notifies ada, the owner, and each replaces the one before.
+    let path = format!("/api/missions/{id}/reviews");
+    let mut writes = Vec::new();
+    for round in 0..6 {
+        let (node, user) = if round % 2 == 0 { (&a, &bo) } else { (&b, &cy) };
+        let decision = if round % 3 == 0 { "approved" } else { "changes_requested" };
+        writes.push(post(node, user, &path, json!({ "decision": decision })));
+    }
+    for (status, body) in futures::future::join_all(writes).await {
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (_, page) = get(&b, &ada, "/api/notifications").await;
+    let items = page["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "one notification for six reviews: {page}");
+    assert_eq!(items[0]["updates"], 5);
+    assert_eq!(page["unreadCount"], 1);
+    let (_, history) =
+        get(&a, &ada, &format!("/api/notifications/{}/history", items[0]["id"].as_str().expect("id"))).await;
+    let sources = history["items"].as_array().expect("history");
+    assert_eq!(sources.len(), 6, "every review, once: {history}");
+    assert!(sources.iter().all(|e| e["type"] == "review.decided"));
+    let mut ids: Vec<&str> = sources.iter().filter_map(|e| e["id"].as_str()).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 6);
+}

@@ -16,5 +16,6 @@ mod pages;
 mod presence;
 mod realtime;
 mod slow_clients;
+mod snooze;
 mod storage_faults;
 mod workspace_config;

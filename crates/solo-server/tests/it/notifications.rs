@@ -102,7 +102,8 @@ async fn rules_notify_the_right_people_once_even_when_the_dispatcher_retries() {
     assert_eq!(created.len(), 4);
     assert_eq!(created[3]["event"]["data"]["unread"]["total"], 4);
 
-    // Workstation health notifies its owner, warning then urgent.
+    // Workstation health notifies its owner, warning then urgent: the urgent
+    // one replaces the unread warning (same workstation, same type).
     let (_, station) = post(&server, &ada, "/api/workstations", json!({ "name": "rig" })).await;
     post(
         &server,
@@ -113,16 +114,29 @@ async fn rules_notify_the_right_people_once_even_when_the_dispatcher_retries() {
     .await;
     let items = eventually("offline notification", Duration::from_secs(15), || async {
         let items = inbox(&server, &ada).await;
-        (items.iter().filter(|n| n["category"] == "workstations").count() == 2).then_some(items)
+        items.iter().any(|n| n["category"] == "workstations" && n["severity"] == "urgent").then_some(items)
     })
     .await;
-    let health: Vec<(&str, &str)> = items
+    let health: Vec<(&str, &str, i64)> = items
         .iter()
-        .rev()
         .filter(|n| n["category"] == "workstations")
-        .map(|n| (n["title"].as_str().expect("title"), n["severity"].as_str().expect("severity")))
+        .map(|n| {
+            (
+                n["title"].as_str().expect("title"),
+                n["severity"].as_str().expect("severity"),
+                n["updates"].as_i64().unwrap_or(-1),
+            )
+        })
         .collect();
-    assert_eq!(health, vec![("Workstation “rig” is degraded", "warning"), ("Workstation “rig” is offline", "urgent")]);
+    assert_eq!(health, vec![("Workstation “rig” is offline", "urgent", 1)]);
+    let (_, events) = get(&server, &ada, &format!("/api/events?channel=notifications:{}", ada.id)).await;
+    let updated = events["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|i| i["event"]["type"] == "notification.updated")
+        .count();
+    assert_eq!(updated, 1, "the replacement is announced as notification.updated");
     server.stop().await;
 }
 
@@ -387,6 +401,15 @@ async fn the_pushed_unread_count_matches_the_api_after_a_concurrent_burst() {
     server.stop().await;
 }
 
+/// Every notification of `user`'s, in every state (inbox, snoozed, done), sorted.
+async fn all_ids(server: &TestServer, user: &TestUser) -> Vec<String> {
+    let (_, page) = get(server, user, "/api/notifications?state=all&limit=100").await;
+    let mut ids: Vec<String> =
+        page["items"].as_array().expect("items").iter().filter_map(|n| n["id"].as_str().map(str::to_owned)).collect();
+    ids.sort();
+    ids
+}
+
 /// Retention: notifications read longer ago than the limit leave the inbox;
 /// unread ones and recently read ones stay, and the unread count is untouched.
 #[tokio::test]
@@ -394,7 +417,7 @@ async fn read_notifications_past_the_retention_age_leave_the_inbox_and_unread_on
     let server = TestServer::start().await;
     let ada = server.user("ada", "acme", Role::Member).await;
     let mut ids = Vec::new();
-    for title in ["one", "two", "three"] {
+    for title in ["one", "two", "three", "four"] {
         let (status, created) = notify(&server, &ada, &ada, json!({ "category": "system", "title": title })).await;
         assert_eq!(status, StatusCode::CREATED, "{created}");
         ids.push(created["id"].as_str().expect("id").to_owned());
@@ -403,6 +426,11 @@ async fn read_notifications_past_the_retention_age_leave_the_inbox_and_unread_on
         let (status, _) = post(&server, &ada, &format!("/api/notifications/{id}/read"), json!({})).await;
         assert_eq!(status, StatusCode::OK);
     }
+    // Snoozed for 200 days: out of the inbox, read until it wakes, never trimmed meanwhile.
+    let until = solo_domain::time::format_ms(solo_domain::time::now_ms() + 200 * 86_400_000);
+    let (status, body) =
+        post(&server, &ada, &format!("/api/notifications/{}/snooze", ids[3]), json!({ "until": until })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let policy = |days: i64| solo_store::RetentionPolicy {
         channel_max_publications: 10_000,
         channel_max_age_ms: i64::MAX / 4,
@@ -412,13 +440,13 @@ async fn read_notifications_past_the_retention_age_leave_the_inbox_and_unread_on
     };
     let now = solo_domain::time::now_ms();
     server.store().trim_history(policy(90), now).await.expect("trim");
-    assert_eq!(inbox(&server, &ada).await.len(), 3, "read today: kept for 90 days");
+    assert_eq!(all_ids(&server, &ada).await.len(), 4, "read today: kept for 90 days");
 
-    // 91 days on, the two read ones go; the unread one stays, and so does the count.
+    // 91 days on, the two read ones go; the unread and the snoozed ones stay, and so does the count.
     server.store().trim_history(policy(90), now + 91 * 86_400_000).await.expect("trim");
-    let left: Vec<String> =
-        inbox(&server, &ada).await.iter().filter_map(|n| n["id"].as_str().map(str::to_owned)).collect();
-    assert_eq!(left, vec![ids[2].clone()]);
+    let mut kept = vec![ids[2].clone(), ids[3].clone()];
+    kept.sort();
+    assert_eq!(all_ids(&server, &ada).await, kept);
     let (_, counts) = get(&server, &ada, "/api/notifications/unread-count").await;
     assert_eq!(counts["total"], 1, "{counts}");
     server.stop().await;

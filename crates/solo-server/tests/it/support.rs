@@ -126,6 +126,15 @@ impl TestServer {
         Self::launch(self.settings.clone(), Arc::new(InProcessBus::new()), None, dir).await
     }
 
+    /// Stops the server, waits for `meanwhile` (while no server runs), then starts
+    /// a new one on the same database.
+    pub async fn restart_after(mut self, meanwhile: impl Future<Output = ()>) -> Self {
+        self.shutdown().await;
+        meanwhile.await;
+        let dir = std::mem::replace(&mut self._dir, tempfile::tempdir().expect("temp dir"));
+        Self::launch(self.settings.clone(), Arc::new(InProcessBus::new()), None, dir).await
+    }
+
     async fn shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

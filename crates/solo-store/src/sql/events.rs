@@ -215,24 +215,28 @@ impl EventStore for SqlStore {
 const TRIM_IDS_PER_STATEMENT: usize = 200;
 
 impl SqlStore {
-    /// Deletes up to `batch` notifications read before `read_before`. They are
+    /// Deletes up to `batch` notifications read before `read_before` (a snoozed
+    /// one counts as read until it wakes, so it is left alone). They are
     /// found through the read pool (a scan that never holds the writer) and
     /// deleted by key, a couple of hundred per statement, each statement
     /// rechecking the condition so a notification marked unread meanwhile stays.
     async fn trim_read_notifications(&self, read_before: i64, batch: i64) -> StoreResult<u64> {
-        let ids: Vec<String> =
-            sqlx::query("SELECT id FROM notifications WHERE read_at IS NOT NULL AND read_at < $1 LIMIT $2")
-                .bind(read_before)
-                .bind(batch)
-                .fetch_all(&self.read)
-                .await?
-                .iter()
-                .map(|row| row.try_get("id"))
-                .collect::<Result<_, _>>()?;
+        let ids: Vec<String> = sqlx::query(
+            "SELECT id FROM notifications WHERE read_at IS NOT NULL AND read_at < $1 AND snoozed_until IS NULL \
+                 LIMIT $2",
+        )
+        .bind(read_before)
+        .bind(batch)
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(|row| row.try_get("id"))
+        .collect::<Result<_, _>>()?;
         let mut removed = 0;
         for chunk in ids.chunks(TRIM_IDS_PER_STATEMENT) {
             let sql = format!(
-                "DELETE FROM notifications WHERE read_at IS NOT NULL AND read_at < $1 AND id IN ({})",
+                "DELETE FROM notifications WHERE read_at IS NOT NULL AND read_at < $1 AND snoozed_until IS NULL \
+                 AND id IN ({})",
                 placeholders(1, chunk.len())
             );
             let statement = chunk.iter().fold(query(sql).bind(read_before), |q, id| q.bind(id.as_str()));

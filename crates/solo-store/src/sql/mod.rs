@@ -27,6 +27,7 @@ mod config;
 mod events;
 mod exec;
 mod group_commit;
+mod inbox_state;
 mod missions;
 mod notifications;
 mod workstations;

@@ -12,7 +12,9 @@ use super::{
     append_event_only, append_events, decode, placeholders, query, rows_per_statement, value_rows, Exec, NewEvent, Row,
     SqlStore, WriteTx,
 };
-use crate::{NewNotification, NotificationFilter, NotificationStore, StoreError, StoreResult, WriteContext};
+use crate::{
+    InboxState, NewNotification, NotificationFilter, NotificationStore, StoreError, StoreResult, WriteContext,
+};
 use async_trait::async_trait;
 use solo_domain::event::{EventEnvelope, Subject, SubjectKind};
 use solo_domain::notification::{InboxReadAll, NotificationChanged, NotificationView, UnreadCounts};
@@ -20,10 +22,10 @@ use solo_domain::rules::{notifications_for, NotificationDraft, RuleContext};
 use solo_domain::time::now_ms;
 use solo_domain::{Category, EventPayload, MissionId, NotificationId, QuietHours, Severity, UserId, WorkstationId};
 
-const COLUMNS: &str =
-    "id, user_id, category, type, title, body, link, severity, quiet, version, source_event_id, created_at, read_at";
+pub(super) const COLUMNS: &str = "id, user_id, category, type, title, body, link, severity, quiet, version, \
+     source_event_id, created_at, read_at, snoozed_until, done_at, updates, updated_at";
 
-fn notification_from(row: &Row) -> StoreResult<NotificationView> {
+pub(super) fn notification_from(row: &Row) -> StoreResult<NotificationView> {
     let category: String = row.try_get("category")?;
     let severity: String = row.try_get("severity")?;
     let quiet: i64 = row.try_get("quiet")?;
@@ -42,11 +44,15 @@ fn notification_from(row: &Row) -> StoreResult<NotificationView> {
         source_event_id: source.and_then(|s| s.parse().ok()),
         created_at: row.try_get("created_at")?,
         read_at: row.try_get("read_at")?,
+        snoozed_until: row.try_get("snoozed_until")?,
+        done_at: row.try_get("done_at")?,
+        updates: row.try_get("updates")?,
+        updated_at: row.try_get("updated_at")?,
     })
 }
 
 /// The user's quiet hours (see [`quiet_hours_of`]), in at most two statements.
-async fn quiet_hours_in(conn: &mut dyn Exec, user: &UserId) -> StoreResult<QuietHours> {
+pub(super) async fn quiet_hours_in(conn: &mut dyn Exec, user: &UserId) -> StoreResult<QuietHours> {
     let mut of = quiet_hours_of(conn, &[user]).await?;
     Ok(of.remove(user.as_str()).unwrap_or_else(QuietHours::off))
 }
@@ -180,7 +186,7 @@ async fn bump_counts(conn: &mut dyn Exec, user: &UserId, category: Category, del
 
 /// Counts the user's unread notifications afresh, bumps their counts version
 /// and returns the new counts (after marking many read at once).
-async fn recount(conn: &mut dyn Exec, user: &UserId) -> StoreResult<UnreadCounts> {
+pub(super) async fn recount(conn: &mut dyn Exec, user: &UserId) -> StoreResult<UnreadCounts> {
     let counted: Vec<String> =
         Category::ALL.iter().map(|c| format!("COUNT(*) FILTER (WHERE category = '{}')", c.as_str())).collect();
     let replaced: Vec<String> =
@@ -201,6 +207,9 @@ async fn recount(conn: &mut dyn Exec, user: &UserId) -> StoreResult<UnreadCounts
 struct Insert<'a> {
     draft: NotificationDraft,
     source_event_id: Option<String>,
+    /// `mission:m_…` or `workstation:wk_…` for a rule's notification about one
+    /// of them: a later one of the same type replaces it while it is unread.
+    subject_key: Option<String>,
     created_by: Option<&'a UserId>,
     idempotency: Option<&'a (String, String)>,
 }
@@ -233,13 +242,33 @@ async fn insert_many(
     let ids: Vec<NotificationId> = news.iter().map(|_| NotificationId::generate()).collect();
     let mut inserted: HashMap<String, NotificationView> = HashMap::with_capacity(news.len());
     let rows: Vec<(&NotificationId, &Insert<'_>)> = ids.iter().zip(&news).collect();
-    for chunk in rows.chunks(rows_per_statement(14)) {
+    // Supersede: a notification about a mission or a workstation replaces the
+    // user's unread one of the same type about the same subject, in the same
+    // statement (an upsert on the partial unique index of unread ones), so it
+    // costs no statement more, and two nodes inserting at once end with one
+    // row (the second waits on the first's index entry, then updates it). The
+    // update keeps the id and the creation time, takes the new content and
+    // source event, and appends the old source event to `history`; it skips a
+    // row that already has this source event (a repeat changes nothing).
+    // Direct notifications have no subject and keep `DO NOTHING`.
+    let supersede = news.iter().any(|new| new.subject_key.is_some());
+    let on_conflict = if supersede {
+        "ON CONFLICT (user_id, type, subject_key) WHERE read_at IS NULL AND subject_key IS NOT NULL DO UPDATE SET \
+         title = excluded.title, body = excluded.body, link = excluded.link, severity = excluded.severity, \
+         quiet = excluded.quiet, history = COALESCE(notifications.history || ',', '') || notifications.source_event_id, \
+         source_event_id = excluded.source_event_id, updated_at = excluded.created_at, \
+         updates = notifications.updates + 1, version = notifications.version + 1 \
+         WHERE notifications.source_event_id <> excluded.source_event_id"
+    } else {
+        "ON CONFLICT DO NOTHING"
+    };
+    for chunk in rows.chunks(rows_per_statement(15)) {
         // The bound columns first, the constant ones (version 1, unread) last.
         let sql = format!(
             "INSERT INTO notifications (id, user_id, category, type, title, body, link, severity, quiet, \
-             source_event_id, created_by, idempotency_key, request_hash, created_at, version, read_at) \
-             VALUES {} ON CONFLICT DO NOTHING RETURNING {COLUMNS}",
-            value_rows(chunk.len(), 14, "1, NULL")
+             source_event_id, created_by, idempotency_key, request_hash, created_at, subject_key, version, read_at) \
+             VALUES {} {on_conflict} RETURNING {COLUMNS}",
+            value_rows(chunk.len(), 15, "1, NULL")
         );
         let mut statement = query(sql);
         for (id, new) in chunk {
@@ -259,43 +288,86 @@ async fn insert_many(
                 .bind(new.created_by.map(|u| u.as_str()))
                 .bind(new.idempotency.map(|(key, _)| key.as_str()))
                 .bind(new.idempotency.map(|(_, hash)| hash.as_str()))
-                .bind(now);
+                .bind(now)
+                .bind(new.subject_key.as_deref());
         }
         for row in conn.fetch_all(statement).await? {
             let notification = notification_from(&row)?;
-            inserted.insert(notification.id.to_string(), notification);
+            // A superseded row keeps its id: find it by its user and new source event.
+            let key = if notification.updates > 0 {
+                format!(
+                    "{}/{}",
+                    notification.user_id,
+                    notification.source_event_id.map(|e| e.to_string()).unwrap_or_default()
+                )
+            } else {
+                notification.id.to_string()
+            };
+            inserted.insert(key, notification);
         }
     }
-    // In input order, only those that were new.
-    let created: Vec<Option<NotificationView>> = ids.iter().map(|id| inserted.remove(id.as_str())).collect();
-    let fresh: Vec<&NotificationView> = created.iter().flatten().collect();
-    let unread = bump_counts_of(conn, &fresh).await?;
-    let events = fresh
+    // In input order, only those that were new or superseded one.
+    let created: Vec<Option<NotificationView>> = ids
         .iter()
-        .zip(unread)
-        .map(|(notification, unread)| NewEvent {
-            subject: Subject { kind: SubjectKind::Notification, id: notification.id.to_string() },
-            version: notification.version,
-            payload: EventPayload::NotificationCreated(NotificationChanged {
+        .zip(&news)
+        .map(|(id, new)| {
+            inserted.remove(id.as_str()).or_else(|| {
+                let source = new.source_event_id.as_deref()?;
+                inserted.remove(&format!("{}/{source}", new.draft.user_id))
+            })
+        })
+        .collect();
+    let fresh: Vec<&NotificationView> = created.iter().flatten().filter(|n| n.updates == 0).collect();
+    let updated: Vec<&NotificationView> = created.iter().flatten().filter(|n| n.updates > 0).collect();
+    let mut counts: HashMap<String, UnreadCounts> = HashMap::new();
+    for (n, unread) in fresh.iter().zip(bump_counts_of(conn, &fresh, 1).await?) {
+        counts.insert(n.id.to_string(), unread);
+    }
+    // Superseded: the badge still counts one; the counts get a new version only.
+    if !updated.is_empty() {
+        for (n, unread) in updated.iter().zip(bump_counts_of(conn, &updated, 0).await?) {
+            counts.insert(n.id.to_string(), unread);
+        }
+    }
+    let events = created
+        .iter()
+        .flatten()
+        .map(|notification| {
+            let change = NotificationChanged {
                 user_id: notification.user_id.clone(),
-                notification: (*notification).clone(),
-                unread,
-            }),
+                notification: notification.clone(),
+                unread: counts.remove(notification.id.as_str()).unwrap_or_default(),
+            };
+            NewEvent {
+                subject: Subject { kind: SubjectKind::Notification, id: notification.id.to_string() },
+                version: notification.version,
+                payload: if notification.updates > 0 {
+                    EventPayload::NotificationUpdated(change)
+                } else {
+                    EventPayload::NotificationCreated(change)
+                },
+            }
         })
         .collect();
     append_events(conn, ctx, events, now).await?;
     Ok(created)
 }
 
-/// Adds one unread notification to each inbox, in order, and returns each
-/// inbox's counts right after its notification. Inboxes of one category are
-/// bumped a chunk per statement when no user appears twice; otherwise one by one.
-async fn bump_counts_of(conn: &mut dyn Exec, fresh: &[&NotificationView]) -> StoreResult<Vec<UnreadCounts>> {
+/// Adds `delta` unread notifications (1 for new ones; 0 for superseded ones,
+/// whose counts stay but get a new version for their event) to each inbox, in
+/// order, and returns each inbox's counts right after its notification. Inboxes
+/// of one category are bumped a chunk per statement when no user appears twice;
+/// otherwise one by one.
+async fn bump_counts_of(
+    conn: &mut dyn Exec,
+    fresh: &[&NotificationView],
+    delta: i64,
+) -> StoreResult<Vec<UnreadCounts>> {
     let one_per_user: HashSet<&str> = fresh.iter().map(|n| n.user_id.as_str()).collect();
     if one_per_user.len() != fresh.len() {
         let mut counts = Vec::with_capacity(fresh.len());
         for notification in fresh {
-            counts.push(bump_counts(conn, &notification.user_id, notification.category, 1).await?);
+            counts.push(bump_counts(conn, &notification.user_id, notification.category, delta).await?);
         }
         return Ok(counts);
     }
@@ -307,9 +379,9 @@ async fn bump_counts_of(conn: &mut dyn Exec, fresh: &[&NotificationView]) -> Sto
             let sql = format!(
                 "INSERT INTO inboxes (user_id, counts_version, {column}) VALUES {} \
                  ON CONFLICT (user_id) DO UPDATE SET counts_version = inboxes.counts_version + 1, \
-                 {column} = inboxes.{column} + 1 \
+                 {column} = inboxes.{column} + {delta} \
                  RETURNING user_id, counts_version, {UNREAD_COLUMNS}",
-                value_rows(chunk.len(), 1, "1, 1")
+                value_rows(chunk.len(), 1, &format!("1, {delta}"))
             );
             let mut statement = query(sql);
             for user in chunk {
@@ -367,11 +439,22 @@ pub(super) async fn derive(conn: &mut WriteTx, ctx: &WriteContext, event: &Event
     }
     // Users in a fixed order, so transactions notifying the same people lock their
     // inboxes in the same order and cannot deadlock on PostgreSQL.
+    let subject_key = match event.subject.kind {
+        SubjectKind::Mission => Some(format!("mission:{}", event.subject.id)),
+        SubjectKind::Workstation => Some(format!("workstation:{}", event.subject.id)),
+        _ => None,
+    };
     let mut drafts = notifications_for(event, &rule_ctx);
     drafts.sort_by(|a, b| a.user_id.cmp(&b.user_id));
     let news = drafts
         .into_iter()
-        .map(|draft| Insert { draft, source_event_id: Some(event.id.to_string()), created_by: None, idempotency: None })
+        .map(|draft| Insert {
+            draft,
+            source_event_id: Some(event.id.to_string()),
+            subject_key: subject_key.clone(),
+            created_by: None,
+            idempotency: None,
+        })
         .collect();
     insert_many(conn, ctx, news, event.ts).await?;
     Ok(())
@@ -416,6 +499,7 @@ impl NotificationStore for SqlStore {
         let insert_row = Insert {
             draft,
             source_event_id: None,
+            subject_key: None,
             created_by: Some(&new.created_by),
             idempotency: new.idempotency.as_ref(),
         };
@@ -443,6 +527,12 @@ impl NotificationStore for SqlStore {
         if filter.unread_only {
             sql.push_str(" AND read_at IS NULL");
         }
+        sql.push_str(match filter.state {
+            InboxState::Inbox => " AND snoozed_until IS NULL AND done_at IS NULL",
+            InboxState::Snoozed => " AND snoozed_until IS NOT NULL",
+            InboxState::Done => " AND done_at IS NOT NULL",
+            InboxState::All => "",
+        });
         if filter.before.is_some() {
             n += 1;
             sql.push_str(&format!(" AND id < ${n}"));
@@ -477,8 +567,11 @@ impl NotificationStore for SqlStore {
             .bind(id.as_str())
             .bind(user.as_str())
         } else {
+            // Unread also brings a snoozed or done notification back into the inbox:
+            // an unread notification is always one the inbox shows and counts.
             query(format!(
-                "UPDATE notifications SET read_at = NULL, version = version + 1 \
+                "UPDATE notifications SET read_at = NULL, snoozed_until = NULL, done_at = NULL, \
+                 version = version + 1 \
                  WHERE id = $1 AND user_id = $2 AND read_at IS NOT NULL RETURNING {COLUMNS}"
             ))
             .bind(id.as_str())

@@ -394,8 +394,9 @@ async fn concurrent_writers_share_channels_and_inboxes_without_gaps(f: Fixture) 
 
 /// A stage change watched by more people than one multi-row statement takes:
 /// each watcher gets exactly one notification, with its own counts and the
-/// next offset of their inbox channel; the watchers' previous notifications
-/// (a second change) keep each channel gapless.
+/// next offset of their inbox channel; a second change supersedes each
+/// watcher's unread one (still one notification, `updates` 1, the badge at 1)
+/// and keeps each channel gapless.
 async fn a_stage_change_notifies_every_watcher_once_in_one_transaction(f: Fixture) {
     let (owner, ws) = member(&f.store, "owner").await;
     let mut watchers = Vec::new();
@@ -431,23 +432,26 @@ async fn a_stage_change_notifies_every_watcher_once_in_one_transaction(f: Fixtur
     let filter = NotificationFilter { limit: 10, ..NotificationFilter::default() };
     for (n, watcher) in watchers.iter().enumerate() {
         let inbox = f.store.notifications(&watcher.id, &filter).await.expect("inbox");
-        assert_eq!(inbox.len(), 2, "watcher {n}: one notification per change");
+        assert_eq!(inbox.len(), 1, "watcher {n}: the second change replaced the first, unread");
+        assert_eq!((inbox[0].updates, inbox[0].title.as_str()), (1, "“Watched” moved to build"), "watcher {n}");
         assert!(inbox.iter().all(|item| item.kind == "mission.stage_changed"));
         assert_eq!(inbox.iter().all(|item| item.quiet), n == 7, "watcher {n}: quiet only in their quiet hours");
         let counts = f.store.unread_counts(&watcher.id).await.expect("counts");
-        assert_eq!((counts.total, counts.by_category.missions, counts.counts_version), (2, 2, 2), "watcher {n}");
+        assert_eq!((counts.total, counts.by_category.missions, counts.counts_version), (1, 1, 2), "watcher {n}");
         let channel = Channel::Notifications(watcher.id.clone());
         let history = f.store.channel_history(&channel, 0, 10).await.expect("history");
         let offsets: Vec<u64> = history.iter().map(|h| h.offset).collect();
         assert_eq!(offsets, vec![1, 2], "watcher {n}: gapless offsets on their inbox channel");
-        let unread: Vec<u64> = history
+        let unread: Vec<(String, u64)> = history
             .iter()
             .map(|h| {
                 let envelope: serde_json::Value = serde_json::from_str(&h.envelope).expect("envelope");
-                envelope["data"]["unread"]["total"].as_u64().expect("unread in the event")
+                let kind = envelope["type"].as_str().unwrap_or("").to_owned();
+                (kind, envelope["data"]["unread"]["total"].as_u64().expect("unread in the event"))
             })
             .collect();
-        assert_eq!(unread, vec![1, 2], "watcher {n}: each event carries the counts right after it");
+        let expected = vec![("notification.created".to_owned(), 1), ("notification.updated".to_owned(), 1)];
+        assert_eq!(unread, expected, "watcher {n}: each event carries the counts right after it");
     }
     assert!(f.store.notifications(&owner.id, &filter).await.expect("inbox").is_empty(), "the actor is not notified");
 }

@@ -4,5 +4,7 @@
 
 #[macro_use]
 mod conformance;
+mod inbox_state;
 mod schema;
+mod supersede;
 mod workspace_config;

@@ -34,7 +34,40 @@ pub enum NotificationsCommand {
         category: Option<String>,
         #[arg(long, default_value_t = 20)]
         limit: u32,
+        /// Which part of the inbox: inbox (neither snoozed nor done), snoozed, done or all.
+        #[arg(long, value_enum, default_value_t = ListState::Inbox)]
+        state: ListState,
     },
+    /// Snooze notifications: out of the inbox until then, then back unread (with a bell).
+    #[command(group = clap::ArgGroup::new("when").required(true))]
+    Snooze {
+        #[arg(required = true)]
+        ids: Vec<String>,
+        /// For this long: 30m, 2h, 1d.
+        #[arg(long = "for", value_name = "DURATION", group = "when")]
+        duration: Option<script::Timeout>,
+        /// Until this instant (RFC 3339, e.g. 2026-12-07T09:00:00+01:00).
+        #[arg(long, value_name = "TIME", group = "when")]
+        until: Option<String>,
+    },
+    /// End snoozes now: the notifications are back in the inbox, unread.
+    Wake {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Mark notifications done: out of the inbox, listed with `list --state done`.
+    Done {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Bring done notifications back into the inbox.
+    Undone {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// What a notification showed, oldest first, before later events about the
+    /// same mission or workstation replaced it (`updated ×N`).
+    History { id: String },
     /// Mark notifications read.
     Read {
         #[arg(required = true)]
@@ -50,6 +83,26 @@ pub enum NotificationsCommand {
         #[arg(long)]
         category: Option<String>,
     },
+}
+
+/// Which part of the inbox `notifications list` shows.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ListState {
+    Inbox,
+    Snoozed,
+    Done,
+    All,
+}
+
+impl ListState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListState::Inbox => "inbox",
+            ListState::Snoozed => "snoozed",
+            ListState::Done => "done",
+            ListState::All => "all",
+        }
+    }
 }
 
 /// What a watch does for scripts: stop on a condition or a timeout, run a command per event.

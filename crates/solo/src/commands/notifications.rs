@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use serde_json::{json, Value};
 use solo_domain::{QuietHours, Severity};
 
+use super::script::Timeout;
 use super::NotificationsCommand;
 use crate::client::realtime::{Item, Watcher};
 use crate::client::Api;
@@ -66,7 +67,15 @@ fn human(out: Output, n: &Value) -> String {
         Some("warning") => out.paint(" warning", "33"),
         _ => String::new(),
     };
-    let quiet = if n["quiet"] == true { out.dim(" (quiet)") } else { String::new() };
+    let mut quiet = if n["quiet"] == true { out.dim(" (quiet)") } else { String::new() };
+    if let Some(updates) = n["updates"].as_i64().filter(|u| *u > 0) {
+        quiet.push_str(&out.dim(&format!(" (updated ×{updates})")));
+    }
+    if n["doneAt"].is_string() {
+        quiet.push_str(&out.dim(" (done)"));
+    } else if let Some(until) = n["snoozedUntil"].as_str() {
+        quiet.push_str(&out.dim(&format!(" (snoozed until {})", local_time(until))));
+    }
     let body = n["body"].as_str().map(|b| format!(" — {b}")).unwrap_or_default();
     format!(
         "{marker} {} {:<12}{severity} {}{body}{quiet}  {}",
@@ -110,7 +119,10 @@ pub async fn run(command: NotificationsCommand, out: Output) -> anyhow::Result<(
                     }
                     return Ok(());
                 }
-                if event["type"] != "notification.created" {
+                // A woken snooze comes back as a fresh arrival, bell included; so does
+                // a notification a later event about the same subject replaced.
+                let arrival = ["notification.created", "notification.woke", "notification.updated"];
+                if !arrival.iter().any(|t| event["type"] == *t) {
                     return Ok(());
                 }
                 let n = &event["data"]["notification"];
@@ -181,9 +193,9 @@ pub async fn run(command: NotificationsCommand, out: Output) -> anyhow::Result<(
             };
             script.finish(watch).await
         }
-        NotificationsCommand::List { unread, category, limit } => {
+        NotificationsCommand::List { unread, category, limit, state } => {
             check_category(&category)?;
-            let mut path = format!("/api/notifications?limit={}", limit.clamp(1, 100));
+            let mut path = format!("/api/notifications?limit={}&state={}", limit.clamp(1, 100), state.as_str());
             if unread {
                 path.push_str("&unread=true");
             }
@@ -203,8 +215,50 @@ pub async fn run(command: NotificationsCommand, out: Output) -> anyhow::Result<(
             }
             Ok(())
         }
+        NotificationsCommand::History { id } => {
+            let history: Value = api.get(&format!("/api/notifications/{id}/history")).await?;
+            for event in history["items"].as_array().into_iter().flatten() {
+                if out.json {
+                    out.json(event);
+                } else {
+                    let line = match event["type"].as_str() {
+                        Some("workstation.status_changed") => format!(
+                            "{} → {}",
+                            event["data"]["from"].as_str().unwrap_or(""),
+                            event["data"]["to"].as_str().unwrap_or("")
+                        ),
+                        _ => super::mission_detail::describe(event).unwrap_or_default(),
+                    };
+                    out.line(&format!("{} {line}", out.dim(&local_time(event["ts"].as_str().unwrap_or("")))));
+                }
+            }
+            Ok(())
+        }
         NotificationsCommand::Read { ids } => mark(&api, out, &ids, "read").await,
         NotificationsCommand::Unread { ids } => mark(&api, out, &ids, "unread").await,
+        NotificationsCommand::Wake { ids } => mark(&api, out, &ids, "wake").await,
+        NotificationsCommand::Done { ids } => mark(&api, out, &ids, "done").await,
+        NotificationsCommand::Undone { ids } => mark(&api, out, &ids, "undone").await,
+        NotificationsCommand::Snooze { ids, duration, until } => {
+            let until = match (duration, until) {
+                (Some(Timeout(d)), _) => {
+                    let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+                    solo_domain::time::format_ms(chrono::Utc::now().timestamp_millis().saturating_add(ms))
+                }
+                (None, Some(until)) => until,
+                (None, None) => anyhow::bail!("say how long: --for DURATION or --until TIME"),
+            };
+            for id in &ids {
+                let n: Value = api.post(&format!("/api/notifications/{id}/snooze"), json!({ "until": until })).await?;
+                if out.json {
+                    out.json(&n);
+                } else {
+                    let back = local_time(n["snoozedUntil"].as_str().unwrap_or(""));
+                    out.line(&format!("snoozed until {back}: {}", human(out, &n)));
+                }
+            }
+            Ok(())
+        }
         NotificationsCommand::ReadAll { category } => {
             check_category(&category)?;
             let body = match &category {

@@ -4,6 +4,8 @@
 mod cli;
 mod cli_live;
 mod cli_script;
+mod cli_snooze;
+mod cli_supersede;
 mod cli_workspace;
 mod cluster;
 mod drill;

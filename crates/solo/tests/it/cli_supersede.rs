@@ -1,0 +1,52 @@
+//! A notification replaced by later events about its mission, from the CLI:
+//! `list` shows it once with `updated ×N`, `history` what it showed.
+
+use serde_json::{json, Value};
+use solo_store::{NewUser, Role};
+
+use crate::cli::Env;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_shows_a_superseded_notification_once_and_history_what_it_replaced() {
+    let env = Env::start().await;
+    let (code, _, err) = env.run(&["login", "--server", &env.base(), "--token", &env.pat]);
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = env.run(&["missions", "create", "Atlas"]);
+    let mission: Value = serde_json::from_str(out.trim()).expect("mission");
+    let id = mission["id"].as_str().expect("id");
+
+    // bo moves ada's mission three times.
+    let store = env.state.store();
+    let bo = store
+        .create_user(NewUser { name: "bo".into(), display_name: "Bo".into(), password_hash: None })
+        .await
+        .expect("bo");
+    let workspace = solo_domain::WorkspaceId::parse(mission["workspaceId"].as_str().expect("ws")).expect("id");
+    store.set_membership(&workspace, &bo.id, Role::Member).await.expect("member");
+    let (bo_pat, _) =
+        solo_server::routes::tokens::issue_token(store, &bo, "cli", vec!["read".into(), "write".into()], None)
+            .await
+            .expect("token");
+    for stage in ["spec", "build", "review"] {
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/missions/{id}/stage", env.base()))
+            .bearer_auth(&bo_pat)
+            .json(&json!({ "stage": stage }))
+            .send()
+            .await
+            .expect("stage");
+        assert_eq!(response.status(), 200);
+    }
+
+    let (_, out, _) = env.run(&["notifications", "list"]);
+    let items: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).expect("NDJSON")).collect();
+    assert_eq!(items.len(), 1, "{out}");
+    assert_eq!((items[0]["title"].as_str(), items[0]["updates"].as_i64()), (Some("“Atlas” moved to review"), Some(2)));
+    let (code, out, err) = env.run(&["notifications", "history", items[0]["id"].as_str().expect("id")]);
+    assert_eq!(code, 0, "{err}");
+    let stages: Vec<String> = out
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("event")["data"]["to"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(stages, vec!["spec", "build", "review"]);
+}
