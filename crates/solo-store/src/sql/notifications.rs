@@ -1,9 +1,10 @@
 //! Inboxes: notifications from rules and direct creation, read state, unread
 //! counts with their version, and quiet hours.
 //!
-//! (About 590 lines: the inbox's statements share private helpers (counts,
-//! quiet hours, the multi-row insert) that every write here composes within
-//! one transaction; split by table they would have to be exported to each other.)
+//! (About 670 lines: the inbox's statements share private helpers (counts,
+//! quiet hours, the multi-row insert with its supersede upsert) that every
+//! write here composes within one transaction; split by table they would have
+//! to be exported to each other. Snooze and done live in `inbox_state.rs`.)
 
 use std::collections::{HashMap, HashSet};
 
