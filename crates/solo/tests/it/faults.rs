@@ -164,7 +164,22 @@ async fn sigkill_mid_burst_loses_nothing_and_duplicates_no_notification() {
         .json()
         .await
         .expect("json");
-    assert_eq!(counts["total"].as_u64(), Some(last - 1), "one notification per committed change: {counts}");
+    // Every change notifies Ada once, and each replaces her unread notification
+    // about the mission (supersede): one notification, updated once per change
+    // after the first, none counted twice across the kill.
+    assert_eq!(counts["total"].as_u64(), Some(1), "{counts}");
+    let page: Value = http()
+        .get(format!("{base}/api/notifications?limit=10"))
+        .bearer_auth(&ada)
+        .send()
+        .await
+        .expect("inbox")
+        .json()
+        .await
+        .expect("json");
+    let items = page["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{page}");
+    assert_eq!(items[0]["updates"].as_u64(), Some(last - 2), "one update per committed change after the first");
     eprintln!(
         "SIGKILL after {killed_at} of {CHANGES} changes; {} delivered gap-free, {repeats} repeats dropped",
         last - 1
