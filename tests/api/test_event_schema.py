@@ -10,6 +10,7 @@ import tempfile
 import threading
 import unittest
 import urllib.request
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import jsonschema_rs
@@ -31,6 +32,9 @@ class Solo:
         ).stdout
         admin("user", "create", "ada", "--workspace", "acme", "--admin")
         self.pat = admin("token", "create", "--user", "ada", "--name", "schema").strip()
+        # A second member, whose changes to Ada's mission notify her.
+        admin("user", "create", "bo", "--workspace", "acme")
+        self.bo_pat = admin("token", "create", "--user", "bo", "--name", "schema").strip()
         self.proc = subprocess.Popen(
             [SOLO, "serve", "--addr", "127.0.0.1:0"],
             cwd=self.dir.name,
@@ -52,13 +56,13 @@ class Solo:
         # Keep draining the log so the server never blocks on a full pipe.
         threading.Thread(target=lambda: [None for _ in self.proc.stderr], daemon=True).start()
 
-    def call(self, method, path, body=None):
+    def call(self, method, path, body=None, pat=None):
         data = json.dumps(body if body is not None else {}).encode() if method != "GET" else None
         request = urllib.request.Request(
             f"http://{self.addr}{path}",
             data=data,
             method=method,
-            headers={"Authorization": f"Bearer {self.pat}", "Content-Type": "application/json"},
+            headers={"Authorization": f"Bearer {pat or self.pat}", "Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             raw = response.read()
@@ -91,6 +95,14 @@ class EventSchemaTest(unittest.TestCase):
             solo.call("POST", f"/api/notifications/{note['id']}/read")
             solo.call("POST", f"/api/notifications/{note['id']}/unread")
             solo.call("POST", "/api/notifications/read-all")
+            # Bo moves Ada's mission twice: the second notification replaces the first (updated).
+            solo.call("POST", f"/api/missions/{mission['id']}/stage", {"stage": "backlog"}, pat=solo.bo_pat)
+            solo.call("POST", f"/api/missions/{mission['id']}/stage", {"stage": "spec"}, pat=solo.bo_pat)
+            until = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat().replace("+00:00", "Z")
+            solo.call("POST", f"/api/notifications/{note['id']}/snooze", {"until": until})
+            solo.call("POST", f"/api/notifications/{note['id']}/wake")
+            solo.call("POST", f"/api/notifications/{note['id']}/done")
+            solo.call("POST", f"/api/notifications/{note['id']}/undone")
             quiet = {"enabled": True, "start": "22:00", "end": "07:00", "timezone": "UTC", "allowUrgent": True}
             solo.call("PUT", "/api/me/preferences", {"quietHours": quiet})
             solo.call("PUT", f"/api/workspaces/{me['workspaces'][0]['id']}/config", {"defaultQuietHours": quiet})
