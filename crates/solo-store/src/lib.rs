@@ -300,6 +300,21 @@ pub trait ConfigStore: Send + Sync {
     /// Sets the user's quiet hours and, in the same transaction, emits
     /// `preferences.updated` on their notification channel. Returns the new version.
     async fn update_preferences(&self, ctx: &WriteContext, user: &UserId, quiet: &QuietHours) -> StoreResult<i64>;
+    /// Sets (or, with None, removes) the user's rule for one mission, and in the
+    /// same transaction emits `preferences.updated` with all their preferences.
+    /// Returns the new version and the preferences.
+    async fn set_mission_rule(
+        &self,
+        ctx: &WriteContext,
+        user: &UserId,
+        mission: &solo_domain::MissionId,
+        rule: Option<solo_domain::notification::MissionRule>,
+    ) -> StoreResult<(i64, solo_domain::notification::PreferencesChanged)>;
+    /// Whether the user set quiet hours of their own, and their rules per mission.
+    async fn notification_preferences(
+        &self,
+        user: &UserId,
+    ) -> StoreResult<(bool, solo_domain::notification::MissionRules)>;
     /// A workspace's settings and their version (0: never changed), read in
     /// one statement so the two agree.
     async fn workspace_config(&self, workspace: &WorkspaceId) -> StoreResult<(WorkspaceConfig, i64)>;

@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::config::{user_scope, DEFAULT_QUIET_KEY, QUIET_KEY};
+use super::config::{user_scope, DEFAULT_QUIET_KEY, MISSION_RULES_KEY, QUIET_KEY};
 use super::{
     append_event_only, append_events, decode, placeholders, query, rows_per_statement, value_rows, Exec, NewEvent, Row,
     SqlStore, WriteTx,
@@ -18,7 +18,7 @@ use crate::{
 };
 use async_trait::async_trait;
 use solo_domain::event::{EventEnvelope, Subject, SubjectKind};
-use solo_domain::notification::{InboxReadAll, NotificationChanged, NotificationView, UnreadCounts};
+use solo_domain::notification::{InboxReadAll, MissionRules, NotificationChanged, NotificationView, UnreadCounts};
 use solo_domain::rules::{notifications_for, NotificationDraft, RuleContext};
 use solo_domain::time::now_ms;
 use solo_domain::{Category, EventPayload, MissionId, NotificationId, QuietHours, Severity, UserId, WorkstationId};
@@ -54,7 +54,7 @@ pub(super) fn notification_from(row: &Row) -> StoreResult<NotificationView> {
 
 /// The user's quiet hours (see [`quiet_hours_of`]), in at most two statements.
 pub(super) async fn quiet_hours_in(conn: &mut dyn Exec, user: &UserId) -> StoreResult<QuietHours> {
-    let mut of = quiet_hours_of(conn, &[user]).await?;
+    let (mut of, _) = quiet_hours_of(conn, &[user]).await?;
     Ok(of.remove(user.as_str()).unwrap_or_else(QuietHours::off))
 }
 
@@ -70,27 +70,33 @@ pub(super) async fn quiet_hours_in(conn: &mut dyn Exec, user: &UserId) -> StoreR
 ///
 /// It runs inside notification writes for up to a thousand recipients, so it
 /// reads a chunk of users per statement, all three sources at once (as many
-/// statements as when it read only the first and the third).
-async fn quiet_hours_of(conn: &mut dyn Exec, users: &[&UserId]) -> StoreResult<HashMap<String, QuietHours>> {
+/// statements as when it read only the first and the third). The same
+/// statement reads each user's rules per mission (returned beside), which the
+/// insert honours: no statement more for them.
+async fn quiet_hours_of(
+    conn: &mut dyn Exec,
+    users: &[&UserId],
+) -> StoreResult<(HashMap<String, QuietHours>, HashMap<String, MissionRules>)> {
     let mut ids: Vec<&str> = users.iter().map(|u| u.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
     let (mut own, mut default) = (HashMap::new(), None);
+    let mut rules: HashMap<String, MissionRules> = HashMap::new();
     // Per user, the workspace default of the earliest membership: (joined at, workspace id, value).
     let mut workspace_default: HashMap<String, (i64, String, String)> = HashMap::new();
     for chunk in ids.chunks(rows_per_statement(2)) {
         // `owner` is `user:{id}` or `server` for the first part, the member's id for the second.
         let sql = format!(
-            "SELECT scope AS owner, value, 0 AS joined, '' AS via FROM config \
-             WHERE (key = $1 AND scope IN ({})) OR (scope = 'server' AND key = $2) \
+            "SELECT scope AS owner, key, value, 0 AS joined, '' AS via FROM config \
+             WHERE (key IN ($1, $3) AND scope IN ({})) OR (scope = 'server' AND key = $2) \
              UNION ALL \
-             SELECT m.user_id AS owner, c.value, m.created_at AS joined, m.workspace_id AS via FROM memberships m \
+             SELECT m.user_id AS owner, c.key, c.value, m.created_at AS joined, m.workspace_id AS via FROM memberships m \
              JOIN config c ON c.scope = 'workspace:' || m.workspace_id AND c.key = $2 \
              WHERE m.user_id IN ({})",
-            placeholders(2, chunk.len()),
-            placeholders(2 + chunk.len(), chunk.len())
+            placeholders(3, chunk.len()),
+            placeholders(3 + chunk.len(), chunk.len())
         );
-        let mut statement = query(sql).bind(QUIET_KEY).bind(DEFAULT_QUIET_KEY);
+        let mut statement = query(sql).bind(QUIET_KEY).bind(DEFAULT_QUIET_KEY).bind(MISSION_RULES_KEY);
         for id in chunk {
             statement = statement.bind(format!("user:{id}"));
         }
@@ -100,8 +106,12 @@ async fn quiet_hours_of(conn: &mut dyn Exec, users: &[&UserId]) -> StoreResult<H
         for row in conn.fetch_all(statement).await? {
             let owner: String = row.try_get("owner")?;
             let value: String = row.try_get("value")?;
+            let key: String = row.try_get("key")?;
             if owner == "server" {
                 default = Some(value);
+            } else if let (Some(user), true) = (owner.strip_prefix("user:"), key == MISSION_RULES_KEY) {
+                let parsed = serde_json::from_str(&value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                rules.insert(user.to_owned(), parsed);
             } else if let Some(user) = owner.strip_prefix("user:") {
                 own.insert(user.to_owned(), value);
             } else {
@@ -137,7 +147,7 @@ async fn quiet_hours_of(conn: &mut dyn Exec, users: &[&UserId]) -> StoreResult<H
         };
         of.insert(user.as_str().to_owned(), quiet);
     }
-    Ok(of)
+    Ok((of, rules))
 }
 
 /// The inbox columns that hold unread counts, in [`Category::ALL`] order.
@@ -230,8 +240,8 @@ async fn insert(
 /// key) already exists; bumps the counts of the inboxes they land in and
 /// appends a `notification.created` for each, in order. A few statements per
 /// hundred notifications: a stage change watched by a thousand people stays
-/// one short transaction. Answers per input: the notification, or None when it
-/// already existed.
+/// one short transaction. Answers per input the recipient's rules let through
+/// (a muted mission's are dropped): the notification, or None when it already existed.
 async fn insert_many(
     conn: &mut WriteTx,
     ctx: &WriteContext,
@@ -239,7 +249,15 @@ async fn insert_many(
     now: i64,
 ) -> StoreResult<Vec<Option<NotificationView>>> {
     let users: Vec<&UserId> = news.iter().map(|new| &new.draft.user_id).collect();
-    let quiet_hours = quiet_hours_of(conn, &users).await?;
+    let (quiet_hours, rules) = quiet_hours_of(conn, &users).await?;
+    // A user's rule for the mission a notification is about (mute, urgent only)
+    // drops it here, whatever rule chose them (even as the mission's owner).
+    let mut news = news;
+    news.retain(|new| {
+        let mission = new.subject_key.as_deref().and_then(|k| k.strip_prefix("mission:"));
+        let rule = mission.and_then(|m| rules.get(new.draft.user_id.as_str())?.get(m));
+        rule.is_none_or(|rule| rule.lets_through(new.draft.severity))
+    });
     let ids: Vec<NotificationId> = news.iter().map(|_| NotificationId::generate()).collect();
     let mut inserted: HashMap<String, NotificationView> = HashMap::with_capacity(news.len());
     let rows: Vec<(&NotificationId, &Insert<'_>)> = ids.iter().zip(&news).collect();
