@@ -8,8 +8,8 @@
 use ts_rs::{Config, TS};
 
 use crate::routes::{
-    auth, community, events, inbox_state, missions, notification_history, notifications, tokens, workspaces,
-    workstations,
+    auth, community, events, inbox_state, mission_rules, missions, notification_history, notifications, tokens,
+    workspaces, workstations,
 };
 
 fn declare<T: TS>(cfg: &Config, out: &mut String) {
@@ -32,7 +32,7 @@ pub fn declarations() -> String {
     use solo_domain::config::WorkspaceConfigChanged;
     use solo_domain::event::{Actor, AgentState, EventEnvelope, EventPayload, Subject, SubjectKind};
     use solo_domain::notification::{
-        ByCategory, InboxReadAll, NotificationChanged, NotificationView, PreferencesChanged, UnreadCounts,
+        ByCategory, InboxReadAll, MissionRule, NotificationChanged, NotificationView, PreferencesChanged, UnreadCounts,
     };
     use solo_domain::*;
     all!(
@@ -62,6 +62,7 @@ pub fn declarations() -> String {
         ByCategory,
         UnreadCounts,
         NotificationChanged,
+        MissionRule,
         PreferencesChanged,
         InboxReadAll,
         WorkspaceConfig,
@@ -106,6 +107,7 @@ pub fn declarations() -> String {
         notifications::CreateNotification,
         notifications::ReadAll,
         inbox_state::Snooze,
+        mission_rules::SetMissionRule,
         notification_history::NotificationHistory,
         notifications::NotificationPage,
         notifications::ReadAllResult,

@@ -126,11 +126,22 @@ export type UnreadCounts = { total: number, byCategory: ByCategory, countsVersio
 
 export type NotificationChanged = { userId: UserId, notification: NotificationView, unread: UnreadCounts, };
 
+export type MissionRule = "mute" | "urgent_only";
+
 export type PreferencesChanged = { userId: UserId, 
 /**
- * The user's own quiet hours (set, so no default, the workspace's or the server's, applies to them any more).
+ * The quiet hours in force for the user: their own when `quietHoursSet`,
+ * else the default that applies to them (their workspace's, or the server's).
  */
-quietHours: QuietHours, };
+quietHours: QuietHours, 
+/**
+ * Whether the user set quiet hours of their own (then no default applies to them any more).
+ */
+quietHoursSet: boolean, 
+/**
+ * Per mission id: `mute` or `urgent_only` (a mission not listed follows the rules).
+ */
+missionRules: Record<string, MissionRule>, };
 
 export type InboxReadAll = { userId: UserId, 
 /**
@@ -346,6 +357,12 @@ export type Snooze = {
  */
 until: string, };
 
+export type SetMissionRule = { 
+/**
+ * `mute`, `urgent_only`, or null to follow the rules again.
+ */
+rule: MissionRule | null, };
+
 export type NotificationHistory = { notificationId: NotificationId, 
 /**
  * Its source events, oldest first: those later events replaced, then the
@@ -368,12 +385,23 @@ export type ReadAllResult = { marked: number, unread: UnreadCounts, };
 
 export type Preferences = { quietHours: QuietHours, };
 
-export type PreferencesView = { quietHours: QuietHours, 
+export type PreferencesView = { 
 /**
- * How many times the user changed their preferences (0: never; their workspace's default, else the
- * server's, applies).
+ * The quiet hours in force: the user's own when `quietHoursSet`, else the default that applies to them.
  */
-version: number, };
+quietHours: QuietHours, 
+/**
+ * How many times the user changed their preferences (quiet hours or mission rules; 0: never).
+ */
+version: number, 
+/**
+ * Whether the user set quiet hours of their own (else their workspace's default, or the server's, applies).
+ */
+quietHoursSet: boolean, 
+/**
+ * Per mission id: `mute` (nothing from it, even as its owner) or `urgent_only`.
+ */
+missionRules: Record<string, MissionRule>, };
 
 export type WorkspaceConfigView = { workspaceId: WorkspaceId, config: WorkspaceConfig, 
 /**

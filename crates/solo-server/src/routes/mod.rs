@@ -6,6 +6,7 @@ pub mod community;
 pub mod events;
 pub mod health;
 pub mod inbox_state;
+pub mod mission_rules;
 pub mod missions;
 pub mod notification_history;
 pub mod notifications;
@@ -39,7 +40,7 @@ use crate::state::AppState;
         notifications::read_all, notifications::unread_count,
         notifications::get_preferences, notifications::put_preferences,
         inbox_state::snooze, inbox_state::wake, inbox_state::done, inbox_state::undone,
-        notification_history::history,
+        notification_history::history, mission_rules::set_rule,
         workspaces::get_config, workspaces::put_config,
         crate::realtime::connection_token,
     ),
@@ -181,6 +182,7 @@ pub fn api_router() -> Router<AppState> {
         .route("/api/notifications/{id}/done", post(inbox_state::done))
         .route("/api/notifications/{id}/undone", post(inbox_state::undone))
         .route("/api/me/preferences", get(notifications::get_preferences).put(notifications::put_preferences))
+        .route("/api/me/preferences/missions/{id}", axum::routing::put(mission_rules::set_rule))
         .route("/api/workspaces/{id}/config", get(workspaces::get_config).put(workspaces::put_config))
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .method_not_allowed_fallback(method_not_allowed)

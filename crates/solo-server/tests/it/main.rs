@@ -10,6 +10,7 @@ mod authz;
 mod cluster;
 mod fuzz_corpus;
 mod limits;
+mod mission_rules;
 mod notifications;
 mod outbox;
 mod pages;
