@@ -260,6 +260,15 @@ pub enum MissionsCommand {
         #[arg(long)]
         summary: String,
     },
+    /// Hear nothing of a mission (even as its owner), or only its urgent notifications.
+    Mute {
+        id: String,
+        /// Only its urgent notifications instead of none.
+        #[arg(long)]
+        urgent_only: bool,
+    },
+    /// Hear of a mission as the rules say again (owner, watcher).
+    Unmute { id: String },
     /// Add yourself as a watcher of a mission: its changes notify you.
     Subscribe { id: String },
     /// Stop watching a mission.

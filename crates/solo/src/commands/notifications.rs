@@ -30,6 +30,8 @@ fn check_category(category: &Option<String>) -> anyhow::Result<()> {
 struct LiveQuietHours {
     quiet: QuietHours,
     version: i64,
+    /// Whether they are the caller's own (else a default applies, and may change).
+    own: bool,
 }
 
 impl LiveQuietHours {
@@ -37,19 +39,25 @@ impl LiveQuietHours {
         let prefs: Value = api.get("/api/me/preferences").await?;
         let quiet = serde_json::from_value(prefs["quietHours"].clone())
             .map_err(|e| anyhow::anyhow!("the server sent preferences this CLI cannot read: {e}"))?;
-        Ok(Self { quiet, version: prefs["version"].as_i64().unwrap_or(0) })
+        let version = prefs["version"].as_i64().unwrap_or(0);
+        let own = prefs["quietHoursSet"].as_bool().unwrap_or(version > 0);
+        Ok(Self { quiet, version, own })
     }
 
     /// Takes the quiet hours of a `preferences.updated` event newer than those held;
-    /// returns them when they were taken.
+    /// returns them when they changed (a change of mission rules leaves them as they were).
     fn apply(&mut self, event: &Value) -> Option<&QuietHours> {
         let version = event["version"].as_i64()?;
         if version <= self.version {
             return None;
         }
         let quiet: QuietHours = serde_json::from_value(event["data"]["quietHours"].clone()).ok()?;
-        self.quiet = quiet;
         self.version = version;
+        self.own = event["data"]["quietHoursSet"].as_bool().unwrap_or(true);
+        if quiet == self.quiet {
+            return None;
+        }
+        self.quiet = quiet;
         Some(&self.quiet)
     }
 
@@ -98,7 +106,7 @@ pub async fn run(command: NotificationsCommand, out: Output) -> anyhow::Result<(
             // Someone who never set quiet hours has their workspace's default:
             // follow the workspaces' `config.updated` too, and read the quiet
             // hours in force again when one arrives.
-            let mut workspaces: Vec<Watcher> = if quiet.borrow().version == 0 {
+            let mut workspaces: Vec<Watcher> = if !quiet.borrow().own {
                 me["workspaces"]
                     .as_array()
                     .into_iter()
@@ -154,7 +162,7 @@ pub async fn run(command: NotificationsCommand, out: Output) -> anyhow::Result<(
                     let quiet = &quiet;
                     Box::pin(w.run(move |item| {
                         if let Item::Event(event) = item {
-                            if event["type"] == "config.updated" && quiet.borrow().version == 0 {
+                            if event["type"] == "config.updated" && !quiet.borrow().own {
                                 let _ = stale.send(());
                             }
                         }
@@ -174,7 +182,7 @@ pub async fn run(command: NotificationsCommand, out: Output) -> anyhow::Result<(
                     };
                     let mut held = quiet.borrow_mut();
                     // A change of their own since then wins over any workspace default.
-                    if held.version == 0 && fresh.version == 0 && fresh.quiet != held.quiet {
+                    if !held.own && !fresh.own && fresh.quiet != held.quiet {
                         held.quiet = fresh.quiet;
                         eprintln!("quiet hours changed: {} (default)", describe_quiet(&held.quiet));
                     }
@@ -304,7 +312,7 @@ mod tests {
 
     #[test]
     fn a_newer_preferences_event_changes_what_is_quiet_and_an_older_one_does_not() {
-        let mut live = LiveQuietHours { quiet: QuietHours::off(), version: 2 };
+        let mut live = LiveQuietHours { quiet: QuietHours::off(), version: 2, own: true };
         let info = json!({ "severity": "info" });
         let urgent = json!({ "severity": "urgent" });
         assert!(!live.is_quiet_now(&info));

@@ -50,3 +50,21 @@ async fn list_shows_a_superseded_notification_once_and_history_what_it_replaced(
         .collect();
     assert_eq!(stages, vec!["spec", "build", "review"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missions_mute_and_unmute_from_the_cli() {
+    let env = Env::start().await;
+    let (code, _, err) = env.run(&["login", "--server", &env.base(), "--token", &env.pat]);
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = env.run(&["missions", "create", "Quiet one"]);
+    let id = serde_json::from_str::<Value>(out.trim()).expect("mission")["id"].as_str().expect("id").to_owned();
+    let (code, out, err) = env.run(&["missions", "mute", &id, "--urgent-only"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(serde_json::from_str::<Value>(out.trim()).expect("json")["missionRules"][&id], "urgent_only");
+    let (code, out, _) = env.run(&["missions", "unmute", &id]);
+    assert_eq!(code, 0);
+    assert_eq!(serde_json::from_str::<Value>(out.trim()).expect("json")["missionRules"], json!({}));
+    let (code, _, err) = env.run(&["missions", "mute", "m_nope"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not found"), "{err}");
+}
