@@ -63,7 +63,7 @@ function QuietHoursForm({ prefs }: { prefs: Preferences }) {
       <h2 id="quiet-title">Quiet hours</h2>
       <p className="muted small">
         During quiet hours notifications are still kept and counted, but they do not pop up.
-        {prefs.version === 0 && ' Until you save yours, your workspace’s default quiet hours (or the server’s) apply.'}
+        {!prefs.quietHoursSet && ' Until you save yours, your workspace’s default quiet hours (or the server’s) apply.'}
       </p>
       <label className="check">
         <input type="checkbox" checked={form.enabled} onChange={(e) => set('enabled', e.target.checked)} />

@@ -65,7 +65,12 @@ describe('config.updated', () => {
       config: { defaultQuietHours: null },
       version: 1,
     });
-    client.setQueryData<Preferences>(keys.preferences, { quietHours: { ...quiet, enabled: false }, version: prefsVersion });
+    client.setQueryData<Preferences>(keys.preferences, {
+      quietHours: { ...quiet, enabled: false },
+      version: prefsVersion,
+      quietHoursSet: prefsVersion > 0,
+      missionRules: {},
+    });
     return client;
   }
 

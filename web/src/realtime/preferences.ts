@@ -3,13 +3,19 @@
  * notification channel), and what quiet hours mean at a given instant. Pure
  * functions: the cache glue is in `cache.ts`.
  */
-import type { EventEnvelope, Preferences, QuietHours } from '../api/types';
+import type { EventEnvelope, MissionRule, Preferences, QuietHours } from '../api/types';
 
 /** The preferences a `preferences.updated` event brings, or `held` when the event is not newer. */
 export function applyPreferencesEvent(held: Preferences | undefined, env: EventEnvelope): Preferences | undefined {
   if (env.type !== 'preferences.updated') return held;
   if (held && env.version <= held.version) return held;
-  return { quietHours: env.data.quietHours, version: env.version };
+  return {
+    quietHours: env.data.quietHours,
+    version: env.version,
+    // Older events carried only quiet hours, and only the user's own.
+    quietHoursSet: env.data.quietHoursSet ?? true,
+    missionRules: env.data.missionRules ?? {},
+  };
 }
 
 /** Of the preferences held and an answer of the API, the newer (an event may have overtaken the answer). */
@@ -55,4 +61,16 @@ export function browserTimeZone(): string | null {
   } catch {
     return null;
   }
+}
+
+/** The user's rule for a mission (`mute`, `urgent_only`), or null when the rules apply. */
+export function missionRuleOf(prefs: Preferences | undefined, missionId: string | null): MissionRule | null {
+  if (!prefs || !missionId) return null;
+  return prefs.missionRules?.[missionId] ?? null;
+}
+
+/** The mission a notification's link names (`/missions/m_…`), if any. */
+export function missionOfLink(link: string | null): string | null {
+  const match = /^\/missions\/(m_[0-9a-f]+)/.exec(link ?? '');
+  return match ? match[1] : null;
 }

@@ -37,8 +37,9 @@ describe('config.updated', () => {
   });
 
   it('matters for the quiet hours in force only to someone who set none', () => {
-    expect(followsWorkspaceDefault({ quietHours: quiet, version: 0 })).toBe(true);
-    expect(followsWorkspaceDefault({ quietHours: quiet, version: 1 })).toBe(false);
+    expect(followsWorkspaceDefault({ quietHours: quiet, version: 0, quietHoursSet: false, missionRules: {} })).toBe(true);
+    expect(followsWorkspaceDefault({ quietHours: quiet, version: 1, quietHoursSet: true, missionRules: {} })).toBe(false);
+    expect(followsWorkspaceDefault({ quietHours: quiet, version: 2, quietHoursSet: false, missionRules: { m_1: 'mute' } })).toBe(true);
     expect(followsWorkspaceDefault(undefined)).toBe(false);
   });
 });
