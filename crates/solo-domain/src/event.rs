@@ -348,6 +348,7 @@ mod tests {
                 quiet_hours: crate::QuietHours::off(),
                 quiet_hours_set: true,
                 mission_rules: Default::default(),
+                surfaces: Default::default(),
             }),
             version: 3,
             ts: 1_795_688_102_123,

@@ -320,6 +320,48 @@ impl MissionRule {
 /// A user's rules per mission, by mission id.
 pub type MissionRules = std::collections::BTreeMap<String, MissionRule>;
 
+/// Where notifications of one category show: as a toast (and desktop
+/// notification) in the web UI, in the inbox at all, in a CLI watch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Surfaces {
+    pub toast: bool,
+    /// Off: a rule's notifications of this category are not created at all.
+    pub inbox: bool,
+    pub cli: bool,
+}
+
+impl Default for Surfaces {
+    fn default() -> Self {
+        Self { toast: true, inbox: true, cli: true }
+    }
+}
+
+/// Surfaces per category (every one on unless set).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CategorySurfaces {
+    #[serde(default)]
+    pub missions: Surfaces,
+    #[serde(default)]
+    pub workstations: Surfaces,
+    #[serde(default)]
+    pub community: Surfaces,
+    #[serde(default)]
+    pub system: Surfaces,
+}
+
+impl CategorySurfaces {
+    pub fn of(&self, category: Category) -> Surfaces {
+        match category {
+            Category::Missions => self.missions,
+            Category::Workstations => self.workstations,
+            Category::Community => self.community,
+            Category::System => self.system,
+        }
+    }
+}
+
 fn own_quiet_hours() -> bool {
     true
 }
@@ -340,6 +382,9 @@ pub struct PreferencesChanged {
     #[serde(default)]
     #[ts(type = "Record<string, MissionRule>")]
     pub mission_rules: MissionRules,
+    /// Where each category's notifications show.
+    #[serde(default)]
+    pub surfaces: CategorySurfaces,
 }
 
 /// Data of `notifications.read_all`.

@@ -310,11 +310,18 @@ pub trait ConfigStore: Send + Sync {
         mission: &solo_domain::MissionId,
         rule: Option<solo_domain::notification::MissionRule>,
     ) -> StoreResult<(i64, solo_domain::notification::PreferencesChanged)>;
-    /// Whether the user set quiet hours of their own, and their rules per mission.
+    /// Replaces the user's surfaces per category, emitting `preferences.updated` as `set_mission_rule` does.
+    async fn set_surfaces(
+        &self,
+        ctx: &WriteContext,
+        user: &UserId,
+        surfaces: &solo_domain::notification::CategorySurfaces,
+    ) -> StoreResult<(i64, solo_domain::notification::PreferencesChanged)>;
+    /// Whether the user set quiet hours of their own, their rules per mission and their surfaces.
     async fn notification_preferences(
         &self,
         user: &UserId,
-    ) -> StoreResult<(bool, solo_domain::notification::MissionRules)>;
+    ) -> StoreResult<(bool, solo_domain::notification::MissionRules, solo_domain::notification::CategorySurfaces)>;
     /// A workspace's settings and their version (0: never changed), read in
     /// one statement so the two agree.
     async fn workspace_config(&self, workspace: &WorkspaceId) -> StoreResult<(WorkspaceConfig, i64)>;

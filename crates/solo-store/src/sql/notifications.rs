@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::config::{user_scope, DEFAULT_QUIET_KEY, MISSION_RULES_KEY, QUIET_KEY};
+use super::config::{user_scope, DEFAULT_QUIET_KEY, MISSION_RULES_KEY, QUIET_KEY, SURFACES_KEY};
 use super::{
     append_event_only, append_events, decode, placeholders, query, rows_per_statement, value_rows, Exec, NewEvent, Row,
     SqlStore, WriteTx,
@@ -18,7 +18,9 @@ use crate::{
 };
 use async_trait::async_trait;
 use solo_domain::event::{EventEnvelope, Subject, SubjectKind};
-use solo_domain::notification::{InboxReadAll, MissionRules, NotificationChanged, NotificationView, UnreadCounts};
+use solo_domain::notification::{
+    CategorySurfaces, InboxReadAll, MissionRules, NotificationChanged, NotificationView, UnreadCounts,
+};
 use solo_domain::rules::{notifications_for, NotificationDraft, RuleContext};
 use solo_domain::time::now_ms;
 use solo_domain::{Category, EventPayload, MissionId, NotificationId, QuietHours, Severity, UserId, WorkstationId};
@@ -71,32 +73,33 @@ pub(super) async fn quiet_hours_in(conn: &mut dyn Exec, user: &UserId) -> StoreR
 /// It runs inside notification writes for up to a thousand recipients, so it
 /// reads a chunk of users per statement, all three sources at once (as many
 /// statements as when it read only the first and the third). The same
-/// statement reads each user's rules per mission (returned beside), which the
-/// insert honours: no statement more for them.
+/// statement reads each user's rules per mission and surfaces (returned
+/// beside), which the insert honours: no statement more for them.
 async fn quiet_hours_of(
     conn: &mut dyn Exec,
     users: &[&UserId],
-) -> StoreResult<(HashMap<String, QuietHours>, HashMap<String, MissionRules>)> {
+) -> StoreResult<(HashMap<String, QuietHours>, HashMap<String, Honoured>)> {
     let mut ids: Vec<&str> = users.iter().map(|u| u.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
     let (mut own, mut default) = (HashMap::new(), None);
-    let mut rules: HashMap<String, MissionRules> = HashMap::new();
+    let mut rules: HashMap<String, Honoured> = HashMap::new();
     // Per user, the workspace default of the earliest membership: (joined at, workspace id, value).
     let mut workspace_default: HashMap<String, (i64, String, String)> = HashMap::new();
     for chunk in ids.chunks(rows_per_statement(2)) {
         // `owner` is `user:{id}` or `server` for the first part, the member's id for the second.
         let sql = format!(
             "SELECT scope AS owner, key, value, 0 AS joined, '' AS via FROM config \
-             WHERE (key IN ($1, $3) AND scope IN ({})) OR (scope = 'server' AND key = $2) \
+             WHERE (key IN ($1, $3, $4) AND scope IN ({})) OR (scope = 'server' AND key = $2) \
              UNION ALL \
              SELECT m.user_id AS owner, c.key, c.value, m.created_at AS joined, m.workspace_id AS via FROM memberships m \
              JOIN config c ON c.scope = 'workspace:' || m.workspace_id AND c.key = $2 \
              WHERE m.user_id IN ({})",
-            placeholders(3, chunk.len()),
-            placeholders(3 + chunk.len(), chunk.len())
+            placeholders(4, chunk.len()),
+            placeholders(4 + chunk.len(), chunk.len())
         );
-        let mut statement = query(sql).bind(QUIET_KEY).bind(DEFAULT_QUIET_KEY).bind(MISSION_RULES_KEY);
+        let mut statement =
+            query(sql).bind(QUIET_KEY).bind(DEFAULT_QUIET_KEY).bind(MISSION_RULES_KEY).bind(SURFACES_KEY);
         for id in chunk {
             statement = statement.bind(format!("user:{id}"));
         }
@@ -111,7 +114,10 @@ async fn quiet_hours_of(
                 default = Some(value);
             } else if let (Some(user), true) = (owner.strip_prefix("user:"), key == MISSION_RULES_KEY) {
                 let parsed = serde_json::from_str(&value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                rules.insert(user.to_owned(), parsed);
+                rules.entry(user.to_owned()).or_default().missions = parsed;
+            } else if let (Some(user), true) = (owner.strip_prefix("user:"), key == SURFACES_KEY) {
+                let parsed = serde_json::from_str(&value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                rules.entry(user.to_owned()).or_default().surfaces = parsed;
             } else if let Some(user) = owner.strip_prefix("user:") {
                 own.insert(user.to_owned(), value);
             } else {
@@ -215,6 +221,13 @@ pub(super) async fn recount(conn: &mut dyn Exec, user: &UserId) -> StoreResult<U
     counts_from(&row)
 }
 
+/// A recipient's preferences the insert honours.
+#[derive(Default)]
+pub(super) struct Honoured {
+    missions: MissionRules,
+    surfaces: CategorySurfaces,
+}
+
 struct Insert<'a> {
     draft: NotificationDraft,
     source_event_id: Option<String>,
@@ -251,12 +264,16 @@ async fn insert_many(
     let users: Vec<&UserId> = news.iter().map(|new| &new.draft.user_id).collect();
     let (quiet_hours, rules) = quiet_hours_of(conn, &users).await?;
     // A user's rule for the mission a notification is about (mute, urgent only)
-    // drops it here, whatever rule chose them (even as the mission's owner).
+    // drops it here, whatever rule chose them (even as the mission's owner); so
+    // does their inbox switched off for its category (a rule's notifications
+    // only: a direct one was asked for by name).
     let mut news = news;
     news.retain(|new| {
+        let Some(honoured) = rules.get(new.draft.user_id.as_str()) else { return true };
         let mission = new.subject_key.as_deref().and_then(|k| k.strip_prefix("mission:"));
-        let rule = mission.and_then(|m| rules.get(new.draft.user_id.as_str())?.get(m));
-        rule.is_none_or(|rule| rule.lets_through(new.draft.severity))
+        let rule = mission.and_then(|m| honoured.missions.get(m));
+        let inbox = new.source_event_id.is_none() || honoured.surfaces.of(new.draft.category).inbox;
+        inbox && rule.is_none_or(|rule| rule.lets_through(new.draft.severity))
     });
     let ids: Vec<NotificationId> = news.iter().map(|_| NotificationId::generate()).collect();
     let mut inserted: HashMap<String, NotificationView> = HashMap::with_capacity(news.len());
