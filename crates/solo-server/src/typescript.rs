@@ -32,7 +32,8 @@ pub fn declarations() -> String {
     use solo_domain::config::WorkspaceConfigChanged;
     use solo_domain::event::{Actor, AgentState, EventEnvelope, EventPayload, Subject, SubjectKind};
     use solo_domain::notification::{
-        ByCategory, InboxReadAll, MissionRule, NotificationChanged, NotificationView, PreferencesChanged, UnreadCounts,
+        ByCategory, CategorySurfaces, InboxReadAll, MissionRule, NotificationChanged, NotificationView,
+        PreferencesChanged, Surfaces, UnreadCounts,
     };
     use solo_domain::*;
     all!(
@@ -63,6 +64,8 @@ pub fn declarations() -> String {
         UnreadCounts,
         NotificationChanged,
         MissionRule,
+        Surfaces,
+        CategorySurfaces,
         PreferencesChanged,
         InboxReadAll,
         WorkspaceConfig,

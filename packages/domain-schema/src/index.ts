@@ -128,6 +128,14 @@ export type NotificationChanged = { userId: UserId, notification: NotificationVi
 
 export type MissionRule = "mute" | "urgent_only";
 
+export type Surfaces = { toast: boolean, 
+/**
+ * Off: a rule's notifications of this category are not created at all.
+ */
+inbox: boolean, cli: boolean, };
+
+export type CategorySurfaces = { missions: Surfaces, workstations: Surfaces, community: Surfaces, system: Surfaces, };
+
 export type PreferencesChanged = { userId: UserId, 
 /**
  * The quiet hours in force for the user: their own when `quietHoursSet`,
@@ -141,7 +149,11 @@ quietHoursSet: boolean,
 /**
  * Per mission id: `mute` or `urgent_only` (a mission not listed follows the rules).
  */
-missionRules: Record<string, MissionRule>, };
+missionRules: Record<string, MissionRule>, 
+/**
+ * Where each category's notifications show.
+ */
+surfaces: CategorySurfaces, };
 
 export type InboxReadAll = { userId: UserId, 
 /**
@@ -401,7 +413,11 @@ quietHoursSet: boolean,
 /**
  * Per mission id: `mute` (nothing from it, even as its owner) or `urgent_only`.
  */
-missionRules: Record<string, MissionRule>, };
+missionRules: Record<string, MissionRule>, 
+/**
+ * Where each category's notifications show: toast (and desktop), inbox, CLI.
+ */
+surfaces: CategorySurfaces, };
 
 export type WorkspaceConfigView = { workspaceId: WorkspaceId, config: WorkspaceConfig, 
 /**

@@ -40,7 +40,7 @@ use crate::state::AppState;
         notifications::read_all, notifications::unread_count,
         notifications::get_preferences, notifications::put_preferences,
         inbox_state::snooze, inbox_state::wake, inbox_state::done, inbox_state::undone,
-        notification_history::history, mission_rules::set_rule,
+        notification_history::history, mission_rules::set_rule, mission_rules::set_surfaces,
         workspaces::get_config, workspaces::put_config,
         crate::realtime::connection_token,
     ),
@@ -183,6 +183,7 @@ pub fn api_router() -> Router<AppState> {
         .route("/api/notifications/{id}/undone", post(inbox_state::undone))
         .route("/api/me/preferences", get(notifications::get_preferences).put(notifications::put_preferences))
         .route("/api/me/preferences/missions/{id}", axum::routing::put(mission_rules::set_rule))
+        .route("/api/me/preferences/surfaces", axum::routing::put(mission_rules::set_surfaces))
         .route("/api/workspaces/{id}/config", get(workspaces::get_config).put(workspaces::put_config))
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .method_not_allowed_fallback(method_not_allowed)

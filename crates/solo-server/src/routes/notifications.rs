@@ -9,7 +9,7 @@ use axum::Json;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use solo_domain::notification::{MissionRules, NotificationView, UnreadCounts};
+use solo_domain::notification::{CategorySurfaces, MissionRules, NotificationView, UnreadCounts};
 use solo_domain::time::{now_ms, parse_rfc3339_ms};
 use solo_domain::{Category, NotificationId, QuietHours, Severity, UserId};
 use solo_store::{InboxState, NewNotification, NotificationFilter, Role};
@@ -115,6 +115,8 @@ pub struct PreferencesView {
     /// Per mission id: `mute` (nothing from it, even as its owner) or `urgent_only`.
     #[ts(type = "Record<string, MissionRule>")]
     pub mission_rules: MissionRules,
+    /// Where each category's notifications show: toast (and desktop), inbox, CLI.
+    pub surfaces: CategorySurfaces,
 }
 
 fn parse_category(value: Option<&str>) -> ApiResult<Option<Category>> {
@@ -316,8 +318,8 @@ pub async fn get_preferences(State(state): State<AppState>, headers: HeaderMap, 
     // pair the old settings with the new version, and its event would be ignored.
     let version = state.store().preferences_version(&caller.user.id).await?;
     let quiet_hours = state.store().quiet_hours(&caller.user.id).await?;
-    let (quiet_hours_set, mission_rules) = state.store().notification_preferences(&caller.user.id).await?;
-    Ok(conditional_json(&headers, &PreferencesView { quiet_hours, version, quiet_hours_set, mission_rules }))
+    let (quiet_hours_set, mission_rules, surfaces) = state.store().notification_preferences(&caller.user.id).await?;
+    Ok(conditional_json(&headers, &PreferencesView { quiet_hours, version, quiet_hours_set, mission_rules, surfaces }))
 }
 
 /// Sets the caller's quiet hours. Times are `HH:MM`, the zone an IANA name.
@@ -334,6 +336,6 @@ pub async fn put_preferences(
         .validate()
         .map_err(|e| ApiError::Unprocessable { code: "invalid_quiet_hours", message: e.to_string() })?;
     let version = state.store().update_preferences(&caller.write_context(), &caller.user.id, &req.quiet_hours).await?;
-    let (_, mission_rules) = state.store().notification_preferences(&caller.user.id).await?;
-    Ok(Json(PreferencesView { quiet_hours: req.quiet_hours, version, quiet_hours_set: true, mission_rules }))
+    let (_, mission_rules, surfaces) = state.store().notification_preferences(&caller.user.id).await?;
+    Ok(Json(PreferencesView { quiet_hours: req.quiet_hours, version, quiet_hours_set: true, mission_rules, surfaces }))
 }

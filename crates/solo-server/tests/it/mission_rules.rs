@@ -74,3 +74,54 @@ async fn a_muted_mission_notifies_nobody_who_muted_it_even_its_owner() {
     let (status, _) = put(&server, &ada, "/api/me/preferences/missions/m_nope", json!({ "rule": "mute" })).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn surfaces_per_category_are_kept_and_inbox_off_drops_a_rules_notifications() {
+    let server = TestServer::start().await;
+    let ada = server.user("ada", "acme", Role::Member).await;
+    let bo = server.user("bo", "acme", Role::Member).await;
+    let mission = create_mission(&server, &ada, "Atlas").await;
+    let id = mission["id"].as_str().expect("id").to_owned();
+
+    let (_, prefs) = get(&server, &ada, "/api/me/preferences").await;
+    assert_eq!(
+        prefs["surfaces"]["missions"],
+        json!({ "toast": true, "inbox": true, "cli": true }),
+        "all on by default"
+    );
+    let off = json!({ "missions": { "toast": false, "inbox": false, "cli": false }, "system": { "toast": false, "inbox": true, "cli": true } });
+    let (status, prefs) = put(&server, &ada, "/api/me/preferences/surfaces", off).await;
+    assert_eq!(status, StatusCode::OK, "{prefs}");
+    assert_eq!(prefs["surfaces"]["system"]["toast"], false);
+    assert_eq!(prefs["surfaces"]["community"]["toast"], true, "a category left out stays on");
+
+    post(&server, &bo, &format!("/api/missions/{id}/stage"), json!({ "stage": "spec" })).await;
+    assert!(titles(&server, &ada).await.is_empty(), "missions: inbox off, not created");
+    let (status, _) = post(
+        &server,
+        &ada,
+        "/api/notifications",
+        json!({ "userId": ada.id, "category": "missions", "title": "By name" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(titles(&server, &ada).await, vec!["By name"], "a direct notification is still kept");
+
+    let (_, events) = get(&server, &ada, &format!("/api/events?channel=notifications:{}", ada.id)).await;
+    let last = events["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .rev()
+        .map(|i| &i["event"])
+        .find(|e| e["type"] == "preferences.updated")
+        .cloned();
+    assert_eq!(last.expect("the change's event")["data"]["surfaces"]["missions"]["cli"], false);
+
+    for bad in
+        [json!({ "chat": { "toast": false, "inbox": true, "cli": true } }), json!({ "missions": { "toast": "no" } })]
+    {
+        let (status, error) = put(&server, &ada, "/api/me/preferences/surfaces", bad).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    }
+}
