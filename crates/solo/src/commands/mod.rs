@@ -65,6 +65,19 @@ pub enum NotificationsCommand {
         #[arg(required = true)]
         ids: Vec<String>,
     },
+    /// Where a category's notifications show: toast (web), inbox (off: a
+    /// rule's notifications of it are not created), cli (a watch prints them),
+    /// e.g. `solo notifications surface workstations --toast off --cli off`.
+    Surface {
+        /// missions, workstations, community or system.
+        category: String,
+        #[arg(long, value_enum)]
+        toast: Option<Switch>,
+        #[arg(long, value_enum)]
+        inbox: Option<Switch>,
+        #[arg(long, value_enum)]
+        cli: Option<Switch>,
+    },
     /// What a notification showed, oldest first, before later events about the
     /// same mission or workstation replaced it (`updated ×N`).
     History { id: String },
@@ -83,6 +96,13 @@ pub enum NotificationsCommand {
         #[arg(long)]
         category: Option<String>,
     },
+}
+
+/// On or off, on the command line.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
 }
 
 /// Which part of the inbox `notifications list` shows.

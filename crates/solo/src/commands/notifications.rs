@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use solo_domain::{QuietHours, Severity};
 
 use super::script::Timeout;
-use super::NotificationsCommand;
+use super::{NotificationsCommand, Switch};
 use crate::client::realtime::{Item, Watcher};
 use crate::client::Api;
 use crate::output::{describe_quiet, local_time, Output};
@@ -32,6 +32,8 @@ struct LiveQuietHours {
     version: i64,
     /// Whether they are the caller's own (else a default applies, and may change).
     own: bool,
+    /// Where each category's notifications show (`surfaces` of the preferences).
+    surfaces: Value,
 }
 
 impl LiveQuietHours {
@@ -41,7 +43,7 @@ impl LiveQuietHours {
             .map_err(|e| anyhow::anyhow!("the server sent preferences this CLI cannot read: {e}"))?;
         let version = prefs["version"].as_i64().unwrap_or(0);
         let own = prefs["quietHoursSet"].as_bool().unwrap_or(version > 0);
-        Ok(Self { quiet, version, own })
+        Ok(Self { quiet, version, own, surfaces: prefs["surfaces"].clone() })
     }
 
     /// Takes the quiet hours of a `preferences.updated` event newer than those held;
@@ -54,11 +56,18 @@ impl LiveQuietHours {
         let quiet: QuietHours = serde_json::from_value(event["data"]["quietHours"].clone()).ok()?;
         self.version = version;
         self.own = event["data"]["quietHoursSet"].as_bool().unwrap_or(true);
+        self.surfaces = event["data"]["surfaces"].clone();
         if quiet == self.quiet {
             return None;
         }
         self.quiet = quiet;
         Some(&self.quiet)
+    }
+
+    /// Whether the caller lets a notification's category show in a CLI watch.
+    fn shows(&self, n: &Value) -> bool {
+        let category = n["category"].as_str().unwrap_or("");
+        self.surfaces[category]["cli"].as_bool().unwrap_or(true)
     }
 
     /// Whether a notification shown now falls in the quiet hours in force now.
@@ -137,7 +146,9 @@ pub async fn run(command: NotificationsCommand, out: Output) -> anyhow::Result<(
                 if category.as_deref().is_some_and(|c| n["category"] != c) {
                     return Ok(());
                 }
-                if out.json {
+                if !quiet.borrow().shows(n) {
+                    // The caller switched this category off for the CLI: not printed, no bell.
+                } else if out.json {
                     out.json(n);
                 } else {
                     // Quiet as the server marked it, or by the quiet hours in force now
@@ -220,6 +231,25 @@ pub async fn run(command: NotificationsCommand, out: Output) -> anyhow::Result<(
             }
             if !out.json {
                 eprintln!("{} unread", page["unreadCount"]);
+            }
+            Ok(())
+        }
+        NotificationsCommand::Surface { category, toast, inbox, cli } => {
+            check_category(&Some(category.clone()))?;
+            let prefs: Value = api.get("/api/me/preferences").await?;
+            let mut surfaces = prefs["surfaces"].clone();
+            for (name, value) in [("toast", toast), ("inbox", inbox), ("cli", cli)] {
+                if let Some(on) = value {
+                    surfaces[&category][name] = json!(on == Switch::On);
+                }
+            }
+            let saved: Value = api.call(reqwest::Method::PUT, "/api/me/preferences/surfaces", Some(surfaces)).await?;
+            if out.json {
+                out.json(&saved["surfaces"]);
+            } else {
+                let of = &saved["surfaces"][&category];
+                let word = |name: &str| if of[name] == true { "on" } else { "off" };
+                out.line(&format!("{category}: toast {}, inbox {}, cli {}", word("toast"), word("inbox"), word("cli")));
             }
             Ok(())
         }
@@ -312,7 +342,7 @@ mod tests {
 
     #[test]
     fn a_newer_preferences_event_changes_what_is_quiet_and_an_older_one_does_not() {
-        let mut live = LiveQuietHours { quiet: QuietHours::off(), version: 2, own: true };
+        let mut live = LiveQuietHours { quiet: QuietHours::off(), version: 2, own: true, surfaces: Value::Null };
         let info = json!({ "severity": "info" });
         let urgent = json!({ "severity": "urgent" });
         assert!(!live.is_quiet_now(&info));
