@@ -11,6 +11,7 @@ import {
 } from '../api/hooks';
 import type { AccessToken, CreatedToken, Preferences, QuietHours, WorkspaceConfigView, WorkspaceView } from '../api/types';
 import { QueryState } from '../components/QueryState';
+import { SurfacesForm } from '../components/SurfacesForm';
 import {
   desktopPermission,
   desktopSetting,
@@ -429,6 +430,7 @@ export function SettingsPage() {
     <section className="page settings" aria-labelledby="settings-title">
       <h1 id="settings-title">Settings</h1>
       <QueryState query={preferences}>{(data) => <QuietHoursForm prefs={data} />}</QueryState>
+      <QueryState query={preferences}>{(data) => <SurfacesForm prefs={data} />}</QueryState>
       {administered.map((workspace) => (
         <WorkspaceSettings key={workspace.id} workspace={workspace} />
       ))}

@@ -24,7 +24,7 @@ import {
 } from '../lib/desktopNotifications';
 import { peopleOf, SeenEvents, type PresenceClients } from './applyEvent';
 import { applyEnvelope, invalidateChannel, setPeopleOnline, splitChannel, takePreferences } from './cache';
-import { missionOfLink } from './preferences';
+import { missionOfLink, toastsAllowed } from './preferences';
 
 /** How long the socket may be down before the UI says so and starts polling. */
 export const OFFLINE_AFTER_MS = 2000;
@@ -116,6 +116,8 @@ export function RealtimeProvider({ me, children }: { me: Me; children: ReactNode
   /** Pops up a notification that has just arrived (its counts and inbox entry are in the cache already). */
   const popUp = useCallback((notification: Notification) => {
     if (stale(notification)) return;
+    // The user switched pop-ups off for this category (Settings, or any other surface): none.
+    if (!toastsAllowed(queryClient.getQueryData<Preferences>(keys.preferences), notification.category)) return;
     toastNotification(notification, (missionId) => {
       api.put<Preferences>(`/api/me/preferences/missions/${encodeURIComponent(missionId)}`, { rule: 'mute' }).then(
         (prefs) => {

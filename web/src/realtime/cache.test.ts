@@ -4,6 +4,9 @@ import { keys } from '../api/keys';
 import type { Preferences, QuietHours, WorkspaceConfigView } from '../api/types';
 import { SeenEvents } from './applyEvent';
 import { applyEnvelope, updateFresh } from './cache';
+
+const ON = { toast: true, inbox: true, cli: true };
+const ALL_ON = { missions: ON, workstations: ON, community: ON, system: ON };
 import { envelope } from './testEnvelope';
 
 type Feed = { items: string[] };
@@ -70,6 +73,7 @@ describe('config.updated', () => {
       version: prefsVersion,
       quietHoursSet: prefsVersion > 0,
       missionRules: {},
+      surfaces: ALL_ON,
     });
     return client;
   }

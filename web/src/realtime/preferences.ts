@@ -3,7 +3,15 @@
  * notification channel), and what quiet hours mean at a given instant. Pure
  * functions: the cache glue is in `cache.ts`.
  */
-import type { EventEnvelope, MissionRule, Preferences, QuietHours } from '../api/types';
+import type { Category, EventEnvelope, MissionRule, Preferences, QuietHours } from '../api/types';
+
+const ON = { toast: true, inbox: true, cli: true };
+const ALL_ON = { missions: ON, workstations: ON, community: ON, system: ON };
+
+/** Whether the user lets a category's notifications pop up (toast, desktop notification). */
+export function toastsAllowed(prefs: Preferences | undefined, category: Category): boolean {
+  return prefs?.surfaces?.[category]?.toast ?? true;
+}
 
 /** The preferences a `preferences.updated` event brings, or `held` when the event is not newer. */
 export function applyPreferencesEvent(held: Preferences | undefined, env: EventEnvelope): Preferences | undefined {
@@ -15,6 +23,7 @@ export function applyPreferencesEvent(held: Preferences | undefined, env: EventE
     // Older events carried only quiet hours, and only the user's own.
     quietHoursSet: env.data.quietHoursSet ?? true,
     missionRules: env.data.missionRules ?? {},
+    surfaces: env.data.surfaces ?? ALL_ON,
   };
 }
 
