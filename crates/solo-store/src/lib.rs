@@ -413,6 +413,15 @@ pub trait InboxStateStore: Send + Sync {
     ) -> StoreResult<Option<(Option<String>, Vec<String>)>>;
 }
 
+/// What `explain` reads about a notification.
+#[async_trait]
+pub trait ExplainStore: Send + Sync {
+    /// The notification's decision record (None inside: older than the record), or None when it is not the user's.
+    async fn decision(&self, user: &UserId, id: &NotificationId) -> StoreResult<Option<Option<serde_json::Value>>>;
+    /// One event of the log, by id, while the log keeps it.
+    async fn event_by_id(&self, id: &uuid::Uuid) -> StoreResult<Option<EventEnvelope>>;
+}
+
 /// Everything Solo keeps. Implemented by [`SqlStore`]; the server holds an `Arc<dyn Store>`.
 #[async_trait]
 pub trait Store:
@@ -424,6 +433,7 @@ pub trait Store:
     + ConfigStore
     + NotificationStore
     + InboxStateStore
+    + ExplainStore
 {
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> StoreResult<()>;

@@ -21,7 +21,7 @@ use solo_domain::event::{EventEnvelope, Subject, SubjectKind};
 use solo_domain::notification::{
     CategorySurfaces, InboxReadAll, MissionRules, NotificationChanged, NotificationView, UnreadCounts,
 };
-use solo_domain::rules::{notifications_for, NotificationDraft, RuleContext};
+use solo_domain::rules::{notifications_for, NotificationDraft, Reason, RuleContext};
 use solo_domain::time::now_ms;
 use solo_domain::{Category, EventPayload, MissionId, NotificationId, QuietHours, Severity, UserId, WorkstationId};
 
@@ -221,6 +221,25 @@ pub(super) async fn recount(conn: &mut dyn Exec, user: &UserId) -> StoreResult<U
     counts_from(&row)
 }
 
+/// The decision record kept with a notification, for `explain`: the rule that
+/// chose the user, and what their quiet hours decided (with the window when
+/// they had one). One short text in the row the insert writes anyway.
+fn decision(reason: Reason, quiet_hours: Option<&QuietHours>, at: i64, quiet: bool, severity: Severity) -> String {
+    let window = quiet_hours.filter(|q| q.enabled);
+    let delivery = if quiet {
+        "quiet"
+    } else if severity == Severity::Urgent && window.is_some_and(|q| q.is_quiet(at, Severity::Info)) {
+        "urgent_bypass"
+    } else {
+        "toast"
+    };
+    let mut record = serde_json::json!({ "rule": reason.as_str(), "delivery": delivery });
+    if let Some(q) = window {
+        record["quietHours"] = serde_json::json!(format!("{}-{} {}", q.start, q.end, q.timezone));
+    }
+    record.to_string()
+}
+
 /// A recipient's preferences the insert honours.
 #[derive(Default)]
 pub(super) struct Honoured {
@@ -298,18 +317,18 @@ async fn insert_many(
     } else {
         "ON CONFLICT DO NOTHING"
     };
-    for chunk in rows.chunks(rows_per_statement(15)) {
+    for chunk in rows.chunks(rows_per_statement(16)) {
         // The bound columns first, the constant ones (version 1, unread) last.
         let sql = format!(
             "INSERT INTO notifications (id, user_id, category, type, title, body, link, severity, quiet, \
-             source_event_id, created_by, idempotency_key, request_hash, created_at, subject_key, version, read_at) \
-             VALUES {} {on_conflict} RETURNING {COLUMNS}",
-            value_rows(chunk.len(), 15, "1, NULL")
+             source_event_id, created_by, idempotency_key, request_hash, created_at, subject_key, decision, \
+             version, read_at) VALUES {} {on_conflict} RETURNING {COLUMNS}",
+            value_rows(chunk.len(), 16, "1, NULL")
         );
         let mut statement = query(sql);
         for (id, new) in chunk {
-            let quiet =
-                quiet_hours.get(new.draft.user_id.as_str()).is_some_and(|q| q.is_quiet(now, new.draft.severity));
+            let held = quiet_hours.get(new.draft.user_id.as_str());
+            let quiet = held.is_some_and(|q| q.is_quiet(now, new.draft.severity));
             statement = statement
                 .bind(id.as_str())
                 .bind(new.draft.user_id.as_str())
@@ -325,7 +344,8 @@ async fn insert_many(
                 .bind(new.idempotency.map(|(key, _)| key.as_str()))
                 .bind(new.idempotency.map(|(_, hash)| hash.as_str()))
                 .bind(now)
-                .bind(new.subject_key.as_deref());
+                .bind(new.subject_key.as_deref())
+                .bind(decision(new.draft.reason, held, now, quiet, new.draft.severity));
         }
         for row in conn.fetch_all(statement).await? {
             let notification = notification_from(&row)?;
@@ -524,6 +544,7 @@ impl NotificationStore for SqlStore {
             }
         }
         let draft = NotificationDraft {
+            reason: solo_domain::rules::Reason::Direct,
             user_id: new.user_id.clone(),
             category: new.category,
             kind: "direct".to_owned(),
