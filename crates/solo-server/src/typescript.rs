@@ -8,8 +8,8 @@
 use ts_rs::{Config, TS};
 
 use crate::routes::{
-    auth, community, events, inbox_state, mission_rules, missions, notification_history, notifications, tokens,
-    workspaces, workstations,
+    auth, community, events, explain, inbox_state, mission_rules, missions, notification_history, notifications,
+    tokens, workspaces, workstations,
 };
 
 fn declare<T: TS>(cfg: &Config, out: &mut String) {
@@ -110,6 +110,8 @@ pub fn declarations() -> String {
         notifications::CreateNotification,
         notifications::ReadAll,
         inbox_state::Snooze,
+        explain::ExplainedEvent,
+        explain::Explanation,
         mission_rules::SetMissionRule,
         notification_history::NotificationHistory,
         notifications::NotificationPage,

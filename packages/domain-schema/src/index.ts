@@ -369,6 +369,35 @@ export type Snooze = {
  */
 until: string, };
 
+export type ExplainedEvent = { id: string, type: string, traceId: string, ts: string, actor: Actor, };
+
+export type Explanation = { notificationId: NotificationId, 
+/**
+ * The event that caused it: null for one sent by name, or once the event log no longer keeps it.
+ */
+event: ExplainedEvent | null, 
+/**
+ * The rule that chose the caller: `owner`, `watcher`, `mention`,
+ * `workstation_owner` or `direct`; null for a notification older than decision records.
+ */
+rule: string | null, 
+/**
+ * What the quiet hours decided: `toast`, `quiet` or `urgent_bypass`.
+ */
+delivery: string | null, 
+/**
+ * The quiet-hours window consulted (`22:00-07:00 Europe/Paris`), when the caller had one on.
+ */
+quietHours: string | null, 
+/**
+ * How many later events about the same subject replaced it while unread.
+ */
+updates: number, 
+/**
+ * The same, in sentences.
+ */
+summary: Array<string>, };
+
 export type SetMissionRule = { 
 /**
  * `mute`, `urgent_only`, or null to follow the rules again.

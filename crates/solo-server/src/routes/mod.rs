@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod community;
 pub mod events;
+pub mod explain;
 pub mod health;
 pub mod inbox_state;
 pub mod mission_rules;
@@ -40,7 +41,7 @@ use crate::state::AppState;
         notifications::read_all, notifications::unread_count,
         notifications::get_preferences, notifications::put_preferences,
         inbox_state::snooze, inbox_state::wake, inbox_state::done, inbox_state::undone,
-        notification_history::history, mission_rules::set_rule, mission_rules::set_surfaces,
+        notification_history::history, explain::explain, mission_rules::set_rule, mission_rules::set_surfaces,
         workspaces::get_config, workspaces::put_config,
         crate::realtime::connection_token,
     ),
@@ -177,6 +178,7 @@ pub fn api_router() -> Router<AppState> {
         .route("/api/notifications/{id}/read", post(notifications::read))
         .route("/api/notifications/{id}/unread", post(notifications::unread))
         .route("/api/notifications/{id}/history", get(notification_history::history))
+        .route("/api/notifications/{id}/explain", get(explain::explain))
         .route("/api/notifications/{id}/snooze", post(inbox_state::snooze))
         .route("/api/notifications/{id}/wake", post(inbox_state::wake))
         .route("/api/notifications/{id}/done", post(inbox_state::done))

@@ -8,6 +8,7 @@ mod api_auth;
 mod api_input;
 mod authz;
 mod cluster;
+mod explain;
 mod fuzz_corpus;
 mod limits;
 mod mission_rules;
