@@ -78,6 +78,9 @@ pub enum NotificationsCommand {
         #[arg(long, value_enum)]
         cli: Option<Switch>,
     },
+    /// Why you have a notification: the event that caused it, the rule that
+    /// chose you, what your quiet hours decided, whether later events replaced it.
+    Explain { id: String },
     /// What a notification showed, oldest first, before later events about the
     /// same mission or workstation replaced it (`updated ×N`).
     History { id: String },

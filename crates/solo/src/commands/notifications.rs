@@ -253,6 +253,17 @@ pub async fn run(command: NotificationsCommand, out: Output) -> anyhow::Result<(
             }
             Ok(())
         }
+        NotificationsCommand::Explain { id } => {
+            let explanation: Value = api.get(&format!("/api/notifications/{id}/explain")).await?;
+            if out.json {
+                out.json(&explanation);
+            } else {
+                for sentence in explanation["summary"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                    out.line(sentence);
+                }
+            }
+            Ok(())
+        }
         NotificationsCommand::History { id } => {
             let history: Value = api.get(&format!("/api/notifications/{id}/history")).await?;
             for event in history["items"].as_array().into_iter().flatten() {

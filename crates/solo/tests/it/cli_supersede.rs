@@ -49,6 +49,19 @@ async fn list_shows_a_superseded_notification_once_and_history_what_it_replaced(
         .map(|l| serde_json::from_str::<Value>(l).expect("event")["data"]["to"].as_str().unwrap_or("").to_owned())
         .collect();
     assert_eq!(stages, vec!["spec", "build", "review"]);
+
+    // Why: the owner, pushed with a toast, replaced twice.
+    let (code, out, err) = env.run(&["notifications", "explain", items[0]["id"].as_str().expect("id")]);
+    assert_eq!(code, 0, "{err}");
+    let why: Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(
+        (why["rule"].as_str(), why["delivery"].as_str(), why["updates"].as_i64()),
+        (Some("owner"), Some("toast"), Some(2))
+    );
+    assert_eq!(why["event"]["type"], "mission.stage_changed");
+    let (code, _, err) = env.run(&["notifications", "explain", "n_nope"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not found"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
