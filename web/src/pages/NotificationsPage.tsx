@@ -12,6 +12,7 @@ import type { Category, Notification } from '../api/types';
 import { QueryState } from '../components/QueryState';
 import { NotificationHistory } from '../components/NotificationHistory';
 import { RelativeTime } from '../components/RelativeTime';
+import { WhyThis } from '../components/WhyThis';
 import { shownIn, type InboxFilter, type InboxView } from '../realtime/applyEvent';
 import { missionOfLink, missionRuleOf } from '../realtime/preferences';
 
@@ -86,6 +87,7 @@ function NotificationItem({ n }: { n: Notification }) {
       <h2 className="notification-title">{title}</h2>
       {n.body && <p className="notification-body">{n.body}</p>}
       {n.updates > 0 && <NotificationHistory n={n} />}
+      <WhyThis id={n.id} title={n.title} />
       <div className="card-actions">
         <button
           type="button"
