@@ -420,6 +420,31 @@ pub trait ExplainStore: Send + Sync {
     async fn decision(&self, user: &UserId, id: &NotificationId) -> StoreResult<Option<Option<serde_json::Value>>>;
     /// One event of the log, by id, while the log keeps it.
     async fn event_by_id(&self, id: &uuid::Uuid) -> StoreResult<Option<EventEnvelope>>;
+    /// What an event did for one user: the notification it made, or why it made
+    /// none, by the rules and the user's preferences as they are now.
+    async fn event_outcome(&self, user: &UserId, event: &EventEnvelope) -> StoreResult<EventOutcome>;
+}
+
+/// What an event did for one user (see [`ExplainStore::event_outcome`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventOutcome {
+    /// It made this notification, which still shows it.
+    Sent(NotificationId),
+    /// It made a notification that a later event about the same subject replaced.
+    Superseded(NotificationId),
+    /// Events of its type notify nobody.
+    NeverNotifies,
+    /// The user did it: nobody is notified of their own action.
+    OwnAction,
+    /// No rule chose the user (not the mission's owner or a watcher, not mentioned, …).
+    NotChosen,
+    /// The user muted the mission (or lets only its urgent notifications through).
+    Muted(solo_domain::notification::MissionRule),
+    /// The user switched the inbox off for the notification's category.
+    InboxOff(solo_domain::Category),
+    /// By the rules and preferences of now it would notify the user; they were
+    /// different when it happened (a mute since lifted, a watch since started).
+    DifferentThen,
 }
 
 /// Everything Solo keeps. Implemented by [`SqlStore`]; the server holds an `Arc<dyn Store>`.

@@ -456,8 +456,9 @@ async fn bump_counts_of(
         .collect()
 }
 
-/// Runs the notification rules for an event inside its transaction.
-pub(super) async fn derive(conn: &mut WriteTx, ctx: &WriteContext, event: &EventEnvelope) -> StoreResult<()> {
+/// What the rules need to know about an event besides itself: the mission's
+/// owner, title and watchers, the workstation's owner, the actor's name.
+pub(super) async fn rule_context(conn: &mut dyn Exec, event: &EventEnvelope) -> StoreResult<RuleContext> {
     let mut rule_ctx = RuleContext::default();
     match event.subject.kind {
         SubjectKind::Mission => {
@@ -493,6 +494,12 @@ pub(super) async fn derive(conn: &mut WriteTx, ctx: &WriteContext, event: &Event
             None => None,
         };
     }
+    Ok(rule_ctx)
+}
+
+/// Runs the notification rules for an event inside its transaction.
+pub(super) async fn derive(conn: &mut WriteTx, ctx: &WriteContext, event: &EventEnvelope) -> StoreResult<()> {
+    let rule_ctx = rule_context(conn, event).await?;
     // Users in a fixed order, so transactions notifying the same people lock their
     // inboxes in the same order and cannot deadlock on PostgreSQL.
     let subject_key = match event.subject.kind {
