@@ -112,6 +112,7 @@ pub fn declarations() -> String {
         inbox_state::Snooze,
         explain::ExplainedEvent,
         explain::Explanation,
+        explain::EventExplanation,
         mission_rules::SetMissionRule,
         notification_history::NotificationHistory,
         notifications::NotificationPage,

@@ -398,6 +398,21 @@ updates: number,
  */
 summary: Array<string>, };
 
+export type EventExplanation = { eventId: string, type: string, userId: UserId, 
+/**
+ * `sent`, `superseded`, `never_notifies`, `own_action`, `not_chosen`,
+ * `muted`, `urgent_only`, `inbox_off` or `different_then`.
+ */
+outcome: string, 
+/**
+ * The notification it made (for `sent` and `superseded`).
+ */
+notificationId: NotificationId | null, 
+/**
+ * The same, in sentences.
+ */
+summary: Array<string>, };
+
 export type SetMissionRule = { 
 /**
  * `mute`, `urgent_only`, or null to follow the rules again.

@@ -41,7 +41,7 @@ use crate::state::AppState;
         notifications::read_all, notifications::unread_count,
         notifications::get_preferences, notifications::put_preferences,
         inbox_state::snooze, inbox_state::wake, inbox_state::done, inbox_state::undone,
-        notification_history::history, explain::explain, mission_rules::set_rule, mission_rules::set_surfaces,
+        notification_history::history, explain::explain, explain::explain_event, mission_rules::set_rule, mission_rules::set_surfaces,
         workspaces::get_config, workspaces::put_config,
         crate::realtime::connection_token,
     ),
@@ -172,6 +172,7 @@ pub fn api_router() -> Router<AppState> {
         .route("/api/presence", get(workstations::presence))
         .route("/api/community/posts", get(community::list).post(community::create))
         .route("/api/events", get(events::list))
+        .route("/api/events/{id}/explain", get(explain::explain_event))
         .route("/api/notifications", get(notifications::list).post(notifications::create))
         .route("/api/notifications/read-all", post(notifications::read_all))
         .route("/api/notifications/unread-count", get(notifications::unread_count))

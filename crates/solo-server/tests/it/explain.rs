@@ -88,3 +88,73 @@ async fn each_notification_says_why_it_was_sent_and_how() {
     let (status, error) = get(&server, &ada, "/api/notifications/n_nope/explain").await;
     assert_eq!((status, error["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
 }
+
+/// The id of the latest event on a mission's channel.
+async fn latest_event(server: &TestServer, user: &TestUser, mission: &str) -> String {
+    let (_, page) = get(server, user, &format!("/api/events?channel=mission:{mission}&limit=1000")).await;
+    let items = page["items"].as_array().expect("items");
+    items.last().expect("an event")["event"]["id"].as_str().expect("id").to_owned()
+}
+
+#[tokio::test]
+async fn an_event_says_why_it_did_not_notify_someone() {
+    let server = TestServer::start().await;
+    let ada = server.user("ada", "acme", Role::Admin).await;
+    let bo = server.user("bo", "acme", Role::Member).await;
+    let dan = server.user("dan", "acme", Role::Member).await;
+    let mission = create_mission(&server, &ada, "Atlas").await;
+    let id = mission["id"].as_str().expect("id").to_owned();
+    let why = |event: String, user: Option<&'static str>, caller: TestUser| {
+        let server = &server;
+        async move {
+            let query = user.map(|u| format!("?user={u}")).unwrap_or_default();
+            get(server, &caller, &format!("/api/events/{event}/explain{query}")).await
+        }
+    };
+
+    post(&server, &bo, &format!("/api/missions/{id}/stage"), json!({ "stage": "spec" })).await;
+    let spec = latest_event(&server, &ada, &id).await;
+    let (_, sent) = why(spec.clone(), None, ada.clone()).await;
+    assert_eq!((sent["outcome"].as_str(), sent["notificationId"].is_string()), (Some("sent"), true), "{sent}");
+    let (_, own) = why(spec.clone(), Some("bo"), ada.clone()).await;
+    assert_eq!(own["outcome"], "own_action", "{own}");
+    let (_, not_chosen) = why(spec.clone(), Some("dan"), ada.clone()).await;
+    assert_eq!(not_chosen["outcome"], "not_chosen");
+    assert!(not_chosen["summary"][0].as_str().is_some_and(|s| s.starts_with("No rule chose dan")), "{not_chosen}");
+
+    // Replaced by the next change: the first event's notification now shows the second.
+    post(&server, &bo, &format!("/api/missions/{id}/stage"), json!({ "stage": "build" })).await;
+    let (_, superseded) = why(spec.clone(), None, ada.clone()).await;
+    assert_eq!(
+        (superseded["outcome"].as_str(), superseded["notificationId"].clone()),
+        (Some("superseded"), sent["notificationId"].clone())
+    );
+
+    // Muted: the next change makes nothing for ada, and says why.
+    let response = client()
+        .put(server.url(&format!("/api/me/preferences/missions/{id}")))
+        .bearer_auth(&ada.pat)
+        .json(&json!({ "rule": "mute" }))
+        .send()
+        .await
+        .expect("mute");
+    assert_eq!(response.status(), StatusCode::OK);
+    post(&server, &bo, &format!("/api/missions/{id}/stage"), json!({ "stage": "review" })).await;
+    let review = latest_event(&server, &ada, &id).await;
+    let (_, muted) = why(review.clone(), None, ada.clone()).await;
+    assert_eq!(
+        (muted["outcome"].as_str(), muted["summary"][0].as_str()),
+        (Some("muted"), Some("You muted its mission."))
+    );
+
+    // Another member's side needs an admin; strangers and bad ids get 404.
+    let (status, error) = why(review.clone(), Some("ada"), dan.clone()).await;
+    assert_eq!((status, error["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "{error}");
+    let (status, _) = why(review.clone(), Some("nobody"), ada.clone()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let eve = server.user("eve", "elsewhere", Role::Admin).await;
+    let (status, _) = why(review, None, eve).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not eve's workspace");
+    let (status, _) = why("not-a-uuid".into(), None, ada.clone()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
