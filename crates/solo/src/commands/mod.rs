@@ -79,8 +79,20 @@ pub enum NotificationsCommand {
         cli: Option<Switch>,
     },
     /// Why you have a notification: the event that caused it, the rule that
-    /// chose you, what your quiet hours decided, whether later events replaced it.
-    Explain { id: String },
+    /// chose you, what your quiet hours decided, whether later events replaced
+    /// it. With `--event EVENT_ID [--user NAME]`: what an event did for someone,
+    /// and why it did not notify them when it did not.
+    #[command(group = clap::ArgGroup::new("what").required(true))]
+    Explain {
+        #[arg(group = "what")]
+        id: Option<String>,
+        /// An event id, instead of a notification.
+        #[arg(long, group = "what")]
+        event: Option<String>,
+        /// With --event: whose side (default: you; another member's needs a workspace admin).
+        #[arg(long, requires = "event")]
+        user: Option<String>,
+    },
     /// What a notification showed, oldest first, before later events about the
     /// same mission or workstation replaced it (`updated ×N`).
     History { id: String },

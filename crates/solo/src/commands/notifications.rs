@@ -253,8 +253,16 @@ pub async fn run(command: NotificationsCommand, out: Output) -> anyhow::Result<(
             }
             Ok(())
         }
-        NotificationsCommand::Explain { id } => {
-            let explanation: Value = api.get(&format!("/api/notifications/{id}/explain")).await?;
+        NotificationsCommand::Explain { id, event, user } => {
+            let path = match (id, event) {
+                (Some(id), _) => format!("/api/notifications/{id}/explain"),
+                (None, Some(event)) => match user {
+                    Some(user) => format!("/api/events/{event}/explain?user={}", urlencoding(&user)),
+                    None => format!("/api/events/{event}/explain"),
+                },
+                (None, None) => anyhow::bail!("say what to explain: a notification id, or --event EVENT_ID"),
+            };
+            let explanation: Value = api.get(&path).await?;
             if out.json {
                 out.json(&explanation);
             } else {
@@ -323,6 +331,17 @@ pub async fn run(command: NotificationsCommand, out: Output) -> anyhow::Result<(
             Ok(())
         }
     }
+}
+
+/// A user name as a query parameter value (names are letters, digits and a few marks; anything else is escaped).
+fn urlencoding(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 async fn mark(api: &Api, out: Output, ids: &[String], state: &str) -> anyhow::Result<()> {

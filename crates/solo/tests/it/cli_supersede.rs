@@ -59,6 +59,16 @@ async fn list_shows_a_superseded_notification_once_and_history_what_it_replaced(
         (Some("owner"), Some("toast"), Some(2))
     );
     assert_eq!(why["event"]["type"], "mission.stage_changed");
+    // The event side: the latest source event notified ada (the caller); bo did it.
+    let event = why["event"]["id"].as_str().expect("event id");
+    let (code, out, err) = env.run(&["notifications", "explain", "--event", event]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(serde_json::from_str::<Value>(out.trim()).expect("json")["outcome"], "sent");
+    let (code, out, err) = env.run(&["notifications", "explain", "--event", event, "--user", "bo"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(serde_json::from_str::<Value>(out.trim()).expect("json")["outcome"], "own_action");
+    let (code, _, _) = env.run(&["notifications", "explain", "--user", "bo"]);
+    assert_eq!(code, 2, "--user needs --event");
     let (code, _, err) = env.run(&["notifications", "explain", "n_nope"]);
     assert_eq!(code, 1);
     assert!(err.contains("not found"), "{err}");
