@@ -346,6 +346,9 @@ mod tests {
             payload: EventPayload::PreferencesUpdated(PreferencesChanged {
                 user_id: user.clone(),
                 quiet_hours: crate::QuietHours::off(),
+                quiet_hours_set: true,
+                mission_rules: Default::default(),
+                surfaces: Default::default(),
             }),
             version: 3,
             ts: 1_795_688_102_123,

@@ -297,14 +297,94 @@ pub struct NotificationChanged {
     pub unread: UnreadCounts,
 }
 
+/// What a user hears of one mission, besides the rules (owner, watcher).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum MissionRule {
+    /// Nothing from it, even as its owner.
+    Mute,
+    /// Only its urgent notifications.
+    UrgentOnly,
+}
+
+impl MissionRule {
+    /// Whether a notification of `severity` about the mission still reaches the user.
+    pub fn lets_through(self, severity: Severity) -> bool {
+        match self {
+            MissionRule::Mute => false,
+            MissionRule::UrgentOnly => severity == Severity::Urgent,
+        }
+    }
+}
+
+/// A user's rules per mission, by mission id.
+pub type MissionRules = std::collections::BTreeMap<String, MissionRule>;
+
+/// Where notifications of one category show: as a toast (and desktop
+/// notification) in the web UI, in the inbox at all, in a CLI watch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Surfaces {
+    pub toast: bool,
+    /// Off: a rule's notifications of this category are not created at all.
+    pub inbox: bool,
+    pub cli: bool,
+}
+
+impl Default for Surfaces {
+    fn default() -> Self {
+        Self { toast: true, inbox: true, cli: true }
+    }
+}
+
+/// Surfaces per category (every one on unless set).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CategorySurfaces {
+    #[serde(default)]
+    pub missions: Surfaces,
+    #[serde(default)]
+    pub workstations: Surfaces,
+    #[serde(default)]
+    pub community: Surfaces,
+    #[serde(default)]
+    pub system: Surfaces,
+}
+
+impl CategorySurfaces {
+    pub fn of(&self, category: Category) -> Surfaces {
+        match category {
+            Category::Missions => self.missions,
+            Category::Workstations => self.workstations,
+            Category::Community => self.community,
+            Category::System => self.system,
+        }
+    }
+}
+
+fn own_quiet_hours() -> bool {
+    true
+}
+
 /// Data of `preferences.updated`: a user's preferences as they are after the
 /// change (the event's `version` counts the user's preference changes, from 1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct PreferencesChanged {
     pub user_id: crate::ids::UserId,
-    /// The user's own quiet hours (set, so no default, the workspace's or the server's, applies to them any more).
+    /// The quiet hours in force for the user: their own when `quietHoursSet`,
+    /// else the default that applies to them (their workspace's, or the server's).
     pub quiet_hours: QuietHours,
+    /// Whether the user set quiet hours of their own (then no default applies to them any more).
+    #[serde(default = "own_quiet_hours")]
+    pub quiet_hours_set: bool,
+    /// Per mission id: `mute` or `urgent_only` (a mission not listed follows the rules).
+    #[serde(default)]
+    #[ts(type = "Record<string, MissionRule>")]
+    pub mission_rules: MissionRules,
+    /// Where each category's notifications show.
+    #[serde(default)]
+    pub surfaces: CategorySurfaces,
 }
 
 /// Data of `notifications.read_all`.

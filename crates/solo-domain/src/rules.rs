@@ -14,10 +14,39 @@ use crate::mission::ReviewDecision;
 use crate::notification::{Category, Severity};
 use crate::presence::WorkstationStatus;
 
+/// Why a user was chosen: the rule that picked them, kept with the notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// The mission's owner.
+    Owner,
+    /// A watcher of the mission.
+    Watcher,
+    /// Mentioned in a community post.
+    Mention,
+    /// The workstation's owner.
+    WorkstationOwner,
+    /// Created by name through the API.
+    Direct,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Owner => "owner",
+            Reason::Watcher => "watcher",
+            Reason::Mention => "mention",
+            Reason::WorkstationOwner => "workstation_owner",
+            Reason::Direct => "direct",
+        }
+    }
+}
+
 /// A notification to create for one user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotificationDraft {
     pub user_id: UserId,
+    /// The rule that chose this user.
+    pub reason: Reason,
     pub category: Category,
     /// The event type that caused it (e.g. `mission.stage_changed`).
     pub kind: String,
@@ -141,6 +170,12 @@ pub fn notifications_for(event: &EventEnvelope, ctx: &RuleContext) -> Vec<Notifi
         .into_iter()
         .filter(|user| Some(user) != actor_id && seen.insert(user.clone()))
         .map(|user_id| NotificationDraft {
+            reason: match &event.payload {
+                EventPayload::CommunityPosted { .. } => Reason::Mention,
+                EventPayload::WorkstationStatusChanged { .. } => Reason::WorkstationOwner,
+                _ if ctx.mission_owner.as_ref() == Some(&user_id) => Reason::Owner,
+                _ => Reason::Watcher,
+            },
             user_id,
             category,
             kind: kind.clone(),

@@ -8,8 +8,8 @@
 use ts_rs::{Config, TS};
 
 use crate::routes::{
-    auth, community, events, inbox_state, missions, notification_history, notifications, tokens, workspaces,
-    workstations,
+    auth, community, events, explain, inbox_state, mission_rules, missions, notification_history, notifications,
+    tokens, workspaces, workstations,
 };
 
 fn declare<T: TS>(cfg: &Config, out: &mut String) {
@@ -32,7 +32,8 @@ pub fn declarations() -> String {
     use solo_domain::config::WorkspaceConfigChanged;
     use solo_domain::event::{Actor, AgentState, EventEnvelope, EventPayload, Subject, SubjectKind};
     use solo_domain::notification::{
-        ByCategory, InboxReadAll, NotificationChanged, NotificationView, PreferencesChanged, UnreadCounts,
+        ByCategory, CategorySurfaces, InboxReadAll, MissionRule, NotificationChanged, NotificationView,
+        PreferencesChanged, Surfaces, UnreadCounts,
     };
     use solo_domain::*;
     all!(
@@ -62,6 +63,9 @@ pub fn declarations() -> String {
         ByCategory,
         UnreadCounts,
         NotificationChanged,
+        MissionRule,
+        Surfaces,
+        CategorySurfaces,
         PreferencesChanged,
         InboxReadAll,
         WorkspaceConfig,
@@ -106,6 +110,10 @@ pub fn declarations() -> String {
         notifications::CreateNotification,
         notifications::ReadAll,
         inbox_state::Snooze,
+        explain::ExplainedEvent,
+        explain::Explanation,
+        explain::EventExplanation,
+        mission_rules::SetMissionRule,
         notification_history::NotificationHistory,
         notifications::NotificationPage,
         notifications::ReadAllResult,

@@ -307,6 +307,28 @@ pub trait ConfigStore: Send + Sync {
     /// Sets the user's quiet hours and, in the same transaction, emits
     /// `preferences.updated` on their notification channel. Returns the new version.
     async fn update_preferences(&self, ctx: &WriteContext, user: &UserId, quiet: &QuietHours) -> StoreResult<i64>;
+    /// Sets (or, with None, removes) the user's rule for one mission, and in the
+    /// same transaction emits `preferences.updated` with all their preferences.
+    /// Returns the new version and the preferences.
+    async fn set_mission_rule(
+        &self,
+        ctx: &WriteContext,
+        user: &UserId,
+        mission: &solo_domain::MissionId,
+        rule: Option<solo_domain::notification::MissionRule>,
+    ) -> StoreResult<(i64, solo_domain::notification::PreferencesChanged)>;
+    /// Replaces the user's surfaces per category, emitting `preferences.updated` as `set_mission_rule` does.
+    async fn set_surfaces(
+        &self,
+        ctx: &WriteContext,
+        user: &UserId,
+        surfaces: &solo_domain::notification::CategorySurfaces,
+    ) -> StoreResult<(i64, solo_domain::notification::PreferencesChanged)>;
+    /// Whether the user set quiet hours of their own, their rules per mission and their surfaces.
+    async fn notification_preferences(
+        &self,
+        user: &UserId,
+    ) -> StoreResult<(bool, solo_domain::notification::MissionRules, solo_domain::notification::CategorySurfaces)>;
     /// A workspace's settings and their version (0: never changed), read in
     /// one statement so the two agree.
     async fn workspace_config(&self, workspace: &WorkspaceId) -> StoreResult<(WorkspaceConfig, i64)>;
@@ -398,6 +420,40 @@ pub trait InboxStateStore: Send + Sync {
     ) -> StoreResult<Option<(Option<String>, Vec<String>)>>;
 }
 
+/// What `explain` reads about a notification.
+#[async_trait]
+pub trait ExplainStore: Send + Sync {
+    /// The notification's decision record (None inside: older than the record), or None when it is not the user's.
+    async fn decision(&self, user: &UserId, id: &NotificationId) -> StoreResult<Option<Option<serde_json::Value>>>;
+    /// One event of the log, by id, while the log keeps it.
+    async fn event_by_id(&self, id: &uuid::Uuid) -> StoreResult<Option<EventEnvelope>>;
+    /// What an event did for one user: the notification it made, or why it made
+    /// none, by the rules and the user's preferences as they are now.
+    async fn event_outcome(&self, user: &UserId, event: &EventEnvelope) -> StoreResult<EventOutcome>;
+}
+
+/// What an event did for one user (see [`ExplainStore::event_outcome`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventOutcome {
+    /// It made this notification, which still shows it.
+    Sent(NotificationId),
+    /// It made a notification that a later event about the same subject replaced.
+    Superseded(NotificationId),
+    /// Events of its type notify nobody.
+    NeverNotifies,
+    /// The user did it: nobody is notified of their own action.
+    OwnAction,
+    /// No rule chose the user (not the mission's owner or a watcher, not mentioned, …).
+    NotChosen,
+    /// The user muted the mission (or lets only its urgent notifications through).
+    Muted(solo_domain::notification::MissionRule),
+    /// The user switched the inbox off for the notification's category.
+    InboxOff(solo_domain::Category),
+    /// By the rules and preferences of now it would notify the user; they were
+    /// different when it happened (a mute since lifted, a watch since started).
+    DifferentThen,
+}
+
 /// Everything Solo keeps. Implemented by [`SqlStore`]; the server holds an `Arc<dyn Store>`.
 #[async_trait]
 pub trait Store:
@@ -409,6 +465,7 @@ pub trait Store:
     + ConfigStore
     + NotificationStore
     + InboxStateStore
+    + ExplainStore
 {
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> StoreResult<()>;

@@ -126,11 +126,34 @@ export type UnreadCounts = { total: number, byCategory: ByCategory, countsVersio
 
 export type NotificationChanged = { userId: UserId, notification: NotificationView, unread: UnreadCounts, };
 
+export type MissionRule = "mute" | "urgent_only";
+
+export type Surfaces = { toast: boolean, 
+/**
+ * Off: a rule's notifications of this category are not created at all.
+ */
+inbox: boolean, cli: boolean, };
+
+export type CategorySurfaces = { missions: Surfaces, workstations: Surfaces, community: Surfaces, system: Surfaces, };
+
 export type PreferencesChanged = { userId: UserId, 
 /**
- * The user's own quiet hours (set, so no default, the workspace's or the server's, applies to them any more).
+ * The quiet hours in force for the user: their own when `quietHoursSet`,
+ * else the default that applies to them (their workspace's, or the server's).
  */
-quietHours: QuietHours, };
+quietHours: QuietHours, 
+/**
+ * Whether the user set quiet hours of their own (then no default applies to them any more).
+ */
+quietHoursSet: boolean, 
+/**
+ * Per mission id: `mute` or `urgent_only` (a mission not listed follows the rules).
+ */
+missionRules: Record<string, MissionRule>, 
+/**
+ * Where each category's notifications show.
+ */
+surfaces: CategorySurfaces, };
 
 export type InboxReadAll = { userId: UserId, 
 /**
@@ -346,6 +369,56 @@ export type Snooze = {
  */
 until: string, };
 
+export type ExplainedEvent = { id: string, type: string, traceId: string, ts: string, actor: Actor, };
+
+export type Explanation = { notificationId: NotificationId, 
+/**
+ * The event that caused it: null for one sent by name, or once the event log no longer keeps it.
+ */
+event: ExplainedEvent | null, 
+/**
+ * The rule that chose the caller: `owner`, `watcher`, `mention`,
+ * `workstation_owner` or `direct`; null for a notification older than decision records.
+ */
+rule: string | null, 
+/**
+ * What the quiet hours decided: `toast`, `quiet` or `urgent_bypass`.
+ */
+delivery: string | null, 
+/**
+ * The quiet-hours window consulted (`22:00-07:00 Europe/Paris`), when the caller had one on.
+ */
+quietHours: string | null, 
+/**
+ * How many later events about the same subject replaced it while unread.
+ */
+updates: number, 
+/**
+ * The same, in sentences.
+ */
+summary: Array<string>, };
+
+export type EventExplanation = { eventId: string, type: string, userId: UserId, 
+/**
+ * `sent`, `superseded`, `never_notifies`, `own_action`, `not_chosen`,
+ * `muted`, `urgent_only`, `inbox_off` or `different_then`.
+ */
+outcome: string, 
+/**
+ * The notification it made (for `sent` and `superseded`).
+ */
+notificationId: NotificationId | null, 
+/**
+ * The same, in sentences.
+ */
+summary: Array<string>, };
+
+export type SetMissionRule = { 
+/**
+ * `mute`, `urgent_only`, or null to follow the rules again.
+ */
+rule: MissionRule | null, };
+
 export type NotificationHistory = { notificationId: NotificationId, 
 /**
  * Its source events, oldest first: those later events replaced, then the
@@ -368,12 +441,27 @@ export type ReadAllResult = { marked: number, unread: UnreadCounts, };
 
 export type Preferences = { quietHours: QuietHours, };
 
-export type PreferencesView = { quietHours: QuietHours, 
+export type PreferencesView = { 
 /**
- * How many times the user changed their preferences (0: never; their workspace's default, else the
- * server's, applies).
+ * The quiet hours in force: the user's own when `quietHoursSet`, else the default that applies to them.
  */
-version: number, };
+quietHours: QuietHours, 
+/**
+ * How many times the user changed their preferences (quiet hours or mission rules; 0: never).
+ */
+version: number, 
+/**
+ * Whether the user set quiet hours of their own (else their workspace's default, or the server's, applies).
+ */
+quietHoursSet: boolean, 
+/**
+ * Per mission id: `mute` (nothing from it, even as its owner) or `urgent_only`.
+ */
+missionRules: Record<string, MissionRule>, 
+/**
+ * Where each category's notifications show: toast (and desktop), inbox, CLI.
+ */
+surfaces: CategorySurfaces, };
 
 export type WorkspaceConfigView = { workspaceId: WorkspaceId, config: WorkspaceConfig, 
 /**

@@ -16,6 +16,7 @@ import type {
   MissionDetail,
   MissionList,
   MissionTimeline,
+  MissionRule,
   Notification,
   NotificationPage,
   Preferences,
@@ -366,6 +367,23 @@ export function usePreferences() {
   return useQuery({
     queryKey: keys.preferences,
     queryFn: ({ signal }) => api.get<Preferences>('/api/me/preferences', signal),
+  });
+}
+
+/** Sets the user's rule for one mission (`mute`, `urgent_only`) or, with null, removes it. */
+export function setMissionRule(missionId: string, rule: MissionRule | null): Promise<Preferences> {
+  return api.put<Preferences>(`/api/me/preferences/missions/${encodeURIComponent(missionId)}`, { rule });
+}
+
+export function useSetMissionRule() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: ({ missionId, rule }: { missionId: string; rule: MissionRule | null }) => setMissionRule(missionId, rule),
+    onSuccess: (prefs, { rule }) => {
+      takePreferences(client, prefs);
+      toast.success(rule === null ? 'Mission unmuted' : rule === 'mute' ? 'Mission muted' : 'Only urgent notifications of this mission');
+    },
+    onError: showError,
   });
 }
 

@@ -72,6 +72,10 @@ export type ReadAllResult = G.ReadAllResult;
 export type QuietHours = G.QuietHours;
 /** The preferences as the API returns them, with their version (`preferences.updated` carries the same). */
 export type Preferences = G.PreferencesView;
+export type MissionRule = G.MissionRule;
+export type Explanation = G.Explanation;
+export type Surfaces = G.Surfaces;
+export type CategorySurfaces = G.CategorySurfaces;
 export type PreferencesChanged = G.PreferencesChanged;
 
 // ---------------------------------------------------------------- workspace settings

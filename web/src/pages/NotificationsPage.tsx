@@ -1,10 +1,20 @@
 import { Link, useSearchParams } from 'react-router-dom';
-import { useMoveNotification, useNotifications, useReadAll, useSetRead, useUnreadCounts } from '../api/hooks';
+import {
+  useMoveNotification,
+  useNotifications,
+  usePreferences,
+  useReadAll,
+  useSetMissionRule,
+  useSetRead,
+  useUnreadCounts,
+} from '../api/hooks';
 import type { Category, Notification } from '../api/types';
 import { QueryState } from '../components/QueryState';
 import { NotificationHistory } from '../components/NotificationHistory';
 import { RelativeTime } from '../components/RelativeTime';
+import { WhyThis } from '../components/WhyThis';
 import { shownIn, type InboxFilter, type InboxView } from '../realtime/applyEvent';
+import { missionOfLink, missionRuleOf } from '../realtime/preferences';
 
 const TABS: { id: Category | null; label: string }[] = [
   { id: null, label: 'All' },
@@ -37,6 +47,10 @@ const SEVERITY_LABEL = { info: null, warning: '▲ Warning', urgent: '‼ Urgent
 function NotificationItem({ n }: { n: Notification }) {
   const setRead = useSetRead();
   const move = useMoveNotification();
+  const prefs = usePreferences();
+  const setRule = useSetMissionRule();
+  const missionId = missionOfLink(n.link);
+  const muted = missionRuleOf(prefs.data, missionId) !== null;
   const unread = n.readAt === null;
   const severity = SEVERITY_LABEL[n.severity];
   const markRead = () => {
@@ -73,6 +87,7 @@ function NotificationItem({ n }: { n: Notification }) {
       <h2 className="notification-title">{title}</h2>
       {n.body && <p className="notification-body">{n.body}</p>}
       {n.updates > 0 && <NotificationHistory n={n} />}
+      <WhyThis id={n.id} title={n.title} />
       <div className="card-actions">
         <button
           type="button"
@@ -83,6 +98,17 @@ function NotificationItem({ n }: { n: Notification }) {
         >
           {unread ? 'Mark read' : 'Mark unread'}
         </button>
+        {missionId && (
+          <button
+            type="button"
+            className="button"
+            disabled={setRule.isPending}
+            onClick={() => setRule.mutate({ missionId, rule: muted ? null : 'mute' })}
+            aria-label={`${muted ? 'Unmute' : 'Mute'} mission: ${n.title}`}
+          >
+            {muted ? 'Unmute mission' : 'Mute mission'}
+          </button>
+        )}
         {n.snoozedUntil ? (
           <>
             <span className="muted small">

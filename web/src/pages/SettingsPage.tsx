@@ -11,6 +11,7 @@ import {
 } from '../api/hooks';
 import type { AccessToken, CreatedToken, Preferences, QuietHours, WorkspaceConfigView, WorkspaceView } from '../api/types';
 import { QueryState } from '../components/QueryState';
+import { SurfacesForm } from '../components/SurfacesForm';
 import {
   desktopPermission,
   desktopSetting,
@@ -63,7 +64,7 @@ function QuietHoursForm({ prefs }: { prefs: Preferences }) {
       <h2 id="quiet-title">Quiet hours</h2>
       <p className="muted small">
         During quiet hours notifications are still kept and counted, but they do not pop up.
-        {prefs.version === 0 && ' Until you save yours, your workspace’s default quiet hours (or the server’s) apply.'}
+        {!prefs.quietHoursSet && ' Until you save yours, your workspace’s default quiet hours (or the server’s) apply.'}
       </p>
       <label className="check">
         <input type="checkbox" checked={form.enabled} onChange={(e) => set('enabled', e.target.checked)} />
@@ -429,6 +430,7 @@ export function SettingsPage() {
     <section className="page settings" aria-labelledby="settings-title">
       <h1 id="settings-title">Settings</h1>
       <QueryState query={preferences}>{(data) => <QuietHoursForm prefs={data} />}</QueryState>
+      <QueryState query={preferences}>{(data) => <SurfacesForm prefs={data} />}</QueryState>
       {administered.map((workspace) => (
         <WorkspaceSettings key={workspace.id} workspace={workspace} />
       ))}

@@ -11,9 +11,9 @@ import { useQueryClient } from '@tanstack/react-query';
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { useNavigate } from 'react-router-dom';
 import { toast } from 'sonner';
-import { api, ApiError, getPollIntervalSeconds, subscribePollInterval } from '../api/client';
+import { api, ApiError, errorMessage, getPollIntervalSeconds, subscribePollInterval } from '../api/client';
 import { keys } from '../api/keys';
-import type { ConnectionToken, EventEnvelope, Me, Notification, OnlineUser } from '../api/types';
+import type { ConnectionToken, EventEnvelope, Me, Notification, OnlineUser, Preferences } from '../api/types';
 import {
   desktopPermission,
   desktopTarget,
@@ -23,7 +23,8 @@ import {
   tabHidden,
 } from '../lib/desktopNotifications';
 import { peopleOf, SeenEvents, type PresenceClients } from './applyEvent';
-import { applyEnvelope, invalidateChannel, setPeopleOnline, splitChannel } from './cache';
+import { applyEnvelope, invalidateChannel, setPeopleOnline, splitChannel, takePreferences } from './cache';
+import { missionOfLink, toastsAllowed } from './preferences';
 
 /** How long the socket may be down before the UI says so and starts polling. */
 export const OFFLINE_AFTER_MS = 2000;
@@ -75,9 +76,12 @@ function stale(notification: Notification): boolean {
   return Number.isFinite(age) && age > POP_UP_MAX_AGE_MS;
 }
 
-function toastNotification(notification: Notification): void {
+function toastNotification(notification: Notification, onMute: (missionId: string) => void): void {
   if (notification.quiet) return;
-  const options = { id: notification.id, description: notification.body ?? undefined };
+  const missionId = missionOfLink(notification.link);
+  // One click mutes the mission the notification is about: nothing more of it reaches the user.
+  const action = missionId ? { label: 'Mute mission', onClick: () => onMute(missionId) } : undefined;
+  const options = { id: notification.id, description: notification.body ?? undefined, action };
   if (notification.severity === 'urgent') toast.error(notification.title, options);
   else if (notification.severity === 'warning') toast.warning(notification.title, options);
   else toast.info(notification.title, options);
@@ -112,7 +116,17 @@ export function RealtimeProvider({ me, children }: { me: Me; children: ReactNode
   /** Pops up a notification that has just arrived (its counts and inbox entry are in the cache already). */
   const popUp = useCallback((notification: Notification) => {
     if (stale(notification)) return;
-    toastNotification(notification);
+    // The user switched pop-ups off for this category (Settings, or any other surface): none.
+    if (!toastsAllowed(queryClient.getQueryData<Preferences>(keys.preferences), notification.category)) return;
+    toastNotification(notification, (missionId) => {
+      api.put<Preferences>(`/api/me/preferences/missions/${encodeURIComponent(missionId)}`, { rule: 'mute' }).then(
+        (prefs) => {
+          takePreferences(queryClient, prefs);
+          toast.success('Mission muted');
+        },
+        (error: unknown) => toast.error(errorMessage(error)),
+      );
+    });
     const show = shouldShowDesktopNotification({
       hidden: tabHidden(),
       optedIn: readDesktopOptIn(),
@@ -125,7 +139,7 @@ export function RealtimeProvider({ me, children }: { me: Me; children: ReactNode
       if (target.kind === 'route') navigateRef.current(target.path);
       else window.open(target.url, '_blank', 'noopener,noreferrer');
     });
-  }, []);
+  }, [queryClient]);
 
   /** Wires a subscription's events to the cache. */
   const subscribe = useCallback(

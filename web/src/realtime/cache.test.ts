@@ -4,6 +4,9 @@ import { keys } from '../api/keys';
 import type { Preferences, QuietHours, WorkspaceConfigView } from '../api/types';
 import { SeenEvents } from './applyEvent';
 import { applyEnvelope, updateFresh } from './cache';
+
+const ON = { toast: true, inbox: true, cli: true };
+const ALL_ON = { missions: ON, workstations: ON, community: ON, system: ON };
 import { envelope } from './testEnvelope';
 
 type Feed = { items: string[] };
@@ -65,7 +68,13 @@ describe('config.updated', () => {
       config: { defaultQuietHours: null },
       version: 1,
     });
-    client.setQueryData<Preferences>(keys.preferences, { quietHours: { ...quiet, enabled: false }, version: prefsVersion });
+    client.setQueryData<Preferences>(keys.preferences, {
+      quietHours: { ...quiet, enabled: false },
+      version: prefsVersion,
+      quietHoursSet: prefsVersion > 0,
+      missionRules: {},
+      surfaces: ALL_ON,
+    });
     return client;
   }
 

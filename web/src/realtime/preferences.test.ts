@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { EventEnvelope, Preferences, QuietHours } from '../api/types';
+
+const ON = { toast: true, inbox: true, cli: true };
+const ALL_ON = { missions: ON, workstations: ON, community: ON, system: ON };
 import { applyPreferencesEvent, newerPreferences, quietAt } from './preferences';
 
 const window = (patch: Partial<QuietHours> = {}): QuietHours => ({
@@ -15,7 +18,7 @@ function updated(version: number, quietHours: QuietHours): EventEnvelope {
   return {
     id: `01939a7e-0000-7000-8000-${String(version).padStart(12, '0')}`,
     type: 'preferences.updated',
-    data: { userId: 'u_1', quietHours },
+    data: { userId: 'u_1', quietHours, quietHoursSet: true, missionRules: {}, surfaces: ALL_ON },
     version,
     ts: '2026-12-05T05:00:00.000Z',
     traceId: '0'.repeat(32),
@@ -25,22 +28,22 @@ function updated(version: number, quietHours: QuietHours): EventEnvelope {
 }
 
 describe('preferences.updated', () => {
-  const held: Preferences = { quietHours: window({ enabled: false }), version: 2 };
+  const held: Preferences = { quietHours: window({ enabled: false }), version: 2, quietHoursSet: true, missionRules: {}, surfaces: ALL_ON };
 
   it('takes a newer version and ignores an older or equal one', () => {
-    expect(applyPreferencesEvent(held, updated(3, window()))).toEqual({ quietHours: window(), version: 3 });
+    expect(applyPreferencesEvent(held, updated(3, window()))).toEqual({ quietHours: window(), version: 3, quietHoursSet: true, missionRules: {}, surfaces: ALL_ON });
     expect(applyPreferencesEvent(held, updated(2, window()))).toBe(held);
     expect(applyPreferencesEvent(held, updated(1, window()))).toBe(held);
   });
 
   it('fills a cache that held nothing yet', () => {
-    expect(applyPreferencesEvent(undefined, updated(1, window()))).toEqual({ quietHours: window(), version: 1 });
+    expect(applyPreferencesEvent(undefined, updated(1, window()))).toEqual({ quietHours: window(), version: 1, quietHoursSet: true, missionRules: {}, surfaces: ALL_ON });
   });
 
   it('keeps pushed preferences newer than an API answer that arrives after them', () => {
-    const pushed: Preferences = { quietHours: window(), version: 5 };
-    expect(newerPreferences(pushed, { quietHours: window({ enabled: false }), version: 4 })).toBe(pushed);
-    const answer: Preferences = { quietHours: window({ start: '21:00' }), version: 6 };
+    const pushed: Preferences = { quietHours: window(), version: 5, quietHoursSet: true, missionRules: {}, surfaces: ALL_ON };
+    expect(newerPreferences(pushed, { quietHours: window({ enabled: false }), version: 4, quietHoursSet: true, missionRules: {}, surfaces: ALL_ON })).toBe(pushed);
+    const answer: Preferences = { quietHours: window({ start: '21:00' }), version: 6, quietHoursSet: true, missionRules: {}, surfaces: ALL_ON };
     expect(newerPreferences(pushed, answer)).toBe(answer);
   });
 });

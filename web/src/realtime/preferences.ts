@@ -3,13 +3,28 @@
  * notification channel), and what quiet hours mean at a given instant. Pure
  * functions: the cache glue is in `cache.ts`.
  */
-import type { EventEnvelope, Preferences, QuietHours } from '../api/types';
+import type { Category, EventEnvelope, MissionRule, Preferences, QuietHours } from '../api/types';
+
+const ON = { toast: true, inbox: true, cli: true };
+const ALL_ON = { missions: ON, workstations: ON, community: ON, system: ON };
+
+/** Whether the user lets a category's notifications pop up (toast, desktop notification). */
+export function toastsAllowed(prefs: Preferences | undefined, category: Category): boolean {
+  return prefs?.surfaces?.[category]?.toast ?? true;
+}
 
 /** The preferences a `preferences.updated` event brings, or `held` when the event is not newer. */
 export function applyPreferencesEvent(held: Preferences | undefined, env: EventEnvelope): Preferences | undefined {
   if (env.type !== 'preferences.updated') return held;
   if (held && env.version <= held.version) return held;
-  return { quietHours: env.data.quietHours, version: env.version };
+  return {
+    quietHours: env.data.quietHours,
+    version: env.version,
+    // Older events carried only quiet hours, and only the user's own.
+    quietHoursSet: env.data.quietHoursSet ?? true,
+    missionRules: env.data.missionRules ?? {},
+    surfaces: env.data.surfaces ?? ALL_ON,
+  };
 }
 
 /** Of the preferences held and an answer of the API, the newer (an event may have overtaken the answer). */
@@ -55,4 +70,16 @@ export function browserTimeZone(): string | null {
   } catch {
     return null;
   }
+}
+
+/** The user's rule for a mission (`mute`, `urgent_only`), or null when the rules apply. */
+export function missionRuleOf(prefs: Preferences | undefined, missionId: string | null): MissionRule | null {
+  if (!prefs || !missionId) return null;
+  return prefs.missionRules?.[missionId] ?? null;
+}
+
+/** The mission a notification's link names (`/missions/m_…`), if any. */
+export function missionOfLink(link: string | null): string | null {
+  const match = /^\/missions\/(m_[0-9a-f]+)/.exec(link ?? '');
+  return match ? match[1] : null;
 }

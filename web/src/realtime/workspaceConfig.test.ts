@@ -3,6 +3,9 @@ import type { QuietHours, WorkspaceConfigView } from '../api/types';
 import { envelope } from './testEnvelope';
 import { applyConfigEvent, followsWorkspaceDefault, newerConfig } from './workspaceConfig';
 
+const ON = { toast: true, inbox: true, cli: true };
+const ALL_ON = { missions: ON, workstations: ON, community: ON, system: ON };
+
 const quiet: QuietHours = { enabled: true, start: '22:00', end: '07:00', timezone: 'UTC', allowUrgent: false };
 
 const updated = (workspaceId: string, version: number, defaultQuietHours: QuietHours | null) =>
@@ -37,8 +40,9 @@ describe('config.updated', () => {
   });
 
   it('matters for the quiet hours in force only to someone who set none', () => {
-    expect(followsWorkspaceDefault({ quietHours: quiet, version: 0 })).toBe(true);
-    expect(followsWorkspaceDefault({ quietHours: quiet, version: 1 })).toBe(false);
+    expect(followsWorkspaceDefault({ quietHours: quiet, version: 0, quietHoursSet: false, missionRules: {}, surfaces: ALL_ON })).toBe(true);
+    expect(followsWorkspaceDefault({ quietHours: quiet, version: 1, quietHoursSet: true, missionRules: {}, surfaces: ALL_ON })).toBe(false);
+    expect(followsWorkspaceDefault({ quietHours: quiet, version: 2, quietHoursSet: false, missionRules: { m_1: 'mute' }, surfaces: ALL_ON })).toBe(true);
     expect(followsWorkspaceDefault(undefined)).toBe(false);
   });
 });

@@ -31,5 +31,5 @@ export function newerConfig(held: WorkspaceConfigView | undefined, incoming: Wor
  * which knows which workspace's default is theirs.
  */
 export function followsWorkspaceDefault(prefs: Preferences | undefined): boolean {
-  return prefs !== undefined && prefs.version === 0;
+  return prefs !== undefined && !prefs.quietHoursSet;
 }

@@ -4,8 +4,10 @@
 pub mod auth;
 pub mod community;
 pub mod events;
+pub mod explain;
 pub mod health;
 pub mod inbox_state;
+pub mod mission_rules;
 pub mod missions;
 pub mod notification_history;
 pub mod notifications;
@@ -39,7 +41,7 @@ use crate::state::AppState;
         notifications::read_all, notifications::unread_count,
         notifications::get_preferences, notifications::put_preferences,
         inbox_state::snooze, inbox_state::wake, inbox_state::done, inbox_state::undone,
-        notification_history::history,
+        notification_history::history, explain::explain, explain::explain_event, mission_rules::set_rule, mission_rules::set_surfaces,
         workspaces::get_config, workspaces::put_config,
         crate::realtime::connection_token,
     ),
@@ -170,17 +172,21 @@ pub fn api_router() -> Router<AppState> {
         .route("/api/presence", get(workstations::presence))
         .route("/api/community/posts", get(community::list).post(community::create))
         .route("/api/events", get(events::list))
+        .route("/api/events/{id}/explain", get(explain::explain_event))
         .route("/api/notifications", get(notifications::list).post(notifications::create))
         .route("/api/notifications/read-all", post(notifications::read_all))
         .route("/api/notifications/unread-count", get(notifications::unread_count))
         .route("/api/notifications/{id}/read", post(notifications::read))
         .route("/api/notifications/{id}/unread", post(notifications::unread))
         .route("/api/notifications/{id}/history", get(notification_history::history))
+        .route("/api/notifications/{id}/explain", get(explain::explain))
         .route("/api/notifications/{id}/snooze", post(inbox_state::snooze))
         .route("/api/notifications/{id}/wake", post(inbox_state::wake))
         .route("/api/notifications/{id}/done", post(inbox_state::done))
         .route("/api/notifications/{id}/undone", post(inbox_state::undone))
         .route("/api/me/preferences", get(notifications::get_preferences).put(notifications::put_preferences))
+        .route("/api/me/preferences/missions/{id}", axum::routing::put(mission_rules::set_rule))
+        .route("/api/me/preferences/surfaces", axum::routing::put(mission_rules::set_surfaces))
         .route("/api/workspaces/{id}/config", get(workspaces::get_config).put(workspaces::put_config))
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .method_not_allowed_fallback(method_not_allowed)

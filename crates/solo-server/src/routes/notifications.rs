@@ -9,7 +9,7 @@ use axum::Json;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use solo_domain::notification::{NotificationView, UnreadCounts};
+use solo_domain::notification::{CategorySurfaces, MissionRules, NotificationView, UnreadCounts};
 use solo_domain::time::{now_ms, parse_rfc3339_ms};
 use solo_domain::{Category, NotificationId, QuietHours, Severity, UserId};
 use solo_store::{InboxState, NewNotification, NotificationFilter, Role};
@@ -106,10 +106,17 @@ pub struct Preferences {
 #[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct PreferencesView {
-    quiet_hours: QuietHours,
-    /// How many times the user changed their preferences (0: never; their workspace's default, else the
-    /// server's, applies).
-    version: i64,
+    /// The quiet hours in force: the user's own when `quietHoursSet`, else the default that applies to them.
+    pub quiet_hours: QuietHours,
+    /// How many times the user changed their preferences (quiet hours or mission rules; 0: never).
+    pub version: i64,
+    /// Whether the user set quiet hours of their own (else their workspace's default, or the server's, applies).
+    pub quiet_hours_set: bool,
+    /// Per mission id: `mute` (nothing from it, even as its owner) or `urgent_only`.
+    #[ts(type = "Record<string, MissionRule>")]
+    pub mission_rules: MissionRules,
+    /// Where each category's notifications show: toast (and desktop), inbox, CLI.
+    pub surfaces: CategorySurfaces,
 }
 
 fn parse_category(value: Option<&str>) -> ApiResult<Option<Category>> {
@@ -311,7 +318,8 @@ pub async fn get_preferences(State(state): State<AppState>, headers: HeaderMap, 
     // pair the old settings with the new version, and its event would be ignored.
     let version = state.store().preferences_version(&caller.user.id).await?;
     let quiet_hours = state.store().quiet_hours(&caller.user.id).await?;
-    Ok(conditional_json(&headers, &PreferencesView { quiet_hours, version }))
+    let (quiet_hours_set, mission_rules, surfaces) = state.store().notification_preferences(&caller.user.id).await?;
+    Ok(conditional_json(&headers, &PreferencesView { quiet_hours, version, quiet_hours_set, mission_rules, surfaces }))
 }
 
 /// Sets the caller's quiet hours. Times are `HH:MM`, the zone an IANA name.
@@ -328,5 +336,6 @@ pub async fn put_preferences(
         .validate()
         .map_err(|e| ApiError::Unprocessable { code: "invalid_quiet_hours", message: e.to_string() })?;
     let version = state.store().update_preferences(&caller.write_context(), &caller.user.id, &req.quiet_hours).await?;
-    Ok(Json(PreferencesView { quiet_hours: req.quiet_hours, version }))
+    let (_, mission_rules, surfaces) = state.store().notification_preferences(&caller.user.id).await?;
+    Ok(Json(PreferencesView { quiet_hours: req.quiet_hours, version, quiet_hours_set: true, mission_rules, surfaces }))
 }

@@ -26,6 +26,7 @@ mod community;
 mod config;
 mod events;
 mod exec;
+mod explain;
 mod group_commit;
 mod inbox_state;
 mod missions;

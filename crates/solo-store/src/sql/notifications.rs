@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::config::{user_scope, DEFAULT_QUIET_KEY, QUIET_KEY};
+use super::config::{user_scope, DEFAULT_QUIET_KEY, MISSION_RULES_KEY, QUIET_KEY, SURFACES_KEY};
 use super::{
     append_event_only, append_events, decode, placeholders, query, rows_per_statement, value_rows, Exec, NewEvent, Row,
     SqlStore, WriteTx,
@@ -18,8 +18,10 @@ use crate::{
 };
 use async_trait::async_trait;
 use solo_domain::event::{EventEnvelope, Subject, SubjectKind};
-use solo_domain::notification::{InboxReadAll, NotificationChanged, NotificationView, UnreadCounts};
-use solo_domain::rules::{notifications_for, NotificationDraft, RuleContext};
+use solo_domain::notification::{
+    CategorySurfaces, InboxReadAll, MissionRules, NotificationChanged, NotificationView, UnreadCounts,
+};
+use solo_domain::rules::{notifications_for, NotificationDraft, Reason, RuleContext};
 use solo_domain::time::now_ms;
 use solo_domain::{Category, EventPayload, MissionId, NotificationId, QuietHours, Severity, UserId, WorkstationId};
 
@@ -54,7 +56,7 @@ pub(super) fn notification_from(row: &Row) -> StoreResult<NotificationView> {
 
 /// The user's quiet hours (see [`quiet_hours_of`]), in at most two statements.
 pub(super) async fn quiet_hours_in(conn: &mut dyn Exec, user: &UserId) -> StoreResult<QuietHours> {
-    let mut of = quiet_hours_of(conn, &[user]).await?;
+    let (mut of, _) = quiet_hours_of(conn, &[user]).await?;
     Ok(of.remove(user.as_str()).unwrap_or_else(QuietHours::off))
 }
 
@@ -70,27 +72,34 @@ pub(super) async fn quiet_hours_in(conn: &mut dyn Exec, user: &UserId) -> StoreR
 ///
 /// It runs inside notification writes for up to a thousand recipients, so it
 /// reads a chunk of users per statement, all three sources at once (as many
-/// statements as when it read only the first and the third).
-async fn quiet_hours_of(conn: &mut dyn Exec, users: &[&UserId]) -> StoreResult<HashMap<String, QuietHours>> {
+/// statements as when it read only the first and the third). The same
+/// statement reads each user's rules per mission and surfaces (returned
+/// beside), which the insert honours: no statement more for them.
+async fn quiet_hours_of(
+    conn: &mut dyn Exec,
+    users: &[&UserId],
+) -> StoreResult<(HashMap<String, QuietHours>, HashMap<String, Honoured>)> {
     let mut ids: Vec<&str> = users.iter().map(|u| u.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
     let (mut own, mut default) = (HashMap::new(), None);
+    let mut rules: HashMap<String, Honoured> = HashMap::new();
     // Per user, the workspace default of the earliest membership: (joined at, workspace id, value).
     let mut workspace_default: HashMap<String, (i64, String, String)> = HashMap::new();
     for chunk in ids.chunks(rows_per_statement(2)) {
         // `owner` is `user:{id}` or `server` for the first part, the member's id for the second.
         let sql = format!(
-            "SELECT scope AS owner, value, 0 AS joined, '' AS via FROM config \
-             WHERE (key = $1 AND scope IN ({})) OR (scope = 'server' AND key = $2) \
+            "SELECT scope AS owner, key, value, 0 AS joined, '' AS via FROM config \
+             WHERE (key IN ($1, $3, $4) AND scope IN ({})) OR (scope = 'server' AND key = $2) \
              UNION ALL \
-             SELECT m.user_id AS owner, c.value, m.created_at AS joined, m.workspace_id AS via FROM memberships m \
+             SELECT m.user_id AS owner, c.key, c.value, m.created_at AS joined, m.workspace_id AS via FROM memberships m \
              JOIN config c ON c.scope = 'workspace:' || m.workspace_id AND c.key = $2 \
              WHERE m.user_id IN ({})",
-            placeholders(2, chunk.len()),
-            placeholders(2 + chunk.len(), chunk.len())
+            placeholders(4, chunk.len()),
+            placeholders(4 + chunk.len(), chunk.len())
         );
-        let mut statement = query(sql).bind(QUIET_KEY).bind(DEFAULT_QUIET_KEY);
+        let mut statement =
+            query(sql).bind(QUIET_KEY).bind(DEFAULT_QUIET_KEY).bind(MISSION_RULES_KEY).bind(SURFACES_KEY);
         for id in chunk {
             statement = statement.bind(format!("user:{id}"));
         }
@@ -100,8 +109,15 @@ async fn quiet_hours_of(conn: &mut dyn Exec, users: &[&UserId]) -> StoreResult<H
         for row in conn.fetch_all(statement).await? {
             let owner: String = row.try_get("owner")?;
             let value: String = row.try_get("value")?;
+            let key: String = row.try_get("key")?;
             if owner == "server" {
                 default = Some(value);
+            } else if let (Some(user), true) = (owner.strip_prefix("user:"), key == MISSION_RULES_KEY) {
+                let parsed = serde_json::from_str(&value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                rules.entry(user.to_owned()).or_default().missions = parsed;
+            } else if let (Some(user), true) = (owner.strip_prefix("user:"), key == SURFACES_KEY) {
+                let parsed = serde_json::from_str(&value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                rules.entry(user.to_owned()).or_default().surfaces = parsed;
             } else if let Some(user) = owner.strip_prefix("user:") {
                 own.insert(user.to_owned(), value);
             } else {
@@ -137,7 +153,7 @@ async fn quiet_hours_of(conn: &mut dyn Exec, users: &[&UserId]) -> StoreResult<H
         };
         of.insert(user.as_str().to_owned(), quiet);
     }
-    Ok(of)
+    Ok((of, rules))
 }
 
 /// The inbox columns that hold unread counts, in [`Category::ALL`] order.
@@ -205,6 +221,32 @@ pub(super) async fn recount(conn: &mut dyn Exec, user: &UserId) -> StoreResult<U
     counts_from(&row)
 }
 
+/// The decision record kept with a notification, for `explain`: the rule that
+/// chose the user, and what their quiet hours decided (with the window when
+/// they had one). One short text in the row the insert writes anyway.
+fn decision(reason: Reason, quiet_hours: Option<&QuietHours>, at: i64, quiet: bool, severity: Severity) -> String {
+    let window = quiet_hours.filter(|q| q.enabled);
+    let delivery = if quiet {
+        "quiet"
+    } else if severity == Severity::Urgent && window.is_some_and(|q| q.is_quiet(at, Severity::Info)) {
+        "urgent_bypass"
+    } else {
+        "toast"
+    };
+    let mut record = serde_json::json!({ "rule": reason.as_str(), "delivery": delivery });
+    if let Some(q) = window {
+        record["quietHours"] = serde_json::json!(format!("{}-{} {}", q.start, q.end, q.timezone));
+    }
+    record.to_string()
+}
+
+/// A recipient's preferences the insert honours.
+#[derive(Default)]
+pub(super) struct Honoured {
+    missions: MissionRules,
+    surfaces: CategorySurfaces,
+}
+
 struct Insert<'a> {
     draft: NotificationDraft,
     source_event_id: Option<String>,
@@ -230,8 +272,8 @@ async fn insert(
 /// key) already exists; bumps the counts of the inboxes they land in and
 /// appends a `notification.created` for each, in order. A few statements per
 /// hundred notifications: a stage change watched by a thousand people stays
-/// one short transaction. Answers per input: the notification, or None when it
-/// already existed.
+/// one short transaction. Answers per input the recipient's rules let through
+/// (a muted mission's are dropped): the notification, or None when it already existed.
 async fn insert_many(
     conn: &mut WriteTx,
     ctx: &WriteContext,
@@ -239,7 +281,19 @@ async fn insert_many(
     now: i64,
 ) -> StoreResult<Vec<Option<NotificationView>>> {
     let users: Vec<&UserId> = news.iter().map(|new| &new.draft.user_id).collect();
-    let quiet_hours = quiet_hours_of(conn, &users).await?;
+    let (quiet_hours, rules) = quiet_hours_of(conn, &users).await?;
+    // A user's rule for the mission a notification is about (mute, urgent only)
+    // drops it here, whatever rule chose them (even as the mission's owner); so
+    // does their inbox switched off for its category (a rule's notifications
+    // only: a direct one was asked for by name).
+    let mut news = news;
+    news.retain(|new| {
+        let Some(honoured) = rules.get(new.draft.user_id.as_str()) else { return true };
+        let mission = new.subject_key.as_deref().and_then(|k| k.strip_prefix("mission:"));
+        let rule = mission.and_then(|m| honoured.missions.get(m));
+        let inbox = new.source_event_id.is_none() || honoured.surfaces.of(new.draft.category).inbox;
+        inbox && rule.is_none_or(|rule| rule.lets_through(new.draft.severity))
+    });
     let ids: Vec<NotificationId> = news.iter().map(|_| NotificationId::generate()).collect();
     let mut inserted: HashMap<String, NotificationView> = HashMap::with_capacity(news.len());
     let rows: Vec<(&NotificationId, &Insert<'_>)> = ids.iter().zip(&news).collect();
@@ -263,18 +317,18 @@ async fn insert_many(
     } else {
         "ON CONFLICT DO NOTHING"
     };
-    for chunk in rows.chunks(rows_per_statement(15)) {
+    for chunk in rows.chunks(rows_per_statement(16)) {
         // The bound columns first, the constant ones (version 1, unread) last.
         let sql = format!(
             "INSERT INTO notifications (id, user_id, category, type, title, body, link, severity, quiet, \
-             source_event_id, created_by, idempotency_key, request_hash, created_at, subject_key, version, read_at) \
-             VALUES {} {on_conflict} RETURNING {COLUMNS}",
-            value_rows(chunk.len(), 15, "1, NULL")
+             source_event_id, created_by, idempotency_key, request_hash, created_at, subject_key, decision, \
+             version, read_at) VALUES {} {on_conflict} RETURNING {COLUMNS}",
+            value_rows(chunk.len(), 16, "1, NULL")
         );
         let mut statement = query(sql);
         for (id, new) in chunk {
-            let quiet =
-                quiet_hours.get(new.draft.user_id.as_str()).is_some_and(|q| q.is_quiet(now, new.draft.severity));
+            let held = quiet_hours.get(new.draft.user_id.as_str());
+            let quiet = held.is_some_and(|q| q.is_quiet(now, new.draft.severity));
             statement = statement
                 .bind(id.as_str())
                 .bind(new.draft.user_id.as_str())
@@ -290,7 +344,8 @@ async fn insert_many(
                 .bind(new.idempotency.map(|(key, _)| key.as_str()))
                 .bind(new.idempotency.map(|(_, hash)| hash.as_str()))
                 .bind(now)
-                .bind(new.subject_key.as_deref());
+                .bind(new.subject_key.as_deref())
+                .bind(decision(new.draft.reason, held, now, quiet, new.draft.severity));
         }
         for row in conn.fetch_all(statement).await? {
             let notification = notification_from(&row)?;
@@ -401,8 +456,9 @@ async fn bump_counts_of(
         .collect()
 }
 
-/// Runs the notification rules for an event inside its transaction.
-pub(super) async fn derive(conn: &mut WriteTx, ctx: &WriteContext, event: &EventEnvelope) -> StoreResult<()> {
+/// What the rules need to know about an event besides itself: the mission's
+/// owner, title and watchers, the workstation's owner, the actor's name.
+pub(super) async fn rule_context(conn: &mut dyn Exec, event: &EventEnvelope) -> StoreResult<RuleContext> {
     let mut rule_ctx = RuleContext::default();
     match event.subject.kind {
         SubjectKind::Mission => {
@@ -438,6 +494,12 @@ pub(super) async fn derive(conn: &mut WriteTx, ctx: &WriteContext, event: &Event
             None => None,
         };
     }
+    Ok(rule_ctx)
+}
+
+/// Runs the notification rules for an event inside its transaction.
+pub(super) async fn derive(conn: &mut WriteTx, ctx: &WriteContext, event: &EventEnvelope) -> StoreResult<()> {
+    let rule_ctx = rule_context(conn, event).await?;
     // Users in a fixed order, so transactions notifying the same people lock their
     // inboxes in the same order and cannot deadlock on PostgreSQL.
     let subject_key = match event.subject.kind {
@@ -489,6 +551,7 @@ impl NotificationStore for SqlStore {
             }
         }
         let draft = NotificationDraft {
+            reason: solo_domain::rules::Reason::Direct,
             user_id: new.user_id.clone(),
             category: new.category,
             kind: "direct".to_owned(),

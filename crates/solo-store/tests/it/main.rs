@@ -5,6 +5,7 @@
 #[macro_use]
 mod conformance;
 mod inbox_state;
+mod mission_rules;
 mod schema;
 mod supersede;
 mod workspace_config;

@@ -77,6 +77,11 @@ pub async fn missions(command: MissionsCommand, out: Output) -> anyhow::Result<(
             }
         }
         MissionsCommand::Show { id } => mission_detail::show(&api, out, &id).await?,
+        MissionsCommand::Mute { id, urgent_only } => {
+            let rule = if urgent_only { "urgent_only" } else { "mute" };
+            mission_detail::set_rule(&api, out, &id, Some(rule)).await?
+        }
+        MissionsCommand::Unmute { id } => mission_detail::set_rule(&api, out, &id, None).await?,
         MissionsCommand::Watch { id, since, script } => {
             mission_detail::watch(api, out, &id, since, script.script()).await?
         }

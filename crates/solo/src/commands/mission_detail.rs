@@ -181,3 +181,20 @@ pub async fn set_watching(api: &Api, out: Output, id: &str, watching: bool) -> a
     }
     Ok(())
 }
+
+/// `solo missions mute|unmute ID`: the caller's rule for one mission, kept on the server.
+pub async fn set_rule(api: &Api, out: Output, id: &str, rule: Option<&str>) -> anyhow::Result<()> {
+    let prefs: Value = api
+        .call(reqwest::Method::PUT, &format!("/api/me/preferences/missions/{id}"), Some(json!({ "rule": rule })))
+        .await?;
+    if out.json {
+        out.json(&json!({ "missionId": id, "rule": rule, "missionRules": prefs["missionRules"] }));
+    } else {
+        out.line(&match rule {
+            Some("urgent_only") => format!("{id}: only its urgent notifications reach you"),
+            Some(_) => format!("{id}: muted, nothing of it reaches you"),
+            None => format!("{id}: its notifications reach you as the rules say"),
+        });
+    }
+    Ok(())
+}

@@ -65,6 +65,34 @@ pub enum NotificationsCommand {
         #[arg(required = true)]
         ids: Vec<String>,
     },
+    /// Where a category's notifications show: toast (web), inbox (off: a
+    /// rule's notifications of it are not created), cli (a watch prints them),
+    /// e.g. `solo notifications surface workstations --toast off --cli off`.
+    Surface {
+        /// missions, workstations, community or system.
+        category: String,
+        #[arg(long, value_enum)]
+        toast: Option<Switch>,
+        #[arg(long, value_enum)]
+        inbox: Option<Switch>,
+        #[arg(long, value_enum)]
+        cli: Option<Switch>,
+    },
+    /// Why you have a notification: the event that caused it, the rule that
+    /// chose you, what your quiet hours decided, whether later events replaced
+    /// it. With `--event EVENT_ID [--user NAME]`: what an event did for someone,
+    /// and why it did not notify them when it did not.
+    #[command(group = clap::ArgGroup::new("what").required(true))]
+    Explain {
+        #[arg(group = "what")]
+        id: Option<String>,
+        /// An event id, instead of a notification.
+        #[arg(long, group = "what")]
+        event: Option<String>,
+        /// With --event: whose side (default: you; another member's needs a workspace admin).
+        #[arg(long, requires = "event")]
+        user: Option<String>,
+    },
     /// What a notification showed, oldest first, before later events about the
     /// same mission or workstation replaced it (`updated ×N`).
     History { id: String },
@@ -83,6 +111,13 @@ pub enum NotificationsCommand {
         #[arg(long)]
         category: Option<String>,
     },
+}
+
+/// On or off, on the command line.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
 }
 
 /// Which part of the inbox `notifications list` shows.
@@ -260,6 +295,15 @@ pub enum MissionsCommand {
         #[arg(long)]
         summary: String,
     },
+    /// Hear nothing of a mission (even as its owner), or only its urgent notifications.
+    Mute {
+        id: String,
+        /// Only its urgent notifications instead of none.
+        #[arg(long)]
+        urgent_only: bool,
+    },
+    /// Hear of a mission as the rules say again (owner, watcher).
+    Unmute { id: String },
     /// Add yourself as a watcher of a mission: its changes notify you.
     Subscribe { id: String },
     /// Stop watching a mission.

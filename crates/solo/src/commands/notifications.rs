@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use solo_domain::{QuietHours, Severity};
 
 use super::script::Timeout;
-use super::NotificationsCommand;
+use super::{NotificationsCommand, Switch};
 use crate::client::realtime::{Item, Watcher};
 use crate::client::Api;
 use crate::output::{describe_quiet, local_time, Output};
@@ -30,6 +30,10 @@ fn check_category(category: &Option<String>) -> anyhow::Result<()> {
 struct LiveQuietHours {
     quiet: QuietHours,
     version: i64,
+    /// Whether they are the caller's own (else a default applies, and may change).
+    own: bool,
+    /// Where each category's notifications show (`surfaces` of the preferences).
+    surfaces: Value,
 }
 
 impl LiveQuietHours {
@@ -37,20 +41,33 @@ impl LiveQuietHours {
         let prefs: Value = api.get("/api/me/preferences").await?;
         let quiet = serde_json::from_value(prefs["quietHours"].clone())
             .map_err(|e| anyhow::anyhow!("the server sent preferences this CLI cannot read: {e}"))?;
-        Ok(Self { quiet, version: prefs["version"].as_i64().unwrap_or(0) })
+        let version = prefs["version"].as_i64().unwrap_or(0);
+        let own = prefs["quietHoursSet"].as_bool().unwrap_or(version > 0);
+        Ok(Self { quiet, version, own, surfaces: prefs["surfaces"].clone() })
     }
 
     /// Takes the quiet hours of a `preferences.updated` event newer than those held;
-    /// returns them when they were taken.
+    /// returns them when they changed (a change of mission rules leaves them as they were).
     fn apply(&mut self, event: &Value) -> Option<&QuietHours> {
         let version = event["version"].as_i64()?;
         if version <= self.version {
             return None;
         }
         let quiet: QuietHours = serde_json::from_value(event["data"]["quietHours"].clone()).ok()?;
-        self.quiet = quiet;
         self.version = version;
+        self.own = event["data"]["quietHoursSet"].as_bool().unwrap_or(true);
+        self.surfaces = event["data"]["surfaces"].clone();
+        if quiet == self.quiet {
+            return None;
+        }
+        self.quiet = quiet;
         Some(&self.quiet)
+    }
+
+    /// Whether the caller lets a notification's category show in a CLI watch.
+    fn shows(&self, n: &Value) -> bool {
+        let category = n["category"].as_str().unwrap_or("");
+        self.surfaces[category]["cli"].as_bool().unwrap_or(true)
     }
 
     /// Whether a notification shown now falls in the quiet hours in force now.
@@ -98,7 +115,7 @@ pub async fn run(command: NotificationsCommand, out: Output) -> anyhow::Result<(
             // Someone who never set quiet hours has their workspace's default:
             // follow the workspaces' `config.updated` too, and read the quiet
             // hours in force again when one arrives.
-            let mut workspaces: Vec<Watcher> = if quiet.borrow().version == 0 {
+            let mut workspaces: Vec<Watcher> = if !quiet.borrow().own {
                 me["workspaces"]
                     .as_array()
                     .into_iter()
@@ -129,7 +146,9 @@ pub async fn run(command: NotificationsCommand, out: Output) -> anyhow::Result<(
                 if category.as_deref().is_some_and(|c| n["category"] != c) {
                     return Ok(());
                 }
-                if out.json {
+                if !quiet.borrow().shows(n) {
+                    // The caller switched this category off for the CLI: not printed, no bell.
+                } else if out.json {
                     out.json(n);
                 } else {
                     // Quiet as the server marked it, or by the quiet hours in force now
@@ -154,7 +173,7 @@ pub async fn run(command: NotificationsCommand, out: Output) -> anyhow::Result<(
                     let quiet = &quiet;
                     Box::pin(w.run(move |item| {
                         if let Item::Event(event) = item {
-                            if event["type"] == "config.updated" && quiet.borrow().version == 0 {
+                            if event["type"] == "config.updated" && !quiet.borrow().own {
                                 let _ = stale.send(());
                             }
                         }
@@ -174,7 +193,7 @@ pub async fn run(command: NotificationsCommand, out: Output) -> anyhow::Result<(
                     };
                     let mut held = quiet.borrow_mut();
                     // A change of their own since then wins over any workspace default.
-                    if held.version == 0 && fresh.version == 0 && fresh.quiet != held.quiet {
+                    if !held.own && !fresh.own && fresh.quiet != held.quiet {
                         held.quiet = fresh.quiet;
                         eprintln!("quiet hours changed: {} (default)", describe_quiet(&held.quiet));
                     }
@@ -212,6 +231,44 @@ pub async fn run(command: NotificationsCommand, out: Output) -> anyhow::Result<(
             }
             if !out.json {
                 eprintln!("{} unread", page["unreadCount"]);
+            }
+            Ok(())
+        }
+        NotificationsCommand::Surface { category, toast, inbox, cli } => {
+            check_category(&Some(category.clone()))?;
+            let prefs: Value = api.get("/api/me/preferences").await?;
+            let mut surfaces = prefs["surfaces"].clone();
+            for (name, value) in [("toast", toast), ("inbox", inbox), ("cli", cli)] {
+                if let Some(on) = value {
+                    surfaces[&category][name] = json!(on == Switch::On);
+                }
+            }
+            let saved: Value = api.call(reqwest::Method::PUT, "/api/me/preferences/surfaces", Some(surfaces)).await?;
+            if out.json {
+                out.json(&saved["surfaces"]);
+            } else {
+                let of = &saved["surfaces"][&category];
+                let word = |name: &str| if of[name] == true { "on" } else { "off" };
+                out.line(&format!("{category}: toast {}, inbox {}, cli {}", word("toast"), word("inbox"), word("cli")));
+            }
+            Ok(())
+        }
+        NotificationsCommand::Explain { id, event, user } => {
+            let path = match (id, event) {
+                (Some(id), _) => format!("/api/notifications/{id}/explain"),
+                (None, Some(event)) => match user {
+                    Some(user) => format!("/api/events/{event}/explain?user={}", urlencoding(&user)),
+                    None => format!("/api/events/{event}/explain"),
+                },
+                (None, None) => anyhow::bail!("say what to explain: a notification id, or --event EVENT_ID"),
+            };
+            let explanation: Value = api.get(&path).await?;
+            if out.json {
+                out.json(&explanation);
+            } else {
+                for sentence in explanation["summary"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                    out.line(sentence);
+                }
             }
             Ok(())
         }
@@ -276,6 +333,17 @@ pub async fn run(command: NotificationsCommand, out: Output) -> anyhow::Result<(
     }
 }
 
+/// A user name as a query parameter value (names are letters, digits and a few marks; anything else is escaped).
+fn urlencoding(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 async fn mark(api: &Api, out: Output, ids: &[String], state: &str) -> anyhow::Result<()> {
     for id in ids {
         let n: Value = api.post(&format!("/api/notifications/{id}/{state}"), json!({})).await?;
@@ -304,7 +372,7 @@ mod tests {
 
     #[test]
     fn a_newer_preferences_event_changes_what_is_quiet_and_an_older_one_does_not() {
-        let mut live = LiveQuietHours { quiet: QuietHours::off(), version: 2 };
+        let mut live = LiveQuietHours { quiet: QuietHours::off(), version: 2, own: true, surfaces: Value::Null };
         let info = json!({ "severity": "info" });
         let urgent = json!({ "severity": "urgent" });
         assert!(!live.is_quiet_now(&info));
