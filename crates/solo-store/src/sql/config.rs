@@ -8,27 +8,15 @@ use solo_domain::notification::{CategorySurfaces, MissionRule, MissionRules, Pre
 use solo_domain::time::now_ms;
 use solo_domain::{EventPayload, MissionId, QuietHours, UserId, WorkspaceId};
 
+use super::preferences::{quiet_hours_in, user_scope, DEFAULT_QUIET_KEY, MISSION_RULES_KEY, QUIET_KEY, SURFACES_KEY};
 use super::{append_event_only, query, Exec, Query, SqlStore};
 use crate::{ConfigStore, StoreError, StoreResult, WriteContext};
 
-/// The key of a user's quiet hours in their scope (read by the inbox, `notifications.rs`).
-pub(super) const QUIET_KEY: &str = "quietHours";
-/// The key of a user's rules per mission in their scope (read by the inbox, `notifications.rs`).
-pub(super) const MISSION_RULES_KEY: &str = "missionRules";
-/// The key of a user's surfaces per category in their scope (read by the inbox, `notifications.rs`).
-pub(super) const SURFACES_KEY: &str = "surfaces";
 /// The key of a user's preferences version in their scope.
 const VERSION_KEY: &str = "preferencesVersion";
 
-/// The key of a workspace's default quiet hours in its scope (read by the inbox,
-/// `notifications.rs`; the server's default has the same key in the scope `server`).
-pub(super) const DEFAULT_QUIET_KEY: &str = "quietHoursDefault";
 /// The key of a workspace's settings version in its scope.
 const CONFIG_VERSION_KEY: &str = "configVersion";
-
-pub(super) fn user_scope(user: &UserId) -> String {
-    format!("user:{user}")
-}
 
 fn workspace_scope(workspace: &WorkspaceId) -> String {
     format!("workspace:{workspace}")
@@ -125,7 +113,7 @@ impl SqlStore {
         tx.execute(put_value(&scope, SURFACES_KEY, surfaces_value, now)).await?;
         let own = query("SELECT value FROM config WHERE scope = $1 AND key = $2").bind(scope.as_str()).bind(QUIET_KEY);
         let quiet_hours_set = tx.fetch_optional(own).await?.is_some();
-        let quiet_hours = super::notifications::quiet_hours_in(&mut tx, user).await?;
+        let quiet_hours = quiet_hours_in(&mut tx, user).await?;
         let changed =
             PreferencesChanged { user_id: user.clone(), quiet_hours, quiet_hours_set, mission_rules, surfaces };
         append_preferences_event(&mut tx, ctx, version, changed.clone(), now).await?;

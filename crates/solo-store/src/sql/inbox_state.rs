@@ -9,7 +9,8 @@ use solo_domain::notification::{NotificationChanged, NotificationView};
 use solo_domain::time::now_ms;
 use solo_domain::{EventPayload, NotificationId, UserId};
 
-use super::notifications::{notification_from, quiet_hours_in, recount, COLUMNS};
+use super::notifications::{notification_from, recount, COLUMNS};
+use super::preferences::quiet_hours_in;
 use super::{append_event_only, query, Exec, Query, Row, SqlStore, WriteTx};
 use crate::{InboxStateStore, NotificationStore, StoreError, StoreResult, WriteContext};
 

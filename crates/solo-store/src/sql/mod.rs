@@ -31,6 +31,7 @@ mod group_commit;
 mod inbox_state;
 mod missions;
 mod notifications;
+mod preferences;
 mod workstations;
 mod writer;
 
