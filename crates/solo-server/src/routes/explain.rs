@@ -14,6 +14,7 @@ use solo_store::{EventOutcome, Role};
 use crate::auth::{scopes, Caller};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::{ApiPath, ApiQuery};
+use crate::routes::notifications::notification_id;
 use crate::state::AppState;
 
 /// The event a notification came from.
@@ -96,7 +97,7 @@ pub async fn explain(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Explanation>> {
     caller.require_scope(scopes::READ)?;
-    let id = NotificationId::parse(&id).map_err(|_| ApiError::NotFound("notification"))?;
+    let id = notification_id(&id)?;
     let notification =
         state.store().notification(&caller.user.id, &id).await?.ok_or(ApiError::NotFound("notification"))?;
     let record = state.store().decision(&caller.user.id, &id).await?.flatten().unwrap_or_default();

@@ -10,12 +10,12 @@ use axum::Json;
 use serde::Deserialize;
 use solo_domain::notification::NotificationView;
 use solo_domain::time::{now_ms, parse_rfc3339_ms};
-use solo_domain::NotificationId;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{scopes, Caller};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::{ApiJson, ApiPath};
+use crate::routes::notifications::{found, notification_id};
 use crate::state::AppState;
 
 /// The longest snooze: a year.
@@ -27,19 +27,6 @@ pub struct Snooze {
     /// When the notification comes back (RFC 3339), in the future and at most a year ahead.
     #[schema(format = DateTime)]
     until: String,
-}
-
-fn notification_id(id: &str) -> ApiResult<NotificationId> {
-    NotificationId::parse(id).map_err(|_| ApiError::NotFound("notification"))
-}
-
-fn found(result: solo_store::StoreResult<NotificationView>) -> ApiResult<Json<NotificationView>> {
-    match result {
-        Ok(notification) => Ok(Json(notification)),
-        // Another user's notification is as missing as one that never was.
-        Err(solo_store::StoreError::NotFound) => Err(ApiError::NotFound("notification")),
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// Snoozes a notification until a time: it leaves the inbox and the unread

@@ -13,6 +13,7 @@ use solo_domain::{EventEnvelope, NotificationId};
 use crate::auth::{scopes, Caller};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::{conditional_json, ApiPath};
+use crate::routes::notifications::notification_id;
 use crate::state::AppState;
 
 /// The events a notification has shown, oldest first.
@@ -36,7 +37,7 @@ pub async fn history(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Response> {
     caller.require_scope(scopes::READ)?;
-    let id = NotificationId::parse(&id).map_err(|_| ApiError::NotFound("notification"))?;
+    let id = notification_id(&id)?;
     let (subject, sources) =
         state.store().notification_sources(&caller.user.id, &id).await?.ok_or(ApiError::NotFound("notification"))?;
     let items = match subject.as_deref().and_then(|s| s.split_once(':')) {

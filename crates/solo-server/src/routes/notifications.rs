@@ -249,15 +249,26 @@ pub async fn create(
     Ok((status, Json(notification)).into_response())
 }
 
-async fn set_read(state: &AppState, caller: &Caller, id: &str, read: bool) -> ApiResult<Json<NotificationView>> {
-    caller.require_scope(scopes::WRITE)?;
-    let id = NotificationId::parse(id).map_err(|_| ApiError::NotFound("notification"))?;
-    // The store answers NotFound for another user's notification as for a missing one.
-    match state.store().set_read(&caller.write_context(), &caller.user.id, &id, read).await {
+/// A notification id from a path: one that cannot be an id is as missing as
+/// one that does not exist.
+pub(crate) fn notification_id(raw: &str) -> ApiResult<NotificationId> {
+    NotificationId::parse(raw).map_err(|_| ApiError::NotFound("notification"))
+}
+
+/// A notification a change answered, or 404: the store answers NotFound for
+/// another user's notification as for a missing one.
+pub(crate) fn found(result: solo_store::StoreResult<NotificationView>) -> ApiResult<Json<NotificationView>> {
+    match result {
         Ok(notification) => Ok(Json(notification)),
         Err(solo_store::StoreError::NotFound) => Err(ApiError::NotFound("notification")),
         Err(e) => Err(e.into()),
     }
+}
+
+async fn set_read(state: &AppState, caller: &Caller, id: &str, read: bool) -> ApiResult<Json<NotificationView>> {
+    caller.require_scope(scopes::WRITE)?;
+    let id = notification_id(id)?;
+    found(state.store().set_read(&caller.write_context(), &caller.user.id, &id, read).await)
 }
 
 /// Marks a notification read (no change if it already is).
