@@ -24,6 +24,7 @@
 mod accounts;
 mod community;
 mod config;
+mod direct_notifications;
 mod events;
 mod exec;
 mod explain;
@@ -87,6 +88,8 @@ pub struct SqlStore {
     group_commit: Option<Arc<GroupCommit>>,
     /// Committed events handed to the dispatcher in memory (SQLite only).
     committed: Option<Arc<CommittedEvents>>,
+    /// Direct notifications waiting for the next batch ([`direct_notifications`]).
+    direct: Arc<direct_notifications::DirectQueue>,
     /// SQLite: the shared lock that keeps a restore from replacing the
     /// database under this process (see [`crate::database_lock`]).
     _in_use: Option<Arc<crate::database_lock::InUse>>,
@@ -145,6 +148,7 @@ impl SqlStore {
                     outbox_signal,
                     group_commit: Some(group_commit),
                     committed: Some(committed),
+                    direct: Arc::default(),
                     _in_use: Some(in_use),
                 }
             }
@@ -161,6 +165,7 @@ impl SqlStore {
                     outbox_signal: Arc::new(Notify::new()),
                     group_commit: None,
                     committed: None,
+                    direct: Arc::default(),
                     _in_use: None,
                 }
             }
@@ -392,17 +397,35 @@ pub(crate) async fn append_events(
     events: Vec<NewEvent>,
     now_ms: i64,
 ) -> StoreResult<Vec<EventEnvelope>> {
-    let trace_id = if ctx.trace_id.is_empty() { new_trace_id() } else { ctx.trace_id.clone() };
+    append_events_of(tx, events.into_iter().map(|event| (event, ctx)).collect(), now_ms).await
+}
+
+/// [`append_events`] for events of several requests written in one
+/// transaction (a batch of notifications): each keeps its own actor and trace
+/// id. Events whose context has no trace id share one new trace id.
+pub(crate) async fn append_events_of(
+    tx: &mut WriteTx,
+    events: Vec<(NewEvent, &WriteContext)>,
+    now_ms: i64,
+) -> StoreResult<Vec<EventEnvelope>> {
+    let mut untraced: Option<String> = None;
     let envelopes: Vec<EventEnvelope> = events
         .into_iter()
-        .map(|event| EventEnvelope {
-            id: uuid::Uuid::now_v7(),
-            payload: event.payload,
-            version: event.version,
-            ts: now_ms,
-            trace_id: trace_id.clone(),
-            actor: ctx.actor.clone(),
-            subject: event.subject,
+        .map(|(event, ctx)| {
+            let trace_id = if ctx.trace_id.is_empty() {
+                untraced.get_or_insert_with(new_trace_id).clone()
+            } else {
+                ctx.trace_id.clone()
+            };
+            EventEnvelope {
+                id: uuid::Uuid::now_v7(),
+                payload: event.payload,
+                version: event.version,
+                ts: now_ms,
+                trace_id,
+                actor: ctx.actor.clone(),
+                subject: event.subject,
+            }
         })
         .collect();
     let channels_of: Vec<Vec<String>> =

@@ -8,11 +8,11 @@
 //! recipients' preferences (quiet hours, mission rules, surfaces) in
 //! `preferences.rs`.)
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use super::preferences::{quiet_hours_in, quiet_hours_of, user_scope, DEFAULT_QUIET_KEY, QUIET_KEY};
 use super::{
-    append_event_only, append_events, decode, query, rows_per_statement, value_rows, Exec, NewEvent, Row, SqlStore,
+    append_event_only, append_events_of, decode, query, rows_per_statement, value_rows, Exec, NewEvent, Row, SqlStore,
     WriteTx,
 };
 use crate::{
@@ -138,7 +138,9 @@ fn decision(reason: Reason, quiet_hours: Option<&QuietHours>, at: i64, quiet: bo
     record.to_string()
 }
 
-struct Insert<'a> {
+pub(super) struct Insert<'a> {
+    /// Whose request this is: its event carries their actor and trace id.
+    ctx: &'a WriteContext,
     draft: NotificationDraft,
     source_event_id: Option<String>,
     /// `mission:m_…` or `workstation:wk_…` for a rule's notification about one
@@ -148,15 +150,34 @@ struct Insert<'a> {
     idempotency: Option<&'a (String, String)>,
 }
 
+impl<'a> Insert<'a> {
+    /// A notification a user asked for by name (`POST /api/notifications`).
+    pub(super) fn direct(ctx: &'a WriteContext, new: &'a NewNotification) -> Self {
+        let draft = NotificationDraft {
+            reason: solo_domain::rules::Reason::Direct,
+            user_id: new.user_id.clone(),
+            category: new.category,
+            kind: "direct".to_owned(),
+            title: new.title.clone(),
+            body: new.body.clone(),
+            link: new.link.clone(),
+            severity: new.severity,
+        };
+        Insert {
+            ctx,
+            draft,
+            source_event_id: None,
+            subject_key: None,
+            created_by: Some(&new.created_by),
+            idempotency: new.idempotency.as_ref(),
+        }
+    }
+}
+
 /// Inserts a notification unless its (user, source event) or (creator, key)
 /// already exists; on insert, bumps the counts and appends `notification.created`.
-async fn insert(
-    conn: &mut WriteTx,
-    ctx: &WriteContext,
-    new: Insert<'_>,
-    now: i64,
-) -> StoreResult<Option<NotificationView>> {
-    Ok(insert_many(conn, ctx, vec![new], now).await?.pop().flatten())
+pub(super) async fn insert(conn: &mut WriteTx, new: Insert<'_>, now: i64) -> StoreResult<Option<NotificationView>> {
+    Ok(insert_many(conn, vec![new], now).await?.pop().flatten())
 }
 
 /// Inserts notifications, each unless its (user, source event) or (creator,
@@ -165,9 +186,8 @@ async fn insert(
 /// hundred notifications: a stage change watched by a thousand people stays
 /// one short transaction. Answers per input the recipient's rules let through
 /// (a muted mission's are dropped): the notification, or None when it already existed.
-async fn insert_many(
+pub(super) async fn insert_many(
     conn: &mut WriteTx,
-    ctx: &WriteContext,
     news: Vec<Insert<'_>>,
     now: i64,
 ) -> StoreResult<Vec<Option<NotificationView>>> {
@@ -264,28 +284,23 @@ async fn insert_many(
             })
         })
         .collect();
-    let fresh: Vec<&NotificationView> = created.iter().flatten().filter(|n| n.updates == 0).collect();
-    let updated: Vec<&NotificationView> = created.iter().flatten().filter(|n| n.updates > 0).collect();
-    let mut counts: HashMap<String, UnreadCounts> = HashMap::new();
-    for (n, unread) in fresh.iter().zip(bump_counts_of(conn, &fresh, 1).await?) {
-        counts.insert(n.id.to_string(), unread);
-    }
-    // Superseded: the badge still counts one; the counts get a new version only.
-    if !updated.is_empty() {
-        for (n, unread) in updated.iter().zip(bump_counts_of(conn, &updated, 0).await?) {
-            counts.insert(n.id.to_string(), unread);
-        }
-    }
+    // A new notification adds one to its inbox's unread count; a superseded
+    // one leaves the count as it was and only gives the counts a new version.
+    let bumps: Vec<(&NotificationView, i64)> =
+        created.iter().flatten().map(|n| (n, if n.updates > 0 { 0 } else { 1 })).collect();
+    let counts = bump_counts_of(conn, &bumps).await?;
     let events = created
         .iter()
-        .flatten()
-        .map(|notification| {
+        .zip(&news)
+        .filter_map(|(notification, new)| notification.as_ref().map(|n| (n, new.ctx)))
+        .zip(counts)
+        .map(|((notification, ctx), unread)| {
             let change = NotificationChanged {
                 user_id: notification.user_id.clone(),
                 notification: notification.clone(),
-                unread: counts.remove(notification.id.as_str()).unwrap_or_default(),
+                unread,
             };
-            NewEvent {
+            let event = NewEvent {
                 subject: Subject { kind: SubjectKind::Notification, id: notification.id.to_string() },
                 version: notification.version,
                 payload: if notification.updates > 0 {
@@ -293,58 +308,79 @@ async fn insert_many(
                 } else {
                     EventPayload::NotificationCreated(change)
                 },
-            }
+            };
+            (event, ctx)
         })
         .collect();
-    append_events(conn, ctx, events, now).await?;
+    append_events_of(conn, events, now).await?;
     Ok(created)
 }
 
-/// Adds `delta` unread notifications (1 for new ones; 0 for superseded ones,
-/// whose counts stay but get a new version for their event) to each inbox, in
-/// order, and returns each inbox's counts right after its notification. Inboxes
-/// of one category are bumped a chunk per statement when no user appears twice;
-/// otherwise one by one.
-async fn bump_counts_of(
-    conn: &mut dyn Exec,
-    fresh: &[&NotificationView],
-    delta: i64,
-) -> StoreResult<Vec<UnreadCounts>> {
-    let one_per_user: HashSet<&str> = fresh.iter().map(|n| n.user_id.as_str()).collect();
-    if one_per_user.len() != fresh.len() {
-        let mut counts = Vec::with_capacity(fresh.len());
-        for notification in fresh {
-            counts.push(bump_counts(conn, &notification.user_id, notification.category, delta).await?);
-        }
-        return Ok(counts);
+/// Adds each notification's delta (1 for a new one, 0 for a superseded one)
+/// to its inbox's unread count in its category and a version to the inbox's
+/// counts, and returns, per notification in order, the inbox's counts right
+/// after it. One row per inbox, however many of the notifications land in it
+/// (a batch of requests for one user is one statement, not one per request):
+/// each inbox gets its total, and the counts after each notification are
+/// worked back from the inbox's final counts.
+async fn bump_counts_of(conn: &mut dyn Exec, bumps: &[(&NotificationView, i64)]) -> StoreResult<Vec<UnreadCounts>> {
+    // Per inbox: how many notifications (versions), and the delta per category.
+    let mut totals: BTreeMap<&str, (i64, [i64; Category::ALL.len()])> = BTreeMap::new();
+    for (notification, delta) in bumps {
+        let (versions, deltas) = totals.entry(notification.user_id.as_str()).or_default();
+        *versions += 1;
+        deltas[category_index(notification.category)] += delta;
     }
-    let mut after: HashMap<String, UnreadCounts> = HashMap::with_capacity(fresh.len());
-    for category in Category::ALL {
-        let users: Vec<&str> = fresh.iter().filter(|n| n.category == category).map(|n| n.user_id.as_str()).collect();
-        for chunk in users.chunks(rows_per_statement(1)) {
-            let column = unread_column(category);
-            let sql = format!(
-                "INSERT INTO inboxes (user_id, counts_version, {column}) VALUES {} \
-                 ON CONFLICT (user_id) DO UPDATE SET counts_version = inboxes.counts_version + 1, \
-                 {column} = inboxes.{column} + {delta} \
-                 RETURNING user_id, counts_version, {UNREAD_COLUMNS}",
-                value_rows(chunk.len(), 1, &format!("1, {delta}"))
-            );
-            let mut statement = query(sql);
-            for user in chunk {
-                statement = statement.bind(*user);
-            }
-            for row in conn.fetch_all(statement).await? {
-                after.insert(row.try_get("user_id")?, counts_from(&row)?);
-            }
-        }
-    }
-    fresh
+    // Inboxes in a fixed order (by user), so two transactions bumping the same
+    // inboxes lock them in the same order and cannot deadlock on PostgreSQL.
+    let totals: Vec<(&str, (i64, [i64; Category::ALL.len()]))> = totals.into_iter().collect();
+    let per_row = 2 + Category::ALL.len();
+    let added: Vec<String> = Category::ALL
         .iter()
-        .map(|n| {
-            after.remove(n.user_id.as_str()).ok_or_else(|| StoreError::Corrupt(format!("no inbox for {}", n.user_id)))
-        })
-        .collect()
+        .map(|c| format!("{col} = inboxes.{col} + excluded.{col}", col = unread_column(*c)))
+        .collect();
+    let mut after: HashMap<String, UnreadCounts> = HashMap::with_capacity(totals.len());
+    for chunk in totals.chunks(rows_per_statement(per_row)) {
+        let sql = format!(
+            "INSERT INTO inboxes (user_id, counts_version, {UNREAD_COLUMNS}) VALUES {} \
+             ON CONFLICT (user_id) DO UPDATE SET counts_version = inboxes.counts_version + excluded.counts_version, \
+             {} RETURNING user_id, counts_version, {UNREAD_COLUMNS}",
+            value_rows(chunk.len(), per_row, ""),
+            added.join(", ")
+        );
+        let mut statement = query(sql);
+        for (user, (versions, deltas)) in chunk {
+            statement = statement.bind(*user).bind(*versions);
+            for delta in deltas {
+                statement = statement.bind(*delta);
+            }
+        }
+        for row in conn.fetch_all(statement).await? {
+            after.insert(row.try_get("user_id")?, counts_from(&row)?);
+        }
+    }
+    // Backwards from each inbox's final counts: the counts after a
+    // notification are the final ones less what the later ones added.
+    let mut counts = Vec::with_capacity(bumps.len());
+    for (notification, delta) in bumps.iter().rev() {
+        let current = after
+            .get_mut(notification.user_id.as_str())
+            .ok_or_else(|| StoreError::Corrupt(format!("no inbox for {}", notification.user_id)))?;
+        counts.push(current.clone());
+        let by_category = current.by_category.get_mut(notification.category);
+        let delta = u64::try_from(*delta).map_err(|_| StoreError::Corrupt(format!("unread delta {delta}")))?;
+        *by_category = by_category
+            .checked_sub(delta)
+            .ok_or_else(|| StoreError::Corrupt(format!("unread counts of {} below zero", notification.user_id)))?;
+        current.total -= delta;
+        current.counts_version -= 1;
+    }
+    counts.reverse();
+    Ok(counts)
+}
+
+fn category_index(category: Category) -> usize {
+    Category::ALL.iter().position(|c| *c == category).unwrap_or_default()
 }
 
 /// What the rules need to know about an event besides itself: the mission's
@@ -403,6 +439,7 @@ pub(super) async fn derive(conn: &mut WriteTx, ctx: &WriteContext, event: &Event
     let news = drafts
         .into_iter()
         .map(|draft| Insert {
+            ctx,
             draft,
             source_event_id: Some(event.id.to_string()),
             subject_key: subject_key.clone(),
@@ -410,7 +447,7 @@ pub(super) async fn derive(conn: &mut WriteTx, ctx: &WriteContext, event: &Event
             idempotency: None,
         })
         .collect();
-    insert_many(conn, ctx, news, event.ts).await?;
+    insert_many(conn, news, event.ts).await?;
     Ok(())
 }
 
@@ -421,46 +458,7 @@ impl NotificationStore for SqlStore {
         ctx: &WriteContext,
         new: NewNotification,
     ) -> StoreResult<(NotificationView, bool)> {
-        let mut tx = self.begin().await?;
-        if let Some((key, hash)) = &new.idempotency {
-            let existing = query(format!(
-                "SELECT {COLUMNS}, request_hash FROM notifications WHERE created_by = $1 AND idempotency_key = $2"
-            ))
-            .bind(new.created_by.as_str())
-            .bind(key);
-            let existing = tx.fetch_optional(existing).await?;
-            if let Some(row) = existing {
-                let stored: Option<String> = row.try_get("request_hash")?;
-                if stored.as_deref() != Some(hash.as_str()) {
-                    return Err(StoreError::IdempotencyMismatch);
-                }
-                let first = notification_from(&row)?;
-                // The first request may be in this very commit group, not yet
-                // committed: the replay answers once it is.
-                self.commit_with_events(tx).await?;
-                return Ok((first, false));
-            }
-        }
-        let draft = NotificationDraft {
-            reason: solo_domain::rules::Reason::Direct,
-            user_id: new.user_id.clone(),
-            category: new.category,
-            kind: "direct".to_owned(),
-            title: new.title.clone(),
-            body: new.body.clone(),
-            link: new.link.clone(),
-            severity: new.severity,
-        };
-        let insert_row = Insert {
-            draft,
-            source_event_id: None,
-            subject_key: None,
-            created_by: Some(&new.created_by),
-            idempotency: new.idempotency.as_ref(),
-        };
-        let created = insert(&mut tx, ctx, insert_row, now_ms()).await?.ok_or(StoreError::IdempotencyMismatch)?;
-        self.commit_with_events(tx).await?;
-        Ok((created, true))
+        self.create_direct_notification(ctx, new).await
     }
 
     async fn notification(&self, user: &UserId, id: &NotificationId) -> StoreResult<Option<NotificationView>> {

@@ -4,6 +4,7 @@
 
 #[macro_use]
 mod conformance;
+mod batches;
 mod inbox_state;
 mod mission_rules;
 mod schema;
