@@ -69,7 +69,12 @@ pub async fn run(
         clients.push(tokio::spawn(async move {
             crate::read_client(Kind::Solo, &mut ws, &stop, |text| {
                 let now = Instant::now();
-                for _ in text.split('\n').filter(|line| line.contains("\"notification.created\"")) {
+                // The first change creates each watcher's notification; the
+                // later ones update it while it is unread (supersede).
+                let pushes = text.split('\n').filter(|line| {
+                    line.contains("\"notification.created\"") || line.contains("\"notification.updated\"")
+                });
+                for _ in pushes {
                     let _ = arrivals_tx.send(now);
                 }
             })
