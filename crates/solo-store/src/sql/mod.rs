@@ -392,6 +392,17 @@ pub(crate) async fn append_events(
     events: Vec<NewEvent>,
     now_ms: i64,
 ) -> StoreResult<Vec<EventEnvelope>> {
+    Ok(append_events_routed(tx, ctx, events, now_ms).await?.0)
+}
+
+/// [`append_events`], also answering the channels and offsets each event took
+/// (for callers that report them, as the server API's publish does).
+pub(crate) async fn append_events_routed(
+    tx: &mut WriteTx,
+    ctx: &WriteContext,
+    events: Vec<NewEvent>,
+    now_ms: i64,
+) -> StoreResult<(Vec<EventEnvelope>, Vec<Vec<Route>>)> {
     let trace_id = if ctx.trace_id.is_empty() { new_trace_id() } else { ctx.trace_id.clone() };
     let envelopes: Vec<EventEnvelope> = events
         .into_iter()
@@ -514,7 +525,7 @@ pub(crate) async fn append_events(
         tx.execute(statement).await?;
     }
     tx.events.extend(outbox);
-    Ok(envelopes)
+    Ok((envelopes, routes_of))
 }
 
 fn subject_kind_name(subject: &Subject) -> String {
