@@ -17,6 +17,7 @@ import jsonschema_rs
 
 REPO = Path(__file__).resolve().parents[2]
 SOLO = os.environ.get("SOLO_BIN", str(REPO / "target" / "debug" / "solo"))
+SERVER_API_KEY = "schema-server-api-key-0123456789"
 SCHEMA = json.loads((REPO / "packages" / "domain-schema" / "events.schema.json").read_text())
 
 
@@ -27,6 +28,7 @@ class Solo:
         self.dir = tempfile.TemporaryDirectory(prefix="solo-schema-")
         env = {k: v for k, v in os.environ.items() if k not in ("SOLO_DATABASE_URL", "SOLO_ADDR", "SOLO_DATA_DIR")}
         env["NO_COLOR"] = "1"
+        env["SOLO_SERVER_API_KEY"] = SERVER_API_KEY
         admin = lambda *args: subprocess.run(  # noqa: E731
             [SOLO, "admin", *args], cwd=self.dir.name, env=env, check=True, capture_output=True, text=True
         ).stdout
@@ -68,6 +70,16 @@ class Solo:
             raw = response.read()
             return json.loads(raw) if raw else None
 
+    def server_api(self, method, params):
+        request = urllib.request.Request(
+            f"http://{self.addr}/centrifugo/api/{method}",
+            data=json.dumps(params).encode(),
+            method="POST",
+            headers={"X-API-Key": SERVER_API_KEY, "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
     def stop(self):
         self.proc.terminate()
         self.proc.wait(timeout=15)
@@ -106,6 +118,9 @@ class EventSchemaTest(unittest.TestCase):
             quiet = {"enabled": True, "start": "22:00", "end": "07:00", "timezone": "UTC", "allowUrgent": True}
             solo.call("PUT", "/api/me/preferences", {"quietHours": quiet})
             solo.call("PUT", f"/api/workspaces/{me['workspaces'][0]['id']}/config", {"defaultQuietHours": quiet})
+            # A backend's publication through the server API.
+            published = solo.server_api("publish", {"channel": f"notifications:{me['id']}", "data": {"text": "hi"}})
+            self.assertIn("result", published)
 
             channels = [
                 f"workspace:{me['workspaces'][0]['id']}",

@@ -58,6 +58,9 @@ pub enum SubjectKind {
     Preferences,
     /// A workspace's settings; the id is the workspace's.
     WorkspaceConfig,
+    /// One publication of the server API (`/centrifugo/api`); the id is the
+    /// event's own, so every publication is its own subject at version 1.
+    Publication,
 }
 
 /// The entity an event is about.
@@ -164,6 +167,9 @@ pub enum EventPayload {
     /// and CLIs apply them at once.
     #[serde(rename = "config.updated")]
     ConfigUpdated(WorkspaceConfigChanged),
+    /// A backend published through the server API: `data` is what it sent.
+    #[serde(rename = "server.published")]
+    ServerPublished(ServerPublication),
 }
 
 impl EventPayload {
@@ -190,8 +196,24 @@ impl EventPayload {
             EventPayload::NotificationsReadAll(_) => "notifications.read_all",
             EventPayload::PreferencesUpdated(_) => "preferences.updated",
             EventPayload::ConfigUpdated(_) => "config.updated",
+            EventPayload::ServerPublished(_) => "server.published",
         }
     }
+}
+
+/// What a backend published through the server API (Centrifugo's `publish`
+/// and `broadcast`), kept in history and delivered like every event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerPublication {
+    /// Every channel it was published on (one for `publish`, several for `broadcast`).
+    pub channels: Vec<String>,
+    /// The JSON the backend sent, as it sent it.
+    #[ts(type = "unknown")]
+    pub data: serde_json::Value,
+    /// The backend's tags, if it gave any.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 /// A versioned, traceable record of one state change.
@@ -264,6 +286,11 @@ impl EventEnvelope {
             P::NotificationsReadAll(read_all) => out.push(Channel::Notifications(read_all.user_id.clone())),
             P::PreferencesUpdated(changed) => out.push(Channel::Notifications(changed.user_id.clone())),
             P::ConfigUpdated(changed) => out.push(Channel::Workspace(changed.workspace_id.clone())),
+            // Checked by the server API before it is written; a name that no
+            // longer parses (it cannot today) is skipped rather than published.
+            P::ServerPublished(publication) => {
+                out.extend(publication.channels.iter().filter_map(|name| Channel::parse(name).ok()));
+            }
         }
         out
     }

@@ -336,6 +336,11 @@ impl Hub {
             .collect()
     }
 
+    /// Every channel with subscribers on this node, and how many.
+    pub fn channel_counts(&self) -> Vec<(String, usize)> {
+        read(&self.channels).iter().map(|(name, subs)| (name.to_string(), subs.by_conn.len())).collect()
+    }
+
     /// Every live connection (a snapshot; no lock is held afterwards).
     pub fn connections(&self) -> Vec<Arc<Connection>> {
         lock(&self.connections).values().cloned().collect()
@@ -350,6 +355,11 @@ impl Hub {
 
     pub fn connection_count(&self) -> usize {
         lock(&self.connections).len()
+    }
+
+    /// Distinct users with an authenticated connection on this node.
+    pub fn user_count(&self) -> usize {
+        lock(&self.per_user).len()
     }
 
     /// Pings, pong and connect deadlines, token expiry, stalled writes. Called
@@ -504,6 +514,10 @@ impl BusSink for Hub {
 impl Presence for Hub {
     async fn clients(&self, channel: &str) -> Result<Vec<ClientInfo>, PresenceError> {
         Ok(self.presence(channel).clients)
+    }
+
+    async fn channels(&self) -> Result<Vec<(String, usize)>, PresenceError> {
+        Ok(self.channel_counts())
     }
 
     fn kind(&self) -> &'static str {

@@ -9,6 +9,8 @@
 //! - [`connection`]: one connection's state and its write path (direct writes, backlog, 3008).
 //! - [`transport`]: the task that serves one WebSocket connection.
 //! - [`session`]: one connection's commands (connect, subscribe and recovery, history, presence).
+//! - [`history`]: reading a channel's history (for `history` and the server API).
+//! - [`control`]: the server API's orders about connections, applied on every node.
 //! - [`hub`]: this node's connections and subscriptions, fan-out, the shared ticker.
 //! - [`recent`]: every channel's latest publications, for recovery from memory.
 //! - [`token`]: connection JWTs.
@@ -21,6 +23,8 @@
 pub mod access;
 pub mod bus;
 pub mod connection;
+pub mod control;
+pub mod history;
 pub mod hub;
 pub mod limits;
 pub mod metrics;
@@ -224,6 +228,7 @@ impl Engine {
             sources: SharedValues::new(feed_str),
             users: SharedValues::new(feed_str),
         });
+        bus.subscribe(Arc::new(control::Orders { engine: Arc::downgrade(&engine) }));
         (engine, writer)
     }
 

@@ -62,6 +62,9 @@ pub enum Disconnect {
     ConnectionLimit,
     TooManyRequests,
     MessageTooBig,
+    /// A code the server API's `disconnect` chose (3000–4999; from 3500 the
+    /// client does not reconnect). Its reason text is not kept per connection.
+    Custom(u16),
 }
 
 impl Disconnect {
@@ -82,6 +85,7 @@ impl Disconnect {
             Disconnect::ConnectionLimit => 3504,
             Disconnect::TooManyRequests => 3013,
             Disconnect::MessageTooBig => 1009,
+            Disconnect::Custom(code) => code,
         }
     }
 
@@ -102,6 +106,7 @@ impl Disconnect {
             Disconnect::ConnectionLimit => "connection limit",
             Disconnect::TooManyRequests => "too many requests",
             Disconnect::MessageTooBig => "message size limit exceeded",
+            Disconnect::Custom(_) => "disconnect",
         }
     }
 }

@@ -166,6 +166,14 @@ impl RecentPublications {
         Some(Recovered { epoch: tail.epoch.clone(), top, items })
     }
 
+    /// Forgets one channel (its history was removed).
+    pub fn forget(&self, channel: &str) {
+        let mut state = self.lock();
+        if let Some(tail) = state.tails.remove(channel) {
+            state.bytes = state.bytes.saturating_sub(tail.bytes);
+        }
+    }
+
     /// Forgets everything (the bus may have lost publications).
     pub fn clear(&self) {
         let mut state = self.lock();

@@ -10,6 +10,7 @@ use solo_domain::{Channel, UserId};
 use solo_store::StreamPosition;
 
 use crate::connection::{ConnAuth, Connection};
+use crate::history::{self, publications_json};
 use crate::limits::{Admission, CommandLimiter};
 use crate::presence::distinct_users;
 use crate::protocol::{
@@ -393,49 +394,11 @@ impl Session {
             Ok(channel) => channel,
             Err(code) => return self.error(id, code).await,
         };
-        let store = self.engine.store();
-        let Ok(position) = store.channel_position(&channel).await else {
-            return self.error(id, error_code::INTERNAL).await;
-        };
-        let limit = request.limit.clamp(0, 1000);
-        let mut since = 0;
-        if let Some(s) = &request.since {
-            if s.epoch != position.epoch || s.offset > position.offset {
-                return self.error(id, error_code::UNRECOVERABLE_POSITION).await;
-            }
-            since = s.offset;
+        match history::read(&self.engine, &channel, &request).await {
+            Ok(result) => self.reply(protocol::reply(id, "history", &result)).await,
+            Err(code) => self.error(id, code).await,
         }
-        let mut items = Vec::new();
-        if limit > 0 {
-            let from = if request.reverse && request.since.is_none() {
-                position.offset.saturating_sub(limit as u64)
-            } else {
-                since
-            };
-            match store.channel_history(&channel, from, limit).await {
-                Ok(history) => items = history,
-                Err(_) => return self.error(id, error_code::INTERNAL).await,
-            }
-            if request.reverse {
-                items.reverse();
-            }
-        }
-        let publications = publications_json(items.iter().map(|h| (h.offset, h.envelope.as_str())));
-        let result = json!({ "publications": publications, "epoch": position.epoch, "offset": position.offset });
-        self.reply(protocol::reply(id, "history", &result)).await
     }
-}
-
-/// Publications (offset, envelope JSON) in the protocol's shape.
-fn publications_json<'a>(items: impl Iterator<Item = (u64, &'a str)>) -> serde_json::Value {
-    let pubs: Vec<serde_json::Value> = items
-        .filter_map(|(offset, envelope)| {
-            let envelope: serde_json::Value = serde_json::from_str(envelope).ok()?;
-            let tags = json!({ "type": envelope["type"], "traceId": envelope["traceId"] });
-            Some(json!({ "data": envelope, "offset": offset, "tags": tags }))
-        })
-        .collect();
-    serde_json::Value::Array(pubs)
 }
 
 enum SubscribeError {

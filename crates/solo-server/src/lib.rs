@@ -3,6 +3,7 @@
 //! - [`settings`]: the one typed configuration.
 //! - [`routes`]: the HTTP API, one module per resource, and its OpenAPI document.
 //! - [`auth`]: passwords, sessions, personal access tokens, the `Caller` extractor.
+//! - [`server_api`]: the Centrifugo-compatible server API for backends (`/centrifugo/api`).
 //! - [`realtime`]: the WebSocket handshake and the connection-token endpoint;
 //!   the engine behind them (protocol, hub, bus, presence) is `solo-realtime`.
 //! - [`dispatcher`]: publishes committed outbox events to the bus, retrying forever.
@@ -29,6 +30,7 @@ pub mod limits;
 pub mod metrics;
 pub mod realtime;
 pub mod routes;
+pub mod server_api;
 pub mod serving;
 pub mod settings;
 pub mod state;
@@ -169,6 +171,7 @@ impl Server {
         let max_body = self.state.settings().max_body_bytes;
         routes::api_router()
             .merge(realtime::router())
+            .merge(server_api::router())
             .layer(DefaultBodyLimit::max(max_body))
             .layer(middleware::from_fn_with_state(self.state.clone(), http::poll_interval))
             .layer(middleware::from_fn_with_state(self.state.clone(), count_responses))

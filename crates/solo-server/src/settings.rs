@@ -79,6 +79,12 @@ pub struct Settings {
     /// `SOLO_TOKEN_SECRET`: HS256 key of connection tokens; generated and stored in the
     /// database on first start when unset. Must be the same on every node of a cluster.
     pub token_secret: Option<Secret>,
+    /// `SOLO_SERVER_API_KEY`: the key backends send (`X-API-Key: KEY` or
+    /// `Authorization: apikey KEY`) to the Centrifugo-compatible server API at
+    /// `/centrifugo/api/{method}` (publish, broadcast, disconnect, …). It may
+    /// publish to every channel and act on every connection: an admin
+    /// credential. Unset (the default): the server API is off and answers 404.
+    pub server_api_key: Option<Secret>,
     /// `SOLO_CONNECTION_TOKEN_TTL_SECS`: lifetime of a realtime connection token.
     pub connection_token_ttl_secs: u64,
     /// `SOLO_HEARTBEAT_INTERVAL_SECS`: how often workstations are expected to heartbeat.
@@ -185,6 +191,7 @@ impl Default for Settings {
             session_ttl_secs: 7 * 24 * 3600,
             cookie_secure: None,
             token_secret: None,
+            server_api_key: None,
             connection_token_ttl_secs: 600,
             heartbeat_interval_secs: 10,
             degraded_after_missed: 2,
@@ -265,6 +272,9 @@ impl Settings {
         if self.http_header_timeout_secs == 0 {
             return Err(SettingsError("http_header_timeout_secs must be at least 1".into()));
         }
+        if self.server_api_key.as_ref().is_some_and(|key| key.expose().len() < 16) {
+            return Err(SettingsError("server_api_key must be at least 16 characters".into()));
+        }
         if self.presence_ttl_secs < 2 {
             return Err(SettingsError("presence_ttl_secs must be at least 2".into()));
         }
@@ -311,8 +321,13 @@ mod tests {
 
     #[test]
     fn secrets_are_redacted_in_debug() {
-        let s = Settings { token_secret: Some(Secret::new("hunter2")), ..Settings::default() };
+        let s = Settings {
+            token_secret: Some(Secret::new("hunter2")),
+            server_api_key: Some(Secret::new("correct-horse-battery")),
+            ..Settings::default()
+        };
         assert!(!format!("{s:?}").contains("hunter2"));
+        assert!(!format!("{s:?}").contains("correct-horse"));
     }
 
     #[test]

@@ -29,6 +29,8 @@ struct Inner {
     engine: Arc<Engine>,
     limits: Limits,
     pat_cache: PatCache,
+    /// When this server was built, for its uptime.
+    started: std::time::Instant,
 }
 
 /// The shared parts a server is built from.
@@ -45,7 +47,8 @@ impl AppState {
         let Parts { settings, store, bus, metrics, engine } = parts;
         let limits = Limits::new(&settings);
         let pat_cache = PatCache::new(settings.pat_cache_ttl_ms);
-        Self { inner: Arc::new(Inner { settings, store, bus, metrics, engine, limits, pat_cache }) }
+        let started = std::time::Instant::now();
+        Self { inner: Arc::new(Inner { settings, store, bus, metrics, engine, limits, pat_cache, started }) }
     }
 
     /// A fresh node id: `node-` and 12 hex digits.
@@ -99,6 +102,11 @@ impl AppState {
 
     pub fn tokens(&self) -> &ConnectionTokens {
         self.inner.engine.tokens()
+    }
+
+    /// Seconds since this server was built.
+    pub fn uptime_secs(&self) -> u64 {
+        self.inner.started.elapsed().as_secs()
     }
 
     /// This process's name in the cluster (shown to clients in `connect`).

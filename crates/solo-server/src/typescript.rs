@@ -30,7 +30,7 @@ pub fn declarations() -> String {
         ($($t:ty),* $(,)?) => { $( declare::<$t>(&cfg, &mut out); )* };
     }
     use solo_domain::config::WorkspaceConfigChanged;
-    use solo_domain::event::{Actor, AgentState, EventEnvelope, EventPayload, Subject, SubjectKind};
+    use solo_domain::event::{Actor, AgentState, EventEnvelope, EventPayload, ServerPublication, Subject, SubjectKind};
     use solo_domain::notification::{
         ByCategory, CategorySurfaces, InboxReadAll, MissionRule, NotificationChanged, NotificationView,
         PreferencesChanged, Surfaces, UnreadCounts,
@@ -70,6 +70,7 @@ pub fn declarations() -> String {
         InboxReadAll,
         WorkspaceConfig,
         WorkspaceConfigChanged,
+        ServerPublication,
         crate::error::ErrorBody,
         auth::LoginRequest,
         auth::WorkspaceView,

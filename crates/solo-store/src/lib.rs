@@ -288,6 +288,19 @@ pub trait EventStore: Send + Sync {
     async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()>;
     /// Events of a subject, newest first (for consoles and audit).
     async fn events_of_subject(&self, kind: &str, id: &str, limit: i64) -> StoreResult<Vec<EventEnvelope>>;
+    /// Commits what a backend published through the server API as one
+    /// `server.published` event on `channels` (history, offsets and outbox
+    /// like every event); answers the offset and epoch it took in each channel,
+    /// in the order of `publication.channels`.
+    async fn append_publication(
+        &self,
+        ctx: &WriteContext,
+        publication: solo_domain::event::ServerPublication,
+    ) -> StoreResult<Vec<Route>>;
+    /// Removes a channel's history, keeping its position (epoch and last
+    /// offset), so clients behind it are told they cannot recover rather than
+    /// silently repositioned. Returns the publications removed.
+    async fn remove_history(&self, channel: &Channel) -> StoreResult<u64>;
 }
 
 #[async_trait]

@@ -51,7 +51,7 @@ allowUrgent: boolean, };
 
 export type Actor = { "kind": "user", id: UserId, } | { "kind": "system" };
 
-export type SubjectKind = "mission" | "workstation" | "agent" | "post" | "notification" | "inbox" | "preferences" | "workspace_config";
+export type SubjectKind = "mission" | "workstation" | "agent" | "post" | "notification" | "inbox" | "preferences" | "workspace_config" | "publication";
 
 export type Subject = { kind: SubjectKind, id: string, };
 
@@ -61,7 +61,7 @@ export type EventPayload = { "type": "mission.created", "data": { workspaceId: W
 /**
  * `None` when the agent is reported for the first time.
  */
-from: AgentStatus | null, to: AgentStatus, missionId?: MissionId | null, } } | { "type": "community.posted", "data": { workspaceId: WorkspaceId, postId: PostId, authorId: UserId, body: string, mentions: Array<UserId>, } } | { "type": "notification.created", "data": NotificationChanged } | { "type": "notification.read", "data": NotificationChanged } | { "type": "notification.unread", "data": NotificationChanged } | { "type": "notification.updated", "data": NotificationChanged } | { "type": "notification.snoozed", "data": NotificationChanged } | { "type": "notification.woke", "data": NotificationChanged } | { "type": "notification.done", "data": NotificationChanged } | { "type": "notification.undone", "data": NotificationChanged } | { "type": "notifications.read_all", "data": InboxReadAll } | { "type": "preferences.updated", "data": PreferencesChanged } | { "type": "config.updated", "data": WorkspaceConfigChanged };
+from: AgentStatus | null, to: AgentStatus, missionId?: MissionId | null, } } | { "type": "community.posted", "data": { workspaceId: WorkspaceId, postId: PostId, authorId: UserId, body: string, mentions: Array<UserId>, } } | { "type": "notification.created", "data": NotificationChanged } | { "type": "notification.read", "data": NotificationChanged } | { "type": "notification.unread", "data": NotificationChanged } | { "type": "notification.updated", "data": NotificationChanged } | { "type": "notification.snoozed", "data": NotificationChanged } | { "type": "notification.woke", "data": NotificationChanged } | { "type": "notification.done", "data": NotificationChanged } | { "type": "notification.undone", "data": NotificationChanged } | { "type": "notifications.read_all", "data": InboxReadAll } | { "type": "preferences.updated", "data": PreferencesChanged } | { "type": "config.updated", "data": WorkspaceConfigChanged } | { "type": "server.published", "data": ServerPublication };
 
 export type EventEnvelope = { 
 /**
@@ -83,7 +83,7 @@ traceId: string, actor: Actor, subject: Subject, } & ({ "type": "mission.created
 /**
  * `None` when the agent is reported for the first time.
  */
-from: AgentStatus | null, to: AgentStatus, missionId?: MissionId | null, } } | { "type": "community.posted", "data": { workspaceId: WorkspaceId, postId: PostId, authorId: UserId, body: string, mentions: Array<UserId>, } } | { "type": "notification.created", "data": NotificationChanged } | { "type": "notification.read", "data": NotificationChanged } | { "type": "notification.unread", "data": NotificationChanged } | { "type": "notification.updated", "data": NotificationChanged } | { "type": "notification.snoozed", "data": NotificationChanged } | { "type": "notification.woke", "data": NotificationChanged } | { "type": "notification.done", "data": NotificationChanged } | { "type": "notification.undone", "data": NotificationChanged } | { "type": "notifications.read_all", "data": InboxReadAll } | { "type": "preferences.updated", "data": PreferencesChanged } | { "type": "config.updated", "data": WorkspaceConfigChanged });
+from: AgentStatus | null, to: AgentStatus, missionId?: MissionId | null, } } | { "type": "community.posted", "data": { workspaceId: WorkspaceId, postId: PostId, authorId: UserId, body: string, mentions: Array<UserId>, } } | { "type": "notification.created", "data": NotificationChanged } | { "type": "notification.read", "data": NotificationChanged } | { "type": "notification.unread", "data": NotificationChanged } | { "type": "notification.updated", "data": NotificationChanged } | { "type": "notification.snoozed", "data": NotificationChanged } | { "type": "notification.woke", "data": NotificationChanged } | { "type": "notification.done", "data": NotificationChanged } | { "type": "notification.undone", "data": NotificationChanged } | { "type": "notifications.read_all", "data": InboxReadAll } | { "type": "preferences.updated", "data": PreferencesChanged } | { "type": "config.updated", "data": WorkspaceConfigChanged } | { "type": "server.published", "data": ServerPublication });
 
 export type NotificationView = { id: NotificationId, userId: UserId, category: Category, 
 /**
@@ -181,6 +181,20 @@ export type WorkspaceConfigChanged = { workspaceId: WorkspaceId,
  * The whole document, not only what changed.
  */
 config: WorkspaceConfig, };
+
+export type ServerPublication = { 
+/**
+ * Every channel it was published on (one for `publish`, several for `broadcast`).
+ */
+channels: Array<string>, 
+/**
+ * The JSON the backend sent, as it sent it.
+ */
+data: unknown, 
+/**
+ * The backend's tags, if it gave any.
+ */
+tags?: { [key in string]: string }, };
 
 export type ErrorBody = { 
 /**

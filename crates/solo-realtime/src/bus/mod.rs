@@ -27,6 +27,51 @@ pub struct BusMessage {
     pub routes: Vec<Route>,
 }
 
+/// An order from the server API to every node, about connections that may be
+/// on any of them (`disconnect`, `unsubscribe`, …). Each node applies it to
+/// its own connections; like publications it is not durable: a node that is
+/// partitioned when it is sent does not see it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Control {
+    /// Close the user's connections (only `client`, when given; never those in `keep`).
+    Disconnect {
+        user: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client: Option<uuid::Uuid>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        keep: Vec<uuid::Uuid>,
+        code: u16,
+    },
+    /// End the user's subscriptions to `channel` (push `unsubscribe`, code 2000).
+    Unsubscribe {
+        user: String,
+        channel: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client: Option<uuid::Uuid>,
+    },
+    /// Subscribe the user's connections to `channel` (push `subscribe`); the
+    /// sender checked that the user may read it.
+    Subscribe {
+        user: String,
+        channel: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client: Option<uuid::Uuid>,
+    },
+    /// Move the expiry of the user's connections to `expire_at_ms` (none: they
+    /// no longer expire), or, when `expired`, close them as expired (3005).
+    Refresh {
+        user: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client: Option<uuid::Uuid>,
+        expired: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expire_at_ms: Option<i64>,
+    },
+    /// A channel's history was removed: forget what is kept of it in memory.
+    HistoryRemoved { channel: String },
+}
+
 #[derive(Debug, Error)]
 pub enum BusError {
     #[error("the bus is unavailable: {0}")]
@@ -54,6 +99,10 @@ pub trait BusSink: Send + Sync {
     /// The bus may have lost messages (its connection dropped and came back):
     /// everything subscribed must catch up from durable history.
     fn resync(&self) {}
+
+    /// An order of the server API (see [`Control`]), on every node including
+    /// the one that sent it. Must not block.
+    fn control(&self, _order: &Control) {}
 }
 
 #[async_trait]
@@ -76,6 +125,9 @@ pub trait Bus: Send + Sync {
     fn nudged(&self) -> Option<Arc<tokio::sync::Notify>> {
         None
     }
+    /// Hands `order` to every node's sinks (this node's too). `Ok` means the
+    /// bus accepted it.
+    async fn control(&self, order: &Control) -> Result<(), BusError>;
 }
 
 /// The bus of a single node: publishing hands messages straight to the local sinks.
@@ -117,6 +169,17 @@ impl Bus for InProcessBus {
 
     fn kind(&self) -> &'static str {
         "in-process"
+    }
+
+    async fn control(&self, order: &Control) -> Result<(), BusError> {
+        let sinks: Vec<Arc<dyn BusSink>> = match self.sinks.read() {
+            Ok(sinks) => sinks.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        for sink in &sinks {
+            sink.control(order);
+        }
+        Ok(())
     }
 }
 

@@ -16,7 +16,7 @@ use futures::StreamExt;
 use redis::aio::ConnectionManager;
 use tokio::sync::OnceCell;
 
-use super::{Bus, BusError, BusMessage, BusSink};
+use super::{Bus, BusError, BusMessage, BusSink, Control};
 use crate::presence::{changes_channel, RemotePresenceChange};
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(2);
@@ -54,6 +54,8 @@ pub struct RedisBus {
     /// `solo:{cluster}:outbox`: nudges from nodes that committed events.
     outbox_channel: String,
     nudged: Arc<tokio::sync::Notify>,
+    /// `solo:{cluster}:control`: orders of the server API for every node.
+    control_channel: String,
 }
 
 impl std::fmt::Debug for RedisBus {
@@ -78,12 +80,14 @@ impl RedisBus {
             subscribed: Arc::default(),
             outbox_channel: format!("solo:{cluster}:outbox"),
             nudged: Arc::default(),
+            control_channel: format!("solo:{cluster}:control"),
         });
         let subscription = Subscription {
             client: bus.connection.client.clone(),
             events: bus.channel.clone(),
             presence: changes_channel(cluster),
             outbox: bus.outbox_channel.clone(),
+            control: bus.control_channel.clone(),
             nudged: bus.nudged.clone(),
             node: node.to_owned(),
             sinks: bus.sinks.clone(),
@@ -107,13 +111,14 @@ fn sinks_of(sinks: &RwLock<Vec<Arc<dyn BusSink>>>) -> Vec<Arc<dyn BusSink>> {
     sinks.read().map(|s| s.clone()).unwrap_or_else(|p| p.into_inner().clone())
 }
 
-/// The node's one pub/sub connection: committed events, presence changes and
-/// outbox nudges.
+/// The node's one pub/sub connection: committed events, presence changes,
+/// outbox nudges and the server API's orders.
 struct Subscription {
     client: redis::Client,
     events: String,
     presence: String,
     outbox: String,
+    control: String,
     nudged: Arc<tokio::sync::Notify>,
     node: String,
     sinks: Arc<RwLock<Vec<Arc<dyn BusSink>>>>,
@@ -128,7 +133,7 @@ impl Subscription {
         loop {
             let connected = tokio::time::timeout(CALL_TIMEOUT, async {
                 let mut pubsub = self.client.get_async_pubsub().await?;
-                pubsub.subscribe(&[&self.events, &self.presence, &self.outbox]).await?;
+                pubsub.subscribe(&[&self.events, &self.presence, &self.outbox, &self.control]).await?;
                 Ok::<_, redis::RedisError>(pubsub)
             })
             .await;
@@ -169,6 +174,17 @@ impl Subscription {
             return;
         }
         let Ok(payload) = message.get_payload::<String>() else { return };
+        if message.get_channel_name() == self.control {
+            match serde_json::from_str::<Control>(&payload) {
+                Ok(order) => {
+                    for sink in sinks_of(&self.sinks) {
+                        sink.control(&order);
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "undecodable order on the Redis bus"),
+            }
+            return;
+        }
         if message.get_channel_name() == self.presence {
             match serde_json::from_str::<RemotePresenceChange>(&payload) {
                 Ok(change) if change.node == self.node => {}
@@ -243,5 +259,19 @@ impl Bus for RedisBus {
 
     fn nudged(&self) -> Option<Arc<tokio::sync::Notify>> {
         Some(self.nudged.clone())
+    }
+
+    /// Published on the control channel, which every node (this one included)
+    /// hears through its subscription.
+    async fn control(&self, order: &Control) -> Result<(), BusError> {
+        let payload = serde_json::to_string(order).map_err(unavailable)?;
+        let mut connection = self.publisher().await?;
+        tokio::time::timeout(
+            CALL_TIMEOUT,
+            redis::cmd("PUBLISH").arg(&self.control_channel).arg(payload).query_async::<()>(&mut connection),
+        )
+        .await
+        .map_err(|_| unavailable("timed out sending an order to the cluster"))?
+        .map_err(unavailable)
     }
 }

@@ -65,6 +65,8 @@ pub struct RemotePresenceChange {
 pub trait Presence: Send + Sync {
     /// Every client subscribed to `channel`, on every node.
     async fn clients(&self, channel: &str) -> Result<Vec<ClientInfo>, PresenceError>;
+    /// Every channel with a subscriber on some node, with its number of clients.
+    async fn channels(&self) -> Result<Vec<(String, usize)>, PresenceError>;
     /// `local` or `redis`, for logs.
     fn kind(&self) -> &'static str;
 }

@@ -154,6 +154,44 @@ impl Presence for RedisPresence {
             .collect())
     }
 
+    /// Walks the channels' presence hashes (SCAN, so Redis is never blocked)
+    /// and counts each one's live entries, dropping expired ones as `clients` does.
+    async fn channels(&self) -> Result<Vec<(String, usize)>, PresenceError> {
+        let prefix = format!("solo:{}:presence:{{", self.options.cluster);
+        let mut pattern = String::with_capacity(prefix.len() + 1);
+        for c in prefix.chars() {
+            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('*');
+        let mut connection = self.connection().await?;
+        let mut names = HashSet::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let scan = redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(1000).clone();
+            let (next, keys): (u64, Vec<String>) =
+                tokio::time::timeout(CALL_TIMEOUT, scan.query_async(&mut connection))
+                    .await
+                    .map_err(|_| unavailable("timed out listing presence in Redis"))?
+                    .map_err(unavailable)?;
+            names.extend(keys.iter().filter_map(|k| k.strip_prefix(&prefix)?.strip_suffix('}').map(str::to_owned)));
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            let clients = self.clients(&name).await?.len();
+            if clients > 0 {
+                out.push((name, clients));
+            }
+        }
+        Ok(out)
+    }
+
     fn kind(&self) -> &'static str {
         "redis"
     }

@@ -43,7 +43,7 @@ fn published(metrics: &str) -> f64 {
 
 /// Two nodes of one fresh cluster (PostgreSQL schema + Redis), both ready, or
 /// None when the cluster services are not configured.
-async fn two_nodes(configure: fn(&mut solo_server::settings::Settings)) -> Option<(TestServer, TestServer)> {
+pub(crate) async fn two_nodes(configure: fn(&mut solo_server::settings::Settings)) -> Option<(TestServer, TestServer)> {
     let Some((database, bus, cluster)) = cluster_settings().await else {
         eprintln!("SOLO_TEST_POSTGRES_URL or SOLO_TEST_REDIS_URL is not set: cluster mode not checked");
         return None;

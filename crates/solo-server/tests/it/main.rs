@@ -17,6 +17,7 @@ mod outbox;
 mod pages;
 mod presence;
 mod realtime;
+mod server_api;
 mod slow_clients;
 mod snooze;
 mod storage_faults;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use reqwest::StatusCode;
 use serde_json::Value;
-use solo_server::bus::{Bus, BusError, BusMessage, BusSink, InProcessBus};
+use solo_server::bus::{Bus, BusError, BusMessage, BusSink, Control, InProcessBus};
 use solo_server::routes::tokens::issue_token;
 use solo_server::settings::Settings;
 use solo_server::state::AppState;
@@ -251,5 +251,12 @@ impl Bus for FlakyBus {
 
     fn kind(&self) -> &'static str {
         "flaky-test"
+    }
+
+    async fn control(&self, order: &Control) -> Result<(), BusError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(BusError::Unavailable("test bus switched off".into()));
+        }
+        self.inner.control(order).await
     }
 }

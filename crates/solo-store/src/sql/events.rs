@@ -8,9 +8,13 @@ use solo_domain::{Channel, EventEnvelope};
 use sqlx::Row;
 use tokio::sync::Notify;
 
-use super::{new_epoch, placeholders, query, Exec, SqlStore};
+use solo_domain::event::{ServerPublication, Subject, SubjectKind};
+use solo_domain::EventPayload;
+
+use super::{append_events_routed, new_epoch, placeholders, query, Exec, NewEvent, SqlStore};
 use crate::{
-    CommittedEvents, EventStore, HistoryItem, OutboxEvent, RetentionPolicy, StoreError, StoreResult, StreamPosition,
+    CommittedEvents, EventStore, HistoryItem, OutboxEvent, RetentionPolicy, Route, StoreError, StoreResult,
+    StreamPosition, WriteContext,
 };
 
 #[async_trait]
@@ -207,6 +211,36 @@ impl EventStore for SqlStore {
         .fetch_all(&self.read)
         .await?;
         rows.iter().map(|raw| serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(e.to_string()))).collect()
+    }
+
+    async fn append_publication(&self, ctx: &WriteContext, publication: ServerPublication) -> StoreResult<Vec<Route>> {
+        let order = publication.channels.clone();
+        // Its own subject: publications of a backend share no version sequence.
+        let id = uuid::Uuid::now_v7().to_string();
+        let event = NewEvent {
+            subject: Subject { kind: SubjectKind::Publication, id },
+            version: 1,
+            payload: EventPayload::ServerPublished(publication),
+        };
+        let mut tx = self.begin().await?;
+        let (_, mut routes) = append_events_routed(&mut tx, ctx, vec![event], now_ms()).await?;
+        self.commit_with_events(tx).await?;
+        let routes = routes.pop().unwrap_or_default();
+        // The event's routes follow its parsed channels; answer in the caller's order.
+        order
+            .iter()
+            .map(|name| {
+                routes
+                    .iter()
+                    .find(|route| route.channel == *name)
+                    .cloned()
+                    .ok_or_else(|| StoreError::Invalid(format!("`{name}` is not a channel")))
+            })
+            .collect()
+    }
+
+    async fn remove_history(&self, channel: &Channel) -> StoreResult<u64> {
+        self.write_one(query("DELETE FROM publications WHERE channel = $1").bind(channel.to_string())).await
     }
 }
 

@@ -397,17 +397,28 @@ pub(crate) async fn append_events(
     events: Vec<NewEvent>,
     now_ms: i64,
 ) -> StoreResult<Vec<EventEnvelope>> {
+    Ok(append_events_routed(tx, ctx, events, now_ms).await?.0)
+}
+
+/// [`append_events`], also answering the channels and offsets each event took
+/// (for callers that report them, as the server API's publish does).
+pub(crate) async fn append_events_routed(
+    tx: &mut WriteTx,
+    ctx: &WriteContext,
+    events: Vec<NewEvent>,
+    now_ms: i64,
+) -> StoreResult<(Vec<EventEnvelope>, Vec<Vec<Route>>)> {
     append_events_of(tx, events.into_iter().map(|event| (event, ctx)).collect(), now_ms).await
 }
 
-/// [`append_events`] for events of several requests written in one
+/// [`append_events_routed`] for events of several requests written in one
 /// transaction (a batch of notifications): each keeps its own actor and trace
 /// id. Events whose context has no trace id share one new trace id.
 pub(crate) async fn append_events_of(
     tx: &mut WriteTx,
     events: Vec<(NewEvent, &WriteContext)>,
     now_ms: i64,
-) -> StoreResult<Vec<EventEnvelope>> {
+) -> StoreResult<(Vec<EventEnvelope>, Vec<Vec<Route>>)> {
     let mut untraced: Option<String> = None;
     let envelopes: Vec<EventEnvelope> = events
         .into_iter()
@@ -537,7 +548,7 @@ pub(crate) async fn append_events_of(
         tx.execute(statement).await?;
     }
     tx.events.extend(outbox);
-    Ok(envelopes)
+    Ok((envelopes, routes_of))
 }
 
 fn subject_kind_name(subject: &Subject) -> String {
