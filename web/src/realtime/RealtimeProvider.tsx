@@ -76,12 +76,24 @@ function stale(notification: Notification): boolean {
   return Number.isFinite(age) && age > POP_UP_MAX_AGE_MS;
 }
 
+/** The toast last shown for each notification, by notification id. */
+const shownToasts = new Map<string, string>();
+
 function toastNotification(notification: Notification, onMute: (missionId: string) => void): void {
   if (notification.quiet) return;
   const missionId = missionOfLink(notification.link);
   // One click mutes the mission the notification is about: nothing more of it reaches the user.
   const action = missionId ? { label: 'Mute mission', onClick: () => onMute(missionId) } : undefined;
-  const options = { id: notification.id, description: notification.body ?? undefined, action };
+  // A notification that a later event replaced pops up again, replacing its
+  // earlier toast: that one is dismissed and the new one gets an id of its own
+  // (per version). Reusing the id would update a toast still on screen but
+  // show nothing when the earlier one was being dismissed (its action clicked).
+  const id = `${notification.id}:${notification.version}`;
+  const earlier = shownToasts.get(notification.id);
+  if (earlier && earlier !== id) toast.dismiss(earlier);
+  shownToasts.set(notification.id, id);
+  if (shownToasts.size > 200) shownToasts.delete(shownToasts.keys().next().value as string);
+  const options = { id, description: notification.body ?? undefined, action };
   if (notification.severity === 'urgent') toast.error(notification.title, options);
   else if (notification.severity === 'warning') toast.warning(notification.title, options);
   else toast.info(notification.title, options);
