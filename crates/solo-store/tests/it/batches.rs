@@ -10,19 +10,13 @@ use solo_domain::notification::NotificationChanged;
 use solo_domain::{Category, EventEnvelope, EventPayload, Severity, UserId};
 use solo_store::*;
 
-use crate::conformance::{postgres, sqlite, Fixture};
+use crate::conformance::{member, postgres, sqlite, Fixture};
 
 conformance!(direct_batches, concurrent_requests_are_answered_as_if_alone_and_a_bad_one_fails_alone);
 conformance!(direct_batch_keys, a_key_repeated_by_concurrent_requests_creates_once);
 
 async fn user(store: &SqlStore, name: &str) -> UserId {
-    let ws = store.ensure_workspace("acme", "Acme").await.expect("workspace");
-    let user = store
-        .create_user(NewUser { name: name.into(), display_name: name.into(), password_hash: None })
-        .await
-        .expect("user");
-    store.set_membership(&ws.id, &user.id, Role::Member).await.expect("membership");
-    user.id
+    member(store, name).await.0.id
 }
 
 fn direct(to: &UserId, by: &UserId, title: String, category: Category) -> NewNotification {

@@ -71,7 +71,7 @@ conformance!(watcher_fan_out, a_stage_change_notifies_every_watcher_once_in_one_
 conformance!(preferences, a_preferences_change_is_versioned_and_reaches_the_users_channel);
 conformance!(mission_pages, missions_page_newest_first_by_cursor);
 
-async fn member(store: &SqlStore, name: &str) -> (User, Workspace) {
+pub(crate) async fn member(store: &SqlStore, name: &str) -> (User, Workspace) {
     let ws = store.ensure_workspace("acme", "Acme").await.expect("workspace");
     let user = store
         .create_user(NewUser { name: name.into(), display_name: name.into(), password_hash: None })
