@@ -144,18 +144,12 @@ impl SqlStore {
     /// Writes a batch in one transaction; answers per request, in order.
     async fn try_direct_batch(&self, batch: &[Waiting]) -> Result<Vec<Created>, BatchFailed> {
         let mut tx = self.begin().await.map_err(|_| BatchFailed::Statements)?;
-        let earlier = earlier_requests(&mut tx, batch).await.map_err(|_| BatchFailed::Statements)?;
+        let news = batch.iter().map(|waiting| &waiting.new);
+        let earlier = earlier_requests(&mut tx, news).await.map_err(|_| BatchFailed::Statements)?;
         let mut answers: Vec<Option<Created>> = Vec::with_capacity(batch.len());
         let mut inserts = Vec::with_capacity(batch.len());
         for waiting in batch {
-            let replay = waiting.new.idempotency.as_ref().and_then(|(key, hash)| {
-                let (first, stored) = earlier.get(&(waiting.new.created_by.to_string(), key.clone()))?;
-                Some(if stored.as_deref() == Some(hash.as_str()) {
-                    Ok((first.clone(), false))
-                } else {
-                    Err(StoreError::IdempotencyMismatch)
-                })
-            });
+            let replay = replay_of(&earlier, &waiting.new);
             if replay.is_none() {
                 inserts.push(Insert::direct(&waiting.ctx, &waiting.new));
             }
@@ -187,23 +181,14 @@ impl SqlStore {
     /// One request in a transaction of its own.
     async fn create_direct_alone(&self, ctx: &WriteContext, new: &NewNotification) -> Created {
         let mut tx = self.begin().await?;
-        if let Some((key, hash)) = &new.idempotency {
-            let existing = query(format!(
-                "SELECT {COLUMNS}, request_hash FROM notifications WHERE created_by = $1 AND idempotency_key = $2"
-            ))
-            .bind(new.created_by.as_str())
-            .bind(key);
-            if let Some(row) = tx.fetch_optional(existing).await? {
-                let stored: Option<String> = row.try_get("request_hash")?;
-                if stored.as_deref() != Some(hash.as_str()) {
-                    return Err(StoreError::IdempotencyMismatch);
-                }
-                let first = notification_from(&row)?;
+        let earlier = earlier_requests(&mut tx, [new]).await?;
+        if let Some(replay) = replay_of(&earlier, new) {
+            if replay.is_ok() {
                 // The first request may be in this very commit group, not yet
                 // committed: the replay answers once it is.
                 self.commit_with_events(tx).await?;
-                return Ok((first, false));
             }
+            return replay;
         }
         let created =
             insert(&mut tx, Insert::direct(ctx, new), now_ms()).await?.ok_or(StoreError::IdempotencyMismatch)?;
@@ -222,15 +207,18 @@ fn first_use_of_each_key(batch: Vec<Waiting>) -> (Vec<Waiting>, Vec<Waiting>) {
     })
 }
 
-/// The notifications earlier requests created with the idempotency keys of
-/// this batch, by (creator, key), with the hash of the request that used it.
-async fn earlier_requests(
+/// The notifications earlier requests created, by (creator, idempotency key),
+/// with the hash of the request that used the key.
+type Earlier = HashMap<(String, String), (NotificationView, Option<String>)>;
+
+/// The notifications earlier requests created with the idempotency keys of `news`.
+async fn earlier_requests<'a>(
     tx: &mut WriteTx,
-    batch: &[Waiting],
-) -> StoreResult<HashMap<(String, String), (NotificationView, Option<String>)>> {
-    let keyed: Vec<(&str, &str)> = batch
-        .iter()
-        .filter_map(|w| w.new.idempotency.as_ref().map(|(key, _)| (w.new.created_by.as_str(), key.as_str())))
+    news: impl IntoIterator<Item = &'a NewNotification>,
+) -> StoreResult<Earlier> {
+    let keyed: Vec<(&str, &str)> = news
+        .into_iter()
+        .filter_map(|new| new.idempotency.as_ref().map(|(key, _)| (new.created_by.as_str(), key.as_str())))
         .collect();
     let mut earlier = HashMap::new();
     for chunk in keyed.chunks(rows_per_statement(2)) {
@@ -252,6 +240,19 @@ async fn earlier_requests(
         }
     }
     Ok(earlier)
+}
+
+/// The answer to a request whose idempotency key an earlier request used: that
+/// request's notification when it sent the same request, a mismatch otherwise.
+/// None when the key is new (or the request has none).
+fn replay_of(earlier: &Earlier, new: &NewNotification) -> Option<Created> {
+    let (key, hash) = new.idempotency.as_ref()?;
+    let (first, stored) = earlier.get(&(new.created_by.to_string(), key.clone()))?;
+    Some(if stored.as_deref() == Some(hash.as_str()) {
+        Ok((first.clone(), false))
+    } else {
+        Err(StoreError::IdempotencyMismatch)
+    })
 }
 
 /// A commit's error, to be given to every request of the batch.
