@@ -5,23 +5,15 @@ use solo_domain::notification::MissionRule;
 use solo_domain::Stage;
 use solo_store::*;
 
-use crate::conformance::{postgres, sqlite, Fixture};
+use crate::conformance::{member, postgres, sqlite, Fixture};
 
 conformance!(mission_rules, a_muted_mission_creates_nothing_for_who_muted_it);
 
 async fn a_muted_mission_creates_nothing_for_who_muted_it(f: Fixture) {
-    let acme = f.store.ensure_workspace("acme", "Acme").await.expect("workspace");
-    let mut users = Vec::new();
-    for name in ["ada", "bo", "cy"] {
-        let user = f
-            .store
-            .create_user(NewUser { name: name.into(), display_name: name.into(), password_hash: None })
-            .await
-            .expect("user");
-        f.store.set_membership(&acme.id, &user.id, Role::Member).await.expect("member");
-        users.push(user);
-    }
-    let (ada, bo, cy) = (&users[0], &users[1], &users[2]);
+    let (ada, acme) = member(&f.store, "ada").await;
+    let (bo, _) = member(&f.store, "bo").await;
+    let (cy, _) = member(&f.store, "cy").await;
+    let (ada, bo, cy) = (&ada, &bo, &cy);
     let mission = f
         .store
         .create_mission(

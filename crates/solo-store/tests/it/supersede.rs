@@ -2,26 +2,16 @@
 //! the user's unread notification of the same type (the badge counts one, the
 //! history keeps what it replaced); a read one is never changed.
 
-use solo_domain::{Stage, WorkspaceId};
+use solo_domain::Stage;
 use solo_store::*;
 
-use crate::conformance::{postgres, sqlite, Fixture};
+use crate::conformance::{member, postgres, sqlite, Fixture};
 
 conformance!(supersede, a_later_event_replaces_an_unread_notification_and_never_a_read_one);
 
-async fn user(store: &SqlStore, workspace: &WorkspaceId, name: &str) -> User {
-    let user = store
-        .create_user(NewUser { name: name.into(), display_name: name.into(), password_hash: None })
-        .await
-        .expect("user");
-    store.set_membership(workspace, &user.id, Role::Member).await.expect("member");
-    user
-}
-
 async fn a_later_event_replaces_an_unread_notification_and_never_a_read_one(f: Fixture) {
-    let acme = f.store.ensure_workspace("acme", "Acme").await.expect("workspace");
-    let ada = user(&f.store, &acme.id, "ada").await;
-    let bo = user(&f.store, &acme.id, "bo").await;
+    let (ada, acme) = member(&f.store, "ada").await;
+    let (bo, _) = member(&f.store, "bo").await;
     let by_bo = WriteContext::user(bo.id.clone(), "t");
     let mission = f
         .store
