@@ -1,7 +1,8 @@
 //! The server API's orders about connections (see [`crate::bus::Control`]):
 //! every node receives each one through the bus and applies it to its own
 //! connections, so a backend's `disconnect` or `unsubscribe` reaches a user
-//! wherever they are connected.
+//! wherever they are connected. Emulated commands of HTTP streams travel the
+//! same way to the node that holds the stream.
 
 use std::sync::{Arc, Weak};
 
@@ -74,6 +75,16 @@ impl Engine {
                 }
             }
             Control::HistoryRemoved { channel } => self.hub().recent().forget(channel),
+            Control::Emulate { node, session, data } if *node == self.node_id => {
+                let engine = self.clone();
+                let (session, data) = (session.clone(), data.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = engine.emulate(&session, &data).await {
+                        tracing::debug!(error = %e, "emulated commands from another node not delivered");
+                    }
+                });
+            }
+            Control::Emulate { .. } => {}
         }
     }
 

@@ -21,7 +21,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use solo_domain::time::now_ms;
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
@@ -31,6 +30,7 @@ use crate::metrics::RealtimeMetrics;
 use crate::presence::{LocalPresenceChange, Presence, PresenceError, PresenceKind, RemotePresenceChange};
 use crate::protocol::{self, ClientInfo, Disconnect};
 use crate::recent::RecentPublications;
+use crate::socket::Socket;
 use crate::websocket;
 
 /// A connection's place in a channel. Its presence entry (user, client id,
@@ -197,7 +197,7 @@ impl Hub {
     }
 
     /// Registers a new (not yet authenticated) connection on `socket`.
-    pub fn open(&self, socket: TcpStream) -> Arc<Connection> {
+    pub fn open(&self, socket: Socket) -> Arc<Connection> {
         let now = now_ms();
         // Spread first pings over the interval so reconnect storms do not ping in lockstep.
         let jitter = (rand::random::<u64>() % (self.timing.ping_interval_ms.max(1) as u64 / 2 + 1)) as i64;
@@ -528,7 +528,7 @@ impl Presence for Hub {
 #[cfg(test)]
 mod tests {
     use solo_domain::UserId;
-    use tokio::net::TcpListener;
+    use tokio::net::{TcpListener, TcpStream};
 
     use super::*;
 
@@ -547,7 +547,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let client = TcpStream::connect(listener.local_addr().expect("addr")).await.expect("connect");
         let (server, _) = listener.accept().await.expect("accept");
-        (hub.open(server), client)
+        (hub.open(server.into()), client)
     }
 
     fn auth(user: &UserId) -> ConnAuth {

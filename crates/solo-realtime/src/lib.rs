@@ -7,7 +7,9 @@
 //! - [`protocol`]: the Centrifugo client protocol v2 (JSON): commands, replies, codes.
 //! - [`websocket`]: the WebSocket wire format, with frames built once per publication.
 //! - [`connection`]: one connection's state and its write path (direct writes, backlog, 3008).
-//! - [`transport`]: the task that serves one WebSocket connection.
+//! - [`socket`]: the byte stream under a connection (a TCP socket, or a local socket pair's end).
+//! - [`transport`]: the task that serves one connection (WebSocket frames on its socket).
+//! - [`stream`]: SSE and HTTP-streaming, bidirectional by emulation or unidirectional.
 //! - [`session`]: one connection's commands (connect, subscribe and recovery, history, presence).
 //! - [`history`]: reading a channel's history (for `history` and the server API).
 //! - [`control`]: the server API's orders about connections, applied on every node.
@@ -32,6 +34,8 @@ pub mod presence;
 pub mod protocol;
 pub mod recent;
 pub mod session;
+pub mod socket;
+pub mod stream;
 pub mod token;
 pub mod transport;
 pub mod websocket;
@@ -110,6 +114,8 @@ pub struct Engine {
     /// Likewise the credential (`pat_…`, `session:…`) and user id they came with.
     sources: SharedValues<str>,
     users: SharedValues<str>,
+    /// This node's bidirectional HTTP streams, for the emulation endpoint.
+    emulated: stream::EmulatedSessions,
 }
 
 /// Values that many connections hold alike, kept as one copy per distinct
@@ -227,6 +233,7 @@ impl Engine {
             infos: SharedValues::new(feed_json),
             sources: SharedValues::new(feed_str),
             users: SharedValues::new(feed_str),
+            emulated: stream::EmulatedSessions::default(),
         });
         bus.subscribe(Arc::new(control::Orders { engine: Arc::downgrade(&engine) }));
         (engine, writer)

@@ -22,6 +22,7 @@ use crate::hub::Hub;
 use crate::metrics::CodeLabels;
 use crate::protocol::Disconnect;
 use crate::session::Session;
+use crate::socket::Socket;
 use crate::websocket::{self, Decoder, FrameError, Message};
 use crate::Engine;
 
@@ -51,6 +52,13 @@ impl Engine {
     /// only what an open connection needs: an async fn keeps its arguments for
     /// its whole life, and every idle connection would pay for them.
     pub fn serve_websocket(self: Arc<Self>, socket: TcpStream, already_read: Bytes) -> impl Future<Output = ()> + Send {
+        self.serve_socket(socket.into(), already_read)
+    }
+
+    /// [`Engine::serve_websocket`] on any stream socket that carries WebSocket
+    /// frames (a client's TCP socket, or the engine's end of an HTTP stream's
+    /// socket pair, see [`crate::stream`]).
+    pub(crate) fn serve_socket(self: Arc<Self>, socket: Socket, already_read: Bytes) -> impl Future<Output = ()> + Send {
         let conn = self.hub().open(socket);
         // Should anything below panic, the connection still leaves the hub.
         let registered = Registered { hub: self.hub().clone(), conn: conn.clone() };
@@ -244,7 +252,7 @@ async fn run_commands(conn: &Connection, session: &mut Session, text: String) ->
 }
 
 /// Appends what the socket has to `buf`; false at end of stream.
-fn read_available(socket: &TcpStream, buf: &mut BytesMut) -> io::Result<bool> {
+fn read_available(socket: &Socket, buf: &mut BytesMut) -> io::Result<bool> {
     let mut chunk = [0u8; READ_CHUNK];
     match socket.try_read(&mut chunk) {
         Ok(0) => Ok(false),
@@ -258,10 +266,10 @@ fn read_available(socket: &TcpStream, buf: &mut BytesMut) -> io::Result<bool> {
 }
 
 /// Writes `bytes` whole, waiting for the socket as needed.
-async fn write_all(socket: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
+async fn write_all(socket: &Socket, mut bytes: &[u8]) -> io::Result<()> {
     while !bytes.is_empty() {
         socket.writable().await?;
-        match socket.try_write(bytes) {
+        match socket.try_send(bytes) {
             Ok(n) => bytes = &bytes[n..],
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(e),
@@ -281,7 +289,7 @@ async fn say_goodbye(conn: &Connection, rest: Option<Bytes>, close: Option<Bytes
             return;
         }
     }
-    if socket2::SockRef::from(socket).shutdown(std::net::Shutdown::Write).is_err() {
+    if socket.shutdown_write().is_err() {
         return;
     }
     let mut sink = BytesMut::new();

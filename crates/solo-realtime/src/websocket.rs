@@ -233,6 +233,78 @@ fn unmask(payload: &mut [u8], mask: [u8; 4]) {
     }
 }
 
+/// A text frame as a client sends it, for the engine's end of an HTTP
+/// stream's socket pair (see [`crate::stream`]): masked, as every client frame
+/// must be, with the all-zero key, which leaves the payload as it is (the pair
+/// never leaves the process, so the key protects nothing here).
+pub(crate) fn client_text_frame(payload: &[u8]) -> Bytes {
+    let len = payload.len();
+    let mut out = BytesMut::with_capacity(len + 14);
+    out.put_u8(0x80 | OP_TEXT);
+    if len < 126 {
+        out.put_u8(0x80 | len as u8);
+    } else if let Ok(short) = u16::try_from(len) {
+        out.put_u8(0x80 | 126);
+        out.put_u16(short);
+    } else {
+        out.put_u8(0x80 | 127);
+        out.put_u64(len as u64);
+    }
+    out.put_slice(&[0; 4]);
+    out.put_slice(payload);
+    out.freeze()
+}
+
+/// A frame the engine wrote, read back on the other end of an HTTP stream's
+/// socket pair.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ServerFrame {
+    Text(Bytes),
+    /// The engine closes, with its code and reason.
+    Close(u16, String),
+    /// Anything else the engine writes (a pong): nothing for the client.
+    Other,
+}
+
+/// Takes the next whole frame the server wrote off the front of `buf`, if it
+/// holds one. Server frames are never masked or fragmented (see [`frame`]).
+pub(crate) fn decode_server_frame(buf: &mut BytesMut) -> Result<Option<ServerFrame>, FrameError> {
+    let [first, second, rest @ ..] = &buf[..] else { return Ok(None) };
+    if second & 0x80 != 0 || first & 0x80 == 0 {
+        return Err(FrameError::Protocol);
+    }
+    let (len, extra) = match second & 0x7F {
+        126 => match rest {
+            [a, b, ..] => (usize::from(u16::from_be_bytes([*a, *b])), 2),
+            _ => return Ok(None),
+        },
+        127 => match rest.get(..8) {
+            Some(bytes) => {
+                let mut be = [0u8; 8];
+                be.copy_from_slice(bytes);
+                (usize::try_from(u64::from_be_bytes(be)).map_err(|_| FrameError::TooBig)?, 8)
+            }
+            None => return Ok(None),
+        },
+        short => (usize::from(short), 0),
+    };
+    let opcode = first & 0x0F;
+    let header_len = 2 + extra;
+    if buf.len() < header_len + len {
+        buf.reserve(header_len + len - buf.len());
+        return Ok(None);
+    }
+    let payload = buf.split_to(header_len + len).split_off(header_len).freeze();
+    Ok(Some(match opcode {
+        OP_TEXT => ServerFrame::Text(payload),
+        OP_CLOSE => match &payload[..] {
+            [a, b, reason @ ..] => ServerFrame::Close(u16::from_be_bytes([*a, *b]), String::from_utf8_lossy(reason).into_owned()),
+            _ => ServerFrame::Close(1005, String::new()),
+        },
+        _ => ServerFrame::Other,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,5 +402,35 @@ mod tests {
         split.extend(client_frame(true, OP_CONTINUATION, &[b'a'; 40]));
         assert_eq!(decode(split, 64), Err(FrameError::TooBig), "the limit counts every fragment");
         assert_eq!(decode(client_frame(true, OP_TEXT, b"{}")[..5].to_vec(), 64), Ok(None), "incomplete");
+    }
+
+    #[test]
+    fn the_socket_pair_of_an_http_stream_speaks_frames_both_ways() {
+        // What a stream writes in for the engine, the engine's decoder reads.
+        for size in [2, 200, 70_000] {
+            let text = "x".repeat(size);
+            let mut buf = BytesMut::from(&client_text_frame(text.as_bytes())[..]);
+            assert_eq!(Decoder::new(100_000).decode(&mut buf), Ok(Some(Message::Text(text))));
+            assert!(buf.is_empty());
+        }
+        // What the engine writes, the stream reads back, frame by frame, however it arrives.
+        let mut wire = BytesMut::new();
+        wire.extend_from_slice(&text_frame(&[b'a'; 300]));
+        wire.extend_from_slice(&pong_frame(b""));
+        wire.extend_from_slice(&close_frame(3008, "slow"));
+        let mut buf = BytesMut::new();
+        let mut frames = Vec::new();
+        for byte in wire {
+            buf.extend_from_slice(&[byte]);
+            while let Some(frame) = decode_server_frame(&mut buf).expect("a server frame") {
+                frames.push(frame);
+            }
+        }
+        assert_eq!(
+            frames,
+            [ServerFrame::Text(Bytes::from(vec![b'a'; 300])), ServerFrame::Other, ServerFrame::Close(3008, "slow".into())]
+        );
+        let mut masked = BytesMut::from(&client_text_frame(b"{}")[..]);
+        assert_eq!(decode_server_frame(&mut masked), Err(FrameError::Protocol), "a client frame is not the server's");
     }
 }

@@ -6,6 +6,7 @@
 //! - [`server_api`]: the Centrifugo-compatible server API for backends (`/centrifugo/api`).
 //! - [`realtime`]: the WebSocket handshake and the connection-token endpoint;
 //!   the engine behind them (protocol, hub, bus, presence) is `solo-realtime`.
+//! - [`streams`]: the HTTP transports (SSE, HTTP-streaming, their emulation endpoint, unidirectional streams).
 //! - [`dispatcher`]: publishes committed outbox events to the bus, retrying forever.
 //! - [`workers`]: presence sweeper, history retention (and `routes::inbox_state::waker`, snoozes that come due).
 //! - [`demo`]: the seeded workspace and simulated workstations of `solo serve --demo`.
@@ -34,6 +35,7 @@ pub mod server_api;
 pub mod serving;
 pub mod settings;
 pub mod state;
+pub mod streams;
 pub mod typescript;
 pub mod validate;
 pub mod workers;
@@ -171,6 +173,7 @@ impl Server {
         let max_body = self.state.settings().max_body_bytes;
         routes::api_router()
             .merge(realtime::router())
+            .merge(streams::router())
             .merge(server_api::router())
             .layer(DefaultBodyLimit::max(max_body))
             .layer(middleware::from_fn_with_state(self.state.clone(), http::poll_interval))

@@ -76,7 +76,7 @@ pub async fn connection_token(
 /// (not a browser), the server's own origin (same host, or `SOLO_PUBLIC_URL`),
 /// or one listed in `SOLO_ALLOWED_ORIGINS` (`*`: any). Stops another site's page
 /// from riding a signed-in user's cookies into a connection.
-fn origin_allowed(settings: &crate::settings::Settings, headers: &HeaderMap) -> bool {
+pub(crate) fn origin_allowed(settings: &crate::settings::Settings, headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else { return true };
     let Ok(origin) = origin.to_str() else { return false };
     let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();

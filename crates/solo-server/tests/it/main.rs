@@ -21,4 +21,5 @@ mod server_api;
 mod slow_clients;
 mod snooze;
 mod storage_faults;
+mod streams;
 mod workspace_config;

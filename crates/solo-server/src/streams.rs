@@ -1,0 +1,162 @@
+//! The realtime engine's HTTP transports (see `solo_realtime::stream`):
+//! Centrifugo's endpoints for SDKs behind networks that refuse WebSocket
+//! (`/connection/http_stream`, `/connection/sse`, with `/emulation` for the
+//! commands the SDK sends afterwards) and for consumers with no SDK
+//! (`/connection/uni_http_stream`, `/connection/uni_sse`: a token in, the
+//! user's pushes out, e.g. `curl -N`).
+
+use std::convert::Infallible;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use futures::StreamExt;
+use serde::Deserialize;
+use solo_realtime::bus::Control;
+use solo_realtime::stream::{Direction, StreamError, StreamFormat};
+
+use crate::error::ApiError;
+use crate::http::{ApiJson, ApiQuery};
+use crate::realtime::origin_allowed;
+use crate::state::AppState;
+
+pub const HTTP_STREAM_PATH: &str = "/connection/http_stream";
+pub const SSE_PATH: &str = "/connection/sse";
+pub const UNI_HTTP_STREAM_PATH: &str = "/connection/uni_http_stream";
+pub const UNI_SSE_PATH: &str = "/connection/uni_sse";
+/// Where the SDK posts its commands for a bidirectional stream (centrifuge-js's default).
+pub const EMULATION_PATH: &str = "/emulation";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(HTTP_STREAM_PATH, post(http_stream))
+        .route(SSE_PATH, post(sse).get(sse))
+        .route(UNI_HTTP_STREAM_PATH, post(uni_http_stream))
+        .route(UNI_SSE_PATH, post(uni_sse).get(uni_sse))
+        .route(EMULATION_PATH, post(emulation))
+}
+
+/// The connect request an SSE client cannot send in a body (`EventSource` only GETs).
+#[derive(Debug, Deserialize)]
+struct ConnectQuery {
+    cf_connect: Option<String>,
+}
+
+async fn http_stream(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    open(&state, &headers, StreamFormat::HttpStream, Direction::Bidirectional, &body).await
+}
+
+async fn uni_http_stream(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    open(&state, &headers, StreamFormat::HttpStream, Direction::Unidirectional, &body).await
+}
+
+async fn sse(
+    State(state): State<AppState>,
+    method: Method,
+    ApiQuery(query): ApiQuery<ConnectQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let first = connect_of(&method, query, body);
+    open(&state, &headers, StreamFormat::Sse, Direction::Bidirectional, &first).await
+}
+
+async fn uni_sse(
+    State(state): State<AppState>,
+    method: Method,
+    ApiQuery(query): ApiQuery<ConnectQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let first = connect_of(&method, query, body);
+    open(&state, &headers, StreamFormat::Sse, Direction::Unidirectional, &first).await
+}
+
+/// An SSE stream's connect: `cf_connect` in the URL (GET), or the body (POST).
+fn connect_of(method: &Method, query: ConnectQuery, body: Bytes) -> Bytes {
+    match (method, query.cf_connect) {
+        (&Method::GET, Some(connect)) => Bytes::from(connect),
+        (&Method::GET, None) => Bytes::new(),
+        _ => body,
+    }
+}
+
+/// Opens a stream and answers with it as the response body.
+async fn open(
+    state: &AppState,
+    headers: &HeaderMap,
+    format: StreamFormat,
+    direction: Direction,
+    first: &[u8],
+) -> Response {
+    if !origin_allowed(state.settings(), headers) {
+        tracing::warn!(origin = ?headers.get(header::ORIGIN), "realtime stream from a foreign origin refused");
+        return ApiError::Forbidden("this origin may not open realtime connections (see SOLO_ALLOWED_ORIGINS)".into())
+            .into_response();
+    }
+    // EventSource's habit after a dropped stream: ask again from the last event seen.
+    let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok());
+    let body = match state.engine().open_stream(format, direction, first, last_event_id).await {
+        Ok(body) => body,
+        Err(e) => return stream_error(e).into_response(),
+    };
+    let content_type = match format {
+        StreamFormat::Sse => "text/event-stream; charset=utf-8",
+        StreamFormat::HttpStream => "application/x-ndjson",
+    };
+    let mut response = Response::new(Body::from_stream(body.map(Ok::<_, Infallible>)));
+    let out = response.headers_mut();
+    out.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    out.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache, no-store, must-revalidate, max-age=0"));
+    // Proxies that buffer responses (nginx) would hold every push back.
+    out.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+fn stream_error(error: StreamError) -> ApiError {
+    match error {
+        StreamError::BadConnect(problem) => ApiError::BadRequest(format!("cannot open a realtime stream: {problem}")),
+        StreamError::TooLarge(_) => ApiError::PayloadTooLarge,
+        StreamError::UnknownSession => ApiError::NotFound("realtime session"),
+        StreamError::Io(e) => {
+            tracing::warn!(error = %e, "cannot open a realtime stream");
+            ApiError::Unavailable
+        }
+    }
+}
+
+/// Commands of an SDK on a bidirectional stream (centrifuge-js posts
+/// `{"session", "node", "data"}`, `data` being its encoded commands).
+#[derive(Debug, Deserialize)]
+struct EmulationRequest {
+    session: String,
+    #[serde(default)]
+    node: String,
+    data: String,
+}
+
+/// Hands the commands to the stream they belong to: on this node directly, on
+/// another through the bus (the load balancer need not be sticky).
+async fn emulation(State(state): State<AppState>, ApiJson(request): ApiJson<EmulationRequest>) -> Response {
+    let engine = state.engine();
+    let EmulationRequest { session, node, data } = request;
+    if node.is_empty() || node == engine.node_id() || engine.has_session(&session) {
+        return match engine.emulate(&session, &data).await {
+            Ok(()) => StatusCode::NO_CONTENT.into_response(),
+            Err(e) => stream_error(e).into_response(),
+        };
+    }
+    if data.len() > engine.config().max_message_bytes {
+        return ApiError::PayloadTooLarge.into_response();
+    }
+    match state.bus().control(&Control::Emulate { node, session, data }).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot hand emulated commands to another node");
+            ApiError::Unavailable.into_response()
+        }
+    }
+}
