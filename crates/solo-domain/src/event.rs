@@ -289,7 +289,7 @@ impl EventEnvelope {
             // Checked by the server API before it is written; a name that no
             // longer parses (it cannot today) is skipped rather than published.
             P::ServerPublished(publication) => {
-                out.extend(publication.channels.iter().filter_map(|name| Channel::parse(name).ok()));
+                out.extend(publication.channels.iter().filter_map(|name| Channel::parse_any(name).ok()));
             }
         }
         out

@@ -22,7 +22,7 @@ pub mod presence;
 pub mod rules;
 pub mod time;
 
-pub use channel::Channel;
+pub use channel::{Channel, ChannelError};
 pub use config::WorkspaceConfig;
 pub use event::{Actor, EventEnvelope, EventPayload, Subject};
 pub use ids::*;

@@ -25,10 +25,12 @@ const MAX_ENTRIES: usize = 100_000;
 
 /// Whether `user` may subscribe to (and read the history of) `channel`:
 /// members of the workspace for workspace, mission and workstation channels;
-/// only the user themself for `notifications:{userId}`. Uncached.
+/// only the user themself for `notifications:{userId}`; nobody for an
+/// integration channel (only a subscription token opens one). Uncached.
 pub async fn may_read(store: &dyn Store, user: &UserId, channel: &Channel) -> StoreResult<bool> {
     let workspace = match channel {
         Channel::Notifications(owner) => return Ok(owner == user),
+        Channel::Integration(_) => return Ok(false),
         Channel::Workspace(ws) => Some(ws.clone()),
         Channel::Mission(id) => store.mission(id).await?.map(|m| m.workspace_id),
         Channel::Workstation(id) => store.workstation(id).await?.map(|w| w.workspace_id),
@@ -168,6 +170,7 @@ impl AccessCache {
         let now = now_ms();
         let workspace = match channel {
             Channel::Notifications(owner) => return Ok(owner == user),
+            Channel::Integration(_) => return Ok(false),
             Channel::Workspace(ws) => ws.clone(),
             Channel::Mission(_) | Channel::Workstation(_) => match self.workspaces.get(channel, now) {
                 Some(Some(ws)) => ws,

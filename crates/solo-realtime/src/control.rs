@@ -8,7 +8,6 @@ use std::sync::{Arc, Weak};
 
 use serde_json::json;
 use solo_domain::time::now_ms;
-use solo_domain::Channel;
 
 use crate::bus::{BusMessage, BusSink, Control};
 use crate::connection::Connection;
@@ -109,7 +108,7 @@ impl Engine {
         {
             return;
         }
-        let Ok(parsed) = Channel::parse(&channel) else { return };
+        let Ok(parsed) = self.channel(&channel) else { return };
         let name = hub.channel_name(&channel);
         conn.hold(name.clone());
         hub.subscribe(&conn, &name, false);

@@ -31,6 +31,7 @@ use crate::presence::{LocalPresenceChange, Presence, PresenceError, PresenceKind
 use crate::protocol::{self, ClientInfo, Disconnect};
 use crate::recent::RecentPublications;
 use crate::socket::Socket;
+use crate::token_subscriptions::TokenSubscriptions;
 use crate::websocket;
 
 /// A connection's place in a channel. Its presence entry (user, client id,
@@ -97,6 +98,8 @@ pub struct Hub {
     per_user: Mutex<HashMap<Arc<str>, usize>>,
     /// Every channel's latest publications, for clients that recover.
     recent: RecentPublications,
+    /// Subscriptions a subscription token allowed, until it ends.
+    token_subscriptions: TokenSubscriptions,
 }
 
 impl std::fmt::Debug for Hub {
@@ -159,6 +162,7 @@ impl Hub {
             presence_changes,
             per_user: Mutex::new(HashMap::new()),
             recent,
+            token_subscriptions: TokenSubscriptions::default(),
         }
     }
 
@@ -395,8 +399,26 @@ impl Hub {
                 conn.ping();
             }
         }
+        // A subscription token's subscription not refreshed in time ends (the
+        // SDK resubscribes with a new token, as for Centrifugo's 2501).
+        for (conn, channel) in self.token_subscriptions.take_ended(now - self.timing.refresh_grace_ms) {
+            if self.unsubscribe(&conn, &channel) {
+                let body = serde_json::json!({ "code": SUBSCRIPTION_EXPIRED, "reason": "subscription expired" });
+                conn.unsubscribed(&channel, Some(websocket::text_frame(&protocol::push(&channel, "unsubscribe", &body))));
+                tracing::info!(client = %conn.client_id, %channel, "subscription token expired: unsubscribed");
+            }
+        }
+    }
+
+    /// The subscription of `conn` to `channel`, which a subscription token
+    /// allowed, ends at `until_ms` unless a new token moves it.
+    pub fn expire_subscription_at(&self, conn: &Arc<Connection>, channel: Arc<str>, until_ms: i64) {
+        self.token_subscriptions.set(conn, channel, until_ms);
     }
 }
+
+/// The unsubscribe push code of a subscription whose token expired (the client resubscribes).
+pub const SUBSCRIPTION_EXPIRED: u16 = 2501;
 
 impl Hub {
     /// Writes what fan-outs corked: each connection's frames in one write.

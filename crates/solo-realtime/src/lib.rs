@@ -37,6 +37,7 @@ pub mod session;
 pub mod socket;
 pub mod stream;
 pub mod token;
+mod token_subscriptions;
 pub mod transport;
 pub mod websocket;
 
@@ -46,7 +47,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use solo_domain::time::now_ms;
-use solo_domain::UserId;
+use solo_domain::{Channel, ChannelError, UserId};
 use solo_store::{Store, StoreResult};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -81,6 +82,9 @@ pub struct EngineConfig {
     pub commands_per_sec: u32,
     /// How long the store's answers about credentials and memberships are trusted.
     pub access_cache_ttl_ms: u64,
+    /// Namespaces of integrators' channels (`chat` for `chat:lobby`): published
+    /// by the server API, read with subscription tokens.
+    pub integration_namespaces: Vec<String>,
 }
 
 impl Default for EngineConfig {
@@ -94,6 +98,7 @@ impl Default for EngineConfig {
             max_message_bytes: 64 * 1024,
             commands_per_sec: 100,
             access_cache_ttl_ms: 5_000,
+            integration_namespaces: Vec::new(),
         }
     }
 }
@@ -271,6 +276,22 @@ impl Engine {
 
     pub fn access(&self) -> &AccessCache {
         &self.access
+    }
+
+    /// `name` as a product channel, or as a channel of one of the configured
+    /// integration namespaces; any other namespace is unknown.
+    pub fn channel(&self, name: &str) -> Result<Channel, ChannelError> {
+        match Channel::parse(name) {
+            Err(ChannelError::UnknownNamespace(unknown)) => {
+                let namespace = name.split_once(':').map_or("", |(namespace, _)| namespace);
+                if self.config.integration_namespaces.iter().any(|configured| configured == namespace) {
+                    Channel::integration(name)
+                } else {
+                    Err(ChannelError::UnknownNamespace(unknown))
+                }
+            }
+            parsed => parsed,
+        }
     }
 
     /// Whether the credential behind a connection token still stands.

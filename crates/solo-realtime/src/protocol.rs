@@ -136,7 +136,7 @@ pub enum Method {
     Send,
     Rpc(RpcRequest),
     Refresh(RefreshRequest),
-    SubRefresh(ChannelRequest),
+    SubRefresh(SubRefreshRequest),
 }
 
 /// A command as it arrives: one optional field per method. Only
@@ -156,7 +156,7 @@ struct WireCommand {
     send: Option<serde::de::IgnoredAny>,
     rpc: Option<RpcRequest>,
     refresh: Option<RefreshRequest>,
-    sub_refresh: Option<ChannelRequest>,
+    sub_refresh: Option<SubRefreshRequest>,
 }
 
 impl Command {
@@ -230,6 +230,9 @@ pub struct ConnectRequest {
 pub struct SubscribeRequest {
     #[serde(default)]
     pub channel: String,
+    /// A subscription token, for a channel of an integration namespace.
+    #[serde(default)]
+    pub token: String,
     #[serde(default)]
     pub recover: bool,
     #[serde(default)]
@@ -274,6 +277,15 @@ pub struct HistoryRequest {
 pub struct RpcRequest {
     #[serde(default)]
     pub method: String,
+}
+
+/// A new subscription token for a subscription a token allowed.
+#[derive(Debug, Default, Deserialize)]
+pub struct SubRefreshRequest {
+    #[serde(default)]
+    pub channel: String,
+    #[serde(default)]
+    pub token: String,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -113,7 +113,7 @@ impl Session {
                 Ok(())
             }
             // Every channel is server-owned: clients read, the API writes.
-            Method::Publish(request) => match Channel::parse(&request.channel) {
+            Method::Publish(request) => match self.engine.channel(&request.channel) {
                 Ok(_) => self.error(id, error_code::PERMISSION_DENIED).await,
                 Err(_) => self.error(id, error_code::UNKNOWN_CHANNEL).await,
             },
@@ -137,8 +137,9 @@ impl Session {
             Method::History(request) => self.history(id, request).await,
             Method::Refresh(request) => self.refresh(id, &request.token).await,
             Method::Ping => self.reply(protocol::reply(id, "ping", &json!({}))).await,
-            // Nothing is registered under them.
-            Method::Rpc(_) | Method::SubRefresh(_) => self.error(id, error_code::METHOD_NOT_FOUND).await,
+            Method::SubRefresh(request) => self.sub_refresh(id, request).await,
+            // Nothing is registered under it.
+            Method::Rpc(_) => self.error(id, error_code::METHOD_NOT_FOUND).await,
         }
     }
 
@@ -243,9 +244,18 @@ impl Session {
         self.reply(protocol::reply(id, "refresh", &result)).await
     }
 
-    /// Checks that the channel exists and the user may read it; the error code otherwise.
+    /// Checks that the channel exists and the user may read it; the error code
+    /// otherwise. An integration channel is read through the subscription its
+    /// token allowed, and only while that lasts.
     async fn authorize(&self, channel: &str) -> Result<Channel, u32> {
-        let parsed = Channel::parse(channel).map_err(|_| error_code::UNKNOWN_CHANNEL)?;
+        let parsed = self.engine.channel(channel).map_err(|_| error_code::UNKNOWN_CHANNEL)?;
+        if let Channel::Integration(_) = parsed {
+            return if self.engine.hub().is_subscribed(&self.conn, channel) {
+                Ok(parsed)
+            } else {
+                Err(error_code::PERMISSION_DENIED)
+            };
+        }
         let user = self.user_id().ok_or(error_code::UNAUTHORIZED)?;
         match self.engine.access().may_read(self.engine.store(), &user, &parsed).await {
             Ok(true) => Ok(parsed),
@@ -254,6 +264,46 @@ impl Session {
                 tracing::warn!(error = %e, "permission check failed");
                 Err(error_code::INTERNAL)
             }
+        }
+    }
+
+    /// A subscribe's permission, and until when it holds: a product channel by
+    /// the store's rules (as long as they stand); an integration channel by its
+    /// subscription token (until the token expires, unless refreshed).
+    async fn authorize_subscription(&self, request: &SubscribeRequest) -> Result<(Channel, Option<i64>), u32> {
+        match self.engine.channel(&request.channel) {
+            Ok(channel @ Channel::Integration(_)) => {
+                let auth = self.conn.auth().ok_or(error_code::UNAUTHORIZED)?;
+                match self.engine.tokens().verify_subscription(&request.token, &request.channel, &auth.user) {
+                    Ok(claims) => Ok((channel, Some(claims.exp.saturating_mul(1000)))),
+                    Err(TokenError::Expired) => Err(error_code::TOKEN_EXPIRED),
+                    Err(TokenError::Invalid) => Err(error_code::PERMISSION_DENIED),
+                }
+            }
+            Ok(_) => self.authorize(&request.channel).await.map(|channel| (channel, None)),
+            Err(_) => Err(error_code::UNKNOWN_CHANNEL),
+        }
+    }
+
+    /// A new subscription token for a subscription a token allowed: it lasts
+    /// until the new token's expiry.
+    async fn sub_refresh(&self, id: u32, request: protocol::SubRefreshRequest) -> Step {
+        let hub = self.engine.hub();
+        let Some(auth) = self.conn.auth() else { return Err(Disconnect::BadRequest) };
+        if !matches!(self.engine.channel(&request.channel), Ok(Channel::Integration(_)))
+            || !hub.is_subscribed(&self.conn, &request.channel)
+        {
+            return self.error(id, error_code::PERMISSION_DENIED).await;
+        }
+        match self.engine.tokens().verify_subscription(&request.token, &request.channel, &auth.user) {
+            Ok(claims) => {
+                let until = claims.exp.saturating_mul(1000);
+                hub.expire_subscription_at(&self.conn, hub.channel_name(&request.channel), until);
+                let ttl = ((until - now_ms()) / 1000).max(0);
+                self.reply(protocol::reply(id, "sub_refresh", &json!({ "expires": true, "ttl": ttl }))).await
+            }
+            Err(TokenError::Expired) => self.error(id, error_code::TOKEN_EXPIRED).await,
+            Err(TokenError::Invalid) => self.error(id, error_code::PERMISSION_DENIED).await,
         }
     }
 
@@ -278,7 +328,7 @@ impl Session {
         let hub = self.engine.hub().clone();
         let channel_name = hub.channel_name(&request.channel);
         let seen = self.engine.access().generation();
-        let channel = self.authorize(&request.channel).await.map_err(SubscribeError::Reply)?;
+        let (channel, until) = self.authorize_subscription(request).await.map_err(SubscribeError::Reply)?;
         if hub.is_subscribed(&self.conn, &request.channel) {
             return Err(SubscribeError::Reply(error_code::ALREADY_SUBSCRIBED));
         }
@@ -292,7 +342,7 @@ impl Session {
         // published meanwhile is either in history or held, never lost.
         self.conn.hold(channel_name.clone());
         hub.subscribe(&self.conn, &channel_name, request.join_leave);
-        let built = match self.recheck_access(seen, &request.channel).await {
+        let built = match self.recheck_access(seen, &channel, &request.channel).await {
             Ok(()) => self.position_and_recover(&channel, request).await,
             Err(code) => Err(code),
         };
@@ -302,7 +352,14 @@ impl Session {
                 self.conn.abandon(&channel_name);
                 Err(SubscribeError::Reply(error_code::PERMISSION_DENIED))
             }
-            Ok((result, offset)) => Ok((result, (channel_name, offset))),
+            Ok((mut result, offset)) => {
+                if let Some(until) = until {
+                    hub.expire_subscription_at(&self.conn, channel_name.clone(), until);
+                    result["expires"] = json!(true);
+                    result["ttl"] = json!(((until - now_ms()) / 1000).max(0));
+                }
+                Ok((result, (channel_name, offset)))
+            }
             Err(code) => {
                 hub.unsubscribe(&self.conn, &request.channel);
                 self.conn.abandon(&channel_name);
@@ -313,8 +370,9 @@ impl Session {
 
     /// Access was taken away while this connection was being authorized, and
     /// the revalidator may have gone over it before it registered: decide again.
-    async fn recheck_access(&self, seen: u64, channel: &str) -> Result<(), u32> {
-        if self.engine.access().generation() == seen {
+    /// (A subscription token's permission does not depend on the store.)
+    async fn recheck_access(&self, seen: u64, parsed: &Channel, channel: &str) -> Result<(), u32> {
+        if self.engine.access().generation() == seen || matches!(parsed, Channel::Integration(_)) {
             return Ok(());
         }
         self.authorize(channel).await.map(|_| ())

@@ -5,6 +5,11 @@
 //! shown in presence), `iss`/`aud` (fixed, always checked), and `src`: the
 //! credential the token was exchanged for (`pat_…` or `session:<hash>`), so a
 //! revoked PAT or a signed-out session ends its live connections too.
+//!
+//! Subscription tokens (Centrifugo's channel JWTs) let a client read a channel
+//! of an integrator's namespace: HS256 with the same key, signed by the
+//! integrator's backend (or `solo admin subscription-token`), with the claims
+//! `sub` (the connection's user), `channel`, `exp` and optionally `info`.
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -26,6 +31,16 @@ pub struct Claims {
     pub src: String,
 }
 
+/// The claims of a subscription token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SubscriptionClaims {
+    pub sub: String,
+    pub channel: String,
+    pub exp: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub info: Option<serde_json::Value>,
+}
+
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum TokenError {
     #[error("token expired")]
@@ -40,6 +55,8 @@ pub struct ConnectionTokens {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// Integrators sign subscription tokens without Solo's issuer and audience.
+    subscription_validation: Validation,
     pub ttl_secs: u64,
 }
 
@@ -58,10 +75,16 @@ impl ConnectionTokens {
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
+        let mut subscription_validation = Validation::new(Algorithm::HS256);
+        subscription_validation.leeway = 0;
+        subscription_validation.validate_nbf = true;
+        subscription_validation.validate_aud = false;
+        subscription_validation.set_required_spec_claims(&["exp", "sub"]);
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
+            subscription_validation,
             ttl_secs,
         }
     }
@@ -100,6 +123,32 @@ impl ConnectionTokens {
                 _ => TokenError::Invalid,
             }
         })
+    }
+}
+
+impl ConnectionTokens {
+    /// A subscription token: `user` may read `channel` until `exp_secs`.
+    pub fn issue_subscription(&self, user: &str, channel: &str, exp_secs: i64) -> Result<String, TokenError> {
+        let claims = SubscriptionClaims { sub: user.to_owned(), channel: channel.to_owned(), exp: exp_secs, info: None };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|_| TokenError::Invalid)
+    }
+
+    /// Verifies a subscription token for `user` on `channel`: signature,
+    /// algorithm, expiry, and that it names both.
+    pub fn verify_subscription(&self, token: &str, channel: &str, user: &str) -> Result<SubscriptionClaims, TokenError> {
+        if token.len() > 8192 {
+            return Err(TokenError::Invalid);
+        }
+        let claims = jsonwebtoken::decode::<SubscriptionClaims>(token, &self.decoding, &self.subscription_validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            })?;
+        if claims.channel != channel || claims.sub != user {
+            return Err(TokenError::Invalid);
+        }
+        Ok(claims)
     }
 }
 
@@ -180,5 +229,34 @@ mod tests {
         }
         let expired = forge(&with("exp", serde_json::json!(now() - 1)), key, Algorithm::HS256);
         assert_eq!(tokens.verify(&expired), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn a_subscription_token_opens_its_channel_for_its_user_only() {
+        let key = b"0123456789abcdef0123456789abcdef";
+        let tokens = ConnectionTokens::new(key, 600);
+        let token = tokens.issue_subscription("u_1", "chat:lobby", now() + 60).expect("issue");
+        let claims = tokens.verify_subscription(&token, "chat:lobby", "u_1").expect("valid");
+        assert_eq!((claims.sub.as_str(), claims.channel.as_str()), ("u_1", "chat:lobby"));
+        assert_eq!(tokens.verify_subscription(&token, "chat:other", "u_1"), Err(TokenError::Invalid), "another channel");
+        assert_eq!(tokens.verify_subscription(&token, "chat:lobby", "u_2"), Err(TokenError::Invalid), "another user");
+        let old = tokens.issue_subscription("u_1", "chat:lobby", now() - 1).expect("issue");
+        assert_eq!(tokens.verify_subscription(&old, "chat:lobby", "u_1"), Err(TokenError::Expired));
+        let other = ConnectionTokens::new(b"another key, another key, another", 600);
+        assert_eq!(other.verify_subscription(&token, "chat:lobby", "u_1"), Err(TokenError::Invalid), "wrong key");
+        // As an integrator's backend signs it: with `info`, an audience of its own, no issuer.
+        let signed = forge(
+            &serde_json::json!({"sub": "u_1", "channel": "chat:lobby", "exp": now() + 60, "info": {"role": "mod"}, "aud": "theirs"}),
+            key,
+            Algorithm::HS256,
+        );
+        let claims = tokens.verify_subscription(&signed, "chat:lobby", "u_1").expect("an integrator's token");
+        assert_eq!(claims.info, Some(serde_json::json!({"role": "mod"})));
+        let unsigned = forge(&serde_json::json!({"sub": "u_1", "channel": "chat:lobby", "exp": now() + 60}), key, Algorithm::HS512);
+        assert_eq!(tokens.verify_subscription(&unsigned, "chat:lobby", "u_1"), Err(TokenError::Invalid), "HS256 only");
+        // A connection token is no subscription token (it names no channel), nor the reverse.
+        let (connection, _) = tokens.issue("u_1", serde_json::json!({}), "pat_1", now()).expect("issue");
+        assert_eq!(tokens.verify_subscription(&connection, "chat:lobby", "u_1"), Err(TokenError::Invalid));
+        assert_eq!(tokens.verify(&token), Err(TokenError::Invalid));
     }
 }

@@ -59,7 +59,7 @@ use solo_realtime::presence::{PresenceWriter, RedisPresence, RedisPresenceOption
 use solo_realtime::protocol::Disconnect;
 use solo_realtime::token::ConnectionTokens;
 /// The engine's seams, re-exported for the binary and tests that build servers on them.
-pub use solo_realtime::{access, bus, presence};
+pub use solo_realtime::{access, bus, presence, token};
 use solo_realtime::{Engine, EngineConfig};
 
 use crate::metrics::{Metrics, StatusLabels};
@@ -150,6 +150,7 @@ impl Server {
             max_message_bytes: settings.ws_max_message_bytes,
             commands_per_sec: settings.ws_commands_per_sec,
             access_cache_ttl_ms: settings.pat_cache_ttl_ms,
+            integration_namespaces: settings.integration_namespace_list(),
         };
         let (engine, presence_writer) = Engine::new(
             config,
@@ -263,7 +264,7 @@ impl Server {
 
 /// The connection-token signing key: from configuration, or generated once and
 /// kept in the store so every node of a cluster and every restart agree.
-async fn token_secret(settings: &Settings, store: &dyn Store) -> Result<String, ServerError> {
+pub async fn token_secret(settings: &Settings, store: &dyn Store) -> Result<String, ServerError> {
     if let Some(secret) = &settings.token_secret {
         if secret.expose().len() < 32 {
             return Err(ServerError::Config("token_secret must be at least 32 characters".into()));

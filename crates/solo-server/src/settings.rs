@@ -132,6 +132,12 @@ pub struct Settings {
     /// browser pages may open the WebSocket, besides the server's own origin; `*` allows
     /// any. Clients that send no `Origin` (CLI, SDKs) are not affected.
     pub allowed_origins: String,
+    /// `SOLO_INTEGRATION_NAMESPACES`: comma-separated namespaces of integrators'
+    /// own channels (`chat` for `chat:lobby`). The server API publishes into
+    /// them; a client subscribes only with a subscription token (HS256 with
+    /// `SOLO_TOKEN_SECRET`, claims `sub`, `channel`, `exp`). Empty (the default):
+    /// only the product's channels exist.
+    pub integration_namespaces: String,
     /// `SOLO_API_REQUESTS_PER_SEC`: API requests per second per token or session (bursts
     /// of twice that); beyond it: 429 with `Retry-After`.
     pub api_requests_per_sec: u32,
@@ -210,6 +216,7 @@ impl Default for Settings {
             ws_commands_per_sec: 100,
             ws_max_connections_per_user: 100,
             allowed_origins: String::new(),
+            integration_namespaces: String::new(),
             api_requests_per_sec: 50,
             auth_failures_per_minute: 20,
             trust_forwarded_for: false,
@@ -275,10 +282,22 @@ impl Settings {
         if self.server_api_key.as_ref().is_some_and(|key| key.expose().len() < 16) {
             return Err(SettingsError("server_api_key must be at least 16 characters".into()));
         }
+        for namespace in self.integration_namespace_list() {
+            if solo_domain::Channel::integration(&format!("{namespace}:x")).is_err() || namespace.contains(':') {
+                return Err(SettingsError(format!(
+                    "integration_namespaces: `{namespace}` is a product namespace or not letters, digits and `_-.@=`"
+                )));
+            }
+        }
         if self.presence_ttl_secs < 2 {
             return Err(SettingsError("presence_ttl_secs must be at least 2".into()));
         }
         Ok(())
+    }
+
+    /// The configured integration namespaces.
+    pub fn integration_namespace_list(&self) -> Vec<String> {
+        self.integration_namespaces.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned).collect()
     }
 
     /// The default quiet hours, parsed.

@@ -77,10 +77,10 @@ async fn uni_sse(
 
 /// An SSE stream's connect: `cf_connect` in the URL (GET), or the body (POST).
 fn connect_of(method: &Method, query: ConnectQuery, body: Bytes) -> Bytes {
-    match (method, query.cf_connect) {
-        (&Method::GET, Some(connect)) => Bytes::from(connect),
-        (&Method::GET, None) => Bytes::new(),
-        _ => body,
+    if *method == Method::GET {
+        query.cf_connect.map(Bytes::from).unwrap_or_default()
+    } else {
+        body
     }
 }
 

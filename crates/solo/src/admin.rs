@@ -23,6 +23,20 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Sign a subscription token: USER may read CHANNEL (of a namespace in
+    /// SOLO_INTEGRATION_NAMESPACES) for TTL seconds; prints only the token.
+    /// What an integrator's backend signs itself in production.
+    SubscriptionToken {
+        /// The user (login name) the token is for.
+        #[arg(long)]
+        user: String,
+        /// The integration channel, e.g. `chat:lobby`.
+        #[arg(long)]
+        channel: String,
+        /// Seconds until it expires.
+        #[arg(long, default_value_t = 3600)]
+        ttl_secs: u32,
+    },
     /// Copy the embedded SQLite database to PATH while the server serves (a
     /// consistent snapshot; PATH must not exist). PostgreSQL: use pg_dump.
     Backup {
@@ -103,7 +117,37 @@ pub async fn run(store_args: &StoreArgs, command: AdminCommand) -> anyhow::Resul
             store.close().await;
             created
         }
+        AdminCommand::SubscriptionToken { user, channel, ttl_secs } => {
+            let store = open(&settings).await?;
+            let signed = subscription_token(&settings, &store, &user, &channel, ttl_secs).await;
+            store.close().await;
+            signed
+        }
     }
+}
+
+async fn subscription_token(
+    settings: &solo_server::settings::Settings,
+    store: &SqlStore,
+    user: &str,
+    channel: &str,
+    ttl_secs: u32,
+) -> anyhow::Result<()> {
+    let parsed = solo_domain::Channel::integration(channel).map_err(anyhow::Error::msg)?;
+    let namespace = channel.split_once(':').map_or("", |(namespace, _)| namespace);
+    if !settings.integration_namespace_list().iter().any(|configured| configured == namespace) {
+        bail!("`{namespace}` is not in SOLO_INTEGRATION_NAMESPACES: a server would not serve {parsed}");
+    }
+    let Some(user) = store.user_by_name(user).await? else {
+        bail!("no user named `{user}`");
+    };
+    let secret = solo_server::token_secret(settings, store).await?;
+    let tokens = solo_server::token::ConnectionTokens::new(secret.as_bytes(), settings.connection_token_ttl_secs);
+    let expires = solo_domain::time::now_ms() / 1000 + i64::from(ttl_secs);
+    let token = tokens.issue_subscription(user.id.as_str(), channel, expires).map_err(anyhow::Error::msg)?;
+    eprintln!("signed a subscription token for {} on {channel}, valid {ttl_secs} s", user.name);
+    println!("{token}");
+    Ok(())
 }
 
 async fn open(settings: &solo_server::settings::Settings) -> anyhow::Result<SqlStore> {

@@ -53,6 +53,8 @@ export async function startSolo(extraEnv = {}) {
     base,
     wsUrl: `ws://${addr}/connection/websocket`,
     pat,
+    /** `solo admin ARGS…` on the server's database; its standard output. */
+    admin: (...args) => admin(...args).trim(),
     get: (path) => call('GET', path),
     post: (path, body) => call('POST', path, body ?? {}),
     async stop() {

@@ -7,6 +7,7 @@ use std::collections::HashSet;
 
 use serde_json::{json, Map, Value};
 use solo_domain::event::ServerPublication;
+use solo_domain::Channel;
 use solo_realtime::bus::Control;
 use solo_realtime::history;
 use solo_realtime::presence::distinct_users;
@@ -119,7 +120,7 @@ impl Calls<'_> {
     }
 
     async fn publish(&self, p: params::Publish) -> Outcome {
-        params::channel(&p.channel)?;
+        params::channel(self.state.engine(), &p.channel)?;
         let data = params::data(p.data, p.b64data.as_deref())?;
         let routes = self.commit(vec![p.channel], data, p.tags).await?;
         routes.first().map(position).ok_or_else(|| internal("publish", "no route"))
@@ -142,14 +143,14 @@ impl Calls<'_> {
         let valid: Vec<String> = p
             .channels
             .iter()
-            .filter(|name| params::channel(name).is_ok() && seen.insert(name.as_str()))
+            .filter(|name| params::channel(self.state.engine(), name).is_ok() && seen.insert(name.as_str()))
             .cloned()
             .collect();
         let routes = if valid.is_empty() { Vec::new() } else { self.commit(valid, data, p.tags).await? };
         let responses: Vec<Value> = p
             .channels
             .iter()
-            .map(|name| match params::channel(name) {
+            .map(|name| match params::channel(self.state.engine(), name) {
                 Err(e) => json!({ "error": { "code": e.code, "message": e.message } }),
                 Ok(_) => match routes.iter().find(|r| r.channel == *name) {
                     Some(route) => json!({ "result": position(route) }),
@@ -180,11 +181,16 @@ impl Calls<'_> {
     /// A server-side subscription, for a user who may read the channel: the
     /// same rule as their own subscribe, so revalidation never undoes it.
     async fn subscribe(&self, p: params::UserChannel) -> Outcome {
-        let channel = params::channel(&p.channel)?;
+        let channel = params::channel(self.state.engine(), &p.channel)?;
         let user = params::user(&p.user)?;
         let client = params::client(p.client.as_deref())?;
         let engine = self.state.engine();
-        match engine.access().may_read(engine.store(), &user, &channel).await {
+        // An integration channel is the backend's own: it decides who follows it.
+        let allowed = match channel {
+            Channel::Integration(_) => Ok(true),
+            _ => engine.access().may_read(engine.store(), &user, &channel).await,
+        };
+        match allowed {
             Ok(true) => {}
             Ok(false) => {
                 return Err(MethodError::new(
@@ -198,7 +204,7 @@ impl Calls<'_> {
     }
 
     async fn unsubscribe(&self, p: params::UserChannel) -> Outcome {
-        params::channel(&p.channel)?;
+        params::channel(self.state.engine(), &p.channel)?;
         params::user(&p.user)?;
         let client = params::client(p.client.as_deref())?;
         self.order(Control::Unsubscribe { user: p.user, channel: p.channel, client }).await
@@ -228,7 +234,7 @@ impl Calls<'_> {
     }
 
     async fn presence(&self, p: params::ChannelOnly, stats: bool) -> Outcome {
-        params::channel(&p.channel)?;
+        params::channel(self.state.engine(), &p.channel)?;
         let clients = self.state.presence().clients(&p.channel).await.map_err(|e| internal("a presence query", e))?;
         if stats {
             return Ok(json!({ "num_clients": clients.len(), "num_users": distinct_users(&clients) }));
@@ -238,7 +244,7 @@ impl Calls<'_> {
     }
 
     async fn history(&self, request: HistoryRequest) -> Outcome {
-        let channel = params::channel(&request.channel)?;
+        let channel = params::channel(self.state.engine(), &request.channel)?;
         history::read(self.state.engine(), &channel, &request).await.map_err(|code| match code {
             error_code::UNRECOVERABLE_POSITION => MethodError::new(
                 code,
@@ -249,7 +255,7 @@ impl Calls<'_> {
     }
 
     async fn history_remove(&self, p: params::ChannelOnly) -> Outcome {
-        let channel = params::channel(&p.channel)?;
+        let channel = params::channel(self.state.engine(), &p.channel)?;
         let removed = self.state.store().remove_history(&channel).await.map_err(store_failed)?;
         tracing::info!(channel = %p.channel, removed, "history removed by the server API");
         // Every node forgets what it kept in memory for recovery.

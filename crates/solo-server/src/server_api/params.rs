@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use solo_domain::{Channel, UserId};
 use solo_realtime::protocol::error_code;
+use solo_realtime::Engine;
 
 use super::MethodError;
 
@@ -18,12 +19,12 @@ pub(crate) fn parse<T: DeserializeOwned>(params: Map<String, Value>) -> Result<T
     serde_json::from_value(Value::Object(params)).map_err(MethodError::bad_request)
 }
 
-/// A channel Solo knows (102 otherwise, as for a client's subscribe).
-pub(crate) fn channel(name: &str) -> Result<Channel, MethodError> {
+/// A product channel or an integrator's (102 otherwise, as for a client's subscribe).
+pub(crate) fn channel(engine: &Engine, name: &str) -> Result<Channel, MethodError> {
     if name.is_empty() {
         return Err(MethodError::bad_request("`channel` is required"));
     }
-    Channel::parse(name).map_err(|e| MethodError::new(error_code::UNKNOWN_CHANNEL, format!("unknown channel: {e}")))
+    engine.channel(name).map_err(|e| MethodError::new(error_code::UNKNOWN_CHANNEL, format!("unknown channel: {e}")))
 }
 
 /// A Solo user id (`u_…`): nobody else has connections.

@@ -22,4 +22,5 @@ mod slow_clients;
 mod snooze;
 mod storage_faults;
 mod streams;
+mod subscription_tokens;
 mod workspace_config;
