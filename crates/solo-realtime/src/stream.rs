@@ -22,20 +22,22 @@
 //! the fallback, not the hot path.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::io;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::UnixStream;
+use tokio::net::{TcpStream, UnixStream};
 use tokio::sync::mpsc;
 
-use crate::websocket::{client_text_frame, decode_server_frame, ServerFrame};
+use crate::websocket::{self, client_text_frame, close_frame, decode_server_frame, text_frame, Decoder, Message, ServerFrame};
 use crate::Engine;
 
 /// Chunks of the response body waiting for the HTTP server: past them the
@@ -51,6 +53,9 @@ pub enum StreamFormat {
     Sse,
     /// One JSON message per line.
     HttpStream,
+    /// A WebSocket text frame per message (the unidirectional WebSocket, whose
+    /// client sends nothing after its connect request).
+    WebSocket,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,6 +182,115 @@ impl Engine {
         }
         serde_json::to_string(&json!({ "id": 1, "connect": request })).map_err(|_| StreamError::BadConnect("not JSON"))
     }
+}
+
+/// How long the first message of a unidirectional WebSocket (its connect
+/// request) may take, and how long a write to it may stall.
+const UNI_WEBSOCKET_WAIT: Duration = Duration::from_secs(10);
+
+impl Engine {
+    /// Serves a unidirectional WebSocket (Centrifugo's `uni_websocket`) on an
+    /// upgraded socket: its first text message is a connect request, as for
+    /// the other unidirectional streams; after it the server only pushes, and
+    /// the client's pings are answered and its close echoed.
+    pub fn serve_uni_websocket(self: Arc<Self>, socket: TcpStream, already_read: Bytes) -> impl Future<Output = ()> + Send {
+        async move {
+            let mut buf = BytesMut::from(&already_read[..]);
+            drop(already_read);
+            let mut decoder = Decoder::new(self.config().max_message_bytes);
+            let mut socket = socket;
+            let first = match tokio::time::timeout(UNI_WEBSOCKET_WAIT, first_text(&mut socket, &mut decoder, &mut buf)).await {
+                Ok(Ok(first)) => first,
+                Ok(Err(code)) => {
+                    let _ = socket.write_all(&close_frame(code, "bad request")).await;
+                    return;
+                }
+                Err(_) => {
+                    let _ = socket.write_all(&close_frame(3502, "stale")).await;
+                    return;
+                }
+            };
+            let body = match self.open_stream(StreamFormat::WebSocket, Direction::Unidirectional, first.as_bytes(), None).await {
+                Ok(body) => body,
+                Err(e) => {
+                    tracing::debug!(error = %e, "unidirectional WebSocket refused");
+                    let _ = socket.write_all(&close_frame(3501, "bad request")).await;
+                    return;
+                }
+            };
+            pump_uni_websocket(socket, decoder, buf, body).await;
+        }
+    }
+}
+
+/// The first text message of a WebSocket; the close code to answer otherwise.
+async fn first_text(socket: &mut TcpStream, decoder: &mut Decoder, buf: &mut BytesMut) -> Result<String, u16> {
+    loop {
+        match decoder.decode(buf) {
+            Ok(Some(Message::Text(text))) => return Ok(text),
+            Ok(Some(Message::Ping(payload))) => {
+                socket.write_all(&websocket::pong_frame(&payload)).await.map_err(|_| 1006u16)?;
+            }
+            Ok(Some(Message::Close(_))) => return Err(1000),
+            Ok(Some(Message::Binary(_) | Message::Pong)) => return Err(3501),
+            Ok(None) => match socket.read_buf(buf).await {
+                Ok(0) | Err(_) => return Err(1006),
+                Ok(_) => {}
+            },
+            Err(e) => return Err(e.close_code()),
+        }
+    }
+}
+
+/// Writes the stream's frames to the client while answering what it sends
+/// (pings; a close ends it). A write that stalls past [`UNI_WEBSOCKET_WAIT`]
+/// ends it too: the client stopped reading.
+async fn pump_uni_websocket(
+    mut socket: TcpStream,
+    mut decoder: Decoder,
+    mut buf: BytesMut,
+    body: impl Stream<Item = Bytes> + Send,
+) {
+    let mut body = std::pin::pin!(body);
+    loop {
+        tokio::select! {
+            chunk = body.next() => {
+                let Some(chunk) = chunk else { break };
+                if !matches!(tokio::time::timeout(UNI_WEBSOCKET_WAIT, socket.write_all(&chunk)).await, Ok(Ok(()))) {
+                    return;
+                }
+            }
+            read = socket.read_buf(&mut buf) => {
+                if !matches!(read, Ok(n) if n > 0) {
+                    return;
+                }
+                loop {
+                    match decoder.decode(&mut buf) {
+                        Ok(Some(Message::Ping(payload))) => {
+                            if socket.write_all(&websocket::pong_frame(&payload)).await.is_err() {
+                                return;
+                            }
+                        }
+                        Ok(Some(Message::Close(code))) => {
+                            let _ = socket.write_all(&close_frame(code.unwrap_or(1000), "")).await;
+                            return;
+                        }
+                        // A one-way stream: whatever else the client sends is not read.
+                        Ok(Some(_)) => {}
+                        Ok(None) => break,
+                        Err(e) => {
+                            let _ = socket.write_all(&close_frame(e.close_code(), "")).await;
+                            return;
+                        }
+                    }
+                }
+                if buf.is_empty() {
+                    buf = BytesMut::new();
+                }
+            }
+        }
+    }
+    let _ = socket.shutdown().await;
 }
 
 /// Where a unidirectional stream's channel stands, as written in each SSE
@@ -350,6 +464,9 @@ impl Relay {
             // a unidirectional client has nothing else to send, so the stream ends.
             let message = format!("{{\"error\":{}}}", error.get());
             self.write(None, message.as_bytes(), out);
+            if self.format == StreamFormat::WebSocket {
+                out.put_slice(&close_frame(3501, "connect failed"));
+            }
             return Next::End;
         } else if let Some(push) = reply.push {
             let id = self.advance(push.get());
@@ -388,6 +505,11 @@ impl Relay {
     /// The engine closed the connection: tell the client why, as the protocol's
     /// disconnect push (a stream has no close frame to carry it).
     fn on_close(&mut self, code: u16, reason: &str, out: &mut BytesMut) {
+        if self.format == StreamFormat::WebSocket {
+            // A WebSocket has its own way to say it.
+            out.put_slice(&close_frame(code, reason));
+            return;
+        }
         // As the protocol's clients read codes: 3500-3999 and 4500-4999 are final.
         let reconnect = !matches!(code, 3500..=3999 | 4500..=4999);
         let disconnect = json!({ "code": code, "reason": reason, "reconnect": reconnect });
@@ -405,6 +527,7 @@ impl Relay {
                 out.put_slice(message);
                 out.put_u8(b'\n');
             }
+            StreamFormat::WebSocket => out.put_slice(&text_frame(message)),
             StreamFormat::Sse => {
                 if let Some(id) = id {
                     out.put_slice(b"id: ");

@@ -24,9 +24,23 @@ use crate::state::AppState;
 
 /// Where clients open their WebSocket.
 pub const WEBSOCKET_PATH: &str = "/connection/websocket";
+/// Where a consumer with no SDK opens a one-way WebSocket (Centrifugo's `uni_websocket`).
+pub const UNI_WEBSOCKET_PATH: &str = "/connection/uni_websocket";
 
 pub fn router() -> Router<AppState> {
-    Router::new().route(WEBSOCKET_PATH, get(websocket)).route("/api/realtime/token", post(connection_token))
+    Router::new()
+        .route(WEBSOCKET_PATH, get(websocket))
+        .route(UNI_WEBSOCKET_PATH, get(uni_websocket))
+        .route("/api/realtime/token", post(connection_token))
+}
+
+/// What an upgraded socket is served as.
+#[derive(Clone, Copy)]
+enum Served {
+    /// The SDKs' protocol.
+    Bidirectional,
+    /// A connect request in, pushes out (see `solo_realtime::stream`).
+    Unidirectional,
 }
 
 #[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
@@ -112,7 +126,15 @@ const SUBPROTOCOL: &str = "centrifuge-json";
 /// The WebSocket opening handshake (RFC 6455, section 4.2). On success the
 /// upgraded TCP socket goes to the realtime engine, which frames its own
 /// messages (see `solo_realtime::websocket`).
-async fn websocket(State(state): State<AppState>, mut request: Request) -> Response {
+async fn websocket(State(state): State<AppState>, request: Request) -> Response {
+    upgrade(state, request, Served::Bidirectional)
+}
+
+async fn uni_websocket(State(state): State<AppState>, request: Request) -> Response {
+    upgrade(state, request, Served::Unidirectional)
+}
+
+fn upgrade(state: AppState, mut request: Request, served: Served) -> Response {
     let headers = request.headers();
     if !origin_allowed(state.settings(), headers) {
         tracing::warn!(origin = ?headers.get(header::ORIGIN), "WebSocket upgrade from a foreign origin refused");
@@ -152,7 +174,12 @@ async fn websocket(State(state): State<AppState>, mut request: Request) -> Respo
         // hyper, with whatever the client sent after its request.
         match upgraded.downcast::<TokioIo<TcpStream>>() {
             // Served by a task of its own: this one, sized for the upgrade, ends here.
-            Ok(parts) => drop(tokio::spawn(engine.serve_websocket(parts.io.into_inner(), parts.read_buf))),
+            Ok(parts) => match served {
+                Served::Bidirectional => drop(tokio::spawn(engine.serve_websocket(parts.io.into_inner(), parts.read_buf))),
+                Served::Unidirectional => {
+                    drop(tokio::spawn(engine.serve_uni_websocket(parts.io.into_inner(), parts.read_buf)))
+                }
+            },
             Err(_) => tracing::error!("upgraded connection is not a TCP stream; closing it"),
         }
     });

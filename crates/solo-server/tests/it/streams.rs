@@ -293,3 +293,53 @@ async fn bad_stream_requests_get_precise_errors_and_others_keep_streaming() {
     assert_eq!(live.next_non_ping().await.message["pub"]["data"]["data"]["title"], "still here");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_unidirectional_websocket_sends_a_connect_request_then_only_reads() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let server = TestServer::start().await;
+    let ada = server.user("ada", "acme", Role::Admin).await;
+    let token = token_for(&server, &ada).await;
+    let url = format!("{}/connection/uni_websocket", server.base.replacen("http://", "ws://", 1));
+    let (mut ws, _) = tokio_tungstenite::connect_async(url.clone()).await.expect("websocket opens");
+    ws.send(Message::text(json!({ "token": token }).to_string())).await.expect("send");
+    let connect = next_json(&mut ws).await;
+    let channel = format!("notifications:{}", ada.id);
+    assert!(connect["connect"]["subs"][&channel].is_object(), "{connect}");
+    notify(&server, &ada, "over a one-way socket").await;
+    let push = next_json(&mut ws).await;
+    assert_eq!(push["channel"], channel.as_str(), "{push}");
+    assert_eq!(push["pub"]["data"]["data"]["title"], "over a one-way socket");
+
+    // A first message that is no connect request: closed with 3501.
+    let (mut bad, _) = tokio_tungstenite::connect_async(url).await.expect("websocket opens");
+    bad.send(Message::text("{not json")).await.expect("send");
+    let close = loop {
+        match tokio::time::timeout(WAIT, bad.next()).await.expect("in time") {
+            Some(Ok(Message::Close(frame))) => break frame.map(|f| u16::from(f.code)),
+            Some(Ok(_)) => continue,
+            _ => break None,
+        }
+    };
+    assert_eq!(close, Some(3501));
+    server.stop().await;
+}
+
+type ClientSocket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next JSON text message that is not a ping.
+async fn next_json(ws: &mut ClientSocket) -> Value {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let message = tokio::time::timeout(WAIT, ws.next()).await.expect("in time").expect("open").expect("frame");
+        if let Message::Text(text) = message {
+            let value: Value = serde_json::from_str(&text).expect("JSON");
+            if value != json!({}) {
+                return value;
+            }
+        }
+    }
+}
