@@ -87,6 +87,9 @@ enum Scenario {
         /// Seconds to hold every connection open before measuring.
         #[arg(long, default_value_t = 10)]
         hold_secs: u64,
+        /// `websocket`, or (Solo) `http_stream` or `sse`: its unidirectional HTTP streams.
+        #[arg(long, default_value = "websocket")]
+        transport: String,
     },
     /// N subscribers on one channel, publication rate ramped until p99 latency
     /// passes 100 ms or delivery falls below 99.9 %.
@@ -235,10 +238,10 @@ async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let programs = cli.programs.programs();
     match cli.scenario {
-        Scenario::Connections { server, count, concurrency, hold_secs } => {
-            let report =
-                connections::run(kind_of(&server)?, &programs, count, concurrency, Duration::from_secs(hold_secs))
-                    .await?;
+        Scenario::Connections { server, count, concurrency, hold_secs, transport } => {
+            let transport = connections::Transport::parse(&transport)?;
+            let hold = Duration::from_secs(hold_secs);
+            let report = connections::run_over(kind_of(&server)?, transport, &programs, count, concurrency, hold).await?;
             println!("{}", serde_json::to_string(&report)?);
             if report.opened < count {
                 bail!("not every connection opened");

@@ -55,6 +55,38 @@ pub(super) async fn measure_connections(
     (rows, memory_chart)
 }
 
+/// Solo's idle connections over WebSocket and over its unidirectional HTTP
+/// streams, the same number of each.
+pub(super) async fn measure_transports(
+    plan: &Plan,
+    programs: &Programs,
+    runs: usize,
+    failures: &mut Vec<String>,
+) -> Vec<TransportRow> {
+    use crate::connections::Transport;
+    let mut rows = Vec::new();
+    for transport in [Transport::WebSocket, Transport::HttpStream, Transport::Sse] {
+        let (mut held, mut rate, mut per) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..runs {
+            let count = plan.transport_connections;
+            match crate::connections::run_over(Kind::Solo, transport, programs, count, 256, Duration::from_secs(10)).await {
+                Ok(r) => {
+                    held.push(r.held as f64);
+                    rate.push(r.connect_per_sec);
+                    per.push(r.rss_bytes_per_connection);
+                    log_result(&r);
+                }
+                Err(e) => {
+                    eprintln!("Solo over {}: connections failed: {e:#}", transport.name());
+                    failures.push(format!("Solo over {}: {e:#}", transport.name()));
+                }
+            }
+        }
+        rows.push(TransportRow { transport, held: Runs(held), connect_rate: Runs(rate), per_connection: Runs(per) });
+    }
+    rows
+}
+
 pub(super) async fn measure_fanout(
     plan: &Plan,
     programs: &Programs,

@@ -64,6 +64,10 @@ pub async fn all(
         writeln!(md, "![Server memory against idle connections](charts/memory-vs-connections.png)\n")?;
     }
 
+    let rows = measure_transports(&plan, programs, runs, &mut failures).await;
+    transports_table(&mut md, &plan, &rows)?;
+    note_failures(&mut md, &mut failures)?;
+
     for size in &plan.fanout_sizes {
         let (rows, latency_chart) = measure_fanout(&plan, programs, &kinds, *size, runs, &mut failures).await;
         fanout_table(&mut md, &plan, *size, &rows)?;

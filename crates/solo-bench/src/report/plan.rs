@@ -30,6 +30,9 @@ pub(super) struct Plan {
     /// Watcher fan-out: users watching one mission, and stage changes timed.
     pub(super) watchers: usize,
     pub(super) watcher_changes: usize,
+    /// Solo's idle connections over each of its transports (WebSocket, and
+    /// the unidirectional HTTP streams), compared at this size.
+    pub(super) transport_connections: u64,
 }
 
 impl Plan {
@@ -62,6 +65,7 @@ impl Plan {
                 ingest: 500,
                 watchers: 20,
                 watcher_changes: 3,
+                transport_connections: 300,
             }
         } else {
             Plan {
@@ -80,6 +84,7 @@ impl Plan {
                 ingest: 20_000,
                 watchers: 1_000,
                 watcher_changes: 20,
+                transport_connections: 5_000,
             }
         }
     }
@@ -121,6 +126,14 @@ impl Runs {
 /// Each figure of a table's row, over the runs.
 pub(super) struct ConnectionsRow {
     pub(super) kind: Kind,
+    pub(super) held: Runs,
+    pub(super) connect_rate: Runs,
+    pub(super) per_connection: Runs,
+}
+
+/// Solo's idle connections over one transport.
+pub(super) struct TransportRow {
+    pub(super) transport: crate::connections::Transport,
     pub(super) held: Runs,
     pub(super) connect_rate: Runs,
     pub(super) per_connection: Runs,

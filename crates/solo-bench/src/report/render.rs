@@ -54,6 +54,38 @@ pub(super) fn connections_table(md: &mut String, plan: &Plan, rows: &[Connection
     writeln!(md)
 }
 
+pub(super) fn transports_table(md: &mut String, plan: &Plan, rows: &[TransportRow]) -> std::fmt::Result {
+    writeln!(md, "## Idle connections by transport (Solo)\n")?;
+    writeln!(
+        md,
+        "{} connections of each: WebSocket (subscribed, answering pings) and the unidirectional \
+         HTTP streams (`/connection/uni_http_stream`, `/connection/uni_sse`, following the user's \
+         notifications), held 10 s. No peer here speaks these transports: ratios are to Solo's \
+         own WebSocket in the same run.\n",
+        plan.transport_connections
+    )?;
+    writeln!(md, "| transport | held | connects/s | RSS per connection (bytes) | connects/s ÷ WebSocket | RSS ÷ WebSocket |")?;
+    writeln!(md, "|---|---|---|---|---|---|")?;
+    let websocket = rows.first().map(|r| (r.connect_rate.median(), r.per_connection.median()));
+    let (ws_rate, ws_rss) = websocket.unwrap_or((f64::NAN, f64::NAN));
+    for (i, row) in rows.iter().enumerate() {
+        let (rate, rss) = if i == 0 {
+            ("–".to_owned(), "–".to_owned())
+        } else {
+            (ratio(row.connect_rate.median(), ws_rate), ratio(row.per_connection.median(), ws_rss))
+        };
+        writeln!(
+            md,
+            "| {} | {} | {} | {} | {rate} | {rss} |",
+            row.transport.name(),
+            row.held.cell(0),
+            row.connect_rate.cell(0),
+            row.per_connection.cell(0),
+        )?;
+    }
+    writeln!(md)
+}
+
 pub(super) fn fanout_table(md: &mut String, plan: &Plan, size: u64, rows: &[FanoutRow]) -> std::fmt::Result {
     writeln!(md, "## Fan-out to {size} subscribers\n")?;
     writeln!(
