@@ -457,8 +457,13 @@ impl Relay {
             if let Ok(connect) = serde_json::from_str::<ConnectPositions>(connect.get()) {
                 self.positions = connect.subs;
             }
+            // Where the stream starts (after what it recovered): a client that
+            // drops before any publication resumes from here.
+            let id = (self.format == StreamFormat::Sse && !self.positions.is_empty())
+                .then(|| serde_json::to_string(&self.positions).ok())
+                .flatten();
             let message = format!("{{\"connect\":{}}}", connect.get());
-            self.write(None, message.as_bytes(), out);
+            self.write(id.as_deref(), message.as_bytes(), out);
         } else if let Some(error) = reply.error {
             // The connect failed (an expired token, a channel it may not read):
             // a unidirectional client has nothing else to send, so the stream ends.

@@ -343,3 +343,38 @@ async fn next_json(ws: &mut ClientSocket) -> Value {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emulated_commands_posted_to_another_node_reach_the_stream_through_the_bus() {
+    let Some((a, b)) = crate::cluster::two_nodes(|_| {}).await else { return };
+    let ada = a.user("ada", "acme", Role::Admin).await;
+    let token = token_for(&a, &ada).await;
+    let connect = json!({ "id": 1, "connect": { "token": token } }).to_string();
+    let response = client().post(a.url("/connection/http_stream")).body(connect).send().await.expect("stream opens");
+    let mut stream = StreamReader::new(response, false);
+    let reply = stream.next().await.message;
+    let session = reply["connect"]["session"].as_str().expect("session").to_owned();
+    let node = reply["connect"]["node"].as_str().expect("node").to_owned();
+    assert_eq!(node, a.state.node_id(), "the stream's own node");
+
+    // The load balancer sent the SDK's subscribe to node B.
+    let channel = format!("notifications:{}", ada.id);
+    let subscribe = json!({ "id": 2, "subscribe": { "channel": channel } }).to_string();
+    let posted = client()
+        .post(b.url("/emulation"))
+        .json(&json!({ "session": session, "node": node, "data": subscribe }))
+        .send()
+        .await
+        .expect("emulation");
+    assert_eq!(posted.status(), StatusCode::NO_CONTENT);
+    let reply = stream.next_non_ping().await.message;
+    assert_eq!(reply["id"], 2, "{reply}");
+    assert!(reply["subscribe"].is_object(), "{reply}");
+
+    // And a change through node B reaches it on node A.
+    notify(&b, &ada, "across nodes").await;
+    let push = stream.next_non_ping().await.message;
+    assert_eq!(push["push"]["pub"]["data"]["data"]["title"], "across nodes", "{push}");
+    a.stop().await;
+    b.stop().await;
+}
