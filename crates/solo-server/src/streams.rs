@@ -105,7 +105,8 @@ async fn open(
     };
     let content_type = match format {
         StreamFormat::Sse => "text/event-stream; charset=utf-8",
-        StreamFormat::HttpStream => "application/x-ndjson",
+        // (A WebSocket is not served here: see `realtime::uni_websocket`.)
+        StreamFormat::HttpStream | StreamFormat::WebSocket => "application/x-ndjson",
     };
     let mut response = Response::new(Body::from_stream(body.map(Ok::<_, Infallible>)));
     let out = response.headers_mut();

@@ -48,7 +48,9 @@ test('centrifuge-js subscribes with a subscription token and refreshes it', asyn
 
     await publish({ text: 'hello' });
     await waitFor('a publication', () => publications.length === 1);
-    assert.deepEqual(publications[0].data, { text: 'hello' });
+    // Every publication is an event envelope; the backend's data is inside it.
+    assert.equal(publications[0].data.type, 'server.published');
+    assert.deepEqual(publications[0].data.data.data, { text: 'hello' });
 
     // Past the first token's life the SDK has fetched a new one and sent it
     // (sub_refresh); the subscription is still the same one, and live.
@@ -56,7 +58,7 @@ test('centrifuge-js subscribes with a subscription token and refreshes it', asyn
     await new Promise((r) => setTimeout(r, 1500));
     await publish({ text: 'still here' });
     await waitFor('a publication after the refresh', () => publications.length === 2);
-    assert.equal(publications[1].data.text, 'still here');
+    assert.equal(publications[1].data.data.data.text, 'still here');
     assert.equal(subscribed.length, 1, 'refreshed, not resubscribed');
     assert.equal(unsubscribed.length, 0);
   } finally {

@@ -45,7 +45,7 @@ test('curl -N follows a user\'s notifications over SSE and resumes from Last-Eve
     await waitFor('a notification', () => publications(first.events).length === 1);
     const [seen] = publications(first.events);
     assert.equal(seen.data.channel, `notifications:${me.id}`);
-    assert.equal(seen.data.pub.data.data.title, 'build is green');
+    assert.equal(seen.data.pub.data.data.notification.title, 'build is green');
     first.stop();
 
     await notify('review requested');
@@ -54,7 +54,7 @@ test('curl -N follows a user\'s notifications over SSE and resumes from Last-Eve
     await waitFor('the connect event', () => again.events.length >= 1);
     const sub = again.events[0].data.connect.subs[`notifications:${me.id}`];
     assert.equal(sub.recovered, true);
-    assert.deepEqual(sub.publications.map((p) => p.data.data.title), ['review requested']);
+    assert.deepEqual(sub.publications.map((p) => p.data.data.notification.title), ['review requested']);
     assert.equal(sub.publications[0].offset, seen.data.pub.offset + 1);
   } finally {
     curls.forEach((c) => c.stop());

@@ -117,7 +117,7 @@ async fn a_unidirectional_http_stream_gets_the_users_notifications_from_a_token_
     let push = stream.next_non_ping().await.message;
     assert_eq!(push["channel"], channel.as_str(), "{push}");
     assert_eq!(push["pub"]["data"]["type"], "notification.created");
-    assert_eq!(push["pub"]["data"]["data"]["id"], created["id"]);
+    assert_eq!(push["pub"]["data"]["data"]["notification"]["id"], created["id"]);
     assert!(push["pub"]["offset"].as_u64().is_some());
     server.stop().await;
 }
@@ -159,7 +159,7 @@ async fn a_unidirectional_sse_stream_resumes_from_its_last_event_id() {
         .as_array()
         .expect("publications")
         .iter()
-        .map(|p| (p["offset"].as_u64().unwrap_or(0), p["data"]["data"]["title"].as_str().unwrap_or("").to_owned()))
+        .map(|p| (p["offset"].as_u64().unwrap_or(0), p["data"]["data"]["notification"]["title"].as_str().unwrap_or("").to_owned()))
         .collect();
     assert_eq!(recovered, [(offset + 1, "second".to_owned()), (offset + 2, "third".to_owned())]);
     assert!(connect.id.is_some(), "the connect event carries the position it recovered to");
@@ -201,7 +201,7 @@ async fn a_bidirectional_http_stream_takes_its_commands_through_the_emulation_en
     notify(&server, &ada, "over a stream").await;
     let push = stream.next_non_ping().await.message;
     assert_eq!(push["push"]["channel"], channel.as_str(), "{push}");
-    assert_eq!(push["push"]["pub"]["data"]["data"]["title"], "over a stream");
+    assert_eq!(push["push"]["pub"]["data"]["data"]["notification"]["title"], "over a stream");
 
     // A command the engine refuses gets its error code, as on a WebSocket.
     let other = json!({ "id": 3, "subscribe": { "channel": "notifications:u_0193f0c2a1b27c3d8e9f0a1b2c3d4e5f" } });
@@ -290,7 +290,7 @@ async fn bad_stream_requests_get_precise_errors_and_others_keep_streaming() {
 
     // Through all of it the first stream kept serving.
     notify(&server, &ada, "still here").await;
-    assert_eq!(live.next_non_ping().await.message["pub"]["data"]["data"]["title"], "still here");
+    assert_eq!(live.next_non_ping().await.message["pub"]["data"]["data"]["notification"]["title"], "still here");
     server.stop().await;
 }
 
@@ -311,7 +311,7 @@ async fn a_unidirectional_websocket_sends_a_connect_request_then_only_reads() {
     notify(&server, &ada, "over a one-way socket").await;
     let push = next_json(&mut ws).await;
     assert_eq!(push["channel"], channel.as_str(), "{push}");
-    assert_eq!(push["pub"]["data"]["data"]["title"], "over a one-way socket");
+    assert_eq!(push["pub"]["data"]["data"]["notification"]["title"], "over a one-way socket");
 
     // A first message that is no connect request: closed with 3501.
     let (mut bad, _) = tokio_tungstenite::connect_async(url).await.expect("websocket opens");
@@ -374,7 +374,7 @@ async fn emulated_commands_posted_to_another_node_reach_the_stream_through_the_b
     // And a change through node B reaches it on node A.
     notify(&b, &ada, "across nodes").await;
     let push = stream.next_non_ping().await.message;
-    assert_eq!(push["push"]["pub"]["data"]["data"]["title"], "across nodes", "{push}");
+    assert_eq!(push["push"]["pub"]["data"]["data"]["notification"]["title"], "across nodes", "{push}");
     a.stop().await;
     b.stop().await;
 }

@@ -78,7 +78,7 @@ async fn a_subscription_token_opens_an_integration_channel_to_its_user_only() {
     assert!(published["result"]["offset"].as_u64().is_some(), "{published}");
     let publication = ws.next_publication(WAIT).await.expect("a publication");
     assert_eq!(publication["push"]["channel"], lobby);
-    assert_eq!(publication["push"]["pub"]["data"]["data"], json!({ "text": "hello" }), "{publication}");
+    assert_eq!(publication["push"]["pub"]["data"]["data"]["data"], json!({ "text": "hello" }), "{publication}");
     let history = ws.command("history", json!({ "channel": lobby, "limit": 10 })).await;
     assert_eq!(history["history"]["publications"].as_array().map(Vec::len), Some(1), "{history}");
     let presence = ws.command("presence", json!({ "channel": lobby })).await;
