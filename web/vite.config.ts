@@ -12,12 +12,15 @@ export default defineConfig({
     proxy: {
       '/api': { target: server },
       '/connection': { target: server, ws: true },
+      // The HTTP transports' later commands (the fallbacks when WebSocket is refused).
+      '/emulation': { target: server },
     },
   },
   preview: {
     proxy: {
       '/api': { target: server },
       '/connection': { target: server, ws: true },
+      '/emulation': { target: server },
     },
   },
   build: {

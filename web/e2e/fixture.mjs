@@ -21,8 +21,9 @@
 // the fixture reports its console errors, uncaught exceptions and failed
 // responses into `e2e.errors`, which `after` prints; a test may assert on them.
 // What differs between files is an option (server environment, data seeded
-// before the browser starts, a proxy to cut the socket, a page signed in for
-// the whole file) or a method (more people, more tabs, a browser permission).
+// before the browser starts, a proxy to cut the realtime transports, a page
+// signed in for the whole file) or a method (more people, more tabs, a browser
+// permission).
 import { after, before } from 'node:test';
 import { closeBrowser, launchBrowser, newContext, signIn, startProxy, startSolo, watchErrors } from './harness.mjs';
 
@@ -31,7 +32,7 @@ import { closeBrowser, launchBrowser, newContext, signIn, startProxy, startSolo,
  *
  * @param {object} [options]
  * @param {Record<string, string>} [options.env] extra environment of `solo serve` (faster heartbeats, polling…)
- * @param {boolean} [options.proxy] pages reach the server through {@link startProxy}, which can cut the socket
+ * @param {boolean} [options.proxy] pages reach the server through {@link startProxy}, which can refuse the realtime transports
  * @param {(solo: any) => Promise<void>} [options.seed] runs once the server is up, before Chromium starts
  * @param {string} [options.signedIn] a user whose page `before` opens and signs in, as `e2e.context` and `e2e.page`
  */

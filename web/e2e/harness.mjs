@@ -1,5 +1,5 @@
 // Shared helpers of the end-to-end tests: a real `solo serve` with a fresh data
-// directory, a TCP proxy that can make the realtime endpoint unreachable,
+// directory, a TCP proxy that can make the realtime transports unreachable,
 // Debian's Chromium driven by playwright-core, and waits bounded in time.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -223,29 +223,57 @@ export function startCli(e2e, user, args) {
 
 // ---------------------------------------------------------------- proxy
 
+/** The realtime transports the web UI tries, in its order; the proxy can refuse any of them. */
+export const REALTIME_TRANSPORTS = ['websocket', 'http_stream', 'sse'];
+
+const REQUEST_LINE = /^[A-Z]+ (\S+) HTTP\/1\.[01]\r\n/;
 const WEBSOCKET_UPGRADE = /\r\nupgrade:[ \t]*websocket[ \t]*\r\n/i;
 
 /**
+ * What a request carries, read from the chunk that starts it: a realtime
+ * transport, `emulation` (the HTTP transports' later commands) or null
+ * (anything else); undefined when the chunk starts no request (a body, frames).
+ */
+function requestKind(chunk) {
+  const head = chunk.toString('latin1');
+  const line = REQUEST_LINE.exec(head);
+  if (!line) return undefined;
+  if (WEBSOCKET_UPGRADE.test(head)) return 'websocket';
+  const path = line[1].split('?')[0];
+  if (path === '/connection/http_stream') return 'http_stream';
+  if (path === '/connection/sse') return 'sse';
+  if (path === '/emulation') return 'emulation';
+  return null;
+}
+
+/**
  * A TCP proxy on a free loopback port, forwarding to `targetPort`. While
- * blocked, it refuses WebSocket handshakes (closes the connection) and cuts
- * the WebSocket connections it carries; plain HTTP keeps working.
+ * blocked, it refuses the realtime transports named (closes the connection on
+ * their request, as a proxy that does not allow them would) and cuts the
+ * connections carrying them; everything else keeps working.
  */
 export async function startProxy(targetPort) {
-  let blocked = false;
+  const blocked = new Set();
   const sockets = new Set();
-  const websockets = new Set();
+  /** Every client connection with its upstream, and what its latest request carries. */
+  const pairs = new Set();
+
+  // The HTTP transports' commands go to /emulation: refused once no stream could be open.
+  const refuses = (kind) =>
+    kind === 'emulation' ? blocked.has('http_stream') && blocked.has('sse') : kind !== null && blocked.has(kind);
 
   const server = net.createServer((client) => {
     sockets.add(client);
     const upstream = net.connect({ host: '127.0.0.1', port: targetPort });
     sockets.add(upstream);
-    const pair = { client, upstream, websocket: false };
+    const pair = { client, upstream, kind: null };
+    pairs.add(pair);
     const end = () => {
       client.destroy();
       upstream.destroy();
       sockets.delete(client);
       sockets.delete(upstream);
-      websockets.delete(pair);
+      pairs.delete(pair);
     };
     client.on('error', end);
     upstream.on('error', end);
@@ -254,11 +282,12 @@ export async function startProxy(targetPort) {
 
     client.on('data', (chunk) => {
       // Once upgraded, only WebSocket frames flow: no need to look any more.
-      if (!pair.websocket && WEBSOCKET_UPGRADE.test(chunk.toString('latin1'))) {
-        pair.websocket = true;
-        websockets.add(pair);
+      // Otherwise a kept-alive connection may carry a different request next.
+      if (pair.kind !== 'websocket') {
+        const kind = requestKind(chunk);
+        if (kind !== undefined) pair.kind = kind;
       }
-      if (pair.websocket && blocked) {
+      if (refuses(pair.kind)) {
         end();
         return;
       }
@@ -277,28 +306,42 @@ export async function startProxy(targetPort) {
   });
   const { port } = server.address();
 
+  const count = (kind) => [...pairs].filter((pair) => pair.kind === kind).length;
+
   return {
     port,
     url: `http://127.0.0.1:${port}`,
+    /** True while it refuses any transport. */
     get blocked() {
-      return blocked;
+      return blocked.size > 0;
     },
-    /** Cuts the WebSocket connections and refuses new ones until `unblock`. */
-    block() {
-      blocked = true;
-      for (const pair of [...websockets]) {
+    /**
+     * Refuses the transports named (all of them by default: the UI can only
+     * poll), and cuts the connections carrying them, until `unblock`.
+     *
+     * @param {string[]} [transports] some of {@link REALTIME_TRANSPORTS}
+     */
+    block(transports = REALTIME_TRANSPORTS) {
+      for (const transport of transports) {
+        if (!REALTIME_TRANSPORTS.includes(transport)) throw new Error(`no realtime transport ${transport}`);
+        blocked.add(transport);
+      }
+      for (const pair of [...pairs]) {
+        if (!refuses(pair.kind)) continue;
         pair.client.destroy();
         pair.upstream.destroy();
-        websockets.delete(pair);
+        pairs.delete(pair);
       }
     },
     unblock() {
-      blocked = false;
+      blocked.clear();
     },
     /** How many WebSocket connections it carries now. */
     get websocketCount() {
-      return websockets.size;
+      return count('websocket');
     },
+    /** How many open connections carry `kind` now (a transport, or `emulation`). */
+    count,
     async close() {
       for (const socket of sockets) socket.destroy();
       await within(5_000, new Promise((r) => server.close(() => r())), 'proxy close').catch(() => undefined);
@@ -343,10 +386,14 @@ export async function closeBrowser(browser) {
 
 const CONTENT_TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml' };
 
-/** Serves the UI from {@link WEB_DIST} (index.html for client-side routes); the API and the socket go to the server. */
+/** Serves the UI from {@link WEB_DIST} (index.html for client-side routes); the API and the realtime transports go to the server. */
 async function serveWebDist(context) {
   await context.route(
-    (url) => url.hostname === '127.0.0.1' && !url.pathname.startsWith('/api/') && !url.pathname.startsWith('/connection/'),
+    (url) =>
+      url.hostname === '127.0.0.1' &&
+      !url.pathname.startsWith('/api/') &&
+      !url.pathname.startsWith('/connection/') &&
+      url.pathname !== '/emulation',
     async (route) => {
       const { pathname } = new URL(route.request().url());
       const candidate = normalize(join(WEB_DIST, decodeURIComponent(pathname)));
@@ -412,13 +459,23 @@ export async function waitForBadge(page, count, what = 'the unread badge') {
   return seen;
 }
 
-/** The connection indicator's word: Live, Reconnecting… or Offline. */
+/** The connection indicator's words: Live, Live (streaming), Reconnecting… or Offline. */
 export async function connectionStatus(page) {
   return (await page.locator('.site-header [role="status"].connection').innerText()).replace(/^\W+/, '').trim();
 }
 
+/** Waits for the connection to be live over WebSocket. */
 export async function waitForLive(page, timeoutMs = TIMEOUT) {
   await waitUntil('the realtime connection to be live', async () => (await connectionStatus(page)).endsWith('Live'), timeoutMs);
+}
+
+/** Waits for the connection to be live over HTTP-streaming or SSE (WebSocket refused). */
+export async function waitForStreaming(page, timeoutMs = TIMEOUT) {
+  await waitUntil(
+    'the realtime connection to be live over a stream',
+    async () => (await connectionStatus(page)).endsWith('Live (streaming)'),
+    timeoutMs,
+  );
 }
 
 /** Toasts whose text contains `text`. */

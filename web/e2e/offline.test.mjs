@@ -1,5 +1,6 @@
-// Without the realtime endpoint the UI says it is offline and polls; when the
-// socket comes back the banner goes and nothing shows twice.
+// Without the realtime endpoints (WebSocket and the HTTP streams it falls back
+// to) the UI says it is offline and polls; when the socket comes back the
+// banner goes and nothing shows twice.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { browserFixture } from './fixture.mjs';
@@ -20,7 +21,7 @@ test('realtime endpoint down: offline banner, notification by polling; back: ban
   const banner = page.locator('.offline-banner');
   assert.equal(await banner.count(), 0);
 
-  // The socket is cut and cannot come back.
+  // The socket is cut and cannot come back, nor can a stream take its place.
   proxy.block();
   await banner.waitFor();
   assert.equal(await banner.innerText(), 'Offline: updating every 2 s');
@@ -40,6 +41,7 @@ test('realtime endpoint down: offline banner, notification by polling; back: ban
   const took = Date.now() - created;
   assert.ok(took < 20_000, `shown after ${took} ms`);
   assert.ok(proxy.blocked && proxy.websocketCount === 0, 'it came without a socket');
+  assert.equal(proxy.count('http_stream') + proxy.count('sse'), 0, 'and without a stream');
   assert.equal(await banner.count(), 1, 'still offline');
 
   // The socket is allowed back: live again, the banner goes.

@@ -321,7 +321,7 @@ export function useSetRead() {
       api.post<Notification>(`/api/notifications/${encodeURIComponent(id)}/${read ? 'read' : 'unread'}`),
     onSuccess: (notification) => {
       takeNotification(client, notification);
-      // The new counts come with the push; without the socket, ask for them.
+      // The new counts come with the push; without the connection, ask for them.
       if (status !== 'live') void client.invalidateQueries({ queryKey: keys.unreadCount });
     },
     onError: showError,

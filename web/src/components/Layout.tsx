@@ -4,20 +4,29 @@ import { useLogout, usePreferences, useUnreadCounts } from '../api/hooks';
 import type { Me } from '../api/types';
 import { APP_TITLE, titleWithUnread } from '../lib/desktopNotifications';
 import { useNow } from '../lib/useNow';
+import { connectionView, type ConnectionView } from '../realtime/connection';
 import { quietAt } from '../realtime/preferences';
-import { useRealtime, type ConnectionStatus } from '../realtime/RealtimeProvider';
+import { useRealtime } from '../realtime/RealtimeProvider';
 
-const CONNECTION: Record<ConnectionStatus, { label: string; glyph: string }> = {
-  live: { label: 'Live', glyph: '●' },
+const CONNECTION: Record<ConnectionView, { label: string; glyph: string; hint?: string }> = {
+  websocket: { label: 'Live', glyph: '●' },
+  // As live as the socket; named apart so someone whose network blocks
+  // WebSocket can see that it does, and that nothing is lost by it.
+  streaming: {
+    label: 'Live (streaming)',
+    glyph: '●',
+    hint: 'WebSocket is blocked on this network, so updates come over HTTP streaming',
+  },
   reconnecting: { label: 'Reconnecting…', glyph: '◌' },
   offline: { label: 'Offline', glyph: '○' },
 };
 
 function ConnectionIndicator() {
-  const { status } = useRealtime();
-  const { label, glyph } = CONNECTION[status];
+  const { status, transport } = useRealtime();
+  const view = connectionView(status, transport);
+  const { label, glyph, hint } = CONNECTION[view];
   return (
-    <span className={`connection connection-${status}`} role="status">
+    <span className={`connection connection-${view}`} role="status" title={hint}>
       <span aria-hidden="true">{glyph}</span> <span className="sr-only">Connection: </span>
       {label}
     </span>
@@ -44,6 +53,7 @@ function QuietHoursIndicator() {
 function OfflineBanner() {
   const { status, pollSeconds } = useRealtime();
   // The connection indicator already announces the change; this says what it means.
+  // Streaming is live, not polling: no banner then.
   if (status !== 'offline') return null;
   return <p className="offline-banner">Offline: updating every {pollSeconds} s</p>;
 }

@@ -3,8 +3,10 @@
  * (with join/leave: who is online) and notification channel, plus the channels
  * pages ask for; applies every publication to the query cache; pops up new
  * notifications (a toast, and a desktop notification while the tab is hidden
- * and the person opted in); and, when the socket has been down for more than
- * {@link OFFLINE_AFTER_MS}, tells queries to poll instead.
+ * and the person opted in); and, when the connection has been down for more
+ * than {@link OFFLINE_AFTER_MS}, tells queries to poll instead. Where WebSocket
+ * is refused it connects over HTTP-streaming or SSE (see `./connection`),
+ * which is as live: nothing polls then.
  */
 import { Centrifuge, UnauthorizedError, type Subscription } from 'centrifuge';
 import { useQueryClient } from '@tanstack/react-query';
@@ -24,17 +26,26 @@ import {
 } from '../lib/desktopNotifications';
 import { peopleOf, SeenEvents, type PresenceClients } from './applyEvent';
 import { applyEnvelope, invalidateChannel, setPeopleOnline, splitChannel, takePreferences } from './cache';
+import {
+  connectionStatus,
+  emulationEndpoint,
+  pollIntervalFor,
+  transportEndpoints,
+  transportOf,
+  type ConnectionStatus,
+  type RealtimeTransport,
+} from './connection';
 import { missionOfLink, toastsAllowed } from './preferences';
 
-/** How long the socket may be down before the UI says so and starts polling. */
+/** How long the connection may be down before the UI says so and starts polling. */
 export const OFFLINE_AFTER_MS = 2000;
 /** Notifications older than this when they arrive (a recovery after a long absence) do not pop up. */
 const POP_UP_MAX_AGE_MS = 10 * 60 * 1000;
 
-export type ConnectionStatus = 'live' | 'reconnecting' | 'offline';
-
 interface RealtimeContextValue {
   status: ConnectionStatus;
+  /** The transport carrying the connection while live; null otherwise. */
+  transport: RealtimeTransport | null;
   /** Milliseconds between polls while offline; false while live. */
   pollInterval: number | false;
   pollSeconds: number;
@@ -44,6 +55,7 @@ interface RealtimeContextValue {
 
 const RealtimeContext = createContext<RealtimeContextValue>({
   status: 'offline',
+  transport: null,
   pollInterval: false,
   pollSeconds: 15,
   watch: () => () => undefined,
@@ -113,7 +125,8 @@ export function RealtimeProvider({ me, children }: { me: Me; children: ReactNode
   useEffect(() => {
     navigateRef.current = navigate;
   }, [navigate]);
-  const [connected, setConnected] = useState(false);
+  // Set while connected: which transport the SDK settled on.
+  const [transport, setTransport] = useState<RealtimeTransport | null>(null);
   const [offline, setOffline] = useState(false);
   const pollSeconds = usePollSeconds();
 
@@ -250,11 +263,16 @@ export function RealtimeProvider({ me, children }: { me: Me; children: ReactNode
         return;
       }
       if (stopped) return;
-      const client = new Centrifuge(first.url, {
+      const origin = window.location.origin;
+      const client = new Centrifuge(transportEndpoints(first.url, origin), {
+        emulationEndpoint: emulationEndpoint(origin),
         token: first.token,
         getToken: async () => (await fetchToken()).token,
       });
-      client.on('state', (ctx) => setConnected(ctx.newState === 'connected'));
+      client.on('connected', (ctx) => setTransport(transportOf(ctx.transport)));
+      client.on('state', (ctx) => {
+        if (ctx.newState !== 'connected') setTransport(null);
+      });
       client.on('error', (ctx) => console.warn('realtime', ctx.error));
       clientRef.current = client;
       for (const workspaceId of workspaceKey ? workspaceKey.split(',') : []) subscribe(client, `workspace:${workspaceId}`);
@@ -270,11 +288,12 @@ export function RealtimeProvider({ me, children }: { me: Me; children: ReactNode
       clientRef.current?.disconnect();
       clientRef.current = null;
       presence.current.clear();
-      setConnected(false);
+      setTransport(null);
     };
   }, [me.id, workspaceKey, queryClient, subscribe]);
 
-  // Offline after the socket has been down for a while; live again as soon as it is back.
+  // Offline after the connection has been down for a while; live again as soon as it is back.
+  const connected = transport !== null;
   useEffect(() => {
     if (connected) {
       setOffline(false);
@@ -307,10 +326,10 @@ export function RealtimeProvider({ me, children }: { me: Me; children: ReactNode
     [subscribe, release],
   );
 
-  const status: ConnectionStatus = connected ? 'live' : offline ? 'offline' : 'reconnecting';
+  const status = connectionStatus(transport, offline);
   const value = useMemo<RealtimeContextValue>(
-    () => ({ status, pollInterval: offline ? pollSeconds * 1000 : false, pollSeconds, watch }),
-    [status, offline, pollSeconds, watch],
+    () => ({ status, transport, pollInterval: pollIntervalFor(status, pollSeconds), pollSeconds, watch }),
+    [status, transport, pollSeconds, watch],
   );
   return <RealtimeContext.Provider value={value}>{children}</RealtimeContext.Provider>;
 }
