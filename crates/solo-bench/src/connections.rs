@@ -194,7 +194,10 @@ async fn open_stream(target: &Target, transport: Transport, source: std::net::So
             connect.len()
         ),
         Transport::Sse => {
-            let url = reqwest::Url::parse_with_params(&format!("http://{addr}/connection/uni_sse"), [("cf_connect", &connect)])?;
+            let url = reqwest::Url::parse_with_params(
+                &format!("http://{addr}/connection/uni_sse"),
+                [("cf_connect", &connect)],
+            )?;
             let query = url.query().unwrap_or_default();
             format!("GET /connection/uni_sse?{query} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n")
         }
@@ -205,7 +208,8 @@ async fn open_stream(target: &Target, transport: Transport, source: std::net::So
     let mut seen = Vec::new();
     let mut chunk = [0u8; 2048];
     while !seen.windows(10).any(|w| w == b"\"connect\":") {
-        let n = tokio::time::timeout(Duration::from_secs(60), socket.read(&mut chunk)).await.context("no connect")??;
+        let n =
+            tokio::time::timeout(Duration::from_secs(60), socket.read(&mut chunk)).await.context("no connect")??;
         if n == 0 {
             bail!("closed before connecting: {}", String::from_utf8_lossy(&seen));
         }

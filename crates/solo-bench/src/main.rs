@@ -241,7 +241,8 @@ async fn run() -> anyhow::Result<()> {
         Scenario::Connections { server, count, concurrency, hold_secs, transport } => {
             let transport = connections::Transport::parse(&transport)?;
             let hold = Duration::from_secs(hold_secs);
-            let report = connections::run_over(kind_of(&server)?, transport, &programs, count, concurrency, hold).await?;
+            let report =
+                connections::run_over(kind_of(&server)?, transport, &programs, count, concurrency, hold).await?;
             println!("{}", serde_json::to_string(&report)?);
             if report.opened < count {
                 bail!("not every connection opened");

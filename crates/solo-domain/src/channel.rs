@@ -135,7 +135,10 @@ mod tests {
     #[test]
     fn an_integrators_channel_is_any_other_namespace_and_never_the_products() {
         assert_eq!(Channel::parse_any("chat:room-1"), Ok(Channel::Integration("chat:room-1".into())));
-        assert_eq!(Channel::parse_any("billing:acct@x=1:y.z").map(|c| c.to_string()), Ok("billing:acct@x=1:y.z".into()));
+        assert_eq!(
+            Channel::parse_any("billing:acct@x=1:y.z").map(|c| c.to_string()),
+            Ok("billing:acct@x=1:y.z".into())
+        );
         let m = MissionId::generate();
         assert_eq!(Channel::parse_any(&format!("mission:{m}")), Ok(Channel::Mission(m)), "a product channel stays one");
         assert!(matches!(Channel::parse_any("mission:nope"), Err(ChannelError::InvalidId(_))), "not an integration");

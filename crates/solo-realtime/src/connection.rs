@@ -29,11 +29,11 @@ use std::io::{self, IoSlice};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
+use crate::protocol::{ClientInfo, Disconnect};
+use crate::socket::Socket;
 use bytes::Bytes;
 use futures::task::AtomicWaker;
 use solo_domain::UserId;
-use crate::protocol::{ClientInfo, Disconnect};
-use crate::socket::Socket;
 
 pub type ConnId = u64;
 

@@ -404,7 +404,10 @@ impl Hub {
         for (conn, channel) in self.token_subscriptions.take_ended(now - self.timing.refresh_grace_ms) {
             if self.unsubscribe(&conn, &channel) {
                 let body = serde_json::json!({ "code": SUBSCRIPTION_EXPIRED, "reason": "subscription expired" });
-                conn.unsubscribed(&channel, Some(websocket::text_frame(&protocol::push(&channel, "unsubscribe", &body))));
+                conn.unsubscribed(
+                    &channel,
+                    Some(websocket::text_frame(&protocol::push(&channel, "unsubscribe", &body))),
+                );
                 tracing::info!(client = %conn.client_id, %channel, "subscription token expired: unsubscribed");
             }
         }

@@ -37,7 +37,9 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpStream, UnixStream};
 use tokio::sync::mpsc;
 
-use crate::websocket::{self, client_text_frame, close_frame, decode_server_frame, text_frame, Decoder, Message, ServerFrame};
+use crate::websocket::{
+    self, client_text_frame, close_frame, decode_server_frame, text_frame, Decoder, Message, ServerFrame,
+};
 use crate::Engine;
 
 /// Chunks of the response body waiting for the HTTP server: past them the
@@ -131,9 +133,20 @@ impl Engine {
             Direction::Unidirectional => (None, Some(writer)),
         };
         let (body, chunks) = mpsc::channel(BODY_QUEUE);
-        let relay = Relay { engine: self.clone(), format, direction, session, pongs, connected: false, positions: BTreeMap::new() };
+        let relay = Relay {
+            engine: self.clone(),
+            format,
+            direction,
+            session,
+            pongs,
+            connected: false,
+            positions: BTreeMap::new(),
+        };
         tokio::spawn(relay.run(reader, body));
-        Ok(futures::stream::unfold(chunks, |mut chunks| async move { chunks.recv().await.map(|chunk| (chunk, chunks)) }))
+        Ok(futures::stream::unfold(
+            chunks,
+            |mut chunks| async move { chunks.recv().await.map(|chunk| (chunk, chunks)) },
+        ))
     }
 
     /// Hands commands a client sent to the emulation endpoint to its stream's
@@ -167,8 +180,8 @@ impl Engine {
             return Err(StreamError::BadConnect("subs is not an object"));
         };
         if let Some(positions) = last_event_id.filter(|id| !id.trim().is_empty()) {
-            let positions: BTreeMap<String, Position> =
-                serde_json::from_str(positions).map_err(|_| StreamError::BadConnect("Last-Event-ID is not a position"))?;
+            let positions: BTreeMap<String, Position> = serde_json::from_str(positions)
+                .map_err(|_| StreamError::BadConnect("Last-Event-ID is not a position"))?;
             for (channel, Position { offset, epoch }) in positions {
                 subs.insert(channel, json!({ "recover": true, "offset": offset, "epoch": epoch }));
             }
@@ -193,24 +206,32 @@ impl Engine {
     /// upgraded socket: its first text message is a connect request, as for
     /// the other unidirectional streams; after it the server only pushes, and
     /// the client's pings are answered and its close echoed.
-    pub fn serve_uni_websocket(self: Arc<Self>, socket: TcpStream, already_read: Bytes) -> impl Future<Output = ()> + Send {
+    pub fn serve_uni_websocket(
+        self: Arc<Self>,
+        socket: TcpStream,
+        already_read: Bytes,
+    ) -> impl Future<Output = ()> + Send {
         async move {
             let mut buf = BytesMut::from(&already_read[..]);
             drop(already_read);
             let mut decoder = Decoder::new(self.config().max_message_bytes);
             let mut socket = socket;
-            let first = match tokio::time::timeout(UNI_WEBSOCKET_WAIT, first_text(&mut socket, &mut decoder, &mut buf)).await {
-                Ok(Ok(first)) => first,
-                Ok(Err(code)) => {
-                    let _ = socket.write_all(&close_frame(code, "bad request")).await;
-                    return;
-                }
-                Err(_) => {
-                    let _ = socket.write_all(&close_frame(3502, "stale")).await;
-                    return;
-                }
-            };
-            let body = match self.open_stream(StreamFormat::WebSocket, Direction::Unidirectional, first.as_bytes(), None).await {
+            let first =
+                match tokio::time::timeout(UNI_WEBSOCKET_WAIT, first_text(&mut socket, &mut decoder, &mut buf)).await {
+                    Ok(Ok(first)) => first,
+                    Ok(Err(code)) => {
+                        let _ = socket.write_all(&close_frame(code, "bad request")).await;
+                        return;
+                    }
+                    Err(_) => {
+                        let _ = socket.write_all(&close_frame(3502, "stale")).await;
+                        return;
+                    }
+                };
+            let body = match self
+                .open_stream(StreamFormat::WebSocket, Direction::Unidirectional, first.as_bytes(), None)
+                .await
+            {
                 Ok(body) => body,
                 Err(e) => {
                     tracing::debug!(error = %e, "unidirectional WebSocket refused");

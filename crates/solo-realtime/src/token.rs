@@ -129,13 +129,19 @@ impl ConnectionTokens {
 impl ConnectionTokens {
     /// A subscription token: `user` may read `channel` until `exp_secs`.
     pub fn issue_subscription(&self, user: &str, channel: &str, exp_secs: i64) -> Result<String, TokenError> {
-        let claims = SubscriptionClaims { sub: user.to_owned(), channel: channel.to_owned(), exp: exp_secs, info: None };
+        let claims =
+            SubscriptionClaims { sub: user.to_owned(), channel: channel.to_owned(), exp: exp_secs, info: None };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|_| TokenError::Invalid)
     }
 
     /// Verifies a subscription token for `user` on `channel`: signature,
     /// algorithm, expiry, and that it names both.
-    pub fn verify_subscription(&self, token: &str, channel: &str, user: &str) -> Result<SubscriptionClaims, TokenError> {
+    pub fn verify_subscription(
+        &self,
+        token: &str,
+        channel: &str,
+        user: &str,
+    ) -> Result<SubscriptionClaims, TokenError> {
         if token.len() > 8192 {
             return Err(TokenError::Invalid);
         }
@@ -238,7 +244,11 @@ mod tests {
         let token = tokens.issue_subscription("u_1", "chat:lobby", now() + 60).expect("issue");
         let claims = tokens.verify_subscription(&token, "chat:lobby", "u_1").expect("valid");
         assert_eq!((claims.sub.as_str(), claims.channel.as_str()), ("u_1", "chat:lobby"));
-        assert_eq!(tokens.verify_subscription(&token, "chat:other", "u_1"), Err(TokenError::Invalid), "another channel");
+        assert_eq!(
+            tokens.verify_subscription(&token, "chat:other", "u_1"),
+            Err(TokenError::Invalid),
+            "another channel"
+        );
         assert_eq!(tokens.verify_subscription(&token, "chat:lobby", "u_2"), Err(TokenError::Invalid), "another user");
         let old = tokens.issue_subscription("u_1", "chat:lobby", now() - 1).expect("issue");
         assert_eq!(tokens.verify_subscription(&old, "chat:lobby", "u_1"), Err(TokenError::Expired));
@@ -252,7 +262,11 @@ mod tests {
         );
         let claims = tokens.verify_subscription(&signed, "chat:lobby", "u_1").expect("an integrator's token");
         assert_eq!(claims.info, Some(serde_json::json!({"role": "mod"})));
-        let unsigned = forge(&serde_json::json!({"sub": "u_1", "channel": "chat:lobby", "exp": now() + 60}), key, Algorithm::HS512);
+        let unsigned = forge(
+            &serde_json::json!({"sub": "u_1", "channel": "chat:lobby", "exp": now() + 60}),
+            key,
+            Algorithm::HS512,
+        );
         assert_eq!(tokens.verify_subscription(&unsigned, "chat:lobby", "u_1"), Err(TokenError::Invalid), "HS256 only");
         // A connection token is no subscription token (it names no channel), nor the reverse.
         let (connection, _) = tokens.issue("u_1", serde_json::json!({}), "pat_1", now()).expect("issue");

@@ -58,7 +58,11 @@ impl Engine {
     /// [`Engine::serve_websocket`] on any stream socket that carries WebSocket
     /// frames (a client's TCP socket, or the engine's end of an HTTP stream's
     /// socket pair, see [`crate::stream`]).
-    pub(crate) fn serve_socket(self: Arc<Self>, socket: Socket, already_read: Bytes) -> impl Future<Output = ()> + Send {
+    pub(crate) fn serve_socket(
+        self: Arc<Self>,
+        socket: Socket,
+        already_read: Bytes,
+    ) -> impl Future<Output = ()> + Send {
         let conn = self.hub().open(socket);
         // Should anything below panic, the connection still leaves the hub.
         let registered = Registered { hub: self.hub().clone(), conn: conn.clone() };

@@ -298,7 +298,9 @@ pub(crate) fn decode_server_frame(buf: &mut BytesMut) -> Result<Option<ServerFra
     Ok(Some(match opcode {
         OP_TEXT => ServerFrame::Text(payload),
         OP_CLOSE => match &payload[..] {
-            [a, b, reason @ ..] => ServerFrame::Close(u16::from_be_bytes([*a, *b]), String::from_utf8_lossy(reason).into_owned()),
+            [a, b, reason @ ..] => {
+                ServerFrame::Close(u16::from_be_bytes([*a, *b]), String::from_utf8_lossy(reason).into_owned())
+            }
             _ => ServerFrame::Close(1005, String::new()),
         },
         _ => ServerFrame::Other,
@@ -428,7 +430,11 @@ mod tests {
         }
         assert_eq!(
             frames,
-            [ServerFrame::Text(Bytes::from(vec![b'a'; 300])), ServerFrame::Other, ServerFrame::Close(3008, "slow".into())]
+            [
+                ServerFrame::Text(Bytes::from(vec![b'a'; 300])),
+                ServerFrame::Other,
+                ServerFrame::Close(3008, "slow".into())
+            ]
         );
         let mut masked = BytesMut::from(&client_text_frame(b"{}")[..]);
         assert_eq!(decode_server_frame(&mut masked), Err(FrameError::Protocol), "a client frame is not the server's");

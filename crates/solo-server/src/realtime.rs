@@ -175,7 +175,9 @@ fn upgrade(state: AppState, mut request: Request, served: Served) -> Response {
         match upgraded.downcast::<TokioIo<TcpStream>>() {
             // Served by a task of its own: this one, sized for the upgrade, ends here.
             Ok(parts) => match served {
-                Served::Bidirectional => drop(tokio::spawn(engine.serve_websocket(parts.io.into_inner(), parts.read_buf))),
+                Served::Bidirectional => {
+                    drop(tokio::spawn(engine.serve_websocket(parts.io.into_inner(), parts.read_buf)))
+                }
                 Served::Unidirectional => {
                     drop(tokio::spawn(engine.serve_uni_websocket(parts.io.into_inner(), parts.read_buf)))
                 }

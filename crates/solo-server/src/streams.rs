@@ -111,7 +111,10 @@ async fn open(
     let mut response = Response::new(Body::from_stream(body.map(Ok::<_, Infallible>)));
     let out = response.headers_mut();
     out.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    out.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache, no-store, must-revalidate, max-age=0"));
+    out.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache, no-store, must-revalidate, max-age=0"),
+    );
     // Proxies that buffer responses (nginx) would hold every push back.
     out.insert("x-accel-buffering", HeaderValue::from_static("no"));
     response

@@ -69,7 +69,9 @@ pub(super) async fn measure_transports(
         let (mut held, mut rate, mut per) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..runs {
             let count = plan.transport_connections;
-            match crate::connections::run_over(Kind::Solo, transport, programs, count, 256, Duration::from_secs(10)).await {
+            match crate::connections::run_over(Kind::Solo, transport, programs, count, 256, Duration::from_secs(10))
+                .await
+            {
                 Ok(r) => {
                     held.push(r.held as f64);
                     rate.push(r.connect_per_sec);

@@ -64,7 +64,10 @@ pub(super) fn transports_table(md: &mut String, plan: &Plan, rows: &[TransportRo
          own WebSocket in the same run.\n",
         plan.transport_connections
     )?;
-    writeln!(md, "| transport | held | connects/s | RSS per connection (bytes) | connects/s ÷ WebSocket | RSS ÷ WebSocket |")?;
+    writeln!(
+        md,
+        "| transport | held | connects/s | RSS per connection (bytes) | connects/s ÷ WebSocket | RSS ÷ WebSocket |"
+    )?;
     writeln!(md, "|---|---|---|---|---|---|")?;
     let websocket = rows.first().map(|r| (r.connect_rate.median(), r.per_connection.median()));
     let (ws_rate, ws_rss) = websocket.unwrap_or((f64::NAN, f64::NAN));

@@ -72,7 +72,8 @@ impl StreamReader {
 fn parse(block: &str, sse: bool) -> Option<Event> {
     if !sse {
         let line = block.trim();
-        return (!line.is_empty()).then(|| Event { id: None, message: serde_json::from_str(line).expect("a JSON line") });
+        return (!line.is_empty())
+            .then(|| Event { id: None, message: serde_json::from_str(line).expect("a JSON line") });
     }
     let mut id = None;
     let mut data = None;
@@ -159,7 +160,12 @@ async fn a_unidirectional_sse_stream_resumes_from_its_last_event_id() {
         .as_array()
         .expect("publications")
         .iter()
-        .map(|p| (p["offset"].as_u64().unwrap_or(0), p["data"]["data"]["notification"]["title"].as_str().unwrap_or("").to_owned()))
+        .map(|p| {
+            (
+                p["offset"].as_u64().unwrap_or(0),
+                p["data"]["data"]["notification"]["title"].as_str().unwrap_or("").to_owned(),
+            )
+        })
         .collect();
     assert_eq!(recovered, [(offset + 1, "second".to_owned()), (offset + 2, "third".to_owned())]);
     assert!(connect.id.is_some(), "the connect event carries the position it recovered to");
@@ -187,10 +193,7 @@ async fn a_bidirectional_http_stream_takes_its_commands_through_the_emulation_en
 
     let channel = format!("notifications:{}", ada.id);
     let emulate = |data: String| {
-        client()
-            .post(server.url("/emulation"))
-            .json(&json!({ "session": session, "node": node, "data": data }))
-            .send()
+        client().post(server.url("/emulation")).json(&json!({ "session": session, "node": node, "data": data })).send()
     };
     let subscribe = json!({ "id": 2, "subscribe": { "channel": channel } }).to_string();
     assert_eq!(emulate(subscribe).await.expect("emulation").status(), StatusCode::NO_CONTENT);
@@ -229,7 +232,11 @@ async fn a_bidirectional_http_stream_takes_its_commands_through_the_emulation_en
 
 #[tokio::test]
 async fn bad_stream_requests_get_precise_errors_and_others_keep_streaming() {
-    let server = TestServer::start_with(|s| s.ws_max_message_bytes = 1024, std::sync::Arc::new(solo_server::bus::InProcessBus::new())).await;
+    let server = TestServer::start_with(
+        |s| s.ws_max_message_bytes = 1024,
+        std::sync::Arc::new(solo_server::bus::InProcessBus::new()),
+    )
+    .await;
     let ada = server.user("ada", "acme", Role::Admin).await;
     let token = token_for(&server, &ada).await;
     let live = client()

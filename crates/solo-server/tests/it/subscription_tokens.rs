@@ -60,18 +60,24 @@ async fn a_subscription_token_opens_an_integration_channel_to_its_user_only() {
     assert_eq!(reply["error"]["code"], 103, "no token: {reply}");
     let reply = ws.command("subscribe", json!({ "channel": lobby, "token": token(&server, &bo, lobby, 60) })).await;
     assert_eq!(reply["error"]["code"], 103, "another user's token: {reply}");
-    let reply = ws.command("subscribe", json!({ "channel": lobby, "token": token(&server, &ada, "chat:other", 60) })).await;
+    let reply =
+        ws.command("subscribe", json!({ "channel": lobby, "token": token(&server, &ada, "chat:other", 60) })).await;
     assert_eq!(reply["error"]["code"], 103, "another channel's token: {reply}");
     let reply = ws.command("subscribe", json!({ "channel": lobby, "token": token(&server, &ada, lobby, -5) })).await;
     assert_eq!(reply["error"]["code"], 109, "an expired token asks for a new one: {reply}");
-    let reply = ws.command("subscribe", json!({ "channel": "games:x", "token": token(&server, &ada, "games:x", 60) })).await;
+    let reply =
+        ws.command("subscribe", json!({ "channel": "games:x", "token": token(&server, &ada, "games:x", 60) })).await;
     assert_eq!(reply["error"]["code"], 102, "a namespace nobody configured: {reply}");
     let reply = ws.command("history", json!({ "channel": lobby, "limit": 10 })).await;
     assert_eq!(reply["error"]["code"], 103, "history only through the subscription: {reply}");
 
     let reply = ws.command("subscribe", json!({ "channel": lobby, "token": token(&server, &ada, lobby, 60) })).await;
     let subscribed = &reply["subscribe"];
-    assert_eq!((subscribed["expires"].as_bool(), subscribed["recoverable"].as_bool()), (Some(true), Some(true)), "{reply}");
+    assert_eq!(
+        (subscribed["expires"].as_bool(), subscribed["recoverable"].as_bool()),
+        (Some(true), Some(true)),
+        "{reply}"
+    );
     assert!((55..=60).contains(&subscribed["ttl"].as_i64().unwrap_or(0)), "{reply}");
 
     let published = publish(&server, lobby, json!({ "text": "hello" })).await;
@@ -85,12 +91,14 @@ async fn a_subscription_token_opens_an_integration_channel_to_its_user_only() {
     assert_eq!(presence["presence"].as_object().map(|p| p.len()), Some(1), "{presence}");
 
     // A new token moves the end; a token that is not for this subscription does not.
-    let refreshed = ws.command("sub_refresh", json!({ "channel": lobby, "token": token(&server, &ada, lobby, 120) })).await;
+    let refreshed =
+        ws.command("sub_refresh", json!({ "channel": lobby, "token": token(&server, &ada, lobby, 120) })).await;
     assert_eq!(refreshed["sub_refresh"]["expires"], true, "{refreshed}");
     assert!(refreshed["sub_refresh"]["ttl"].as_i64().unwrap_or(0) > 60, "{refreshed}");
     let wrong = ws.command("sub_refresh", json!({ "channel": lobby, "token": token(&server, &bo, lobby, 120) })).await;
     assert_eq!(wrong["error"]["code"], 103, "{wrong}");
-    let product = ws.command("sub_refresh", json!({ "channel": format!("notifications:{}", ada.id), "token": "x" })).await;
+    let product =
+        ws.command("sub_refresh", json!({ "channel": format!("notifications:{}", ada.id), "token": "x" })).await;
     assert_eq!(product["error"]["code"], 103, "product channels have no token: {product}");
     server.stop().await;
 }
@@ -120,7 +128,8 @@ async fn a_subscription_whose_token_runs_out_unrefreshed_ends_with_2501() {
 
 #[tokio::test]
 async fn integration_namespaces_are_checked_when_the_server_starts() {
-    let mut settings = solo_server::settings::Settings { integration_namespaces: "chat, mission".into(), ..Default::default() };
+    let mut settings =
+        solo_server::settings::Settings { integration_namespaces: "chat, mission".into(), ..Default::default() };
     assert!(settings.validate().is_err(), "a product namespace is not an integrator's");
     settings.integration_namespaces = "chat room".into();
     assert!(settings.validate().is_err());
