@@ -98,7 +98,9 @@ pub(crate) async fn run_over(
         let (target, opened, failed, stop) = (target.clone(), opened.clone(), failed.clone(), stop.clone());
         clients.push(tokio::spawn(async move {
             let opening = match transport {
-                Transport::WebSocket => target.subscribe(source_address(n)).await.map(Client::WebSocket),
+                Transport::WebSocket => {
+                    target.subscribe(source_address(n)).await.map(|socket| Client::WebSocket(Box::new(socket)))
+                }
                 _ => open_stream(&target, transport, source_address(n)).await.map(Client::Stream),
             };
             match opening {
@@ -177,7 +179,7 @@ pub(crate) struct ConnectionsResult {
 }
 
 enum Client {
-    WebSocket(crate::Socket),
+    WebSocket(Box<crate::Socket>),
     Stream(TcpStream),
 }
 

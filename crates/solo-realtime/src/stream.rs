@@ -22,7 +22,6 @@
 //! the fallback, not the hot path.
 
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
 use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -206,32 +205,25 @@ impl Engine {
     /// upgraded socket: its first text message is a connect request, as for
     /// the other unidirectional streams; after it the server only pushes, and
     /// the client's pings are answered and its close echoed.
-    pub fn serve_uni_websocket(
-        self: Arc<Self>,
-        socket: TcpStream,
-        already_read: Bytes,
-    ) -> impl Future<Output = ()> + Send {
-        async move {
-            let mut buf = BytesMut::from(&already_read[..]);
-            drop(already_read);
-            let mut decoder = Decoder::new(self.config().max_message_bytes);
-            let mut socket = socket;
-            let first =
-                match tokio::time::timeout(UNI_WEBSOCKET_WAIT, first_text(&mut socket, &mut decoder, &mut buf)).await {
-                    Ok(Ok(first)) => first,
-                    Ok(Err(code)) => {
-                        let _ = socket.write_all(&close_frame(code, "bad request")).await;
-                        return;
-                    }
-                    Err(_) => {
-                        let _ = socket.write_all(&close_frame(3502, "stale")).await;
-                        return;
-                    }
-                };
-            let body = match self
-                .open_stream(StreamFormat::WebSocket, Direction::Unidirectional, first.as_bytes(), None)
-                .await
-            {
+    pub async fn serve_uni_websocket(self: Arc<Self>, mut socket: TcpStream, already_read: Bytes) {
+        let mut buf = BytesMut::from(&already_read[..]);
+        drop(already_read);
+        let mut decoder = Decoder::new(self.config().max_message_bytes);
+
+        let first =
+            match tokio::time::timeout(UNI_WEBSOCKET_WAIT, first_text(&mut socket, &mut decoder, &mut buf)).await {
+                Ok(Ok(first)) => first,
+                Ok(Err(code)) => {
+                    let _ = socket.write_all(&close_frame(code, "bad request")).await;
+                    return;
+                }
+                Err(_) => {
+                    let _ = socket.write_all(&close_frame(3502, "stale")).await;
+                    return;
+                }
+            };
+        let body =
+            match self.open_stream(StreamFormat::WebSocket, Direction::Unidirectional, first.as_bytes(), None).await {
                 Ok(body) => body,
                 Err(e) => {
                     tracing::debug!(error = %e, "unidirectional WebSocket refused");
@@ -239,8 +231,7 @@ impl Engine {
                     return;
                 }
             };
-            pump_uni_websocket(socket, decoder, buf, body).await;
-        }
+        pump_uni_websocket(socket, decoder, buf, body).await;
     }
 }
 

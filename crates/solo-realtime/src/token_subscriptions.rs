@@ -8,13 +8,16 @@ use std::sync::{Arc, Mutex, Weak};
 
 use crate::connection::{ConnId, Connection};
 
+/// When each (connection, channel) subscription ends.
+type Ends = HashMap<(ConnId, Arc<str>), (Weak<Connection>, i64)>;
+
 #[derive(Default)]
 pub(crate) struct TokenSubscriptions {
-    until: Mutex<HashMap<(ConnId, Arc<str>), (Weak<Connection>, i64)>>,
+    until: Mutex<Ends>,
 }
 
 impl TokenSubscriptions {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(ConnId, Arc<str>), (Weak<Connection>, i64)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Ends> {
         self.until.lock().unwrap_or_else(|p| p.into_inner())
     }
 
