@@ -44,8 +44,9 @@ use crate::Engine;
 /// Chunks of the response body waiting for the HTTP server: past them the
 /// relay stops reading the socket pair and the engine's backlog takes over.
 const BODY_QUEUE: usize = 16;
-/// Bytes read from the socket pair in one go.
-const READ_CHUNK: usize = 16 * 1024;
+/// Bytes read from the socket pair in one go (on the stack: an idle stream's
+/// relay keeps no read buffer).
+const READ_CHUNK: usize = 4096;
 
 /// How a stream writes each message on the HTTP response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -373,7 +374,7 @@ enum Next {
 
 impl Relay {
     async fn run(mut self, mut reader: OwnedReadHalf, body: mpsc::Sender<Bytes>) {
-        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        let mut buf = BytesMut::new();
         'serve: loop {
             let mut chunk = BytesMut::new();
             let mut ended = false;
@@ -405,11 +406,22 @@ impl Relay {
             if ended {
                 break;
             }
-            buf.reserve(READ_CHUNK);
+            if buf.is_empty() {
+                // What was read is written: an idle relay holds no buffer.
+                buf = BytesMut::new();
+            }
             tokio::select! {
-                read = reader.read_buf(&mut buf) => match read {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {}
+                ready = reader.readable() => {
+                    if ready.is_err() {
+                        break;
+                    }
+                    let mut read = [0u8; READ_CHUNK];
+                    match reader.try_read(&mut read) {
+                        Ok(0) => break,
+                        Ok(n) => buf.extend_from_slice(&read[..n]),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(_) => break,
+                    }
                 },
                 // The client went away: ending here closes the pair, and the engine lets the connection go.
                 () = body.closed() => break,
