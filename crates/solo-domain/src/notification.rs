@@ -136,6 +136,87 @@ impl QuietHours {
     }
 }
 
+impl QuietHours {
+    /// The quiet window (start, end; Unix ms) that `at_ms` falls in, if any:
+    /// the local start and end times on the days around it, in the user's time
+    /// zone, so a window across a daylight-saving change is an hour shorter or
+    /// longer. (A local time that does not exist, in a spring-forward gap, is
+    /// taken as the first instant after the gap; one that happens twice, as
+    /// the first.)
+    pub fn window_containing(&self, at_ms: i64) -> Option<(i64, i64)> {
+        use chrono::{Days, TimeZone, Timelike};
+        if !self.enabled {
+            return None;
+        }
+        let (start, end, zone) = self.validate().ok()?;
+        let local = chrono::Utc.timestamp_millis_opt(at_ms).single()?.with_timezone(&zone);
+        let minute = local.hour() * 60 + local.minute();
+        let today = local.date_naive();
+        let (start_day, end_day) = if start < end {
+            if !(start..end).contains(&minute) {
+                return None;
+            }
+            (today, today)
+        } else if minute >= start {
+            (today, today.checked_add_days(Days::new(1))?)
+        } else if minute < end {
+            (today.checked_sub_days(Days::new(1))?, today)
+        } else {
+            return None;
+        };
+        Some((local_instant_ms(zone, start_day, start)?, local_instant_ms(zone, end_day, end)?))
+    }
+}
+
+/// The instant of `minute` past midnight on `day` in `zone` (see
+/// [`QuietHours::window_containing`] for times that do not exist or repeat).
+fn local_instant_ms(zone: chrono_tz::Tz, day: chrono::NaiveDate, minute: u32) -> Option<i64> {
+    use chrono::TimeZone;
+    let naive = day.and_hms_opt(minute / 60, minute % 60, 0)?;
+    let instant = match zone.from_local_datetime(&naive) {
+        chrono::LocalResult::Single(at) | chrono::LocalResult::Ambiguous(at, _) => at,
+        chrono::LocalResult::None => zone.from_local_datetime(&(naive + chrono::Duration::hours(1))).earliest()?,
+    };
+    Some(instant.timestamp_millis())
+}
+
+/// What arrived quietly in one window: how many of each category, and the
+/// urgent ones' titles.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QuietSummary {
+    pub counts: Vec<(Category, u64)>,
+    pub urgent: Vec<String>,
+}
+
+impl QuietSummary {
+    pub fn total(&self) -> u64 {
+        self.counts.iter().map(|(_, n)| n).sum()
+    }
+
+    /// The digest's title and body: the urgent ones first (at most three by
+    /// title), then the count of each category.
+    pub fn digest_text(&self) -> (String, String) {
+        let total = self.total();
+        let title =
+            format!("While your quiet hours were on: {total} notification{}", if total == 1 { "" } else { "s" });
+        let mut lines = Vec::new();
+        if !self.urgent.is_empty() {
+            let shown: Vec<&str> = self.urgent.iter().take(3).map(String::as_str).collect();
+            let more = self.urgent.len().saturating_sub(shown.len());
+            let tail = if more > 0 { format!(" and {more} more") } else { String::new() };
+            lines.push(format!("Urgent: {}{tail}.", shown.join("; ")));
+        }
+        let counts: Vec<String> = self
+            .counts
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(category, n)| format!("{} {n}", category.as_str()))
+            .collect();
+        lines.push(format!("{}.", counts.join(", ")));
+        (title, lines.join("\n"))
+    }
+}
+
 #[cfg(test)]
 mod quiet_tests {
     use super::*;
@@ -204,6 +285,48 @@ mod quiet_tests {
         assert!(window("22:00", "22:00", "UTC").validate().is_err());
         assert!(matches!(window("22:00", "07:00", "Mars/Olympus").validate(), Err(QuietHoursError::BadZone(_))));
         assert!(window("22:00", "07:00", "America/New_York").validate().is_ok());
+    }
+
+    #[test]
+    fn the_window_a_quiet_notification_falls_in_follows_the_zone_across_daylight_saving() {
+        let q = window("22:00", "07:00", "Europe/Berlin");
+        // The night clocks go forward (29 March 2026, 02:00 → 03:00): an hour shorter.
+        let (start, end) = q.window_containing(at("2026-03-28T23:30:00Z")).expect("in the window");
+        assert_eq!((start, end), (at("2026-03-28T21:00:00Z"), at("2026-03-29T05:00:00Z")));
+        assert_eq!(
+            q.window_containing(at("2026-03-29T04:59:00Z")),
+            Some((start, end)),
+            "the same night, after the change"
+        );
+        // The night they go back (25 October 2026, 03:00 → 02:00): an hour longer.
+        let (start, end) = q.window_containing(at("2026-10-25T01:00:00Z")).expect("in the window");
+        assert_eq!((start, end), (at("2026-10-24T20:00:00Z"), at("2026-10-25T06:00:00Z")));
+        assert_eq!(q.window_containing(at("2026-10-25T12:00:00Z")), None, "daytime is not quiet");
+        let day = window("09:00", "17:30", "UTC");
+        assert_eq!(
+            day.window_containing(at("2026-11-26T12:00:00Z")),
+            Some((at("2026-11-26T09:00:00Z"), at("2026-11-26T17:30:00Z")))
+        );
+        assert_eq!(QuietHours::off().window_containing(at("2026-11-26T23:00:00Z")), None);
+        // A window that starts in a gap (02:30 does not exist that night) starts after it.
+        let gap = window("02:30", "06:00", "Europe/Berlin");
+        assert_eq!(
+            gap.window_containing(at("2026-03-29T02:00:00Z")),
+            Some((at("2026-03-29T01:30:00Z"), at("2026-03-29T04:00:00Z")))
+        );
+    }
+
+    #[test]
+    fn a_digest_says_the_urgent_ones_first_then_the_counts() {
+        let summary = QuietSummary {
+            counts: vec![(Category::Missions, 3), (Category::Workstations, 0), (Category::System, 1)],
+            urgent: vec!["Build broke".into(), "Disk full".into(), "Agent stuck".into(), "Prod down".into()],
+        };
+        let (title, body) = summary.digest_text();
+        assert_eq!(title, "While your quiet hours were on: 4 notifications");
+        assert_eq!(body, "Urgent: Build broke; Disk full; Agent stuck and 1 more.\nmissions 3, system 1.");
+        let one = QuietSummary { counts: vec![(Category::Community, 1)], urgent: vec![] };
+        assert_eq!(one.digest_text(), ("While your quiet hours were on: 1 notification".into(), "community 1.".into()));
     }
 }
 

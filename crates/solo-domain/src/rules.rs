@@ -27,6 +27,8 @@ pub enum Reason {
     WorkstationOwner,
     /// Created by name through the API.
     Direct,
+    /// The summary of what arrived during the user's quiet hours, once they ended.
+    Digest,
 }
 
 impl Reason {
@@ -37,6 +39,7 @@ impl Reason {
             Reason::Mention => "mention",
             Reason::WorkstationOwner => "workstation_owner",
             Reason::Direct => "direct",
+            Reason::Digest => "digest",
         }
     }
 }

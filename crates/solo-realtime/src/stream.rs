@@ -373,7 +373,7 @@ enum Next {
 }
 
 impl Relay {
-    async fn run(mut self, mut reader: OwnedReadHalf, body: mpsc::Sender<Bytes>) {
+    async fn run(mut self, reader: OwnedReadHalf, body: mpsc::Sender<Bytes>) {
         let mut buf = BytesMut::new();
         'serve: loop {
             let mut chunk = BytesMut::new();

@@ -423,6 +423,11 @@ pub trait InboxStateStore: Send + Sync {
     /// Wakes up to `limit` snoozes due at `now_ms`, each in its own transaction,
     /// soonest first. Safe to run on every node at once: each is woken once.
     async fn wake_due(&self, now_ms: i64, limit: i64) -> StoreResult<Vec<NotificationView>>;
+    /// Sends up to `limit` quiet-hours digests due at `now_ms` (their window
+    /// has ended), each in its own transaction: one notification per user and
+    /// window that summarises what arrived quietly in it. Safe to run on every
+    /// node at once: each digest is sent once.
+    async fn send_due_digests(&self, now_ms: i64, limit: i64) -> StoreResult<Vec<NotificationView>>;
     /// A notification's subject (`mission:m_…`, None for a direct one) and its
     /// source events, oldest first: those later events replaced while it was
     /// unread, then the current one. None when it is not the user's.

@@ -38,7 +38,7 @@ pub struct Explanation {
     /// The event that caused it: null for one sent by name, or once the event log no longer keeps it.
     event: Option<ExplainedEvent>,
     /// The rule that chose the caller: `owner`, `watcher`, `mention`,
-    /// `workstation_owner` or `direct`; null for a notification older than decision records.
+    /// `workstation_owner`, `direct` or `digest`; null for a notification older than decision records.
     rule: Option<String>,
     /// What the quiet hours decided: `toast`, `quiet` or `urgent_bypass`.
     delivery: Option<String>,
@@ -54,7 +54,7 @@ fn sentences(e: &Explanation) -> Vec<String> {
     let mut out = Vec::new();
     match &e.event {
         Some(event) => out.push(format!("Caused by {} (event {}, trace {}).", event.kind, event.id, event.trace_id)),
-        None if e.rule.as_deref() == Some("direct") => {}
+        None if matches!(e.rule.as_deref(), Some("direct" | "digest")) => {}
         None => out.push("The event that caused it is no longer in the event log.".to_owned()),
     }
     out.push(
@@ -64,6 +64,7 @@ fn sentences(e: &Explanation) -> Vec<String> {
             Some("mention") => "You were mentioned.",
             Some("workstation_owner") => "You own the workstation.",
             Some("direct") => "It was sent to you by name.",
+            Some("digest") => "Your quiet hours ended: it sums up what arrived quietly during them.",
             _ => "It predates decision records: no rule is recorded.",
         }
         .to_owned(),

@@ -117,7 +117,18 @@ pub async fn waker(state: AppState, shutdown: CancellationToken) {
         for n in &woken {
             tracing::debug!(notification_id = %n.id, user_id = %n.user_id, "snooze ended");
         }
-        if woken.len() as i64 == WAKE_BATCH {
+        // Quiet windows that ended: one digest each, of what arrived quietly.
+        let digests = match state.store().send_due_digests(now_ms(), WAKE_BATCH).await {
+            Ok(digests) => digests,
+            Err(e) => {
+                tracing::warn!(error = %e, "sending quiet-hours digests failed");
+                Vec::new()
+            }
+        };
+        for n in &digests {
+            tracing::debug!(notification_id = %n.id, user_id = %n.user_id, "quiet-hours digest sent");
+        }
+        if woken.len() as i64 == WAKE_BATCH || digests.len() as i64 == WAKE_BATCH {
             continue;
         }
         tokio::select! {

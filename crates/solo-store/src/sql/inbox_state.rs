@@ -5,11 +5,12 @@
 
 use async_trait::async_trait;
 use solo_domain::event::{Subject, SubjectKind};
-use solo_domain::notification::{NotificationChanged, NotificationView};
+use solo_domain::notification::{NotificationChanged, NotificationView, QuietSummary};
+use solo_domain::rules::{NotificationDraft, Reason};
 use solo_domain::time::now_ms;
-use solo_domain::{EventPayload, NotificationId, UserId};
+use solo_domain::{Category, EventPayload, NotificationId, Severity, UserId};
 
-use super::notifications::{notification_from, recount, COLUMNS};
+use super::notifications::{insert_many, notification_from, recount, Insert, COLUMNS};
 use super::preferences::quiet_hours_in;
 use super::{append_event_only, query, Exec, Query, Row, SqlStore, WriteTx};
 use crate::{InboxStateStore, NotificationStore, StoreError, StoreResult, WriteContext};
@@ -234,5 +235,89 @@ impl InboxStateStore for SqlStore {
             }
         }
         Ok(woken)
+    }
+
+    async fn send_due_digests(&self, now_ms: i64, limit: i64) -> StoreResult<Vec<NotificationView>> {
+        let due = sqlx::query(
+            "SELECT user_id, window_end FROM quiet_digests WHERE window_end <= $1 ORDER BY window_end LIMIT $2",
+        )
+        .bind(now_ms)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        let mut sent = Vec::with_capacity(due.len());
+        for row in due {
+            let row = Row::Any(row);
+            let user = UserId::from_trusted(row.try_get("user_id")?);
+            let window_end: i64 = row.try_get("window_end")?;
+            let ctx = WriteContext::system(solo_domain::event::new_trace_id());
+            if let Some(digest) = self.send_digest(&ctx, &user, window_end).await? {
+                sent.push(digest);
+            }
+        }
+        Ok(sent)
+    }
+}
+
+impl SqlStore {
+    /// Sends the digest of one ended quiet window, if it is (still) to send:
+    /// whichever node deletes its row sends it, in the same transaction.
+    async fn send_digest(
+        &self,
+        ctx: &WriteContext,
+        user: &UserId,
+        window_end: i64,
+    ) -> StoreResult<Option<NotificationView>> {
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        let claim = query("DELETE FROM quiet_digests WHERE user_id = $1 AND window_end = $2 RETURNING window_start")
+            .bind(user.as_str())
+            .bind(window_end);
+        let Some(row) = tx.fetch_optional(claim).await? else {
+            self.commit_with_events(tx).await?;
+            return Ok(None);
+        };
+        let window_start: i64 = row.try_get("window_start")?;
+        let arrived = query(
+            "SELECT category, severity, title FROM notifications \
+             WHERE user_id = $1 AND quiet = $2 AND created_at >= $3 AND created_at < $4 AND type <> 'digest' \
+             ORDER BY created_at",
+        )
+        .bind(user.as_str())
+        .bind(true)
+        .bind(window_start)
+        .bind(window_end);
+        let mut counts = [0u64; Category::ALL.len()];
+        let mut urgent = Vec::new();
+        for row in tx.fetch_all(arrived).await? {
+            let category: String = row.try_get("category")?;
+            let severity: String = row.try_get("severity")?;
+            if let Some(i) = Category::parse(&category).and_then(|c| Category::ALL.iter().position(|a| *a == c)) {
+                counts[i] += 1;
+            }
+            if Severity::parse(&severity) == Some(Severity::Urgent) {
+                urgent.push(row.try_get::<String>("title")?);
+            }
+        }
+        let summary = QuietSummary { counts: Category::ALL.iter().copied().zip(counts).collect(), urgent };
+        if summary.total() == 0 {
+            // What arrived was removed since (retention): nothing to sum up.
+            self.commit_with_events(tx).await?;
+            return Ok(None);
+        }
+        let (title, body) = summary.digest_text();
+        let draft = NotificationDraft {
+            reason: Reason::Digest,
+            user_id: user.clone(),
+            category: Category::System,
+            kind: "digest".to_owned(),
+            title,
+            body: Some(body),
+            link: Some("/notifications".to_owned()),
+            severity: Severity::Info,
+        };
+        let created = insert_many(&mut tx, vec![Insert::digest(ctx, draft)], now).await?;
+        self.commit_with_events(tx).await?;
+        Ok(created.into_iter().flatten().next())
     }
 }

@@ -151,6 +151,11 @@ pub(super) struct Insert<'a> {
 }
 
 impl<'a> Insert<'a> {
+    /// The digest of a quiet window (see `InboxStateStore::send_due_digests`).
+    pub(super) fn digest(ctx: &'a WriteContext, draft: NotificationDraft) -> Self {
+        Insert { ctx, draft, source_event_id: None, subject_key: None, created_by: None, idempotency: None }
+    }
+
     /// A notification a user asked for by name (`POST /api/notifications`).
     pub(super) fn direct(ctx: &'a WriteContext, new: &'a NewNotification) -> Self {
         let draft = NotificationDraft {
@@ -239,7 +244,8 @@ pub(super) async fn insert_many(
         let mut statement = query(sql);
         for (id, new) in chunk {
             let held = quiet_hours.get(new.draft.user_id.as_str());
-            let quiet = held.is_some_and(|q| q.is_quiet(now, new.draft.severity));
+            // A digest ends a quiet window: it is never quiet itself (nor in the next digest).
+            let quiet = new.draft.reason != Reason::Digest && held.is_some_and(|q| q.is_quiet(now, new.draft.severity));
             statement = statement
                 .bind(id.as_str())
                 .bind(new.draft.user_id.as_str())
@@ -313,7 +319,40 @@ pub(super) async fn insert_many(
         })
         .collect();
     append_events_of(conn, events, now).await?;
+    note_quiet_windows(conn, &created, &quiet_hours, now).await?;
     Ok(created)
+}
+
+/// Remembers, for the digest that follows each quiet window, that something
+/// arrived quietly in it: a row per user and window (see the
+/// `quiet_digests` migration), in the transaction of the notifications, so a
+/// digest exists exactly when they do. Nothing to write outside quiet hours.
+async fn note_quiet_windows(
+    conn: &mut dyn Exec,
+    created: &[Option<NotificationView>],
+    quiet_hours: &HashMap<String, QuietHours>,
+    now: i64,
+) -> StoreResult<()> {
+    let mut windows: BTreeMap<(&str, i64), i64> = BTreeMap::new();
+    for notification in created.iter().flatten().filter(|n| n.quiet) {
+        let user = notification.user_id.as_str();
+        if let Some((start, end)) = quiet_hours.get(user).and_then(|q| q.window_containing(now)) {
+            windows.insert((user, end), start);
+        }
+    }
+    let windows: Vec<((&str, i64), i64)> = windows.into_iter().collect();
+    for chunk in windows.chunks(rows_per_statement(3)) {
+        let sql = format!(
+            "INSERT INTO quiet_digests (user_id, window_end, window_start) VALUES {} ON CONFLICT DO NOTHING",
+            value_rows(chunk.len(), 3, "")
+        );
+        let mut statement = query(sql);
+        for ((user, end), start) in chunk {
+            statement = statement.bind(*user).bind(*end).bind(*start);
+        }
+        conn.execute(statement).await?;
+    }
+    Ok(())
 }
 
 /// Adds each notification's delta (1 for a new one, 0 for a superseded one)
