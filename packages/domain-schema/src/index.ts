@@ -392,7 +392,7 @@ export type Explanation = { notificationId: NotificationId,
 event: ExplainedEvent | null, 
 /**
  * The rule that chose the caller: `owner`, `watcher`, `mention`,
- * `workstation_owner` or `direct`; null for a notification older than decision records.
+ * `workstation_owner`, `direct` or `digest`; null for a notification older than decision records.
  */
 rule: string | null, 
 /**
