@@ -2,8 +2,10 @@
 //! presence, history, refresh, ping. Commands of a connection run one at a
 //! time, in order; replies go out through the connection's write path.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use serde::Serialize;
 use serde_json::json;
 use solo_domain::time::now_ms;
 use solo_domain::{Channel, UserId};
@@ -185,7 +187,7 @@ impl Session {
         }
         self.connected = true;
 
-        let mut subs = serde_json::Map::new();
+        let mut subs = BTreeMap::new();
         let mut positions = Vec::new();
         if request.subs.len() > MAX_SUBSCRIPTIONS {
             return Err(Disconnect::ChannelLimit);
@@ -208,19 +210,16 @@ impl Session {
                 Err(SubscribeError::Close(reason)) => return Err(reason),
             }
         }
-        let ttl = (claims.exp - now_ms() / 1000).max(0);
-        let mut result = json!({
-            "client": self.conn.client_id,
-            "version": concat!("solo ", env!("CARGO_PKG_VERSION")),
-            "expires": true,
-            "ttl": ttl,
-            "ping": self.engine.hub().timing().ping_interval_ms / 1000,
-            "pong": true,
-            "node": self.engine.node_id(),
-        });
-        if !subs.is_empty() {
-            result["subs"] = serde_json::Value::Object(subs);
-        }
+        let result = ConnectResult {
+            client: self.conn.client_id,
+            version: VERSION,
+            expires: true,
+            ttl: (claims.exp - now_ms() / 1000).max(0),
+            ping: self.engine.hub().timing().ping_interval_ms / 1000,
+            pong: true,
+            node: self.engine.node_id(),
+            subs,
+        };
         tracing::debug!(client = %self.conn.client_id, %user_id, "connected");
         self.conn.go_live(positions, text_frame(&protocol::reply(id, "connect", &result)));
         Ok(())
@@ -240,7 +239,7 @@ impl Session {
         auth.source = Arc::from(claims.src);
         self.conn.set_auth(auth);
         let ttl = (claims.exp - now_ms() / 1000).max(0);
-        let result = json!({ "client": self.conn.client_id, "version": concat!("solo ", env!("CARGO_PKG_VERSION")), "expires": true, "ttl": ttl });
+        let result = json!({ "client": self.conn.client_id, "version": VERSION, "expires": true, "ttl": ttl });
         self.reply(protocol::reply(id, "refresh", &result)).await
     }
 
@@ -324,7 +323,7 @@ impl Session {
     async fn prepare_subscription(
         &mut self,
         request: &SubscribeRequest,
-    ) -> Result<(serde_json::Value, (Arc<str>, u64)), SubscribeError> {
+    ) -> Result<(SubscribeResult, (Arc<str>, u64)), SubscribeError> {
         let hub = self.engine.hub().clone();
         let channel_name = hub.channel_name(&request.channel);
         let seen = self.engine.access().generation();
@@ -355,8 +354,8 @@ impl Session {
             Ok((mut result, offset)) => {
                 if let Some(until) = until {
                     hub.expire_subscription_at(&self.conn, channel_name.clone(), until);
-                    result["expires"] = json!(true);
-                    result["ttl"] = json!(((until - now_ms()) / 1000).max(0));
+                    result.expires = Some(true);
+                    result.ttl = Some(((until - now_ms()) / 1000).max(0));
                 }
                 Ok((result, (channel_name, offset)))
             }
@@ -382,7 +381,7 @@ impl Session {
         &self,
         channel: &Channel,
         request: &SubscribeRequest,
-    ) -> Result<(serde_json::Value, u64), u32> {
+    ) -> Result<(SubscribeResult, u64), u32> {
         let cap = self.engine.config().recovery_max_publications;
         if request.recover {
             // Most recoveries ask for the last few publications, which this node holds.
@@ -390,12 +389,11 @@ impl Session {
             if let Some(recent) = recent {
                 self.count_recovery(true);
                 self.engine.metrics().recoveries_from_memory.inc();
-                let mut result = json!({
-                    "recoverable": true, "positioned": true, "epoch": recent.epoch, "offset": recent.top,
-                    "was_recovering": true, "recovered": true,
-                });
+                let mut result = SubscribeResult::at(Arc::from(recent.epoch.as_str()), recent.top);
+                result.was_recovering = Some(true);
+                result.recovered = Some(true);
                 if !recent.items.is_empty() {
-                    result["publications"] = publications_json(recent.items.iter().map(|(o, e)| (*o, &**e)));
+                    result.publications = Some(publications_json(recent.items.iter().map(|(o, e)| (*o, &**e))));
                 }
                 return Ok((result, recent.top));
             }
@@ -404,21 +402,17 @@ impl Session {
         if !request.recover {
             // Every subscriber after the first follows the position the hub keeps.
             if let Some((epoch, offset)) = hub.position(&request.channel) {
-                return Ok((
-                    json!({ "recoverable": true, "positioned": true, "epoch": epoch, "offset": offset }),
-                    offset,
-                ));
+                return Ok((SubscribeResult::at(epoch, offset), offset));
             }
         }
         let store = self.engine.store();
         let position = store.channel_position(channel).await.map_err(|_| error_code::INTERNAL)?;
         hub.note_position(&request.channel, &position.epoch, position.offset);
-        let mut result =
-            json!({ "recoverable": true, "positioned": true, "epoch": position.epoch, "offset": position.offset });
+        let mut result = SubscribeResult::at(Arc::from(position.epoch.as_str()), position.offset);
         if !request.recover {
             return Ok((result, position.offset));
         }
-        result["was_recovering"] = json!(true);
+        result.was_recovering = Some(true);
         let mut recovered = false;
         let mut publications = Vec::new();
         if let Some(missed) = missed_within_window(&request.epoch, request.offset, &position, cap) {
@@ -435,9 +429,9 @@ impl Session {
         if !recovered && request.flag & FLAG_REJECT_UNRECOVERED != 0 {
             return Err(error_code::UNRECOVERABLE_POSITION);
         }
-        result["recovered"] = json!(recovered);
+        result.recovered = Some(recovered);
         if !publications.is_empty() {
-            result["publications"] = publications_json(publications.iter().map(|h| (h.offset, h.envelope.as_str())));
+            result.publications = Some(publications_json(publications.iter().map(|h| (h.offset, h.envelope.as_str()))));
         }
         Ok((result, position.offset))
     }
@@ -455,6 +449,61 @@ impl Session {
         match history::read(&self.engine, &channel, &request).await {
             Ok(result) => self.reply(protocol::reply(id, "history", &result)).await,
             Err(code) => self.error(id, code).await,
+        }
+    }
+}
+
+/// The server's version, as `connect` and `refresh` report it.
+const VERSION: &str = concat!("solo ", env!("CARGO_PKG_VERSION"));
+
+/// A connect's reply. Typed rather than built as a JSON tree: a reconnect
+/// storm writes thousands a second, and a tree costs an allocation per key.
+#[derive(Serialize)]
+struct ConnectResult<'a> {
+    client: uuid::Uuid,
+    version: &'static str,
+    expires: bool,
+    ttl: i64,
+    ping: i64,
+    pong: bool,
+    node: &'a str,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    subs: BTreeMap<String, SubscribeResult>,
+}
+
+/// A subscription's reply (and each of a connect's `subs`), typed for the
+/// same reason as [`ConnectResult`].
+#[derive(Debug, Serialize)]
+pub(crate) struct SubscribeResult {
+    recoverable: bool,
+    positioned: bool,
+    epoch: Arc<str>,
+    offset: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    was_recovering: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovered: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    publications: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ttl: Option<i64>,
+}
+
+impl SubscribeResult {
+    /// Positioned at `offset` of the stream `epoch`, nothing recovered.
+    fn at(epoch: Arc<str>, offset: u64) -> Self {
+        Self {
+            recoverable: true,
+            positioned: true,
+            epoch,
+            offset,
+            was_recovering: None,
+            recovered: None,
+            publications: None,
+            expires: None,
+            ttl: None,
         }
     }
 }
