@@ -191,6 +191,20 @@ struct Header {
     header_len: usize,
 }
 
+/// A frame's payload length from its second byte and the bytes after it, and
+/// how many of those the length took (0, 2 or 8); None until they have arrived.
+fn payload_length(second: u8, rest: &[u8]) -> Option<(u64, usize)> {
+    match second & 0x7F {
+        126 => rest.get(..2).map(|b| (u64::from(u16::from_be_bytes([b[0], b[1]])), 2)),
+        127 => rest.get(..8).map(|b| {
+            let mut be = [0u8; 8];
+            be.copy_from_slice(b);
+            (u64::from_be_bytes(be), 8)
+        }),
+        short => Some((u64::from(short), 0)),
+    }
+}
+
 /// The header at the front of `buf`, once all of it has arrived.
 fn parse_header(buf: &[u8]) -> Result<Option<Header>, FrameError> {
     let [first, second, rest @ ..] = buf else { return Ok(None) };
@@ -202,21 +216,7 @@ fn parse_header(buf: &[u8]) -> Result<Option<Header>, FrameError> {
         // Every frame from a client is masked (RFC 6455, section 5.1).
         return Err(FrameError::Protocol);
     }
-    let (len, extra) = match second & 0x7F {
-        126 => match rest {
-            [a, b, ..] => (u64::from(u16::from_be_bytes([*a, *b])), 2),
-            _ => return Ok(None),
-        },
-        127 => match rest.get(..8) {
-            Some(bytes) => {
-                let mut be = [0u8; 8];
-                be.copy_from_slice(bytes);
-                (u64::from_be_bytes(be), 8)
-            }
-            None => return Ok(None),
-        },
-        short => (u64::from(short), 0),
-    };
+    let Some((len, extra)) = payload_length(*second, rest) else { return Ok(None) };
     let Some(mask) = rest.get(extra..extra + 4) else { return Ok(None) };
     Ok(Some(Header {
         fin: first & 0x80 != 0,
@@ -273,21 +273,8 @@ pub(crate) fn decode_server_frame(buf: &mut BytesMut) -> Result<Option<ServerFra
     if second & 0x80 != 0 || first & 0x80 == 0 {
         return Err(FrameError::Protocol);
     }
-    let (len, extra) = match second & 0x7F {
-        126 => match rest {
-            [a, b, ..] => (usize::from(u16::from_be_bytes([*a, *b])), 2),
-            _ => return Ok(None),
-        },
-        127 => match rest.get(..8) {
-            Some(bytes) => {
-                let mut be = [0u8; 8];
-                be.copy_from_slice(bytes);
-                (usize::try_from(u64::from_be_bytes(be)).map_err(|_| FrameError::TooBig)?, 8)
-            }
-            None => return Ok(None),
-        },
-        short => (usize::from(short), 0),
-    };
+    let Some((len, extra)) = payload_length(*second, rest) else { return Ok(None) };
+    let len = usize::try_from(len).map_err(|_| FrameError::TooBig)?;
     let opcode = first & 0x0F;
     let header_len = 2 + extra;
     if buf.len() < header_len + len {
