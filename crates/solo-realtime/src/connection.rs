@@ -29,11 +29,12 @@ use std::io::{self, IoSlice};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use crate::protocol::{ClientInfo, Disconnect};
-use crate::socket::Socket;
 use bytes::Bytes;
 use futures::task::AtomicWaker;
 use solo_domain::UserId;
+
+use crate::protocol::{ClientInfo, Disconnect};
+use crate::socket::Socket;
 
 pub type ConnId = u64;
 
@@ -189,14 +190,6 @@ impl Connection {
         &self.socket
     }
 
-    fn try_send(&self, bytes: &[u8]) -> io::Result<usize> {
-        self.socket.try_send(bytes)
-    }
-
-    fn try_send_vectored(&self, slices: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.socket.try_send_vectored(slices)
-    }
-
     /// Closes the connection with `reason` (the first reason given wins).
     pub fn close(&self, reason: Disconnect) {
         let _ = self.close_reason.set(reason);
@@ -290,7 +283,7 @@ impl Connection {
             out.backlog.push_back(frame);
             return Ok(());
         }
-        match self.try_send(&frame) {
+        match self.socket.try_send(&frame) {
             Ok(n) if n == frame.len() => return Ok(()),
             Ok(n) => {
                 out.backlog.push_back(frame.slice(n..));
@@ -317,7 +310,7 @@ impl Connection {
                     *slot = IoSlice::new(frame);
                     count += 1;
                 }
-                match self.try_send_vectored(&slices[..count]) {
+                match self.socket.try_send_vectored(&slices[..count]) {
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flushed::Blocked),
                     Err(e) => return Err(e),

@@ -55,10 +55,7 @@ impl Engine {
             }
             Control::Unsubscribe { user, channel, client } => {
                 for conn in self.connections_of(user, client.as_ref()) {
-                    if self.hub().unsubscribe(&conn, channel) {
-                        let body = json!({ "code": SERVER_UNSUBSCRIBE, "reason": "server unsubscribe" });
-                        let push = protocol::push(channel, "unsubscribe", &body);
-                        conn.unsubscribed(channel, Some(text_frame(&push)));
+                    if self.hub().end_subscription(&conn, channel, SERVER_UNSUBSCRIBE, "server unsubscribe") {
                         tracing::info!(client = %conn.client_id, %channel, "unsubscribed by the server API");
                     }
                 }

@@ -402,15 +402,22 @@ impl Hub {
         // A subscription token's subscription not refreshed in time ends (the
         // SDK resubscribes with a new token, as for Centrifugo's 2501).
         for (conn, channel) in self.token_subscriptions.take_ended(now - self.timing.refresh_grace_ms) {
-            if self.unsubscribe(&conn, &channel) {
-                let body = serde_json::json!({ "code": SUBSCRIPTION_EXPIRED, "reason": "subscription expired" });
-                conn.unsubscribed(
-                    &channel,
-                    Some(websocket::text_frame(&protocol::push(&channel, "unsubscribe", &body))),
-                );
+            if self.end_subscription(&conn, &channel, SUBSCRIPTION_EXPIRED, "subscription expired") {
                 tracing::info!(client = %conn.client_id, %channel, "subscription token expired: unsubscribed");
             }
         }
+    }
+
+    /// Ends a subscription the server took away and tells the client with the
+    /// unsubscribe push `code` (no later publication of it reaches the
+    /// connection); false when it was not subscribed.
+    pub fn end_subscription(&self, conn: &Connection, channel: &str, code: u16, reason: &str) -> bool {
+        if !self.unsubscribe(conn, channel) {
+            return false;
+        }
+        let push = protocol::push(channel, "unsubscribe", &serde_json::json!({ "code": code, "reason": reason }));
+        conn.unsubscribed(channel, Some(websocket::text_frame(&push)));
+        true
     }
 
     /// The subscription of `conn` to `channel`, which a subscription token

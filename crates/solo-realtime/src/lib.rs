@@ -364,13 +364,7 @@ impl Engine {
             for channel in hub.channels_of(&conn) {
                 let Ok(parsed) = solo_domain::Channel::parse(&channel) else { continue };
                 if let Ok(false) = self.access.may_read(self.store(), &user_id, &parsed).await {
-                    if hub.unsubscribe(&conn, &channel) {
-                        let push = protocol::push(
-                            &channel,
-                            "unsubscribe",
-                            &serde_json::json!({ "code": 2000, "reason": "permission revoked" }),
-                        );
-                        conn.unsubscribed(&channel, Some(websocket::text_frame(&push)));
+                    if hub.end_subscription(&conn, &channel, control::SERVER_UNSUBSCRIBE, "permission revoked") {
                         tracing::info!(client = %conn.client_id, %channel, "permission revoked: unsubscribed");
                     }
                 }

@@ -272,12 +272,8 @@ impl Session {
     async fn authorize_subscription(&self, request: &SubscribeRequest) -> Result<(Channel, Option<i64>), u32> {
         match self.engine.channel(&request.channel) {
             Ok(channel @ Channel::Integration(_)) => {
-                let auth = self.conn.auth().ok_or(error_code::UNAUTHORIZED)?;
-                match self.engine.tokens().verify_subscription(&request.token, &request.channel, &auth.user) {
-                    Ok(claims) => Ok((channel, Some(claims.exp.saturating_mul(1000)))),
-                    Err(TokenError::Expired) => Err(error_code::TOKEN_EXPIRED),
-                    Err(TokenError::Invalid) => Err(error_code::PERMISSION_DENIED),
-                }
+                let until = self.subscription_token_until(&request.channel, &request.token)?;
+                Ok((channel, Some(until)))
             }
             Ok(_) => self.authorize(&request.channel).await.map(|channel| (channel, None)),
             Err(_) => Err(error_code::UNKNOWN_CHANNEL),
@@ -288,21 +284,33 @@ impl Session {
     /// until the new token's expiry.
     async fn sub_refresh(&self, id: u32, request: protocol::SubRefreshRequest) -> Step {
         let hub = self.engine.hub();
-        let Some(auth) = self.conn.auth() else { return Err(Disconnect::BadRequest) };
+        if self.conn.auth().is_none() {
+            return Err(Disconnect::BadRequest);
+        }
         if !matches!(self.engine.channel(&request.channel), Ok(Channel::Integration(_)))
             || !hub.is_subscribed(&self.conn, &request.channel)
         {
             return self.error(id, error_code::PERMISSION_DENIED).await;
         }
-        match self.engine.tokens().verify_subscription(&request.token, &request.channel, &auth.user) {
-            Ok(claims) => {
-                let until = claims.exp.saturating_mul(1000);
+        match self.subscription_token_until(&request.channel, &request.token) {
+            Ok(until) => {
                 hub.expire_subscription_at(&self.conn, hub.channel_name(&request.channel), until);
                 let ttl = ((until - now_ms()) / 1000).max(0);
                 self.reply(protocol::reply(id, "sub_refresh", &json!({ "expires": true, "ttl": ttl }))).await
             }
-            Err(TokenError::Expired) => self.error(id, error_code::TOKEN_EXPIRED).await,
-            Err(TokenError::Invalid) => self.error(id, error_code::PERMISSION_DENIED).await,
+            Err(code) => self.error(id, code).await,
+        }
+    }
+
+    /// Until when (ms) a subscription token lets this connection's user read
+    /// `channel`; the reply error otherwise (109 expired, asking for a new one;
+    /// 103 for any other token).
+    fn subscription_token_until(&self, channel: &str, token: &str) -> Result<i64, u32> {
+        let auth = self.conn.auth().ok_or(error_code::UNAUTHORIZED)?;
+        match self.engine.tokens().verify_subscription(token, channel, &auth.user) {
+            Ok(claims) => Ok(claims.exp.saturating_mul(1000)),
+            Err(TokenError::Expired) => Err(error_code::TOKEN_EXPIRED),
+            Err(TokenError::Invalid) => Err(error_code::PERMISSION_DENIED),
         }
     }
 

@@ -10,6 +10,7 @@ use axum::Json;
 use serde::Deserialize;
 use solo_domain::notification::NotificationView;
 use solo_domain::time::{now_ms, parse_rfc3339_ms};
+use solo_store::StoreResult;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{scopes, Caller};
@@ -107,33 +108,40 @@ const WAKE_BATCH: i64 = 200;
 /// wake is a conditional update).
 pub async fn waker(state: AppState, shutdown: CancellationToken) {
     while !shutdown.is_cancelled() {
-        let woken = match state.store().wake_due(now_ms(), WAKE_BATCH).await {
-            Ok(woken) => woken,
-            Err(e) => {
-                tracing::warn!(error = %e, "waking snoozed notifications failed");
-                Vec::new()
-            }
-        };
-        for n in &woken {
-            tracing::debug!(notification_id = %n.id, user_id = %n.user_id, "snooze ended");
-        }
+        let woken = logged(
+            state.store().wake_due(now_ms(), WAKE_BATCH).await,
+            "snooze ended",
+            "waking snoozed notifications failed",
+        );
         // Quiet windows that ended: one digest each, of what arrived quietly.
-        let digests = match state.store().send_due_digests(now_ms(), WAKE_BATCH).await {
-            Ok(digests) => digests,
-            Err(e) => {
-                tracing::warn!(error = %e, "sending quiet-hours digests failed");
-                Vec::new()
-            }
-        };
-        for n in &digests {
-            tracing::debug!(notification_id = %n.id, user_id = %n.user_id, "quiet-hours digest sent");
-        }
-        if woken.len() as i64 == WAKE_BATCH || digests.len() as i64 == WAKE_BATCH {
+        let digests = logged(
+            state.store().send_due_digests(now_ms(), WAKE_BATCH).await,
+            "quiet-hours digest sent",
+            "sending quiet-hours digests failed",
+        );
+        if woken == WAKE_BATCH || digests == WAKE_BATCH {
             continue;
         }
         tokio::select! {
             _ = tokio::time::sleep(WAKE_EVERY) => {}
             _ = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// How many notifications one of the waker's rounds changed, each logged as
+/// `each`; a failed round changed none and is logged as `failure`.
+fn logged(round: StoreResult<Vec<NotificationView>>, each: &str, failure: &str) -> i64 {
+    match round {
+        Ok(changed) => {
+            for n in &changed {
+                tracing::debug!(notification_id = %n.id, user_id = %n.user_id, "{each}");
+            }
+            changed.len() as i64
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "{failure}");
+            0
         }
     }
 }

@@ -280,8 +280,7 @@ impl SqlStore {
         let window_start: i64 = row.try_get("window_start")?;
         let arrived = query(
             "SELECT category, severity, title FROM notifications \
-             WHERE user_id = $1 AND quiet = $2 AND created_at >= $3 AND created_at < $4 AND type <> 'digest' \
-             ORDER BY created_at",
+             WHERE user_id = $1 AND quiet = $2 AND created_at >= $3 AND created_at < $4 ORDER BY created_at",
         )
         .bind(user.as_str())
         .bind(true)
