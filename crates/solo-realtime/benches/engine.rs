@@ -69,7 +69,7 @@ async fn subscribers(hub: &Hub, count: usize) -> Vec<TcpStream> {
     for _ in 0..count {
         let client = TcpStream::connect(addr).await.expect("connect");
         let (server, _) = listener.accept().await.expect("accept");
-        let conn = hub.open(server.into());
+        let conn = hub.open(server.into(), solo_realtime::protocol::Format::Json);
         let channel: Arc<str> = Arc::from(CHANNEL);
         conn.hold(channel.clone());
         hub.subscribe(&conn, &channel, false);
@@ -133,7 +133,7 @@ fn connection_state(c: &mut Criterion) {
             },
             |(client, server)| {
                 let _guard = runtime.enter();
-                let conn = hub.open(server.into());
+                let conn = hub.open(server.into(), solo_realtime::protocol::Format::Json);
                 let channel: Arc<str> = Arc::from(CHANNEL);
                 hub.subscribe(&conn, &channel, false);
                 hub.remove(&conn);

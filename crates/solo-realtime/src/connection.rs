@@ -33,8 +33,10 @@ use bytes::Bytes;
 use futures::task::AtomicWaker;
 use solo_domain::UserId;
 
-use crate::protocol::{ClientInfo, Disconnect};
+use crate::protobuf;
+use crate::protocol::{ClientInfo, Disconnect, Format};
 use crate::socket::Socket;
+use crate::websocket;
 
 pub type ConnId = u64;
 
@@ -51,6 +53,25 @@ const MAX_IOVECS: usize = 64;
 
 /// The protocol's server ping: an empty JSON object in a text frame.
 static PING: &[u8] = b"\x81\x02{}";
+/// The same in protobuf: an empty `Reply`, length-delimited, in a binary frame.
+static PROTOBUF_PING: &[u8] = b"\x82\x01\x00";
+
+/// `json`, a reply or push the server built, as a frame in `format`: a text
+/// frame as it is, or a binary frame of its protobuf transcoding. (Should a
+/// reply not transcode, which would be a defect, the frame is empty: a client
+/// reads no reply in it.)
+pub fn frame_in(format: Format, json: &[u8]) -> Frame {
+    match format {
+        Format::Json => websocket::text_frame(json),
+        Format::Protobuf => match protobuf::transcode(json) {
+            Ok(bytes) => websocket::binary_frame(&bytes),
+            Err(e) => {
+                tracing::error!(error = %e, "not sent to a protobuf connection");
+                websocket::binary_frame(&[])
+            }
+        },
+    }
+}
 
 /// Who a connection belongs to, once `connect` succeeded.
 #[derive(Debug, Clone)]
@@ -133,6 +154,8 @@ pub struct Connection {
     /// Kept as 16 bytes (in each subscription's presence entry too) and
     /// written as text only where a client or Redis sees it.
     pub client_id: uuid::Uuid,
+    /// The protocol format it speaks: every frame written to it is in it.
+    pub format: Format,
     socket: Socket,
     out: Mutex<Outbound>,
     queue_limit: usize,
@@ -166,11 +189,19 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Connection {
-    pub(crate) fn new(id: ConnId, socket: Socket, queue_limit: usize, now_ms: i64, first_ping_at_ms: i64) -> Self {
+    pub(crate) fn new(
+        id: ConnId,
+        socket: Socket,
+        format: Format,
+        queue_limit: usize,
+        now_ms: i64,
+        first_ping_at_ms: i64,
+    ) -> Self {
         Self {
             id,
             // From the thread's random generator: `new_v4` asks the kernel each time.
             client_id: uuid::Builder::from_random_bytes(rand::random()).into_uuid(),
+            format,
             socket,
             out: Mutex::new(Outbound::default()),
             queue_limit: queue_limit.max(8),
@@ -367,9 +398,17 @@ impl Connection {
         self.with_out(|conn, out| conn.send_locked(out, frame));
     }
 
+    /// `json`, a reply or push the server built, as a frame in this connection's format.
+    pub fn frame(&self, json: &[u8]) -> Frame {
+        frame_in(self.format, json)
+    }
+
     /// Sends the protocol's ping.
     pub(crate) fn ping(&self) {
-        self.send(Bytes::from_static(PING));
+        self.send(Bytes::from_static(match self.format {
+            Format::Json => PING,
+            Format::Protobuf => PROTOBUF_PING,
+        }));
     }
 
     /// Delivers a publication of `channel` at `offset`, in offset order.
@@ -519,7 +558,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let client = TcpStream::connect(listener.local_addr().expect("addr")).await.expect("connect");
         let (server, _) = listener.accept().await.expect("accept");
-        (Connection::new(1, server.into(), queue_limit, 0, i64::MAX), client)
+        (Connection::new(1, server.into(), Format::Json, queue_limit, 0, i64::MAX), client)
     }
 
     fn text(s: &str) -> Frame {

@@ -13,7 +13,6 @@ use crate::bus::{BusMessage, BusSink, Control};
 use crate::connection::Connection;
 use crate::protocol::{self, Disconnect};
 use crate::session::MAX_SUBSCRIPTIONS;
-use crate::websocket::text_frame;
 use crate::Engine;
 
 /// The unsubscribe push code of a subscription the server ended (terminal for it).
@@ -120,7 +119,7 @@ impl Engine {
             Ok((epoch, offset)) if hub.is_subscribed(&conn, &channel) => {
                 let body = json!({ "recoverable": true, "positioned": true, "epoch": epoch, "offset": offset });
                 let push = protocol::push(&channel, "subscribe", &body);
-                conn.go_live(vec![(name, offset)], text_frame(&push));
+                conn.go_live(vec![(name, offset)], conn.frame(&push));
                 tracing::info!(client = %conn.client_id, %channel, "subscribed by the server API");
             }
             // Unsubscribed meanwhile (revoked, or another order).
@@ -149,6 +148,6 @@ impl Engine {
             None => json!({ "expires": false }),
         };
         let push = serde_json::to_vec(&json!({ "push": { "refresh": body } })).unwrap_or_default();
-        conn.send(text_frame(&push));
+        conn.send(conn.frame(&push));
     }
 }

@@ -17,7 +17,7 @@ pub const MAX_LIMIT: i64 = 1000;
 pub async fn read(engine: &Engine, channel: &Channel, request: &HistoryRequest) -> Result<serde_json::Value, u32> {
     let store = engine.store();
     let position = store.channel_position(channel).await.map_err(|_| error_code::INTERNAL)?;
-    let limit = request.limit.clamp(0, MAX_LIMIT);
+    let limit = i64::from(request.limit).clamp(0, MAX_LIMIT);
     let mut since = 0;
     if let Some(s) = &request.since {
         if s.epoch != position.epoch || s.offset > position.offset {

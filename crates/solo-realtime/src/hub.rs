@@ -25,10 +25,12 @@ use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::{BusMessage, BusSink};
+use crate::connection::frame_in;
 pub use crate::connection::{ConnAuth, ConnId, Connection, Frame};
 use crate::metrics::RealtimeMetrics;
 use crate::presence::{LocalPresenceChange, Presence, PresenceError, PresenceKind, RemotePresenceChange};
-use crate::protocol::{self, ClientInfo, Disconnect};
+use crate::protobuf;
+use crate::protocol::{self, ClientInfo, Disconnect, Format};
 use crate::recent::RecentPublications;
 use crate::socket::Socket;
 use crate::token_subscriptions::TokenSubscriptions;
@@ -126,6 +128,22 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// One message's frame in each format, built when a recipient first needs it.
+#[derive(Default)]
+struct PerFormat {
+    json: Option<Frame>,
+    protobuf: Option<Frame>,
+}
+
+impl PerFormat {
+    fn get(&mut self, format: Format, build: impl FnOnce() -> Frame) -> &Frame {
+        match format {
+            Format::Json => self.json.get_or_insert_with(build),
+            Format::Protobuf => self.protobuf.get_or_insert_with(build),
+        }
+    }
+}
+
 /// Pushes a `join` or `leave` to the channel's subscribers that asked for them.
 /// The frame is built only when someone listens, so subscribing stays cheap in
 /// a reconnect storm.
@@ -135,9 +153,10 @@ fn announce(subs: &ChannelSubscribers, channel: &str, kind: PresenceKind, info: 
     }
     let listeners = subs.by_conn.values().filter(|s| s.join_leave);
     let push = protocol::push(channel, kind.push_name(), &serde_json::json!({ "info": info }));
-    let frame = websocket::text_frame(&push);
+    let mut frames = PerFormat::default();
     for other in listeners {
-        other.conn.send(frame.clone());
+        let format = other.conn.format;
+        other.conn.send(frames.get(format, || frame_in(format, &push)).clone());
     }
 }
 
@@ -201,13 +220,13 @@ impl Hub {
     }
 
     /// Registers a new (not yet authenticated) connection on `socket`.
-    pub fn open(&self, socket: Socket) -> Arc<Connection> {
+    pub fn open(&self, socket: Socket, format: Format) -> Arc<Connection> {
         let now = now_ms();
         // Spread first pings over the interval so reconnect storms do not ping in lockstep.
         let jitter = (rand::random::<u64>() % (self.timing.ping_interval_ms.max(1) as u64 / 2 + 1)) as i64;
         let first_ping = now + self.timing.ping_interval_ms / 2 + jitter;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let conn = Arc::new(Connection::new(id, socket, self.queue_capacity, now, first_ping));
+        let conn = Arc::new(Connection::new(id, socket, format, self.queue_capacity, now, first_ping));
         lock(&self.connections).insert(conn.id, conn.clone());
         self.metrics.connections.inc();
         conn
@@ -416,7 +435,7 @@ impl Hub {
             return false;
         }
         let push = protocol::push(channel, "unsubscribe", &serde_json::json!({ "code": code, "reason": reason }));
-        conn.unsubscribed(channel, Some(websocket::text_frame(&push)));
+        conn.unsubscribed(channel, Some(conn.frame(&push)));
         true
     }
 
@@ -478,15 +497,25 @@ impl Hub {
             tracing::error!(trace_id = %message.trace_id, "stored envelope is not JSON; not delivered");
             return;
         };
-        let frame = websocket::text_frame(&bytes);
+        // Most subscribers speak JSON; the protobuf frame is built for the first that does not.
+        let mut frames = PerFormat { json: Some(websocket::text_frame(&bytes)), protobuf: None };
         for sub in subs.by_conn.values() {
+            let frame = frames.get(sub.conn.format, || {
+                websocket::binary_frame(&protobuf::publication_push(
+                    &route.channel,
+                    &message.envelope,
+                    route.offset,
+                    &message.event_type,
+                    &message.trace_id,
+                ))
+            });
             match corked.as_deref_mut() {
                 Some(corked) => {
-                    if sub.conn.publish_corked(&route.channel, route.offset, &frame) {
+                    if sub.conn.publish_corked(&route.channel, route.offset, frame) {
                         corked.push(sub.conn.clone());
                     }
                 }
-                None => sub.conn.publish(&route.channel, route.offset, &frame),
+                None => sub.conn.publish(&route.channel, route.offset, frame),
             }
         }
         // Added up once per publication rather than one atomic add per recipient.
@@ -579,7 +608,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let client = TcpStream::connect(listener.local_addr().expect("addr")).await.expect("connect");
         let (server, _) = listener.accept().await.expect("accept");
-        (hub.open(server.into()), client)
+        (hub.open(server.into(), Format::Json), client)
     }
 
     fn auth(user: &UserId) -> ConnAuth {

@@ -4,7 +4,8 @@
 //! socket to [`Engine::serve_websocket`]; it publishes committed events through
 //! the [`bus::Bus`], whose receiver on every node is the [`hub::Hub`].
 //!
-//! - [`protocol`]: the Centrifugo client protocol v2 (JSON): commands, replies, codes.
+//! - [`protocol`]: the Centrifugo client protocol v2: commands (JSON and protobuf), JSON replies, codes.
+//! - [`protobuf`]: the protobuf format's replies, transcoded from the JSON ones (publications encoded directly).
 //! - [`websocket`]: the WebSocket wire format, with frames built once per publication.
 //! - [`connection`]: one connection's state and its write path (direct writes, backlog, 3008).
 //! - [`socket`]: the byte stream under a connection (a TCP socket, or a local socket pair's end).
@@ -31,6 +32,7 @@ pub mod hub;
 pub mod limits;
 pub mod metrics;
 pub mod presence;
+pub mod protobuf;
 pub mod protocol;
 pub mod recent;
 pub mod session;

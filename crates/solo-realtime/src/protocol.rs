@@ -1,11 +1,28 @@
-//! The Centrifugo client protocol v2 (JSON), the subset Solo speaks.
+//! The Centrifugo client protocol v2, the subset Solo speaks, in both of its
+//! formats.
 //!
-//! Commands arrive as newline-separated JSON objects in text frames; field names
-//! are the protobuf schema's snake_case names; fields we do not implement are
-//! ignored, never an error. Replies and pushes are built here.
+//! JSON: commands arrive as newline-separated JSON objects in text frames;
+//! field names are the protobuf schema's snake_case names. Protobuf: commands
+//! arrive as length-delimited `Command` messages in binary frames (see
+//! [`crate::protobuf`] for the replies). Each request type below is both a
+//! serde and a prost message, with the schema's field numbers, so both formats
+//! decode into the same [`Command`]. Fields we do not implement are ignored,
+//! never an error. JSON replies and pushes are built here.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+
+/// The format a connection speaks, chosen when it opens (a WebSocket's
+/// `centrifuge-protobuf` subprotocol or `?format=protobuf`; an HTTP stream's
+/// `application/octet-stream` body) and kept for its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    Json,
+    Protobuf,
+}
 
 /// Reply error codes (`{"error": {"code": …}}`).
 pub mod error_code {
@@ -140,30 +157,67 @@ pub enum Method {
 }
 
 /// A command as it arrives: one optional field per method. Only
-/// [`Command::decode`] looks at it.
-#[derive(Debug, Default, Deserialize)]
+/// [`Command::decode`] and [`Command::decode_protobuf`] look at it.
+#[derive(Clone, PartialEq, Deserialize, prost::Message)]
+#[serde(default)]
 struct WireCommand {
-    #[serde(default)]
+    #[prost(uint32, tag = "1")]
     id: u32,
+    #[prost(message, optional, tag = "4")]
     connect: Option<ConnectRequest>,
+    #[prost(message, optional, tag = "5")]
     subscribe: Option<SubscribeRequest>,
+    #[prost(message, optional, tag = "6")]
     unsubscribe: Option<ChannelRequest>,
+    #[prost(message, optional, tag = "7")]
     publish: Option<ChannelRequest>,
+    #[prost(message, optional, tag = "8")]
     presence: Option<ChannelRequest>,
+    #[prost(message, optional, tag = "9")]
     presence_stats: Option<ChannelRequest>,
+    #[prost(message, optional, tag = "10")]
     history: Option<HistoryRequest>,
-    ping: Option<serde::de::IgnoredAny>,
-    send: Option<serde::de::IgnoredAny>,
+    #[prost(message, optional, tag = "11")]
+    ping: Option<Empty>,
+    #[prost(message, optional, tag = "12")]
+    send: Option<Empty>,
+    #[prost(message, optional, tag = "13")]
     rpc: Option<RpcRequest>,
+    #[prost(message, optional, tag = "14")]
     refresh: Option<RefreshRequest>,
+    #[prost(message, optional, tag = "15")]
     sub_refresh: Option<SubRefreshRequest>,
 }
+
+/// A request with nothing Solo reads in it (`ping`, `send`).
+#[derive(Clone, PartialEq, Deserialize, prost::Message)]
+pub struct Empty {}
 
 impl Command {
     /// Decodes one line of a frame. A line that is not a command object, or
     /// names more than one method, is a protocol violation (3501).
     pub fn decode(line: &str) -> Result<Command, Disconnect> {
         let wire: WireCommand = serde_json::from_str(line).map_err(|_| Disconnect::BadRequest)?;
+        wire.into_command()
+    }
+
+    /// Decodes the next length-delimited protobuf command off the front of
+    /// `bytes`. One that does not decode, or names more than one method, is a
+    /// protocol violation (3501).
+    pub fn decode_protobuf(bytes: &mut &[u8]) -> Result<Command, Disconnect> {
+        let wire =
+            <WireCommand as prost::Message>::decode_length_delimited(bytes).map_err(|_| Disconnect::BadRequest)?;
+        wire.into_command()
+    }
+
+    /// A pong: the one command the per-connection budget does not count.
+    pub fn is_pong(&self) -> bool {
+        matches!(self.method, Method::Pong)
+    }
+}
+
+impl WireCommand {
+    fn into_command(self) -> Result<Command, Disconnect> {
         let WireCommand {
             id,
             connect,
@@ -178,7 +232,7 @@ impl Command {
             rpc,
             refresh,
             sub_refresh,
-        } = wire;
+        } = self;
         let methods = [
             connect.map(Method::Connect),
             subscribe.map(Method::Subscribe),
@@ -200,11 +254,6 @@ impl Command {
         }
         Ok(Command { id, method })
     }
-
-    /// A pong: the one command the per-connection budget does not count.
-    pub fn is_pong(&self) -> bool {
-        matches!(self.method, Method::Pong)
-    }
 }
 
 /// The commands of one text frame: one JSON object per line (the protocol's
@@ -214,83 +263,109 @@ pub fn commands(frame: &str) -> impl Iterator<Item = Result<Command, Disconnect>
     frame.split('\n').filter(|line| !line.trim().is_empty()).map(Command::decode)
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct ConnectRequest {
-    #[serde(default)]
-    pub token: String,
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub version: String,
-    #[serde(default)]
-    pub subs: std::collections::BTreeMap<String, SubscribeRequest>,
+/// The commands of one binary frame of a protobuf connection: length-delimited
+/// `Command` messages, one after another. One that does not decode ends the
+/// connection with 3501; the commands before it stand.
+pub fn protobuf_commands(mut frame: &[u8]) -> impl Iterator<Item = Result<Command, Disconnect>> + '_ {
+    let mut broken = false;
+    std::iter::from_fn(move || {
+        if frame.is_empty() || broken {
+            return None;
+        }
+        let command = Command::decode_protobuf(&mut frame);
+        broken = command.is_err();
+        Some(command)
+    })
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Clone, PartialEq, Deserialize, prost::Message)]
+#[serde(default)]
+pub struct ConnectRequest {
+    #[prost(string, tag = "1")]
+    pub token: String,
+    #[prost(btree_map = "string, message", tag = "3")]
+    pub subs: BTreeMap<String, SubscribeRequest>,
+    #[prost(string, tag = "4")]
+    pub name: String,
+    #[prost(string, tag = "5")]
+    pub version: String,
+}
+
+#[derive(Clone, PartialEq, Deserialize, prost::Message)]
+#[serde(default)]
 pub struct SubscribeRequest {
-    #[serde(default)]
+    #[prost(string, tag = "1")]
     pub channel: String,
     /// A subscription token, for a channel of an integration namespace.
-    #[serde(default)]
+    #[prost(string, tag = "2")]
     pub token: String,
-    #[serde(default)]
+    #[prost(bool, tag = "3")]
     pub recover: bool,
-    #[serde(default)]
+    #[prost(string, tag = "6")]
     pub epoch: String,
-    #[serde(default)]
+    #[prost(uint64, tag = "7")]
     pub offset: u64,
-    #[serde(default)]
+    #[prost(bool, tag = "11")]
     pub join_leave: bool,
-    #[serde(default)]
+    #[prost(int64, tag = "14")]
     pub flag: i64,
 }
 
 /// Subscribe flag bit 2: answer error 112 instead of `recovered: false`.
 pub const FLAG_REJECT_UNRECOVERED: i64 = 2;
 
-#[derive(Debug, Default, Deserialize)]
+/// Unsubscribe, publish, presence and presence stats: a channel is all Solo
+/// reads of them.
+#[derive(Clone, PartialEq, Deserialize, prost::Message)]
+#[serde(default)]
 pub struct ChannelRequest {
-    #[serde(default)]
+    #[prost(string, tag = "1")]
     pub channel: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, PartialEq, Deserialize, prost::Message)]
+#[serde(default)]
 pub struct StreamPositionRequest {
-    #[serde(default)]
+    #[prost(uint64, tag = "1")]
     pub offset: u64,
-    #[serde(default)]
+    #[prost(string, tag = "2")]
     pub epoch: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, PartialEq, Deserialize, prost::Message)]
+#[serde(default)]
 pub struct HistoryRequest {
-    #[serde(default)]
+    #[prost(string, tag = "1")]
     pub channel: String,
-    #[serde(default)]
-    pub limit: i64,
+    #[prost(int32, tag = "7")]
+    pub limit: i32,
+    #[prost(message, optional, tag = "8")]
     pub since: Option<StreamPositionRequest>,
-    #[serde(default)]
+    #[prost(bool, tag = "9")]
     pub reverse: bool,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, PartialEq, Deserialize, prost::Message)]
+#[serde(default)]
 pub struct RpcRequest {
-    #[serde(default)]
+    #[prost(string, tag = "2")]
     pub method: String,
 }
 
 /// A new subscription token for a subscription a token allowed.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, PartialEq, Deserialize, prost::Message)]
+#[serde(default)]
 pub struct SubRefreshRequest {
-    #[serde(default)]
+    #[prost(string, tag = "1")]
     pub channel: String,
-    #[serde(default)]
+    #[prost(string, tag = "2")]
     pub token: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, PartialEq, Deserialize, prost::Message)]
+#[serde(default)]
 pub struct RefreshRequest {
-    #[serde(default)]
+    #[prost(string, tag = "1")]
     pub token: String,
 }
 

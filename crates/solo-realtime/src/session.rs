@@ -16,10 +16,9 @@ use crate::history::{self, publications_json};
 use crate::limits::{Admission, CommandLimiter};
 use crate::presence::distinct_users;
 use crate::protocol::{
-    self, error_code, ClientInfo, Command, Disconnect, Method, SubscribeRequest, FLAG_REJECT_UNRECOVERED,
+    self, error_code, ClientInfo, Command, Disconnect, Format, Method, SubscribeRequest, FLAG_REJECT_UNRECOVERED,
 };
 use crate::token::TokenError;
-use crate::websocket::text_frame;
 use crate::Engine;
 
 /// Subscriptions one connection may hold.
@@ -50,8 +49,19 @@ impl Session {
         self.conn.auth().map(|a| a.user_id())
     }
 
-    pub(crate) async fn handle_frame(&mut self, text: &str) -> Step {
-        for command in protocol::commands(text) {
+    /// Runs the commands of one message: a text frame of a JSON connection, a
+    /// binary frame of a protobuf one. The other kind is a protocol violation.
+    pub(crate) async fn handle_message(&mut self, message: crate::websocket::Message) -> Step {
+        use crate::websocket::Message;
+        match (self.conn.format, message) {
+            (Format::Json, Message::Text(text)) => self.run(protocol::commands(&text)).await,
+            (Format::Protobuf, Message::Binary(bytes)) => self.run(protocol::protobuf_commands(&bytes)).await,
+            _ => Err(Disconnect::BadRequest),
+        }
+    }
+
+    async fn run(&mut self, commands: impl Iterator<Item = Result<Command, Disconnect>>) -> Step {
+        for command in commands {
             let command = command?;
             // Pongs answer the server and are never limited.
             if !command.is_pong() {
@@ -71,7 +81,7 @@ impl Session {
     }
 
     async fn reply(&self, bytes: Vec<u8>) -> Step {
-        self.conn.send(text_frame(&bytes));
+        self.conn.send(self.conn.frame(&bytes));
         Ok(())
     }
 
@@ -106,7 +116,7 @@ impl Session {
             Method::Subscribe(request) => self.subscribe(id, request).await,
             Method::Unsubscribe(request) => {
                 let removed = self.engine.hub().unsubscribe(&self.conn, &request.channel);
-                let reply = text_frame(&protocol::reply(id, "unsubscribe", &json!({})));
+                let reply = self.conn.frame(&protocol::reply(id, "unsubscribe", &json!({})));
                 if removed {
                     self.conn.unsubscribed(&request.channel, Some(reply));
                 } else {
@@ -221,7 +231,7 @@ impl Session {
             subs,
         };
         tracing::debug!(client = %self.conn.client_id, %user_id, "connected");
-        self.conn.go_live(positions, text_frame(&protocol::reply(id, "connect", &result)));
+        self.conn.go_live(positions, self.conn.frame(&protocol::reply(id, "connect", &result)));
         Ok(())
     }
 
@@ -317,7 +327,7 @@ impl Session {
     async fn subscribe(&mut self, id: u32, request: SubscribeRequest) -> Step {
         match self.prepare_subscription(&request).await {
             Ok((result, position)) => {
-                self.conn.go_live(vec![position], text_frame(&protocol::reply(id, "subscribe", &result)));
+                self.conn.go_live(vec![position], self.conn.frame(&protocol::reply(id, "subscribe", &result)));
                 Ok(())
             }
             Err(SubscribeError::Reply(code)) => self.error(id, code).await,

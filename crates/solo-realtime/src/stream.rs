@@ -1,6 +1,7 @@
 //! The HTTP transports of the Centrifugo protocol, for networks that refuse
 //! WebSocket and for consumers with no SDK: Server-Sent Events and
-//! HTTP-streaming (newline-delimited JSON), each one of
+//! HTTP-streaming (newline-delimited JSON, or length-delimited protobuf
+//! replies for an SDK that speaks protobuf), each one of
 //!
 //! - **bidirectional by emulation**: the SDK's first commands (its `connect`)
 //!   open the stream; its later commands (subscribes, pongs, …) arrive as
@@ -36,8 +37,10 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpStream, UnixStream};
 use tokio::sync::mpsc;
 
+use crate::protobuf;
+use crate::protocol::Format;
 use crate::websocket::{
-    self, client_text_frame, close_frame, decode_server_frame, text_frame, Decoder, Message, ServerFrame,
+    self, close_frame, decode_server_frame, loopback_client_frame, text_frame, Decoder, Message, ServerFrame,
 };
 use crate::Engine;
 
@@ -55,9 +58,22 @@ pub enum StreamFormat {
     Sse,
     /// One JSON message per line.
     HttpStream,
+    /// Length-delimited protobuf replies, one after another (the protobuf
+    /// format's HTTP-streaming; bidirectional only).
+    ProtobufStream,
     /// A WebSocket text frame per message (the unidirectional WebSocket, whose
     /// client sends nothing after its connect request).
     WebSocket,
+}
+
+impl StreamFormat {
+    /// The protocol format the stream's connection speaks.
+    fn protocol(self) -> Format {
+        match self {
+            StreamFormat::ProtobufStream => Format::Protobuf,
+            StreamFormat::Sse | StreamFormat::HttpStream | StreamFormat::WebSocket => Format::Json,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +88,8 @@ pub enum Direction {
 pub enum StreamError {
     #[error("the connect request is not valid: {0}")]
     BadConnect(&'static str),
+    #[error("the commands are not valid: {0}")]
+    BadCommands(&'static str),
     #[error("the message is larger than {0} bytes")]
     TooLarge(usize),
     #[error("no realtime session with this id is open on this node")]
@@ -80,22 +98,27 @@ pub enum StreamError {
     Io(#[from] io::Error),
 }
 
-/// The write ends of this node's bidirectional streams, by session id.
+/// A bidirectional stream's way in: the format its connection speaks, and the
+/// write end of its socket pair.
+type SessionInput = (Format, Arc<tokio::sync::Mutex<OwnedWriteHalf>>);
+
+/// The inputs of this node's bidirectional streams, by session id.
 #[derive(Default)]
 pub(crate) struct EmulatedSessions {
-    sessions: Mutex<HashMap<Arc<str>, Arc<tokio::sync::Mutex<OwnedWriteHalf>>>>,
+    sessions: Mutex<HashMap<Arc<str>, SessionInput>>,
 }
 
 impl EmulatedSessions {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Arc<tokio::sync::Mutex<OwnedWriteHalf>>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, SessionInput>> {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 impl Engine {
     /// Opens a stream: `first` is, for a bidirectional stream, the SDK's first
-    /// commands (newline-separated JSON, its `connect` among them), and for a
-    /// unidirectional one a connect request (`{"token": …, "subs": {…}}`).
+    /// commands (its `connect` among them: newline-separated JSON, or
+    /// length-delimited protobuf for [`StreamFormat::ProtobufStream`]), and for
+    /// a unidirectional one a connect request (`{"token": …, "subs": {…}}`).
     /// `last_event_id` (unidirectional SSE) is the position the client's last
     /// stream reached, as this module writes it in each publication's `id:`;
     /// the stream recovers from it. Returns the response body.
@@ -110,24 +133,35 @@ impl Engine {
         if first.len() > limit {
             return Err(StreamError::TooLarge(limit));
         }
-        let commands = match direction {
-            Direction::Bidirectional => {
+        let protocol = format.protocol();
+        let commands = match (direction, protocol) {
+            (Direction::Bidirectional, Format::Json) => {
                 let text = std::str::from_utf8(first).map_err(|_| StreamError::BadConnect("not UTF-8"))?;
                 if text.trim().is_empty() {
                     return Err(StreamError::BadConnect("no connect command"));
                 }
-                text.to_owned()
+                first.to_vec()
             }
-            Direction::Unidirectional => self.unidirectional_connect(first, last_event_id)?,
+            (Direction::Bidirectional, Format::Protobuf) if first.is_empty() => {
+                return Err(StreamError::BadConnect("no connect command"));
+            }
+            (Direction::Bidirectional, Format::Protobuf) => first.to_vec(),
+            (Direction::Unidirectional, Format::Json) => {
+                self.unidirectional_connect(first, last_event_id)?.into_bytes()
+            }
+            (Direction::Unidirectional, Format::Protobuf) => {
+                return Err(StreamError::BadConnect("unidirectional streams speak JSON"));
+            }
         };
         let (engine_end, relay_end) = UnixStream::pair()?;
-        tokio::spawn(self.clone().serve_socket(engine_end.into(), Bytes::new()));
+        tokio::spawn(self.clone().serve_socket(engine_end.into(), Bytes::new(), protocol));
         let (reader, mut writer) = relay_end.into_split();
-        writer.write_all(&client_text_frame(commands.as_bytes())).await?;
+        writer.write_all(&loopback_client_frame(protocol == Format::Protobuf, &commands)).await?;
         let (session, pongs) = match direction {
             Direction::Bidirectional => {
                 let session: Arc<str> = Arc::from(format!("{:032x}", rand::random::<u128>()));
-                self.emulated.lock().insert(session.clone(), Arc::new(tokio::sync::Mutex::new(writer)));
+                let input = (protocol, Arc::new(tokio::sync::Mutex::new(writer)));
+                self.emulated.lock().insert(session.clone(), input);
                 (Some(session), None)
             }
             Direction::Unidirectional => (None, Some(writer)),
@@ -151,15 +185,20 @@ impl Engine {
 
     /// Hands commands a client sent to the emulation endpoint to its stream's
     /// connection, as if they had arrived on a WebSocket. `data` holds the
-    /// commands as the SDK encoded them (newline-separated JSON).
-    pub async fn emulate(&self, session: &str, data: &str) -> Result<(), StreamError> {
+    /// commands as the SDK encoded them, in its stream's format
+    /// (newline-separated JSON, or length-delimited protobuf).
+    pub async fn emulate(&self, session: &str, data: &[u8]) -> Result<(), StreamError> {
         let limit = self.config().max_message_bytes;
         if data.len() > limit {
             return Err(StreamError::TooLarge(limit));
         }
-        let writer = self.emulated.lock().get(session).cloned().ok_or(StreamError::UnknownSession)?;
+        let (protocol, writer) = self.emulated.lock().get(session).cloned().ok_or(StreamError::UnknownSession)?;
+        if protocol == Format::Json && std::str::from_utf8(data).is_err() {
+            return Err(StreamError::BadCommands("JSON commands that are not UTF-8"));
+        }
+        let frame = loopback_client_frame(protocol == Format::Protobuf, data);
         let mut writer = writer.lock().await;
-        writer.write_all(&client_text_frame(data.as_bytes())).await.map_err(|_| StreamError::UnknownSession)
+        writer.write_all(&frame).await.map_err(|_| StreamError::UnknownSession)
     }
 
     /// Whether `session` is one of this node's streams.
@@ -386,6 +425,7 @@ impl Relay {
                             break;
                         }
                     }
+                    Ok(Some(ServerFrame::Binary(replies))) => self.on_protobuf(&replies, &mut chunk),
                     Ok(Some(ServerFrame::Close(code, reason))) => {
                         self.on_close(code, &reason, &mut chunk);
                         ended = true;
@@ -450,6 +490,26 @@ impl Relay {
         Next::Go
     }
 
+    /// Passes a protobuf connection's replies on as they are; the connect
+    /// reply gains the session id.
+    fn on_protobuf(&mut self, replies: &[u8], out: &mut BytesMut) {
+        if !self.connected {
+            if let Some(session) = self.session.as_deref() {
+                if let Ok(mut decoded) = protobuf::decode_replies(replies) {
+                    if let Some(connect) = decoded.iter_mut().find_map(|reply| reply.connect.as_mut()) {
+                        connect.session = session.to_owned();
+                        self.connected = true;
+                        for reply in decoded {
+                            out.put_slice(&prost::Message::encode_length_delimited_to_vec(&reply));
+                        }
+                        return;
+                    }
+                }
+            }
+        }
+        out.put_slice(replies);
+    }
+
     /// Passes the reply on; the connect reply gains the session id.
     fn bidirectional(&mut self, line: &[u8], out: &mut BytesMut) {
         if !self.connected {
@@ -503,7 +563,7 @@ impl Relay {
         } else {
             // The server's ping: answer it for the client, and pass it on as a keepalive.
             if let Some(pongs) = self.pongs.as_mut() {
-                if pongs.write_all(&client_text_frame(b"{}")).await.is_err() {
+                if pongs.write_all(&loopback_client_frame(false, b"{}")).await.is_err() {
                     return Next::End;
                 }
             }
@@ -541,6 +601,10 @@ impl Relay {
         }
         // As the protocol's clients read codes: 3500-3999 and 4500-4999 are final.
         let reconnect = !matches!(code, 3500..=3999 | 4500..=4999);
+        if self.format == StreamFormat::ProtobufStream {
+            out.put_slice(&protobuf::disconnect_push(code, reason, reconnect));
+            return;
+        }
         let disconnect = json!({ "code": code, "reason": reason, "reconnect": reconnect });
         let message = match self.direction {
             Direction::Bidirectional => json!({ "push": { "disconnect": disconnect } }),
@@ -556,6 +620,8 @@ impl Relay {
                 out.put_slice(message);
                 out.put_u8(b'\n');
             }
+            // (Its replies are passed on whole by `on_protobuf`.)
+            StreamFormat::ProtobufStream => out.put_slice(message),
             StreamFormat::WebSocket => out.put_slice(&text_frame(message)),
             StreamFormat::Sse => {
                 if let Some(id) = id {

@@ -20,7 +20,7 @@ use tokio::net::TcpStream;
 use crate::connection::Connection;
 use crate::hub::Hub;
 use crate::metrics::CodeLabels;
-use crate::protocol::Disconnect;
+use crate::protocol::{Disconnect, Format};
 use crate::session::Session;
 use crate::socket::Socket;
 use crate::websocket::{self, Decoder, FrameError, Message};
@@ -51,8 +51,13 @@ impl Engine {
     /// The setup runs here, before the task exists, so the task's future holds
     /// only what an open connection needs: an async fn keeps its arguments for
     /// its whole life, and every idle connection would pay for them.
-    pub fn serve_websocket(self: Arc<Self>, socket: TcpStream, already_read: Bytes) -> impl Future<Output = ()> + Send {
-        self.serve_socket(socket.into(), already_read)
+    pub fn serve_websocket(
+        self: Arc<Self>,
+        socket: TcpStream,
+        already_read: Bytes,
+        format: Format,
+    ) -> impl Future<Output = ()> + Send {
+        self.serve_socket(socket.into(), already_read, format)
     }
 
     /// [`Engine::serve_websocket`] on any stream socket that carries WebSocket
@@ -62,8 +67,9 @@ impl Engine {
         self: Arc<Self>,
         socket: Socket,
         already_read: Bytes,
+        format: Format,
     ) -> impl Future<Output = ()> + Send {
-        let conn = self.hub().open(socket);
+        let conn = self.hub().open(socket, format);
         // Should anything below panic, the connection still leaves the hub.
         let registered = Registered { hub: self.hub().clone(), conn: conn.clone() };
         let mut reader = Reader::new(self.config().max_message_bytes, &already_read);
@@ -177,8 +183,9 @@ async fn run(conn: &Connection, session: &mut Session, reader: &mut Reader) -> E
             // Commands run in a boxed future: it is several KB, and an idle
             // connection's task should only be as large as its wait for the next frame.
             let step = match message {
-                Message::Text(text) => Box::pin(run_commands(conn, session, text)).await,
-                Message::Binary(_) => Err(Disconnect::BadRequest),
+                message @ (Message::Text(_) | Message::Binary(_)) => {
+                    Box::pin(run_commands(conn, session, message)).await
+                }
                 Message::Ping(payload) => {
                     conn.send(websocket::pong_frame(&payload));
                     Ok(())
@@ -244,11 +251,11 @@ async fn run(conn: &Connection, session: &mut Session, reader: &mut Reader) -> E
     }
 }
 
-/// Runs the commands of one text frame. Corked meanwhile, so their replies (a
+/// Runs the commands of one message. Corked meanwhile, so their replies (a
 /// connect and its subscribes, say) leave in one write.
-async fn run_commands(conn: &Connection, session: &mut Session, text: String) -> Result<(), Disconnect> {
+async fn run_commands(conn: &Connection, session: &mut Session, message: Message) -> Result<(), Disconnect> {
     let corked = conn.cork();
-    let step = session.handle_frame(&text).await;
+    let step = session.handle_message(message).await;
     if corked {
         conn.uncork();
     }

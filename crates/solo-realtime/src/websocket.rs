@@ -53,6 +53,11 @@ pub fn text_frame(payload: &[u8]) -> Bytes {
     frame(OP_TEXT, payload)
 }
 
+/// A whole binary frame carrying `payload` (length-delimited protobuf replies).
+pub fn binary_frame(payload: &[u8]) -> Bytes {
+    frame(OP_BINARY, payload)
+}
+
 /// A close frame with a status code and a short reason.
 pub fn close_frame(code: u16, reason: &str) -> Bytes {
     let mut payload = Vec::with_capacity(2 + reason.len());
@@ -233,14 +238,15 @@ fn unmask(payload: &mut [u8], mask: [u8; 4]) {
     }
 }
 
-/// A text frame as a client sends it, for the engine's end of an HTTP
-/// stream's socket pair (see [`crate::stream`]): masked, as every client frame
-/// must be, with the all-zero key, which leaves the payload as it is (the pair
-/// never leaves the process, so the key protects nothing here).
-pub(crate) fn client_text_frame(payload: &[u8]) -> Bytes {
+/// A frame as a client sends it, for the engine's end of an HTTP stream's
+/// socket pair (see [`crate::stream`]): text for JSON commands, binary for
+/// protobuf ones; masked, as every client frame must be, with the all-zero
+/// key, which leaves the payload as it is (the pair never leaves the process,
+/// so the key protects nothing here).
+pub(crate) fn loopback_client_frame(binary: bool, payload: &[u8]) -> Bytes {
     let len = payload.len();
     let mut out = BytesMut::with_capacity(len + 14);
-    out.put_u8(0x80 | OP_TEXT);
+    out.put_u8(0x80 | if binary { OP_BINARY } else { OP_TEXT });
     if len < 126 {
         out.put_u8(0x80 | len as u8);
     } else if let Ok(short) = u16::try_from(len) {
@@ -260,6 +266,8 @@ pub(crate) fn client_text_frame(payload: &[u8]) -> Bytes {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum ServerFrame {
     Text(Bytes),
+    /// Replies of a protobuf connection.
+    Binary(Bytes),
     /// The engine closes, with its code and reason.
     Close(u16, String),
     /// Anything else the engine writes (a pong): nothing for the client.
@@ -284,6 +292,7 @@ pub(crate) fn decode_server_frame(buf: &mut BytesMut) -> Result<Option<ServerFra
     let payload = buf.split_to(header_len + len).split_off(header_len).freeze();
     Ok(Some(match opcode {
         OP_TEXT => ServerFrame::Text(payload),
+        OP_BINARY => ServerFrame::Binary(payload),
         OP_CLOSE => match &payload[..] {
             [a, b, reason @ ..] => {
                 ServerFrame::Close(u16::from_be_bytes([*a, *b]), String::from_utf8_lossy(reason).into_owned())
@@ -398,7 +407,7 @@ mod tests {
         // What a stream writes in for the engine, the engine's decoder reads.
         for size in [2, 200, 70_000] {
             let text = "x".repeat(size);
-            let mut buf = BytesMut::from(&client_text_frame(text.as_bytes())[..]);
+            let mut buf = BytesMut::from(&super::loopback_client_frame(false, text.as_bytes())[..]);
             assert_eq!(Decoder::new(100_000).decode(&mut buf), Ok(Some(Message::Text(text))));
             assert!(buf.is_empty());
         }
@@ -423,7 +432,7 @@ mod tests {
                 ServerFrame::Close(3008, "slow".into())
             ]
         );
-        let mut masked = BytesMut::from(&client_text_frame(b"{}")[..]);
+        let mut masked = BytesMut::from(&super::loopback_client_frame(false, b"{}")[..]);
         assert_eq!(decode_server_frame(&mut masked), Err(FrameError::Protocol), "a client frame is not the server's");
     }
 }

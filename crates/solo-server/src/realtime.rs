@@ -14,6 +14,7 @@ use axum::{Json, Router};
 use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use solo_domain::time::{format_ms, now_ms};
+use solo_realtime::protocol::Format;
 use solo_realtime::websocket::accept_key;
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
@@ -120,8 +121,29 @@ fn header_has(headers: &HeaderMap, name: header::HeaderName, token: &str) -> boo
         .any(|v| v.trim().eq_ignore_ascii_case(token))
 }
 
-/// The subprotocol Solo speaks, when the client offers it.
-const SUBPROTOCOL: &str = "centrifuge-json";
+/// The subprotocols of the protocol's two formats, as the SDKs offer them
+/// (centrifuge-js offers the protobuf one in its protobuf build).
+const JSON_SUBPROTOCOL: &str = "centrifuge-json";
+const PROTOBUF_SUBPROTOCOL: &str = "centrifuge-protobuf";
+
+/// The format a WebSocket client asks for: by subprotocol, or (as older
+/// clients do) with `?format=json|protobuf`; JSON when it says nothing. The
+/// subprotocol to answer with, if it offered one.
+fn negotiate_format(request: &Request) -> Result<(Format, Option<&'static str>), &'static str> {
+    let headers = request.headers();
+    if header_has(headers, header::SEC_WEBSOCKET_PROTOCOL, PROTOBUF_SUBPROTOCOL) {
+        return Ok((Format::Protobuf, Some(PROTOBUF_SUBPROTOCOL)));
+    }
+    if header_has(headers, header::SEC_WEBSOCKET_PROTOCOL, JSON_SUBPROTOCOL) {
+        return Ok((Format::Json, Some(JSON_SUBPROTOCOL)));
+    }
+    let asked = request.uri().query().unwrap_or("").split('&').find_map(|pair| pair.strip_prefix("format="));
+    match asked {
+        None | Some("json") => Ok((Format::Json, None)),
+        Some("protobuf") => Ok((Format::Protobuf, None)),
+        Some(_) => Err("`format` must be json or protobuf"),
+    }
+}
 
 /// The WebSocket opening handshake (RFC 6455, section 4.2). On success the
 /// upgraded TCP socket goes to the realtime engine, which frames its own
@@ -155,12 +177,18 @@ fn upgrade(state: AppState, mut request: Request, served: Served) -> Response {
     } else {
         None
     };
+    let (format, subprotocol) = match (negotiate_format(&request), served) {
+        (Ok((Format::Protobuf, _)), Served::Unidirectional) => {
+            return ApiError::BadRequest("the unidirectional WebSocket speaks JSON only".into()).into_response();
+        }
+        (Ok(negotiated), _) => negotiated,
+        (Err(problem), _) => return ApiError::BadRequest(problem.into()).into_response(),
+    };
     let on_upgrade = request.extensions_mut().remove::<hyper::upgrade::OnUpgrade>();
     let (Some(key), None, Some(on_upgrade)) = (key, problem, on_upgrade) else {
         let problem = problem.unwrap_or("connection is not upgradable");
         return ApiError::BadRequest(format!("expected a WebSocket upgrade: {problem}")).into_response();
     };
-    let protocol = header_has(request.headers(), header::SEC_WEBSOCKET_PROTOCOL, SUBPROTOCOL);
     let engine = state.engine().clone();
     tokio::spawn(async move {
         let upgraded = match on_upgrade.await {
@@ -176,7 +204,7 @@ fn upgrade(state: AppState, mut request: Request, served: Served) -> Response {
             // Served by a task of its own: this one, sized for the upgrade, ends here.
             Ok(parts) => match served {
                 Served::Bidirectional => {
-                    drop(tokio::spawn(engine.serve_websocket(parts.io.into_inner(), parts.read_buf)))
+                    drop(tokio::spawn(engine.serve_websocket(parts.io.into_inner(), parts.read_buf, format)))
                 }
                 Served::Unidirectional => {
                     drop(tokio::spawn(engine.serve_uni_websocket(parts.io.into_inner(), parts.read_buf)))
@@ -193,8 +221,8 @@ fn upgrade(state: AppState, mut request: Request, served: Served) -> Response {
     if let Ok(accept) = HeaderValue::from_str(&accept_key(&key)) {
         out.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
     }
-    if protocol {
-        out.insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(SUBPROTOCOL));
+    if let Some(subprotocol) = subprotocol {
+        out.insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(subprotocol));
     }
     response
 }

@@ -8,7 +8,7 @@
 use std::convert::Infallible;
 
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -16,6 +16,7 @@ use axum::Router;
 use futures::StreamExt;
 use serde::Deserialize;
 use solo_realtime::bus::Control;
+use solo_realtime::protobuf;
 use solo_realtime::stream::{Direction, StreamError, StreamFormat};
 
 use crate::error::ApiError;
@@ -45,8 +46,20 @@ struct ConnectQuery {
     cf_connect: Option<String>,
 }
 
+/// An SDK in the protobuf format posts its connect as `application/octet-stream`
+/// and reads length-delimited replies; in JSON, newline-separated JSON.
 async fn http_stream(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    open(&state, &headers, StreamFormat::HttpStream, Direction::Bidirectional, &body).await
+    let format = if is_protobuf(&headers) { StreamFormat::ProtobufStream } else { StreamFormat::HttpStream };
+    open(&state, &headers, format, Direction::Bidirectional, &body).await
+}
+
+/// Whether the request's body is in the protobuf format (`application/octet-stream`).
+fn is_protobuf(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/octet-stream"))
 }
 
 async fn uni_http_stream(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -107,6 +120,7 @@ async fn open(
         StreamFormat::Sse => "text/event-stream; charset=utf-8",
         // (A WebSocket is not served here: see `realtime::uni_websocket`.)
         StreamFormat::HttpStream | StreamFormat::WebSocket => "application/x-ndjson",
+        StreamFormat::ProtobufStream => "application/octet-stream",
     };
     let mut response = Response::new(Body::from_stream(body.map(Ok::<_, Infallible>)));
     let out = response.headers_mut();
@@ -123,6 +137,7 @@ async fn open(
 fn stream_error(error: StreamError) -> ApiError {
     match error {
         StreamError::BadConnect(problem) => ApiError::BadRequest(format!("cannot open a realtime stream: {problem}")),
+        StreamError::BadCommands(problem) => ApiError::BadRequest(format!("cannot emulate the commands: {problem}")),
         StreamError::TooLarge(_) => ApiError::PayloadTooLarge,
         StreamError::UnknownSession => ApiError::NotFound("realtime session"),
         StreamError::Io(e) => {
@@ -133,7 +148,8 @@ fn stream_error(error: StreamError) -> ApiError {
 }
 
 /// Commands of an SDK on a bidirectional stream (centrifuge-js posts
-/// `{"session", "node", "data"}`, `data` being its encoded commands).
+/// `{"session", "node", "data"}`, `data` being its encoded commands; in the
+/// protobuf format the same fields as an `EmulationRequest` message).
 #[derive(Debug, Deserialize)]
 struct EmulationRequest {
     session: String,
@@ -142,11 +158,39 @@ struct EmulationRequest {
     data: String,
 }
 
+/// An emulation request in either format.
+struct Emulation {
+    session: String,
+    node: String,
+    data: Vec<u8>,
+}
+
+impl<S: Send + Sync> FromRequest<S> for Emulation {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_protobuf(request.headers()) {
+            let ApiJson(EmulationRequest { session, node, data }) = ApiJson::from_request(request, state).await?;
+            return Ok(Emulation { session, node, data: data.into_bytes() });
+        }
+        let body = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::BadRequest(format!("could not read the body: {}", rejection.body_text()))
+            }
+        })?;
+        let message = <protobuf::EmulationRequest as prost::Message>::decode(body)
+            .map_err(|e| ApiError::BadRequest(format!("malformed EmulationRequest: {e}")))?;
+        Ok(Emulation { session: message.session, node: message.node, data: message.data })
+    }
+}
+
 /// Hands the commands to the stream they belong to: on this node directly, on
 /// another through the bus (the load balancer need not be sticky).
-async fn emulation(State(state): State<AppState>, ApiJson(request): ApiJson<EmulationRequest>) -> Response {
+async fn emulation(State(state): State<AppState>, request: Emulation) -> Response {
     let engine = state.engine();
-    let EmulationRequest { session, node, data } = request;
+    let Emulation { session, node, data } = request;
     if node.is_empty() || node == engine.node_id() || engine.has_session(&session) {
         return match engine.emulate(&session, &data).await {
             Ok(()) => StatusCode::NO_CONTENT.into_response(),

@@ -71,8 +71,9 @@ pub enum Control {
     /// A channel's history was removed: forget what is kept of it in memory.
     HistoryRemoved { channel: String },
     /// Commands a client of an HTTP stream sent to the emulation endpoint of
-    /// another node than its stream's (`node`), for that node to hand on.
-    Emulate { node: String, session: String, data: String },
+    /// another node than its stream's (`node`), for that node to hand on
+    /// (`data`: JSON text, or protobuf bytes, as the stream speaks).
+    Emulate { node: String, session: String, data: Vec<u8> },
 }
 
 #[derive(Debug, Error)]

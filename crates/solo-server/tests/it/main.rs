@@ -16,6 +16,7 @@ mod notifications;
 mod outbox;
 mod pages;
 mod presence;
+mod protobuf;
 mod realtime;
 mod server_api;
 mod slow_clients;

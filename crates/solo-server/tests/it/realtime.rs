@@ -557,7 +557,7 @@ async fn an_idle_connections_task_fits_its_allocation_step() {
     let _client = tokio::net::TcpStream::connect(listener.local_addr().expect("addr")).await.expect("connect");
     let (socket, _) = listener.accept().await.expect("accept");
     let engine = server.state.engine().clone();
-    let serving = engine.clone().serve_websocket(socket, Default::default());
+    let serving = engine.clone().serve_websocket(socket, Default::default(), Default::default());
     let size = std::mem::size_of_val(&serving);
     assert!(size <= 272, "the connection task's future is {size} bytes");
     assert_eq!(engine.hub().connection_count(), 1, "the connection is registered before its task runs");
