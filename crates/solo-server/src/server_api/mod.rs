@@ -10,6 +10,11 @@
 //! call gets an HTTP status as well: 401 (no or wrong key), 404 (API off,
 //! unknown method), 405, 413 (body over `SOLO_MAX_BODY_BYTES`), 400 (not JSON).
 //!
+//! `POST /centrifugo/api` itself takes Centrifugo's older command format,
+//! which server clients still send for pipelines (cent.js's `pipeline`):
+//! newline-separated `{"method": …, "params": {…}}`, answered line for line
+//! with `{"result": …}` or `{"error": …}`.
+//!
 //! - [`methods`]: every method, on the store, the bus and the engine.
 //! - [`params`]: the methods' parameters, checked.
 
@@ -31,9 +36,9 @@ use crate::error::ApiError;
 use crate::http::{Source, TraceId};
 use crate::state::AppState;
 
-/// The route of every method (`batch` included).
+/// The route of every method (`batch` included), and of the command lines.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/centrifugo/api/{method}", any(handle))
+    Router::new().route("/centrifugo/api", any(handle_lines)).route("/centrifugo/api/{method}", any(handle))
 }
 
 /// A method's failure, as Centrifugo reports it.
@@ -64,6 +69,31 @@ impl MethodError {
 
 pub(crate) type Outcome = Result<Value, MethodError>;
 
+/// The response that refuses a request before its body is read, if any: the
+/// API must be on, the request a POST within the source's failure budget,
+/// with the key.
+fn refusal(state: &AppState, source: std::net::IpAddr, http_method: &Method, headers: &HeaderMap) -> Option<Response> {
+    let Some(key) = state.settings().server_api_key.clone() else {
+        // Off: as if the route did not exist.
+        return Some(ApiError::NotFound("route").into_response());
+    };
+    if *http_method != Method::POST {
+        return Some(ApiError::MethodNotAllowed.into_response());
+    }
+    if let Err(refused) = state.limits().check_source(source) {
+        return Some(refused.into_response());
+    }
+    if !key_matches(headers, key.expose()) {
+        state.limits().record_failure(source);
+        tracing::info!(%source, "server API: missing or wrong API key");
+        return Some(
+            MethodError::new(error_code::UNAUTHORIZED, "unauthorized: send the API key in X-API-Key")
+                .with_status(StatusCode::UNAUTHORIZED),
+        );
+    }
+    None
+}
+
 async fn handle(
     State(state): State<AppState>,
     Source(source): Source,
@@ -73,25 +103,16 @@ async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Some(key) = state.settings().server_api_key.clone() else {
-        // Off: as if the route did not exist.
-        return ApiError::NotFound("route").into_response();
-    };
-    if http_method != Method::POST {
-        return ApiError::MethodNotAllowed.into_response();
+    if let Some(refused) = refusal(&state, source, &http_method, &headers) {
+        return refused;
     }
-    if let Err(refused) = state.limits().check_source(source) {
-        return refused.into_response();
-    }
-    if !key_matches(&headers, key.expose()) {
-        state.limits().record_failure(source);
-        tracing::info!(%source, "server API: missing or wrong API key");
-        return MethodError::new(error_code::UNAUTHORIZED, "unauthorized: send the API key in X-API-Key")
-            .with_status(StatusCode::UNAUTHORIZED);
-    }
-    let params = match read_json(&state, &headers, body).await {
-        Ok(params) => params,
+    let bytes = match read_body(&state, &headers, body).await {
+        Ok(bytes) => bytes,
         Err(refused) => return refused,
+    };
+    let params = match json_object(&bytes) {
+        Ok(params) => params,
+        Err(e) => return e.with_status(StatusCode::BAD_REQUEST),
     };
     let calls = methods::Calls { state: &state, trace_id: &trace.0 };
     if method == "batch" {
@@ -114,6 +135,53 @@ async fn handle(
     Json(answer).into_response()
 }
 
+/// One line of the older command format.
+#[derive(serde::Deserialize)]
+struct CommandLine {
+    method: String,
+    #[serde(default)]
+    params: Map<String, Value>,
+}
+
+/// Runs the command lines of the body in order; each gets its answer line,
+/// a line that is not a command (or a `batch` inside them) its error.
+async fn handle_lines(
+    State(state): State<AppState>,
+    Source(source): Source,
+    trace: TraceId,
+    http_method: Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if let Some(refused) = refusal(&state, source, &http_method, &headers) {
+        return refused;
+    }
+    let bytes = match read_body(&state, &headers, body).await {
+        Ok(bytes) => bytes,
+        Err(refused) => return refused,
+    };
+    let calls = methods::Calls { state: &state, trace_id: &trace.0 };
+    let mut answers = Vec::new();
+    for line in bytes.split(|&b| b == b'\n').filter(|line| !line.iter().all(u8::is_ascii_whitespace)) {
+        let outcome = match serde_json::from_slice::<CommandLine>(line) {
+            Err(e) => Err(MethodError::bad_request(format_args!("a line is not a command: {e}"))),
+            Ok(command) if command.method == "batch" => {
+                Err(MethodError::bad_request("command lines cannot hold a batch"))
+            }
+            Ok(command) if !methods::is_method(&command.method) => {
+                Err(MethodError::new(error_code::METHOD_NOT_FOUND, format!("method not found: `{}`", command.method)))
+            }
+            Ok(command) => calls.call(&command.method, command.params).await,
+        };
+        let answer = match outcome {
+            Ok(result) => json!({ "result": result }),
+            Err(e) => e.body(),
+        };
+        answers.push(answer.to_string());
+    }
+    ([(header::CONTENT_TYPE, "application/json")], answers.join("\n")).into_response()
+}
+
 /// Whether the request carries `key` (`X-API-Key`, or `Authorization: apikey`).
 /// Compared as SHA-256 digests in constant time, so neither the key's content
 /// nor its length shows in the time a wrong guess takes.
@@ -128,10 +196,9 @@ fn key_matches(headers: &HeaderMap, key: &str) -> bool {
     bool::from(given.as_slice().ct_eq(expected.as_slice()))
 }
 
-/// The body as a JSON object (an empty body is `{}`, as `info` needs nothing),
-/// or the response that refuses it: 413 past `SOLO_MAX_BODY_BYTES`, 400 when
-/// it is not a JSON object.
-async fn read_json(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Map<String, Value>, Response> {
+/// The body, or the response that refuses it: 413 past `SOLO_MAX_BODY_BYTES`,
+/// 400 when it cannot be read.
+async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes, Response> {
     let max = state.settings().max_body_bytes;
     let too_large = || {
         MethodError::new(
@@ -145,24 +212,23 @@ async fn read_json(state: &AppState, headers: &HeaderMap, body: Body) -> Result<
     if declared.is_some_and(|length| length > max as u64) {
         return Err(too_large());
     }
-    let bytes = match axum::body::to_bytes(body, max).await {
-        Ok(bytes) => bytes,
-        Err(e) if is_length_limit(&e) => return Err(too_large()),
-        Err(e) => {
-            return Err(MethodError::bad_request(format_args!("the body could not be read: {e}"))
-                .with_status(StatusCode::BAD_REQUEST))
-        }
-    };
+    match axum::body::to_bytes(body, max).await {
+        Ok(bytes) => Ok(bytes),
+        Err(e) if is_length_limit(&e) => Err(too_large()),
+        Err(e) => Err(MethodError::bad_request(format_args!("the body could not be read: {e}"))
+            .with_status(StatusCode::BAD_REQUEST)),
+    }
+}
+
+/// The body as a JSON object (an empty body is `{}`, as `info` needs nothing).
+fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, MethodError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
-    match serde_json::from_slice::<Value>(&bytes) {
+    match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(params)) => Ok(params),
-        Ok(_) => Err(MethodError::bad_request("the body must be a JSON object").with_status(StatusCode::BAD_REQUEST)),
-        Err(e) => {
-            Err(MethodError::bad_request(format_args!("the body is not JSON: {e}"))
-                .with_status(StatusCode::BAD_REQUEST))
-        }
+        Ok(_) => Err(MethodError::bad_request("the body must be a JSON object")),
+        Err(e) => Err(MethodError::bad_request(format_args!("the body is not JSON: {e}"))),
     }
 }
 

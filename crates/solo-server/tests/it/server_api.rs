@@ -323,3 +323,44 @@ async fn across_nodes_publish_unsubscribe_and_disconnect_reach_a_client_of_anoth
     a.stop().await;
     b.stop().await;
 }
+
+/// `POST /centrifugo/api` with Centrifugo's command lines; status and lines.
+async fn lines(server: &TestServer, key: &str, body: &str) -> (StatusCode, Vec<Value>) {
+    let response =
+        client().post(server.url("/centrifugo/api")).header("X-API-Key", key).body(body.to_owned()).send().await;
+    let response = response.expect("request");
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    let answers = text.lines().map(|line| serde_json::from_str(line).unwrap_or(Value::Null)).collect();
+    (status, answers)
+}
+
+#[tokio::test]
+async fn command_lines_are_answered_line_for_line_and_a_bad_line_alone_is_refused() {
+    let server = with_key().await;
+    let ada = server.user("ada", "acme", Role::Admin).await;
+    let channel = format!("notifications:{}", ada.id);
+    let body = [
+        json!({ "method": "publish", "params": { "channel": channel, "data": { "n": 1 } } }).to_string(),
+        "not a command".to_owned(),
+        json!({ "method": "batch", "params": { "commands": [] } }).to_string(),
+        json!({ "method": "teleport", "params": {} }).to_string(),
+        String::new(),
+        json!({ "method": "history", "params": { "channel": channel, "limit": 10 } }).to_string(),
+    ]
+    .join("\n");
+    let (status, answers) = lines(&server, KEY, &body).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answers.len(), 5, "one answer per command line, blank lines skipped: {answers:?}");
+    assert_eq!(answers[0]["result"]["offset"], 1, "{}", answers[0]);
+    let codes: Vec<Option<u64>> = answers[1..4].iter().map(|a| a["error"]["code"].as_u64()).collect();
+    assert_eq!(codes, [Some(107), Some(107), Some(104)], "{answers:?}");
+    assert_eq!(answers[4]["result"]["publications"][0]["offset"], 1, "the lines after a bad one still run");
+
+    let (status, _) = lines(&server, "wrong-key", &body).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let oversized = "x".repeat(server.state.settings().max_body_bytes + 1);
+    let (status, _) = lines(&server, KEY, &oversized).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    server.stop().await;
+}
