@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::programs::Programs;
 use crate::source_address;
-use crate::targets::{markers, payload, Kind, Target};
+use crate::targets::{markers, payload, Kind, ProtocolFormat, Target};
 
 /// Latency past which a rate no longer holds.
 const P99_LIMIT_MS: f64 = 100.0;
@@ -58,6 +58,8 @@ pub struct FanoutOptions {
     pub concurrency: usize,
     /// What a peer's payload is padded to ([`crate::targets::PEER_PAYLOAD_BYTES`]); 0: the bare marker.
     pub peer_payload_bytes: usize,
+    /// The format Solo's subscribers speak.
+    pub format: ProtocolFormat,
 }
 
 /// What one rate step measured.
@@ -309,7 +311,7 @@ async fn run_step(
 /// Ramps the publication rate against `kind` with `options.subscribers` subscribers.
 pub async fn run(kind: Kind, programs: &Programs, options: &FanoutOptions) -> anyhow::Result<FanoutResult> {
     clock();
-    let target = Arc::new(Target::start(kind, programs, options.subscribers).await?);
+    let target = Arc::new(Target::start(kind, programs, options.subscribers).await?.speaking(options.format));
     let subscribers = Subscribers::open(&target, options.subscribers, options.concurrency).await?;
     let connected = subscribers.alive.load(Ordering::Relaxed);
     let mut steps = Vec::new();
@@ -392,7 +394,7 @@ pub async fn fixed(
     rates: &[f64],
 ) -> anyhow::Result<Vec<Step>> {
     clock();
-    let target = Arc::new(Target::start(kind, programs, options.subscribers).await?);
+    let target = Arc::new(Target::start(kind, programs, options.subscribers).await?.speaking(options.format));
     let subscribers = Subscribers::open(&target, options.subscribers, options.concurrency).await?;
     let mut steps = Vec::new();
     for (i, rate) in rates.iter().enumerate() {

@@ -114,6 +114,9 @@ enum Scenario {
         /// publishes the bare marker (about 30 bytes).
         #[arg(long, default_value_t = targets::PEER_PAYLOAD_BYTES)]
         peer_payload_bytes: usize,
+        /// The format Solo's subscribers speak: `json` or `protobuf`.
+        #[arg(long, default_value = "json")]
+        format: String,
     },
     /// Notifications created per second through the API (Solo, SQLite or PostgreSQL).
     Ingest {
@@ -249,8 +252,18 @@ async fn run() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Scenario::Fanout { server, subscribers, start_rate, max_rate, step_secs, probe_rate, peer_payload_bytes } => {
+        Scenario::Fanout {
+            server,
+            subscribers,
+            start_rate,
+            max_rate,
+            step_secs,
+            probe_rate,
+            peer_payload_bytes,
+            format,
+        } => {
             let options = fanout::FanoutOptions {
+                format: targets::ProtocolFormat::parse(&format)?,
                 subscribers,
                 start_rate,
                 max_rate,
@@ -281,6 +294,7 @@ async fn run() -> anyhow::Result<()> {
                 probe_rate: None,
                 concurrency: 64,
                 peer_payload_bytes: 0,
+                format: targets::ProtocolFormat::Json,
             };
             let load = fanout::HeartbeatLoad { workstations, every: Duration::from_secs(every_secs.max(1)) };
             let (step, beats) = fanout::fixed_with_heartbeats(&programs, &options, rate, load).await?;
@@ -369,6 +383,36 @@ pub(crate) type Socket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStrea
 
 /// Connects from `source`, authenticates and sends `subscribe` (the request
 /// given); returns the socket and the subscribe result.
+/// Opens a Solo client in the protobuf format (`?format=protobuf`),
+/// connected and subscribed to `channel`.
+pub(crate) async fn open_subscribed_protobuf(
+    source: SocketAddr,
+    target: SocketAddr,
+    token: &str,
+    channel: &str,
+) -> anyhow::Result<Socket> {
+    use prost::Message as _;
+    let url = format!("ws://{target}/connection/websocket?format=protobuf");
+    let mut ws = targets::open_websocket(url, source, target).await?;
+    let hello = [targets::ProtobufCommand::connect(1, token), targets::ProtobufCommand::subscribe(2, channel)];
+    let frame: Vec<u8> = hello.iter().flat_map(|c| c.encode_length_delimited_to_vec()).collect();
+    ws.send(Message::Binary(frame.into())).await?;
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(60), ws.next()).await.context("no reply")?;
+        let Some(Ok(Message::Binary(bytes))) = frame else { bail!("closed before subscribing") };
+        let mut rest = &bytes[..];
+        while !rest.is_empty() {
+            let reply = targets::ProtobufReply::decode_length_delimited(&mut rest)?;
+            if let Some(error) = reply.error {
+                bail!("server error {}", error.code);
+            }
+            if reply.id == 2 {
+                return Ok(ws);
+            }
+        }
+    }
+}
+
 pub(crate) async fn open_subscribed(
     source: SocketAddr,
     target: SocketAddr,
@@ -401,7 +445,9 @@ pub(crate) async fn hold_client(kind: Kind, ws: &mut Socket, stop: &Cancellation
 }
 
 /// Hands every text frame to `on_text` and answers keepalives, until told to
-/// stop or the connection ends.
+/// stop or the connection ends. A binary frame (Solo's protobuf format) is
+/// handed on as text too: the markers inside its publications' JSON data are
+/// ASCII, and survive the lossy reading of the bytes around them.
 pub(crate) async fn read_client(kind: Kind, ws: &mut Socket, stop: &CancellationToken, mut on_text: impl FnMut(&str)) {
     loop {
         tokio::select! {
@@ -411,6 +457,15 @@ pub(crate) async fn read_client(kind: Kind, ws: &mut Socket, stop: &Cancellation
                     on_text(text.as_str());
                     if let Some(reply) = kind.keepalive_reply(text.as_str()) {
                         if ws.send(Message::Text(reply.into())).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Some(Ok(Message::Binary(bytes))) => {
+                    on_text(&String::from_utf8_lossy(&bytes));
+                    if kind == Kind::Solo && targets::has_protobuf_ping(&bytes) {
+                        // The pong: an empty command, length-delimited.
+                        if ws.send(Message::Binary(vec![0].into())).await.is_err() {
                             return;
                         }
                     }

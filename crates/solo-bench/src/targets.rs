@@ -70,11 +70,96 @@ impl Kind {
     }
 }
 
+/// The format Solo's benchmark clients speak (the peers have one each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProtocolFormat {
+    #[default]
+    Json,
+    Protobuf,
+}
+
+impl ProtocolFormat {
+    pub fn parse(name: &str) -> anyhow::Result<ProtocolFormat> {
+        match name {
+            "json" => Ok(ProtocolFormat::Json),
+            "protobuf" => Ok(ProtocolFormat::Protobuf),
+            other => bail!("unknown format `{other}` (json, protobuf)"),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ProtocolFormat::Json => "JSON",
+            ProtocolFormat::Protobuf => "protobuf",
+        }
+    }
+}
+
+/// The commands a protobuf benchmark client sends (field numbers of
+/// Centrifugo's `client.proto`): connect and subscribe.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ProtobufCommand {
+    #[prost(uint32, tag = "1")]
+    pub id: u32,
+    #[prost(message, optional, tag = "4")]
+    pub connect: Option<ProtobufText>,
+    #[prost(message, optional, tag = "5")]
+    pub subscribe: Option<ProtobufText>,
+}
+
+/// A request with one string (a connect's token, a subscribe's channel: both field 1).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ProtobufText {
+    #[prost(string, tag = "1")]
+    pub text: String,
+}
+
+impl ProtobufCommand {
+    pub fn connect(id: u32, token: &str) -> Self {
+        Self { id, connect: Some(ProtobufText { text: token.to_owned() }), subscribe: None }
+    }
+
+    pub fn subscribe(id: u32, channel: &str) -> Self {
+        Self { id, connect: None, subscribe: Some(ProtobufText { text: channel.to_owned() }) }
+    }
+}
+
+/// As much of a protobuf reply as a benchmark client reads: its id and error code.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ProtobufReply {
+    #[prost(uint32, tag = "1")]
+    pub id: u32,
+    #[prost(message, optional, tag = "2")]
+    pub error: Option<ProtobufError>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ProtobufError {
+    #[prost(uint32, tag = "1")]
+    pub code: u32,
+}
+
+/// Whether a binary frame of Solo's holds a ping: an empty reply, which is a
+/// zero length among its length-delimited replies.
+pub fn has_protobuf_ping(mut frame: &[u8]) -> bool {
+    while !frame.is_empty() {
+        let Ok(len) = prost::encoding::decode_varint(&mut frame) else { return false };
+        if len == 0 {
+            return true;
+        }
+        let Some(rest) = usize::try_from(len).ok().and_then(|len| frame.get(len..)) else { return false };
+        frame = rest;
+    }
+    false
+}
+
 const SOCKUDO_APP: (&str, &str, &str) = ("bench-app", "bench-key", "bench-secret");
 
 /// A running server under test.
 pub struct Target {
     pub kind: Kind,
+    /// The format Solo's clients speak (set before opening any).
+    pub format: ProtocolFormat,
     pub addr: SocketAddr,
     pid: u32,
     solo: Option<SoloServer>,
@@ -93,6 +178,7 @@ impl Target {
                 let addr = server.addr.parse().context("solo address")?;
                 let publisher = server.notification_publisher().await?;
                 Ok(Target {
+                    format: ProtocolFormat::Json,
                     kind,
                     addr,
                     pid: server.pid(),
@@ -121,6 +207,7 @@ impl Target {
                 std::thread::spawn(move || for _ in lines {});
                 let pid = child.id();
                 Ok(Target {
+                    format: ProtocolFormat::Json,
                     kind,
                     addr: SocketAddr::from(([127, 0, 0, 1], port)),
                     pid,
@@ -174,14 +261,28 @@ impl Target {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
                 let pid = child.id();
-                let target =
-                    Target { kind, addr, pid, solo: None, solo_publisher: None, child: Some(child), _dir: Some(dir) };
+                let target = Target {
+                    kind,
+                    format: ProtocolFormat::Json,
+                    addr,
+                    pid,
+                    solo: None,
+                    solo_publisher: None,
+                    child: Some(child),
+                    _dir: Some(dir),
+                };
                 if !up {
                     bail!("Sockudo did not become ready");
                 }
                 Ok(target)
             }
         }
+    }
+
+    /// Solo's clients in `format` (the peers speak their own).
+    pub fn speaking(mut self, format: ProtocolFormat) -> Self {
+        self.format = format;
+        self
     }
 
     pub fn process(&self) -> crate::server::Process {
@@ -199,6 +300,9 @@ impl Target {
                 let server = self.solo.as_ref().context("solo")?;
                 let (_, channel) = self.solo_publisher.as_ref().context("publisher")?;
                 let token = server.cached_token().await?;
+                if self.format == ProtocolFormat::Protobuf {
+                    return crate::open_subscribed_protobuf(source, self.addr, &token, channel).await;
+                }
                 let (ws, _) = crate::open_subscribed(source, self.addr, &token, json!({ "channel": channel })).await?;
                 Ok(ws)
             }

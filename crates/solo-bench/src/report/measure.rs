@@ -177,6 +177,52 @@ pub(super) async fn measure_cpu(
     rows
 }
 
+/// Solo's fan-out at the CPU section's fixed loads with JSON subscribers and
+/// with protobuf ones, the two formats alternating run by run so drift on a
+/// shared machine falls on both.
+pub(super) async fn measure_formats(
+    plan: &Plan,
+    programs: &Programs,
+    runs: usize,
+    failures: &mut Vec<String>,
+) -> Vec<FormatRow> {
+    use crate::targets::ProtocolFormat;
+    let mut rows = Vec::new();
+    for (size, rate) in &plan.cpu_points {
+        let formats = [ProtocolFormat::Json, ProtocolFormat::Protobuf];
+        let mut figures: Vec<(Vec<f64>, Vec<f64>)> = formats.iter().map(|_| Default::default()).collect();
+        for _ in 0..runs {
+            for (format, (cpu, p99)) in formats.iter().zip(figures.iter_mut()) {
+                let options =
+                    FanoutOptions { subscribers: *size, step: plan.cpu_step, format: *format, ..plan.fanout.clone() };
+                match fanout::fixed(Kind::Solo, programs, &options, &[*rate]).await {
+                    Ok(steps) => {
+                        for step in steps {
+                            eprintln!("Solo {} format point {size}@{rate}: {}", format.name(), step.to_json());
+                            cpu.push(step.cpu_us_per_delivery());
+                            p99.push(step.quantile_ms(0.99));
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("Solo in {}: fan-out failed: {e:#}", format.name());
+                        failures.push(format!("Solo in {} at {size}: {e:#}", format.name()));
+                    }
+                }
+            }
+        }
+        for (format, (cpu, p99)) in formats.into_iter().zip(figures) {
+            rows.push(FormatRow {
+                format,
+                subscribers: *size,
+                rate: *rate,
+                us_per_delivery: Runs(cpu),
+                p99: Runs(p99),
+            });
+        }
+    }
+    rows
+}
+
 /// Solo's write path end to end on each database, then the first rate again on
 /// SQLite beside heartbeats: what other writes cost the notifications' latency.
 pub(super) async fn measure_end_to_end(

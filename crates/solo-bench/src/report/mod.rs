@@ -89,6 +89,10 @@ pub async fn all(
     cpu_table(&mut md, &plan, &rows)?;
     note_failures(&mut md, &mut failures)?;
 
+    let rows = measure_formats(&plan, programs, runs, &mut failures).await;
+    formats_table(&mut md, &plan, &rows)?;
+    note_failures(&mut md, &mut failures)?;
+
     let rows = measure_end_to_end(&plan, programs, &databases, runs).await?;
     end_to_end_table(&mut md, &rows)?;
     let rows = measure_ingest(&plan, programs, &databases, runs).await;

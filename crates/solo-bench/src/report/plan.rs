@@ -47,6 +47,7 @@ impl Plan {
             probe_rate: None,
             concurrency: 256,
             peer_payload_bytes: crate::targets::PEER_PAYLOAD_BYTES,
+            format: crate::targets::ProtocolFormat::Json,
         };
         if quick {
             Plan {
@@ -149,6 +150,15 @@ pub(super) struct FanoutRow {
 
 pub(super) struct CpuRow {
     pub(super) kind: Kind,
+    pub(super) subscribers: u64,
+    pub(super) rate: f64,
+    pub(super) us_per_delivery: Runs,
+    pub(super) p99: Runs,
+}
+
+/// Solo's fan-out at a fixed load with its subscribers in one protocol format.
+pub(super) struct FormatRow {
+    pub(super) format: crate::targets::ProtocolFormat,
     pub(super) subscribers: u64,
     pub(super) rate: f64,
     pub(super) us_per_delivery: Runs,

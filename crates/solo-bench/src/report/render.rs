@@ -157,6 +157,42 @@ pub(super) fn cpu_table(md: &mut String, plan: &Plan, rows: &[CpuRow]) -> std::f
     writeln!(md)
 }
 
+pub(super) fn formats_table(md: &mut String, plan: &Plan, rows: &[FormatRow]) -> std::fmt::Result {
+    writeln!(md, "## Fan-out by protocol format (Solo)\n")?;
+    writeln!(
+        md,
+        "The CPU section's fixed loads, {} s each, with Solo's subscribers speaking JSON and then \
+         protobuf (`?format=protobuf`: each publication's frame is encoded once per channel per \
+         format). No peer here speaks Centrifugo's protobuf: ratios are to Solo's own JSON \
+         figures in the same run.\n",
+        plan.cpu_step.as_secs()
+    )?;
+    writeln!(md, "| format | subscribers | publications/s | µs per delivery | p99 ms | CPU ÷ JSON | p99 ÷ JSON |")?;
+    writeln!(md, "|---|---|---|---|---|---|---|")?;
+    for row in rows {
+        let json = rows
+            .iter()
+            .find(|r| r.format == crate::targets::ProtocolFormat::Json && r.subscribers == row.subscribers)
+            .map(|r| (r.us_per_delivery.median(), r.p99.median()))
+            .unwrap_or((f64::NAN, f64::NAN));
+        let (cpu, p99) = if row.format == crate::targets::ProtocolFormat::Json {
+            ("–".to_owned(), "–".to_owned())
+        } else {
+            (ratio(row.us_per_delivery.median(), json.0), ratio(row.p99.median(), json.1))
+        };
+        writeln!(
+            md,
+            "| {} | {} | {:.0} | {} | {} | {cpu} | {p99} |",
+            row.format.name(),
+            row.subscribers,
+            row.rate,
+            row.us_per_delivery.cell(2),
+            row.p99.cell(1),
+        )?;
+    }
+    writeln!(md)
+}
+
 pub(super) fn end_to_end_table(md: &mut String, rows: &[EndToEndRow]) -> std::fmt::Result {
     writeln!(md, "## End to end (Solo)\n")?;
     writeln!(
