@@ -17,6 +17,7 @@ mod report;
 mod server;
 mod storm;
 mod targets;
+mod upgrade;
 mod watchers;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -176,6 +177,26 @@ enum Scenario {
         #[arg(long, default_value_t = 512)]
         concurrency: usize,
     },
+    /// The rolling-upgrade drill: node A on `--previous`, node B on this
+    /// `--solo`, one PostgreSQL and Redis; B migrates, A restarts on the new
+    /// build; clients on both must lose nothing (`scripts/upgrade-drill`).
+    Upgrade {
+        /// The previous release's `solo` binary.
+        #[arg(long)]
+        previous: String,
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+        postgres: String,
+        #[arg(long, default_value = "redis://127.0.0.1:6379")]
+        redis: String,
+        #[arg(long, default_value_t = 40)]
+        clients: u64,
+        /// Notifications created per second.
+        #[arg(long, default_value_t = 20.0)]
+        rate: f64,
+        /// Seconds of each phase (before, during and after A's upgrade).
+        #[arg(long, default_value_t = 5)]
+        phase_secs: u64,
+    },
     /// One generator process of `cluster-connections` (started by it).
     #[command(hide = true)]
     Hold {
@@ -206,6 +227,16 @@ enum Scenario {
         /// Connection attempts in flight at once while setting up (the storm itself is unthrottled).
         #[arg(long, default_value_t = 256)]
         concurrency: usize,
+    },
+    /// Only the report's "Fan-out by protocol format (Solo)" section, printed:
+    /// Solo with JSON subscribers against protobuf ones, without the rest.
+    Formats {
+        /// Small sizes and short steps.
+        #[arg(long)]
+        quick: bool,
+        /// Runs of each measurement (medians and spread).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
     },
     /// Every scenario against Solo and every peer, several runs each; writes a
     /// Markdown report with medians and Solo/peer ratios.
@@ -345,6 +376,24 @@ async fn run() -> anyhow::Result<()> {
         Scenario::Hold { addr, token, channel, count, first, concurrency } => {
             cluster::hold(&addr, &token, &channel, count, first, concurrency).await
         }
+        Scenario::Upgrade { previous, postgres, redis, clients, rate, phase_secs } => {
+            let options = upgrade::UpgradeOptions {
+                previous,
+                next: programs.solo.clone(),
+                postgres,
+                redis,
+                clients,
+                rate,
+                phase: Duration::from_secs(phase_secs),
+            };
+            let result = upgrade::run(&options).await?;
+            println!("{}", serde_json::to_string(&result)?);
+            Ok(())
+        }
+        Scenario::Formats { quick, runs } => {
+            print!("{}", report::formats(&programs, quick, runs).await?);
+            Ok(())
+        }
         Scenario::All { quick, runs, out, postgres } => {
             report::all(&programs, quick, runs.unwrap_or(if quick { 1 } else { 3 }), &out, postgres.as_deref()).await
         }
@@ -444,17 +493,22 @@ pub(crate) async fn hold_client(kind: Kind, ws: &mut Socket, stop: &Cancellation
     read_client(kind, ws, stop, |_| {}).await;
 }
 
-/// Hands every text frame to `on_text` and answers keepalives, until told to
-/// stop or the connection ends. A binary frame (Solo's protobuf format) is
-/// handed on as text too: the markers inside its publications' JSON data are
-/// ASCII, and survive the lossy reading of the bytes around them.
-pub(crate) async fn read_client(kind: Kind, ws: &mut Socket, stop: &CancellationToken, mut on_text: impl FnMut(&str)) {
+/// Hands every frame's payload to `on_frame` and answers keepalives, until
+/// told to stop or the connection ends: text frames, and binary frames (Solo's
+/// protobuf format, whose publications carry the event's JSON, markers
+/// included, as bytes).
+pub(crate) async fn read_client(
+    kind: Kind,
+    ws: &mut Socket,
+    stop: &CancellationToken,
+    mut on_frame: impl FnMut(&[u8]),
+) {
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             frame = ws.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
-                    on_text(text.as_str());
+                    on_frame(text.as_bytes());
                     if let Some(reply) = kind.keepalive_reply(text.as_str()) {
                         if ws.send(Message::Text(reply.into())).await.is_err() {
                             return;
@@ -462,7 +516,7 @@ pub(crate) async fn read_client(kind: Kind, ws: &mut Socket, stop: &Cancellation
                     }
                 }
                 Some(Ok(Message::Binary(bytes))) => {
-                    on_text(&String::from_utf8_lossy(&bytes));
+                    on_frame(&bytes);
                     if kind == Kind::Solo && targets::has_protobuf_ping(&bytes) {
                         // The pong: an empty command, length-delimited.
                         if ws.send(Message::Binary(vec![0].into())).await.is_err() {

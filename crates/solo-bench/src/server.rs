@@ -2,6 +2,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use serde_json::Value;
@@ -293,6 +294,25 @@ impl SoloServer {
     /// User + system CPU time so far, seconds.
     pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
         self.process().cpu_seconds()
+    }
+}
+
+impl SoloServer {
+    /// Stops the server as an operator does (SIGTERM: it drains and closes
+    /// its clients with 3001) and waits for it to exit, at most `limit`.
+    pub fn terminate(&mut self, limit: Duration) -> anyhow::Result<()> {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status()?;
+        if !status.success() {
+            bail!("kill -TERM failed");
+        }
+        let deadline = std::time::Instant::now() + limit;
+        while self.child.try_wait()?.is_none() {
+            if std::time::Instant::now() > deadline {
+                bail!("solo serve did not stop within {limit:?} of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
     }
 }
 

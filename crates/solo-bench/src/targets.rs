@@ -441,8 +441,7 @@ pub fn payload(seq: u64, sent_nanos: u64, pad_to: usize) -> String {
 static MARKER: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"bench:"));
 
 /// Every marker in `frame`, in order.
-pub fn markers(frame: &str) -> impl Iterator<Item = Marker> + '_ {
-    let bytes = frame.as_bytes();
+pub fn markers(bytes: &[u8]) -> impl Iterator<Item = Marker> + '_ {
     MARKER.find_iter(bytes).filter_map(move |at| {
         let (seq, rest) = number_then_colon(&bytes[at + 6..])?;
         let (sent_nanos, _) = number_then_colon(rest)?;
@@ -469,14 +468,29 @@ mod tests {
         let solo = r#"{"push":{"channel":"notifications:u_1","pub":{"data":{"data":{"title":"bench:7:1234:"}}}}}"#;
         let pusher = r#"{"event":"bench","channel":"bench","data":"bench:8:99:"}"#;
         let batch = format!("{solo}\n{{}}\n{pusher}");
-        let found: Vec<Marker> = markers(&batch).collect();
+        let found: Vec<Marker> = markers(batch.as_bytes()).collect();
         assert_eq!(found, vec![Marker { seq: 7, sent_nanos: 1234 }, Marker { seq: 8, sent_nanos: 99 }]);
-        assert_eq!(markers(&payload(3, 4, 0)).collect::<Vec<_>>(), vec![Marker { seq: 3, sent_nanos: 4 }]);
+        assert_eq!(markers(payload(3, 4, 0).as_bytes()).collect::<Vec<_>>(), vec![Marker { seq: 3, sent_nanos: 4 }]);
         let padded = payload(5, 6, PEER_PAYLOAD_BYTES);
         assert_eq!(padded.len(), PEER_PAYLOAD_BYTES);
-        assert_eq!(markers(&padded).collect::<Vec<_>>(), vec![Marker { seq: 5, sent_nanos: 6 }]);
+        assert_eq!(markers(padded.as_bytes()).collect::<Vec<_>>(), vec![Marker { seq: 5, sent_nanos: 6 }]);
         // Not markers: no digits, no closing colon, a number too large.
-        assert_eq!(markers("bench::1: bench:1 bench:1:2 bench:99999999999999999999:1:").count(), 0);
-        assert_eq!(markers("bench:nope").count(), 0);
+        assert_eq!(markers(b"bench::1: bench:1 bench:1:2 bench:99999999999999999999:1:").count(), 0);
+        assert_eq!(markers(b"bench:nope").count(), 0);
+    }
+
+    #[test]
+    fn a_protobuf_frame_carries_its_markers_and_its_pings() {
+        // A push (field 4) whose publication data holds a marker, then a ping (an empty reply).
+        let data = br#"{"title":"bench:9:42:"}"#;
+        let mut frame = vec![0x22, data.len() as u8];
+        frame.extend_from_slice(data);
+        let mut delimited = vec![frame.len() as u8];
+        delimited.extend_from_slice(&frame);
+        assert_eq!(markers(&delimited).collect::<Vec<_>>(), vec![Marker { seq: 9, sent_nanos: 42 }]);
+        assert!(!has_protobuf_ping(&delimited));
+        delimited.push(0);
+        assert!(has_protobuf_ping(&delimited));
+        assert!(!has_protobuf_ping(&[0x05, 0x01]), "a length past the frame is no ping");
     }
 }

@@ -67,8 +67,10 @@ pub async fn run(
         drop(permit);
         let (stop, arrivals_tx) = (stop.clone(), arrivals_tx.clone());
         clients.push(tokio::spawn(async move {
-            crate::read_client(Kind::Solo, &mut ws, &stop, |text| {
+            crate::read_client(Kind::Solo, &mut ws, &stop, |frame| {
                 let now = Instant::now();
+                // Text frames: the server speaks JSON to these clients.
+                let text = std::str::from_utf8(frame).unwrap_or_default();
                 // The first change creates each watcher's notification; the
                 // later ones update it while it is unread (supersede).
                 let pushes = text.split('\n').filter(|line| {

@@ -122,6 +122,17 @@ pub async fn all(
     Ok(())
 }
 
+/// The report's protocol-format section alone (`solo-bench formats`).
+pub async fn formats(programs: &Programs, quick: bool, runs: usize) -> anyhow::Result<String> {
+    let plan = Plan::new(quick);
+    let mut failures = Vec::new();
+    let rows = measure_formats(&plan, programs, runs, &mut failures).await;
+    let mut md = String::new();
+    formats_table(&mut md, &plan, &rows)?;
+    note_failures(&mut md, &mut failures)?;
+    Ok(md)
+}
+
 #[cfg(test)]
 mod analysis_tests {
     use super::*;
