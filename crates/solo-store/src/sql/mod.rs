@@ -174,12 +174,34 @@ impl SqlStore {
         Ok(store)
     }
 
+    /// Applies the migrations this build knows that the database lacks.
+    ///
+    /// A rolling upgrade runs the previous release beside the next one on the
+    /// same database, after the next one migrated it. Migrations only expand
+    /// the schema (expand/contract, see `docs/dev/runbooks/cluster.md`), so a
+    /// build that finds migrations it does not know runs on, with a warning,
+    /// instead of refusing to start.
     async fn migrate(&self) -> StoreResult<()> {
-        let migrator = match self.dialect {
+        let known = match self.dialect {
             Dialect::Sqlite => &SQLITE_MIGRATIONS,
             Dialect::Postgres => &POSTGRES_MIGRATIONS,
         };
+        let migrator = sqlx::migrate::Migrator {
+            migrations: known.migrations.clone(),
+            ignore_missing: true,
+            ..sqlx::migrate::Migrator::DEFAULT
+        };
         migrator.run(&self.write).await?;
+        let newest_known = known.iter().map(|m| m.version).max().unwrap_or(0);
+        let newest_applied: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations").fetch_one(&self.write).await?;
+        if let Some(applied) = newest_applied.filter(|applied| *applied > newest_known) {
+            tracing::warn!(
+                schema = applied,
+                known = newest_known,
+                "the database's schema is newer than this build: running on it (upgrade this node next)"
+            );
+        }
         Ok(())
     }
 

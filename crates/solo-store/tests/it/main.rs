@@ -9,4 +9,5 @@ mod inbox_state;
 mod mission_rules;
 mod schema;
 mod supersede;
+mod upgrades;
 mod workspace_config;
