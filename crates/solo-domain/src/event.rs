@@ -303,6 +303,11 @@ pub fn new_trace_id() -> String {
 
 /// The trace id in a W3C `traceparent` header (`00-<trace>-<span>-<flags>`), if valid.
 pub fn trace_id_from_traceparent(header: &str) -> Option<String> {
+    traceparent_ids(header).map(|(trace, _)| trace)
+}
+
+/// The trace id and the parent span id in a W3C `traceparent` header, if valid.
+pub fn traceparent_ids(header: &str) -> Option<(String, String)> {
     let mut parts = header.trim().split('-');
     let version = parts.next()?;
     let trace = parts.next()?;
@@ -315,7 +320,7 @@ pub fn trace_id_from_traceparent(header: &str) -> Option<String> {
     if trace.bytes().all(|b| b == b'0') || span.bytes().all(|b| b == b'0') {
         return None;
     }
-    Some(trace.to_owned())
+    Some((trace.to_owned(), span.to_owned()))
 }
 
 #[cfg(test)]
@@ -426,6 +431,7 @@ mod tests {
         assert_eq!(trace_id_from_traceparent(tp).as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
         assert_eq!(trace_id_from_traceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01"), None);
         assert_eq!(trace_id_from_traceparent("garbage"), None);
+        assert_eq!(traceparent_ids(tp).map(|(_, span)| span).as_deref(), Some("00f067aa0ba902b7"));
         assert_eq!(trace_id_from_traceparent("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"), None);
     }
 }

@@ -535,14 +535,26 @@ impl BusSink for Hub {
         let several = messages.iter().map(|m| m.routes.len()).sum::<usize>() > 1;
         let mut corked = Vec::new();
         for message in messages {
+            // A span per event for exported traces (SOLO_OTLP_ENDPOINT), in the event's trace.
+            let span = tracing::debug_span!(
+                "realtime.delivery",
+                event_type = %message.event_type,
+                recipients = tracing::field::Empty
+            );
+            crate::traces::join(&span, &message.trace_id, None);
+            let _in_span = span.enter();
+            let mut recipients = 0;
             for route in &message.routes {
                 // Recorded before the fan-out below: a client that registers after
                 // this point finds it here, one that registered before receives it live.
                 self.recent.record(&route.channel, &route.epoch, route.offset, &message.envelope);
                 let Some(subs) = channels.get(route.channel.as_str()) else { continue };
                 subs.advance(&route.epoch, route.offset);
+                recipients += subs.by_conn.len();
                 self.fan_out(subs, message, route, several.then_some(&mut corked));
             }
+            // As a signed integer: the exporter sends unsigned ones as text.
+            span.record("recipients", i64::try_from(recipients).unwrap_or(i64::MAX));
         }
         drop(channels);
         if !corked.is_empty() {

@@ -22,6 +22,7 @@
 //! - [`presence`]: the `Presence` seam: who is subscribed where (the hub, or Redis).
 //! - [`limits`]: the per-connection command budget.
 //! - [`metrics`]: the engine's Prometheus metrics.
+//! - [`traces`]: spans in an event's trace, for export over OTLP.
 
 pub mod access;
 pub mod bus;
@@ -40,6 +41,7 @@ pub mod socket;
 pub mod stream;
 pub mod token;
 mod token_subscriptions;
+pub mod traces;
 pub mod transport;
 pub mod websocket;
 

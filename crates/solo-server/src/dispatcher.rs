@@ -195,7 +195,20 @@ async fn publish_round(state: &AppState, progress: &mut Progress) -> Round {
             routes: e.routes,
         })
         .collect();
-    if let Err(e) = state.bus().publish(&messages).await {
+    // One span per event for exported traces (SOLO_OTLP_ENDPOINT), in the
+    // event's trace, lasting as long as the batch's publish.
+    let spans: Vec<tracing::Span> = messages
+        .iter()
+        .map(|m| {
+            let batch = i64::try_from(messages.len()).unwrap_or(i64::MAX);
+            let span = tracing::debug_span!("dispatcher.publish", event_type = %m.event_type, batch);
+            solo_realtime::traces::join(&span, &m.trace_id, None);
+            span
+        })
+        .collect();
+    let published = state.bus().publish(&messages).await;
+    drop(spans);
+    if let Err(e) = published {
         state.metrics().dispatch_failures.inc();
         tracing::warn!(error = %e, pending = messages.len(), "dispatcher could not publish; retrying");
         // What was taken from the hand-off is in the outbox, unpublished.

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use solo_domain::event::{new_trace_id, trace_id_from_traceparent};
+use solo_domain::event::{new_trace_id, traceparent_ids};
 use tracing::Instrument;
 
 use crate::error::ApiError;
@@ -130,12 +130,11 @@ pub async fn poll_interval(
 /// line per request (WebSocket upgrades at debug level), and echoes the id in
 /// `X-Trace-Id`.
 pub async fn trace_requests(mut request: Request, next: Next) -> Response {
-    let trace_id = request
-        .headers()
-        .get("traceparent")
-        .and_then(|v| v.to_str().ok())
-        .and_then(trace_id_from_traceparent)
-        .unwrap_or_else(new_trace_id);
+    let traceparent = request.headers().get("traceparent").and_then(|v| v.to_str().ok()).and_then(traceparent_ids);
+    let (trace_id, parent_span) = match traceparent {
+        Some((trace, parent)) => (trace, Some(parent)),
+        None => (new_trace_id(), None),
+    };
     request.extensions_mut().insert(TraceId(trace_id.clone()));
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
@@ -147,6 +146,8 @@ pub async fn trace_requests(mut request: Request, next: Next) -> Response {
     } else {
         tracing::info_span!("request", trace_id = %trace_id, %method, %path)
     };
+    // Exported spans (SOLO_OTLP_ENDPOINT) are in the request's trace, under its caller's span.
+    solo_realtime::traces::join(&span, &trace_id, parent_span.as_deref());
     let started = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();

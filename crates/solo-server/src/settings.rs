@@ -179,6 +179,11 @@ pub struct Settings {
     pub log: String,
     /// `SOLO_LOG_FORMAT`: `text` or `json`.
     pub log_format: String,
+    /// `SOLO_OTLP_ENDPOINT`: an OpenTelemetry collector's OTLP/HTTP base URL
+    /// (e.g. `http://127.0.0.1:4318`); when set, spans of requests, store
+    /// transactions, dispatcher publishes and realtime deliveries go to
+    /// `{it}/v1/traces`, each in its event's trace. Unset: no spans leave.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for Settings {
@@ -232,6 +237,7 @@ impl Default for Settings {
             demo: false,
             log: "info".to_owned(),
             log_format: "text".to_owned(),
+            otlp_endpoint: None,
         }
     }
 }
@@ -262,6 +268,13 @@ impl Settings {
         }
         if self.heartbeat_interval_secs == 0 {
             return Err(SettingsError("heartbeat_interval_secs must be at least 1".into()));
+        }
+        if let Some(endpoint) = &self.otlp_endpoint {
+            if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+                return Err(SettingsError(format!(
+                    "otlp_endpoint must be an http:// or https:// URL, not `{endpoint}`"
+                )));
+            }
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(SettingsError(format!("log_format must be `text` or `json`, not `{}`", self.log_format)));

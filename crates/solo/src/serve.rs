@@ -23,23 +23,76 @@ pub struct ServeArgs {
     demo: bool,
 }
 
-/// Sets up logging to stderr. Lines are handed to a thread of their own that
-/// writes them: a request's log line used to be written by the runtime thread
-/// serving it (2 % of the write path's CPU), and a slow reader of stderr (a
-/// full pipe) would have stalled the server. Should that thread fall more than
-/// its buffer behind, lines are dropped rather than block a request. The
-/// returned guard flushes what is buffered when dropped: keep it until exit.
-fn init_logging(settings: &Settings) -> tracing_appender::non_blocking::WorkerGuard {
+/// What keeps logging and trace export going until the server stops.
+struct Telemetry {
+    _log_writer: tracing_appender::non_blocking::WorkerGuard,
+    traces: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+}
+
+impl Drop for Telemetry {
+    /// Sends the spans still batched before the process exits.
+    fn drop(&mut self) {
+        if let Some(traces) = self.traces.take() {
+            if let Err(e) = traces.shutdown() {
+                eprintln!("solo: the last spans were not exported: {e}");
+            }
+        }
+    }
+}
+
+/// Sets up logging to stderr and, with `SOLO_OTLP_ENDPOINT`, span export.
+///
+/// Lines are handed to a thread of their own that writes them: a request's
+/// log line used to be written by the runtime thread serving it (2 % of the
+/// write path's CPU), and a slow reader of stderr (a full pipe) would have
+/// stalled the server. Should that thread fall more than its buffer behind,
+/// lines are dropped rather than block a request.
+///
+/// Spans go to the collector in batches from the SDK's own thread (OTLP over
+/// HTTP, protobuf): requests, store transactions, dispatcher publishes and
+/// realtime deliveries of Solo's crates, whatever `SOLO_LOG` says, each in its
+/// event's trace (see `solo_realtime::traces`). The SDK's `OTEL_BSP_*`
+/// variables tune the batching. Keep the returned value until exit.
+fn init_telemetry(settings: &Settings) -> anyhow::Result<Telemetry> {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+
     let filter = EnvFilter::try_new(&settings.log).unwrap_or_else(|_| EnvFilter::new("info"));
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(colour);
-    if settings.log_format == "json" {
-        builder.json().flatten_event(true).init();
+    let lines = tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(colour);
+    let lines: Box<dyn Layer<tracing_subscriber::Registry> + Send + Sync> = if settings.log_format == "json" {
+        Box::new(lines.json().flatten_event(true).with_filter(filter))
     } else {
-        builder.init();
-    }
-    guard
+        Box::new(lines.with_filter(filter))
+    };
+    let Some(endpoint) = &settings.otlp_endpoint else {
+        tracing_subscriber::registry().with(lines).init();
+        return Ok(Telemetry { _log_writer: guard, traces: None });
+    };
+    use opentelemetry_otlp::WithExportConfig;
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')))
+        .build()
+        .context("cannot set up the OTLP exporter")?;
+    let resource = opentelemetry_sdk::Resource::builder().with_service_name("solo").build();
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(resource)
+        .build();
+    let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, "solo");
+    let solo_spans = Targets::new()
+        .with_target("solo_server", LevelFilter::DEBUG)
+        .with_target("solo_realtime", LevelFilter::DEBUG)
+        .with_target("solo_store", LevelFilter::DEBUG);
+    let spans = tracing_opentelemetry::layer().with_tracer(tracer).with_filter(solo_spans);
+    tracing_subscriber::registry().with(lines).with(spans).init();
+    solo_realtime::traces::enable();
+    tracing::info!(endpoint = %endpoint, "exporting spans over OTLP");
+    Ok(Telemetry { _log_writer: guard, traces: Some(provider) })
 }
 
 async fn shutdown_signal() {
@@ -97,7 +150,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         settings.addr = addr;
     }
     settings.demo |= args.demo;
-    let _log_writer = init_logging(&settings);
+    let _telemetry = init_telemetry(&settings)?;
     tracing::debug!(?settings, "configuration");
     let listener = listen(&settings.addr, settings.reuse_port)
         .await

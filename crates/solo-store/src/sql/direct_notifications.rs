@@ -94,6 +94,9 @@ impl SqlStore {
     /// module's documentation). The boolean is false when an earlier request
     /// with the same idempotency key created it.
     pub(super) async fn create_direct_notification(&self, ctx: &WriteContext, new: NewNotification) -> Created {
+        // The batch writer's transaction is no request's: this request's span
+        // for it lasts until the batch holding it has committed.
+        let _span = super::transaction_span(true);
         let (answer, created) = oneshot::channel();
         if self.direct.push(Waiting { ctx: ctx.clone(), new, answer }) {
             let store = self.clone();

@@ -216,12 +216,16 @@ impl SqlStore {
     /// half-way through. On PostgreSQL it is a transaction of its own.
     pub(crate) async fn begin(&self) -> StoreResult<WriteTx> {
         if let Some(group_commit) = &self.group_commit {
-            return Ok(WriteTx { conn: TxConn::Grouped(group_commit.begin().await?), events: Vec::new() });
+            return Ok(WriteTx {
+                conn: TxConn::Grouped(group_commit.begin().await?),
+                events: Vec::new(),
+                _span: transaction_span(false),
+            });
         }
         // Closed unless committed, whatever happens from here on (see `WriteTx`).
         let mut tx = OwnTx { conn: self.write.acquire().await?, committed: false };
         Executor::execute(&mut *tx.conn, "BEGIN").await?;
-        Ok(WriteTx { conn: TxConn::Own(tx), events: Vec::new() })
+        Ok(WriteTx { conn: TxConn::Own(tx), events: Vec::new(), _span: transaction_span(false) })
     }
 
     /// Commits a transaction that wrote events and wakes the dispatcher. Returns
@@ -291,6 +295,21 @@ pub(crate) struct WriteTx {
     /// The events appended in it, in order ([`append_events`]): on SQLite they
     /// go to the dispatcher in memory once committed.
     events: Vec<OutboxEvent>,
+    /// Lives as long as the transaction, for exported traces (a child of the
+    /// request's span); a disabled span, costing nothing, otherwise.
+    _span: tracing::Span,
+}
+
+/// The span of a request's write transaction (debug level: only an exporter
+/// asks for it). `batched`: the request's rows are written by a batch writer
+/// (direct notifications) and the span covers its wait for that batch's
+/// commit. Outside any request (a batch writer, background work) there is
+/// none: it would be a trace of its own, with no request to follow.
+pub(crate) fn transaction_span(batched: bool) -> tracing::Span {
+    if tracing::Span::current().is_none() {
+        return tracing::Span::none();
+    }
+    tracing::debug_span!("store.transaction", batched)
 }
 
 impl WriteTx {

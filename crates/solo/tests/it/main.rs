@@ -12,3 +12,4 @@ mod drill;
 mod faults;
 mod serve;
 mod support;
+mod traces;
