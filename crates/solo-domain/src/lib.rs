@@ -8,6 +8,7 @@
 //! - [`event`]: the versioned event envelope and every event type.
 //! - [`notification`]: notification categories and severities.
 //! - [`time`]: the one timestamp format used on the wire.
+//! - [`spans`]: whether spans are exported (the one switch, set at start).
 //!
 //! This crate does no I/O: it is safe to use from the store, the server, the CLI
 //! and the generators of the web UI's TypeScript types alike.
@@ -20,6 +21,7 @@ pub mod mission;
 pub mod notification;
 pub mod presence;
 pub mod rules;
+pub mod spans;
 pub mod time;
 
 pub use channel::{Channel, ChannelError};

@@ -535,13 +535,18 @@ impl BusSink for Hub {
         let several = messages.iter().map(|m| m.routes.len()).sum::<usize>() > 1;
         let mut corked = Vec::new();
         for message in messages {
-            // A span per event for exported traces (SOLO_OTLP_ENDPOINT), in the event's trace.
-            let span = tracing::debug_span!(
-                "realtime.delivery",
-                event_type = %message.event_type,
-                recipients = tracing::field::Empty
-            );
-            crate::traces::join(&span, &message.trace_id, None);
+            // A span per event when spans are exported (SOLO_OTLP_ENDPOINT), in the event's trace.
+            let span = if solo_domain::spans::exported() {
+                let span = tracing::info_span!(
+                    "realtime.delivery",
+                    event_type = %message.event_type,
+                    recipients = tracing::field::Empty
+                );
+                crate::traces::join(&span, &message.trace_id, None);
+                span
+            } else {
+                tracing::Span::none()
+            };
             let _in_span = span.enter();
             let mut recipients = 0;
             for route in &message.routes {

@@ -6,19 +6,11 @@
 //! request's span, the dispatcher's publish of the event and every node's
 //! delivery of it are put in that trace, so one stage change can be followed
 //! from the API call to the push on each node. Spans that are not exported
-//! cost nothing here: [`join`] returns at once.
-
-use std::sync::atomic::{AtomicBool, Ordering};
+//! cost nothing here: [`join`] returns at once, and the spans only an
+//! exporter reads are not created (`solo_domain::spans`).
 
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-
-static EXPORTED: AtomicBool = AtomicBool::new(false);
-
-/// Spans are exported from now on: [`join`] puts them in their traces.
-pub fn enable() {
-    EXPORTED.store(true, Ordering::Release);
-}
 
 /// Puts `span` in the trace `trace_id`, under `parent` (the span id of a
 /// request's `traceparent`) or else under the trace's root as Solo names it.
@@ -27,7 +19,7 @@ pub fn enable() {
 /// and their deliveries hang under one root in a trace viewer. Does nothing
 /// unless spans are exported, or when the ids do not parse.
 pub fn join(span: &tracing::Span, trace_id: &str, parent: Option<&str>) {
-    if !EXPORTED.load(Ordering::Acquire) || span.is_disabled() {
+    if !solo_domain::spans::exported() || span.is_disabled() {
         return;
     }
     let Some(context) = remote_parent(trace_id, parent) else { return };

@@ -195,17 +195,17 @@ async fn publish_round(state: &AppState, progress: &mut Progress) -> Round {
             routes: e.routes,
         })
         .collect();
-    // One span per event for exported traces (SOLO_OTLP_ENDPOINT), in the
-    // event's trace, lasting as long as the batch's publish.
-    let spans: Vec<tracing::Span> = messages
-        .iter()
-        .map(|m| {
-            let batch = i64::try_from(messages.len()).unwrap_or(i64::MAX);
-            let span = tracing::debug_span!("dispatcher.publish", event_type = %m.event_type, batch);
+    // One span per event when spans are exported (SOLO_OTLP_ENDPOINT), in
+    // the event's trace, lasting as long as the batch's publish.
+    let mut spans = Vec::new();
+    if solo_domain::spans::exported() {
+        let batch = i64::try_from(messages.len()).unwrap_or(i64::MAX);
+        for m in &messages {
+            let span = tracing::info_span!("dispatcher.publish", event_type = %m.event_type, batch);
             solo_realtime::traces::join(&span, &m.trace_id, None);
-            span
-        })
-        .collect();
+            spans.push(span);
+        }
+    }
     let published = state.bus().publish(&messages).await;
     drop(spans);
     if let Err(e) = published {

@@ -50,26 +50,27 @@ impl Drop for Telemetry {
 ///
 /// Spans go to the collector in batches from the SDK's own thread (OTLP over
 /// HTTP, protobuf): requests, store transactions, dispatcher publishes and
-/// realtime deliveries of Solo's crates, whatever `SOLO_LOG` says, each in its
-/// event's trace (see `solo_realtime::traces`). The SDK's `OTEL_BSP_*`
+/// realtime deliveries, each in its event's trace (see
+/// `solo_realtime::traces`). They are at info level, so `SOLO_LOG` must keep
+/// Solo's crates at `info` (the default does). The SDK's `OTEL_BSP_*`
 /// variables tune the batching. Keep the returned value until exit.
 fn init_telemetry(settings: &Settings) -> anyhow::Result<Telemetry> {
-    use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
-    use tracing_subscriber::Layer;
 
+    // One filter for every layer (not a filter per layer: with those, a
+    // `log` record's `enabled` check can swallow the next line logged).
     let filter = EnvFilter::try_new(&settings.log).unwrap_or_else(|_| EnvFilter::new("info"));
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
-    let lines = tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(colour);
-    let lines: Box<dyn Layer<tracing_subscriber::Registry> + Send + Sync> = if settings.log_format == "json" {
-        Box::new(lines.json().flatten_event(true).with_filter(filter))
-    } else {
-        Box::new(lines.with_filter(filter))
-    };
+    let json = settings.log_format == "json";
+    let json_lines = json.then(|| {
+        tracing_subscriber::fmt::layer().with_writer(writer.clone()).with_ansi(colour).json().flatten_event(true)
+    });
+    let text_lines = (!json).then(|| tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(colour));
+    let registry = tracing_subscriber::registry().with(filter).with(json_lines).with(text_lines);
     let Some(endpoint) = &settings.otlp_endpoint else {
-        tracing_subscriber::registry().with(lines).init();
+        registry.init();
         return Ok(Telemetry { _log_writer: guard, traces: None });
     };
     use opentelemetry_otlp::WithExportConfig;
@@ -84,13 +85,8 @@ fn init_telemetry(settings: &Settings) -> anyhow::Result<Telemetry> {
         .with_resource(resource)
         .build();
     let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, "solo");
-    let solo_spans = Targets::new()
-        .with_target("solo_server", LevelFilter::DEBUG)
-        .with_target("solo_realtime", LevelFilter::DEBUG)
-        .with_target("solo_store", LevelFilter::DEBUG);
-    let spans = tracing_opentelemetry::layer().with_tracer(tracer).with_filter(solo_spans);
-    tracing_subscriber::registry().with(lines).with(spans).init();
-    solo_realtime::traces::enable();
+    registry.with(tracing_opentelemetry::layer().with_tracer(tracer)).init();
+    solo_domain::spans::set_exported();
     tracing::info!(endpoint = %endpoint, "exporting spans over OTLP");
     Ok(Telemetry { _log_writer: guard, traces: Some(provider) })
 }

@@ -296,20 +296,20 @@ pub(crate) struct WriteTx {
     /// go to the dispatcher in memory once committed.
     events: Vec<OutboxEvent>,
     /// Lives as long as the transaction, for exported traces (a child of the
-    /// request's span); a disabled span, costing nothing, otherwise.
+    /// request's span); none otherwise.
     _span: tracing::Span,
 }
 
-/// The span of a request's write transaction (debug level: only an exporter
-/// asks for it). `batched`: the request's rows are written by a batch writer
-/// (direct notifications) and the span covers its wait for that batch's
-/// commit. Outside any request (a batch writer, background work) there is
-/// none: it would be a trace of its own, with no request to follow.
+/// The span of a request's write transaction, when spans are exported
+/// (`solo_domain::spans`). `batched`: the request's rows are written by a
+/// batch writer (direct notifications) and the span covers its wait for that
+/// batch's commit. Outside any request (a batch writer, background work)
+/// there is none: it would be a trace of its own, with no request to follow.
 pub(crate) fn transaction_span(batched: bool) -> tracing::Span {
-    if tracing::Span::current().is_none() {
+    if !solo_domain::spans::exported() || tracing::Span::current().is_none() {
         return tracing::Span::none();
     }
-    tracing::debug_span!("store.transaction", batched)
+    tracing::info_span!("store.transaction", batched)
 }
 
 impl WriteTx {

@@ -120,6 +120,16 @@ async fn receiver() -> (String, Spans) {
     (url, spans)
 }
 
+/// Stops the server however the test ends (a failed assertion included).
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn admin(dir: &std::path::Path, args: &[&str]) -> String {
     let out = solo(dir).args(args).output().expect("solo admin");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -134,7 +144,8 @@ async fn one_notification_is_followed_from_the_request_to_the_push_in_the_caller
     let (collector, spans) = receiver().await;
     // Batches leave every 100 ms instead of every 5 s.
     let env = [("SOLO_OTLP_ENDPOINT", collector.as_str()), ("OTEL_BSP_SCHEDULE_DELAY", "100")];
-    let (mut child, addr, _log) = serve_with(dir.path(), &env);
+    let (child, addr, _log) = serve_with(dir.path(), &env);
+    let _server = Stopped(child);
     let base = format!("http://{addr}");
     let http = reqwest::Client::new();
     let me: Value =
@@ -211,9 +222,6 @@ async fn one_notification_is_followed_from_the_request_to_the_push_in_the_caller
     let delivery = named("realtime.delivery");
     assert_eq!(delivery.parent, root);
     assert!(delivery.ints.contains(&("recipients".to_owned(), 1)), "{delivery:?}");
-
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[test]
