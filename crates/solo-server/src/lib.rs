@@ -26,6 +26,7 @@ pub mod dispatcher;
 pub mod error;
 pub mod event_schema;
 pub mod fuzzing;
+mod handshake;
 pub mod http;
 pub mod limits;
 pub mod metrics;
@@ -227,15 +228,16 @@ impl Server {
         // thread that called `run` (`block_on`'s thread in the binary): there,
         // every accepted connection's task was handed across threads, a futex
         // wake and a context switch per connect.
-        let served = tokio::spawn(serving::serve(listener, self.router(), header_timeout, async move {
-            shutdown.await;
-            stop_serving.cancel();
-            // Upgraded WebSocket connections are not drained by the HTTP server:
-            // close them with 3001 so clients reconnect elsewhere or later.
-            hub.close_all(Disconnect::Shutdown);
-        }))
-        .await
-        .unwrap_or_else(|e| Err(std::io::Error::other(format!("the accept loop panicked: {e}"))));
+        let served =
+            tokio::spawn(serving::serve(listener, self.router(), self.state.clone(), header_timeout, async move {
+                shutdown.await;
+                stop_serving.cancel();
+                // Upgraded WebSocket connections are not drained by the HTTP server:
+                // close them with 3001 so clients reconnect elsewhere or later.
+                hub.close_all(Disconnect::Shutdown);
+            }))
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(format!("the accept loop panicked: {e}"))));
         stop.cancel();
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
         while self.state.hub().connection_count() > 0 && tokio::time::Instant::now() < deadline {

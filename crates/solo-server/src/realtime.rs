@@ -7,20 +7,19 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use solo_domain::time::{format_ms, now_ms};
-use solo_realtime::protocol::Format;
-use solo_realtime::websocket::accept_key;
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{scopes, Caller, Via};
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::handshake;
 use crate::state::AppState;
 
 /// Where clients open their WebSocket.
@@ -36,8 +35,8 @@ pub fn router() -> Router<AppState> {
 }
 
 /// What an upgraded socket is served as.
-#[derive(Clone, Copy)]
-enum Served {
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Served {
     /// The SDKs' protocol.
     Bidirectional,
     /// A connect request in, pushes out (see `solo_realtime::stream`).
@@ -111,40 +110,6 @@ pub(crate) fn origin_allowed(settings: &crate::settings::Settings, headers: &Hea
         .any(|allowed| allowed == "*" || (!allowed.is_empty() && allowed == origin))
 }
 
-/// Whether `headers` hold `token` in the comma-separated list of `name`.
-fn header_has(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|v| v.trim().eq_ignore_ascii_case(token))
-}
-
-/// The subprotocols of the protocol's two formats, as the SDKs offer them
-/// (centrifuge-js offers the protobuf one in its protobuf build).
-const JSON_SUBPROTOCOL: &str = "centrifuge-json";
-const PROTOBUF_SUBPROTOCOL: &str = "centrifuge-protobuf";
-
-/// The format a WebSocket client asks for: by subprotocol, or (as older
-/// clients do) with `?format=json|protobuf`; JSON when it says nothing. The
-/// subprotocol to answer with, if it offered one.
-fn negotiate_format(request: &Request) -> Result<(Format, Option<&'static str>), &'static str> {
-    let headers = request.headers();
-    if header_has(headers, header::SEC_WEBSOCKET_PROTOCOL, PROTOBUF_SUBPROTOCOL) {
-        return Ok((Format::Protobuf, Some(PROTOBUF_SUBPROTOCOL)));
-    }
-    if header_has(headers, header::SEC_WEBSOCKET_PROTOCOL, JSON_SUBPROTOCOL) {
-        return Ok((Format::Json, Some(JSON_SUBPROTOCOL)));
-    }
-    let asked = request.uri().query().unwrap_or("").split('&').find_map(|pair| pair.strip_prefix("format="));
-    match asked {
-        None | Some("json") => Ok((Format::Json, None)),
-        Some("protobuf") => Ok((Format::Protobuf, None)),
-        Some(_) => Err("`format` must be json or protobuf"),
-    }
-}
-
 /// The WebSocket opening handshake (RFC 6455, section 4.2). On success the
 /// upgraded TCP socket goes to the realtime engine, which frames its own
 /// messages (see `solo_realtime::websocket`).
@@ -157,38 +122,16 @@ async fn uni_websocket(State(state): State<AppState>, request: Request) -> Respo
 }
 
 fn upgrade(state: AppState, mut request: Request, served: Served) -> Response {
-    let headers = request.headers();
-    if !origin_allowed(state.settings(), headers) {
-        tracing::warn!(origin = ?headers.get(header::ORIGIN), "WebSocket upgrade from a foreign origin refused");
-        return ApiError::Forbidden("this origin may not open realtime connections (see SOLO_ALLOWED_ORIGINS)".into())
+    let checked = handshake::check(state.settings(), request.method(), request.uri(), request.headers(), served);
+    let handshake = match checked {
+        Ok(handshake) => handshake,
+        Err(refused) => return refused.into_response(),
+    };
+    let Some(on_upgrade) = request.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
+        return ApiError::BadRequest("expected a WebSocket upgrade: connection is not upgradable".into())
             .into_response();
-    }
-    let key = headers.get(header::SEC_WEBSOCKET_KEY).and_then(|k| k.to_str().ok()).map(str::to_owned);
-    let problem = if request.method() != Method::GET {
-        Some("the request method must be GET")
-    } else if !header_has(headers, header::CONNECTION, "upgrade") {
-        Some("Connection header did not include 'upgrade'")
-    } else if !header_has(headers, header::UPGRADE, "websocket") {
-        Some("`Upgrade` header did not include 'websocket'")
-    } else if headers.get(header::SEC_WEBSOCKET_VERSION).and_then(|v| v.to_str().ok()) != Some("13") {
-        Some("`Sec-WebSocket-Version` header did not include '13'")
-    } else if key.is_none() {
-        Some("`Sec-WebSocket-Key` header missing")
-    } else {
-        None
     };
-    let (format, subprotocol) = match (negotiate_format(&request), served) {
-        (Ok((Format::Protobuf, _)), Served::Unidirectional) => {
-            return ApiError::BadRequest("the unidirectional WebSocket speaks JSON only".into()).into_response();
-        }
-        (Ok(negotiated), _) => negotiated,
-        (Err(problem), _) => return ApiError::BadRequest(problem.into()).into_response(),
-    };
-    let on_upgrade = request.extensions_mut().remove::<hyper::upgrade::OnUpgrade>();
-    let (Some(key), None, Some(on_upgrade)) = (key, problem, on_upgrade) else {
-        let problem = problem.unwrap_or("connection is not upgradable");
-        return ApiError::BadRequest(format!("expected a WebSocket upgrade: {problem}")).into_response();
-    };
+    let format = handshake.format;
     let engine = state.engine().clone();
     tokio::spawn(async move {
         let upgraded = match on_upgrade.await {
@@ -215,14 +158,10 @@ fn upgrade(state: AppState, mut request: Request, served: Served) -> Response {
     });
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let out = response.headers_mut();
-    out.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-    out.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-    if let Ok(accept) = HeaderValue::from_str(&accept_key(&key)) {
-        out.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
-    }
-    if let Some(subprotocol) = subprotocol {
-        out.insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(subprotocol));
+    for (name, value) in handshake.response_headers() {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
     }
     response
 }

@@ -7,7 +7,9 @@
 //! (slowloris). Here every connection that is waiting for request headers,
 //! including an idle keep-alive one, is closed after `header_timeout`.
 //! Upgraded WebSocket connections leave hyper and are governed by the realtime
-//! protocol's own timers (connect timeout, pings).
+//! protocol's own timers (connect timeout, pings). A new connection whose first
+//! request is an upgrade to the realtime WebSocket does not enter hyper at all
+//! (see `handshake`).
 //!
 //! Only HTTP/1.1 is served. Browsers speak HTTP/2 only over TLS, which ends at
 //! the proxy in front of Solo, and proxies talk HTTP/1.1 to their upstreams;
@@ -29,6 +31,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
+use crate::handshake::{self, Direct};
+use crate::state::AppState;
+
 /// How long a graceful stop waits for in-flight HTTP requests before it gives up on them.
 const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
@@ -37,6 +42,7 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    state: AppState,
     header_timeout: Duration,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
@@ -64,14 +70,20 @@ pub async fn serve(
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
-        let service = router.clone().map_request(move |request: hyper::Request<Incoming>| {
-            let mut request = request.map(Body::new);
-            request.extensions_mut().insert(ConnectInfo(peer));
-            request
-        });
-        let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service)).with_upgrades();
-        let stopping = stopping.clone();
+        let (router, http, state, stopping) = (router.clone(), http.clone(), state.clone(), stopping.clone());
         connections.spawn(async move {
+            // Boxed: its head buffer is needed only until the first request is read.
+            let stream = match Box::pin(handshake::serve_directly(&state, stream, header_timeout)).await {
+                Direct::Served | Direct::Gone => return,
+                Direct::Declined(stream) => stream,
+            };
+            let service = router.map_request(move |request: hyper::Request<Incoming>| {
+                let mut request = request.map(Body::new);
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request
+            });
+            let connection =
+                http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service)).with_upgrades();
             tokio::pin!(connection);
             let ended = tokio::select! {
                 ended = connection.as_mut() => ended,

@@ -1,0 +1,238 @@
+//! The WebSocket opening handshake (RFC 6455, section 4.2), checked the same
+//! way on both ways in:
+//!
+//! - the router's (`realtime::upgrade`, through hyper and the middleware), for
+//!   every upgrade a client makes on a keep-alive connection, the
+//!   unidirectional WebSocket, and anything the direct way leaves;
+//! - the accept loop's direct way ([`serve_directly`]): a new TCP connection
+//!   whose first bytes are a complete, valid upgrade to `/connection/websocket`
+//!   is answered and handed to the engine without the HTTP stack. A reconnect
+//!   storm is thousands of these a second, and hyper's connection, buffers,
+//!   routing, middleware and upgrade hand-off (a task of its own) were a share
+//!   of each connect's cost that the handshake does not need.
+//!
+//! Whatever the direct way does not take (another path, a request not yet
+//! complete, a refusal) it leaves untouched in the socket for hyper: refusals
+//! get their precise answer from the router, as before.
+
+use std::time::Duration;
+
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, Uri};
+use solo_realtime::protocol::Format;
+use solo_realtime::websocket::accept_key;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::error::ApiError;
+use crate::metrics::StatusLabels;
+use crate::realtime::{origin_allowed, Served, WEBSOCKET_PATH};
+use crate::settings::Settings;
+use crate::state::AppState;
+
+/// The subprotocols of the protocol's two formats, as the SDKs offer them
+/// (centrifuge-js offers the protobuf one in its protobuf build).
+const JSON_SUBPROTOCOL: &str = "centrifuge-json";
+const PROTOBUF_SUBPROTOCOL: &str = "centrifuge-protobuf";
+
+/// The longest request head the direct way reads; longer ones go to hyper.
+const MAX_HEAD: usize = 4096;
+/// Headers the direct way parses; a request with more goes to hyper.
+const MAX_HEADERS: usize = 32;
+
+/// An upgrade request that passed every check.
+#[derive(Debug)]
+pub(crate) struct Handshake {
+    key: String,
+    pub(crate) format: Format,
+    /// The subprotocol to answer with, when the client offered one.
+    subprotocol: Option<&'static str>,
+}
+
+impl Handshake {
+    /// The headers of the `101 Switching Protocols` answer.
+    pub(crate) fn response_headers(&self) -> Vec<(HeaderName, String)> {
+        let mut headers = vec![
+            (header::CONNECTION, "upgrade".to_owned()),
+            (header::UPGRADE, "websocket".to_owned()),
+            (header::SEC_WEBSOCKET_ACCEPT, accept_key(&self.key)),
+        ];
+        if let Some(subprotocol) = self.subprotocol {
+            headers.push((header::SEC_WEBSOCKET_PROTOCOL, subprotocol.to_owned()));
+        }
+        headers
+    }
+
+    /// The whole `101` answer as it goes on the wire.
+    fn response(&self) -> Vec<u8> {
+        let mut out = b"HTTP/1.1 101 Switching Protocols\r\n".to_vec();
+        for (name, value) in self.response_headers() {
+            out.extend_from_slice(name.as_str().as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+        out
+    }
+}
+
+/// Checks an upgrade request: Solo's origin rule, RFC 6455's headers, and the
+/// format the client asks for; the refusal (403 or 400, with what is wrong)
+/// otherwise.
+pub(crate) fn check(
+    settings: &Settings,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    served: Served,
+) -> Result<Handshake, ApiError> {
+    if !origin_allowed(settings, headers) {
+        tracing::warn!(origin = ?headers.get(header::ORIGIN), "WebSocket upgrade from a foreign origin refused");
+        return Err(ApiError::Forbidden(
+            "this origin may not open realtime connections (see SOLO_ALLOWED_ORIGINS)".into(),
+        ));
+    }
+    let key = headers.get(header::SEC_WEBSOCKET_KEY).and_then(|k| k.to_str().ok());
+    let problem = if method != Method::GET {
+        Some("the request method must be GET")
+    } else if !header_has(headers, header::CONNECTION, "upgrade") {
+        Some("Connection header did not include 'upgrade'")
+    } else if !header_has(headers, header::UPGRADE, "websocket") {
+        Some("`Upgrade` header did not include 'websocket'")
+    } else if headers.get(header::SEC_WEBSOCKET_VERSION).and_then(|v| v.to_str().ok()) != Some("13") {
+        Some("`Sec-WebSocket-Version` header did not include '13'")
+    } else if key.is_none() {
+        Some("`Sec-WebSocket-Key` header missing")
+    } else {
+        None
+    };
+    let (format, subprotocol) = match (negotiate_format(uri, headers), served) {
+        (Ok((Format::Protobuf, _)), Served::Unidirectional) => {
+            return Err(ApiError::BadRequest("the unidirectional WebSocket speaks JSON only".into()));
+        }
+        (Ok(negotiated), _) => negotiated,
+        (Err(problem), _) => return Err(ApiError::BadRequest(problem.into())),
+    };
+    match (key, problem) {
+        (Some(key), None) => Ok(Handshake { key: key.to_owned(), format, subprotocol }),
+        (_, problem) => Err(ApiError::BadRequest(format!(
+            "expected a WebSocket upgrade: {}",
+            problem.unwrap_or("`Sec-WebSocket-Key` header missing")
+        ))),
+    }
+}
+
+/// Whether `headers` hold `token` in the comma-separated list of `name`.
+fn header_has(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|v| v.trim().eq_ignore_ascii_case(token))
+}
+
+/// The format a WebSocket client asks for: by subprotocol, or (as older
+/// clients do) with `?format=json|protobuf`; JSON when it says nothing. The
+/// subprotocol to answer with, if it offered one.
+fn negotiate_format(uri: &Uri, headers: &HeaderMap) -> Result<(Format, Option<&'static str>), &'static str> {
+    if header_has(headers, header::SEC_WEBSOCKET_PROTOCOL, PROTOBUF_SUBPROTOCOL) {
+        return Ok((Format::Protobuf, Some(PROTOBUF_SUBPROTOCOL)));
+    }
+    if header_has(headers, header::SEC_WEBSOCKET_PROTOCOL, JSON_SUBPROTOCOL) {
+        return Ok((Format::Json, Some(JSON_SUBPROTOCOL)));
+    }
+    let asked = uri.query().unwrap_or("").split('&').find_map(|pair| pair.strip_prefix("format="));
+    match asked {
+        None | Some("json") => Ok((Format::Json, None)),
+        Some("protobuf") => Ok((Format::Protobuf, None)),
+        Some(_) => Err("`format` must be json or protobuf"),
+    }
+}
+
+/// What the direct way did with a new connection.
+pub(crate) enum Direct {
+    /// Upgraded and handed to the engine.
+    Served,
+    /// Not for the direct way: hyper serves it, nothing read from it yet.
+    Declined(TcpStream),
+    /// The client sent nothing in time, or went away.
+    Gone,
+}
+
+/// Serves a new connection's WebSocket upgrade without the HTTP stack, if its
+/// first bytes are one (see the module's documentation). It waits for those
+/// bytes at most `wait`, as hyper waits for a request's headers.
+pub(crate) async fn serve_directly(state: &AppState, stream: TcpStream, wait: Duration) -> Direct {
+    let mut head = [0u8; MAX_HEAD];
+    let peeked = match tokio::time::timeout(wait, stream.peek(&mut head)).await {
+        Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return Direct::Gone,
+        Ok(Ok(peeked)) => peeked,
+    };
+    let Some((length, handshake)) = direct_upgrade(state.settings(), &head[..peeked]) else {
+        return Direct::Declined(stream);
+    };
+    let mut stream = stream;
+    // The request's bytes are in the socket's buffer already (they were peeked).
+    if stream.read_exact(&mut head[..length]).await.is_err() || stream.write_all(&handshake.response()).await.is_err() {
+        return Direct::Gone;
+    }
+    state.metrics().http_responses.get_or_create(&StatusLabels { class: "1xx" }).inc();
+    // Served by a task of its own: this one, sized for the handshake, ends here.
+    drop(tokio::spawn(state.engine().clone().serve_websocket(stream, Default::default(), handshake.format)));
+    Direct::Served
+}
+
+/// The length of `head`'s request and its handshake, when `head` holds a
+/// whole request that is a valid upgrade to the bidirectional WebSocket.
+fn direct_upgrade(settings: &Settings, head: &[u8]) -> Option<(usize, Handshake)> {
+    let mut parsed = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut parsed);
+    let httparse::Status::Complete(length) = request.parse(head).ok()? else { return None };
+    let target = request.path?;
+    if request.method != Some("GET") || target.split('?').next() != Some(WEBSOCKET_PATH) {
+        return None;
+    }
+    let uri: Uri = target.parse().ok()?;
+    let mut headers = HeaderMap::with_capacity(request.headers.len());
+    for parsed in request.headers.iter() {
+        let name = HeaderName::from_bytes(parsed.name.as_bytes()).ok()?;
+        headers.append(name, HeaderValue::from_bytes(parsed.value).ok()?);
+    }
+    let handshake = check(settings, &Method::GET, &uri, &headers, Served::Bidirectional).ok()?;
+    Some((length, handshake))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const UPGRADE: &str = "GET /connection/websocket?format=protobuf HTTP/1.1\r\nHost: solo\r\n\
+        Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+
+    #[test]
+    fn a_whole_valid_upgrade_is_taken_and_everything_else_left_to_hyper() {
+        let settings = Settings::default();
+        let (length, handshake) = direct_upgrade(&settings, UPGRADE.as_bytes()).expect("taken");
+        assert_eq!(length, UPGRADE.len());
+        assert_eq!(handshake.format, Format::Protobuf);
+        let response = String::from_utf8(handshake.response()).expect("text");
+        assert!(response.starts_with("HTTP/1.1 101 Switching Protocols\r\n"), "{response}");
+        assert!(response.contains("sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"), "{response}");
+        assert!(response.ends_with("\r\n\r\n"));
+
+        let with_frame = format!("{UPGRADE}\u{81}");
+        assert_eq!(direct_upgrade(&settings, with_frame.as_bytes()).map(|(l, _)| l), Some(UPGRADE.len()));
+        for declined in [
+            &UPGRADE[..UPGRADE.len() - 2],
+            "GET /healthz HTTP/1.1\r\nHost: solo\r\n\r\n",
+            &UPGRADE.replace("/connection/websocket", "/connection/uni_websocket"),
+            &UPGRADE.replace("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8"),
+            &UPGRADE.replace("format=protobuf", "format=xml"),
+            &UPGRADE.replace("Host: solo\r\n", "Host: solo\r\nOrigin: https://evil.example\r\n"),
+        ] {
+            assert!(direct_upgrade(&settings, declined.as_bytes()).is_none(), "{declined:?}");
+        }
+    }
+}
