@@ -25,9 +25,44 @@ use tokio::net::TcpStream;
 
 use crate::error::ApiError;
 use crate::metrics::StatusLabels;
-use crate::realtime::{origin_allowed, Served, WEBSOCKET_PATH};
 use crate::settings::Settings;
 use crate::state::AppState;
+
+/// Where clients open their WebSocket.
+pub const WEBSOCKET_PATH: &str = "/connection/websocket";
+
+/// What an upgraded socket is served as.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Served {
+    /// The SDKs' protocol.
+    Bidirectional,
+    /// A connect request in, pushes out (see `solo_realtime::stream`).
+    Unidirectional,
+}
+
+/// Whether a browser page from `Origin` may open the WebSocket: no `Origin`
+/// (not a browser), the server's own origin (same host, or `SOLO_PUBLIC_URL`),
+/// or one listed in `SOLO_ALLOWED_ORIGINS` (`*`: any). Stops another site's page
+/// from riding a signed-in user's cookies into a connection.
+pub(crate) fn origin_allowed(settings: &Settings, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else { return true };
+    let Ok(origin) = origin.to_str() else { return false };
+    let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
+    let authority = origin.split_once("://").map(|(_, rest)| rest).unwrap_or_default();
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_ascii_lowercase);
+    if host.as_deref() == Some(authority) {
+        return true;
+    }
+    let public = settings.public_url.as_deref().map(|u| u.trim_end_matches('/').to_ascii_lowercase());
+    if public.as_deref() == Some(origin.as_str()) {
+        return true;
+    }
+    settings
+        .allowed_origins
+        .split(',')
+        .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
+        .any(|allowed| allowed == "*" || (!allowed.is_empty() && allowed == origin))
+}
 
 /// The subprotocols of the protocol's two formats, as the SDKs offer them
 /// (centrifuge-js offers the protobuf one in its protobuf build).
@@ -210,6 +245,31 @@ mod tests {
     const UPGRADE: &str = "GET /connection/websocket?format=protobuf HTTP/1.1\r\nHost: solo\r\n\
         Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+
+    fn headers(origin: Option<&str>, host: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, host.parse().expect("host"));
+        if let Some(origin) = origin {
+            headers.insert(header::ORIGIN, origin.parse().expect("origin"));
+        }
+        headers
+    }
+
+    #[test]
+    fn origins() {
+        let mut settings = Settings::default();
+        assert!(origin_allowed(&settings, &headers(None, "127.0.0.1:7070")), "no Origin: not a browser");
+        assert!(origin_allowed(&settings, &headers(Some("http://127.0.0.1:7070"), "127.0.0.1:7070")), "same origin");
+        assert!(!origin_allowed(&settings, &headers(Some("https://evil.example"), "127.0.0.1:7070")));
+        assert!(!origin_allowed(&settings, &headers(Some("null"), "127.0.0.1:7070")));
+        settings.public_url = Some("https://solo.example.com/".into());
+        assert!(origin_allowed(&settings, &headers(Some("https://solo.example.com"), "10.0.0.1:7070")));
+        settings.allowed_origins = "https://app.example.com, http://localhost:5173".into();
+        assert!(origin_allowed(&settings, &headers(Some("http://localhost:5173"), "127.0.0.1:7070")));
+        assert!(!origin_allowed(&settings, &headers(Some("https://evil.example"), "127.0.0.1:7070")));
+        settings.allowed_origins = "*".into();
+        assert!(origin_allowed(&settings, &headers(Some("https://evil.example"), "127.0.0.1:7070")));
+    }
 
     #[test]
     fn a_whole_valid_upgrade_is_taken_and_everything_else_left_to_hyper() {

@@ -19,11 +19,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::{scopes, Caller, Via};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::handshake;
+use crate::handshake::{self, Served};
 use crate::state::AppState;
 
-/// Where clients open their WebSocket.
-pub const WEBSOCKET_PATH: &str = "/connection/websocket";
+pub use crate::handshake::WEBSOCKET_PATH;
 /// Where a consumer with no SDK opens a one-way WebSocket (Centrifugo's `uni_websocket`).
 pub const UNI_WEBSOCKET_PATH: &str = "/connection/uni_websocket";
 
@@ -32,15 +31,6 @@ pub fn router() -> Router<AppState> {
         .route(WEBSOCKET_PATH, get(websocket))
         .route(UNI_WEBSOCKET_PATH, get(uni_websocket))
         .route("/api/realtime/token", post(connection_token))
-}
-
-/// What an upgraded socket is served as.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Served {
-    /// The SDKs' protocol.
-    Bidirectional,
-    /// A connect request in, pushes out (see `solo_realtime::stream`).
-    Unidirectional,
 }
 
 #[derive(Serialize, utoipa::ToSchema, ts_rs::TS)]
@@ -84,30 +74,6 @@ pub async fn connection_token(
         .issue(caller.user.id.as_str(), info, &source, now_ms() / 1000)
         .map_err(|_| ApiError::Internal)?;
     Ok(Json(ConnectionToken { token, expires_at: format_ms(claims.exp * 1000), url: websocket_url(&state, &headers) }))
-}
-
-/// Whether a browser page from `Origin` may open the WebSocket: no `Origin`
-/// (not a browser), the server's own origin (same host, or `SOLO_PUBLIC_URL`),
-/// or one listed in `SOLO_ALLOWED_ORIGINS` (`*`: any). Stops another site's page
-/// from riding a signed-in user's cookies into a connection.
-pub(crate) fn origin_allowed(settings: &crate::settings::Settings, headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN) else { return true };
-    let Ok(origin) = origin.to_str() else { return false };
-    let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
-    let authority = origin.split_once("://").map(|(_, rest)| rest).unwrap_or_default();
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_ascii_lowercase);
-    if host.as_deref() == Some(authority) {
-        return true;
-    }
-    let public = settings.public_url.as_deref().map(|u| u.trim_end_matches('/').to_ascii_lowercase());
-    if public.as_deref() == Some(origin.as_str()) {
-        return true;
-    }
-    settings
-        .allowed_origins
-        .split(',')
-        .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
-        .any(|allowed| allowed == "*" || (!allowed.is_empty() && allowed == origin))
 }
 
 /// The WebSocket opening handshake (RFC 6455, section 4.2). On success the
@@ -193,36 +159,5 @@ pub async fn revalidator(state: AppState, shutdown: CancellationToken) {
         // tokens must be read again.
         state.pat_cache().clear();
         state.engine().revalidate_all().await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::settings::Settings;
-
-    fn headers(origin: Option<&str>, host: &str) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::HOST, host.parse().expect("host"));
-        if let Some(origin) = origin {
-            headers.insert(header::ORIGIN, origin.parse().expect("origin"));
-        }
-        headers
-    }
-
-    #[test]
-    fn origins() {
-        let mut settings = Settings::default();
-        assert!(origin_allowed(&settings, &headers(None, "127.0.0.1:7070")), "no Origin: not a browser");
-        assert!(origin_allowed(&settings, &headers(Some("http://127.0.0.1:7070"), "127.0.0.1:7070")), "same origin");
-        assert!(!origin_allowed(&settings, &headers(Some("https://evil.example"), "127.0.0.1:7070")));
-        assert!(!origin_allowed(&settings, &headers(Some("null"), "127.0.0.1:7070")));
-        settings.public_url = Some("https://solo.example.com/".into());
-        assert!(origin_allowed(&settings, &headers(Some("https://solo.example.com"), "10.0.0.1:7070")));
-        settings.allowed_origins = "https://app.example.com, http://localhost:5173".into();
-        assert!(origin_allowed(&settings, &headers(Some("http://localhost:5173"), "127.0.0.1:7070")));
-        assert!(!origin_allowed(&settings, &headers(Some("https://evil.example"), "127.0.0.1:7070")));
-        settings.allowed_origins = "*".into();
-        assert!(origin_allowed(&settings, &headers(Some("https://evil.example"), "127.0.0.1:7070")));
     }
 }

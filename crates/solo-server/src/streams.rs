@@ -20,8 +20,8 @@ use solo_realtime::protobuf;
 use solo_realtime::stream::{Direction, StreamError, StreamFormat};
 
 use crate::error::ApiError;
+use crate::handshake::origin_allowed;
 use crate::http::{ApiJson, ApiQuery};
-use crate::realtime::origin_allowed;
 use crate::state::AppState;
 
 pub const HTTP_STREAM_PATH: &str = "/connection/http_stream";
