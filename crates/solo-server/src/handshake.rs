@@ -195,19 +195,32 @@ pub(crate) enum Direct {
     Gone,
 }
 
+/// How the requests the direct way takes begin. Anything else is declined
+/// after a peek at these few bytes, before the head buffer exists, so the
+/// connections hyper serves (HTTP streams among them) never pay for it.
+const DIRECT_PREFIX: &[u8] = b"GET /connection/websocket";
+
 /// Serves a new connection's WebSocket upgrade without the HTTP stack, if its
 /// first bytes are one (see the module's documentation). It waits for those
 /// bytes at most `wait`, as hyper waits for a request's headers.
 pub(crate) async fn serve_directly(state: &AppState, stream: TcpStream, wait: Duration) -> Direct {
+    let mut prefix = [0u8; DIRECT_PREFIX.len()];
+    match tokio::time::timeout(wait, stream.peek(&mut prefix)).await {
+        Ok(Ok(0)) | Ok(Err(_)) | Err(_) => Direct::Gone,
+        Ok(Ok(peeked)) if prefix[..peeked] != *DIRECT_PREFIX => Direct::Declined(stream),
+        // Boxed: the head buffer is needed only until the request is read.
+        Ok(Ok(_)) => Box::pin(serve_head(state, stream)).await,
+    }
+}
+
+/// The direct way once the request's first bytes matched: the whole head is
+/// peeked, checked, and either taken or left for hyper.
+async fn serve_head(state: &AppState, mut stream: TcpStream) -> Direct {
     let mut head = [0u8; MAX_HEAD];
-    let peeked = match tokio::time::timeout(wait, stream.peek(&mut head)).await {
-        Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return Direct::Gone,
-        Ok(Ok(peeked)) => peeked,
-    };
+    let Ok(peeked) = stream.peek(&mut head).await else { return Direct::Gone };
     let Some((length, handshake)) = direct_upgrade(state.settings(), &head[..peeked]) else {
         return Direct::Declined(stream);
     };
-    let mut stream = stream;
     // The request's bytes are in the socket's buffer already (they were peeked).
     if stream.read_exact(&mut head[..length]).await.is_err() || stream.write_all(&handshake.response()).await.is_err() {
         return Direct::Gone;

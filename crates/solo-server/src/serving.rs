@@ -72,8 +72,7 @@ pub async fn serve(
         }
         let (router, http, state, stopping) = (router.clone(), http.clone(), state.clone(), stopping.clone());
         connections.spawn(async move {
-            // Boxed: its head buffer is needed only until the first request is read.
-            let stream = match Box::pin(handshake::serve_directly(&state, stream, header_timeout)).await {
+            let stream = match handshake::serve_directly(&state, stream, header_timeout).await {
                 Direct::Served | Direct::Gone => return,
                 Direct::Declined(stream) => stream,
             };
