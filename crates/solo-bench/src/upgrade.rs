@@ -117,10 +117,10 @@ pub async fn run(options: &UpgradeOptions) -> anyhow::Result<UpgradeResult> {
     let restart = Instant::now();
     let writing = {
         let (writes, http, user) = (writes.clone(), http.clone(), user.clone());
-        let (rate, phase, b_url) = (options.rate, options.phase, node_b.url("/api/notifications"));
-        let pat = pat.clone();
+        let (rate, phase) = (options.rate, options.phase);
+        let through_b = [(node_b.url("/api/notifications"), pat.clone())];
         // Writes go on through B while A is down.
-        tokio::spawn(async move { writes.run_through(&b_url, &pat, &http, &user, rate, phase).await })
+        tokio::spawn(async move { writes.run_through(&through_b, &http, &user, rate, phase).await })
     };
     node_a.terminate(Duration::from_secs(30))?;
     node_a = SoloServer::start_at(&options.next, &env, None, &addr_a, Some(&pat)).await?;
@@ -267,20 +267,22 @@ impl Writes {
     async fn run(&self, nodes: &[&SoloServer], http: &reqwest::Client, user: &str, rate: f64, phase: Duration) {
         let urls: Vec<(String, String)> =
             nodes.iter().map(|n| (n.url("/api/notifications"), n.pat().to_owned())).collect();
+        self.run_through(&urls, http, user, rate, phase).await;
+    }
+
+    /// Creates notifications at `rate` for `phase` through each (URL, PAT) in turn.
+    async fn run_through(
+        &self,
+        urls: &[(String, String)],
+        http: &reqwest::Client,
+        user: &str,
+        rate: f64,
+        phase: Duration,
+    ) {
         let started = Instant::now();
         let mut n = 0u64;
         while started.elapsed() < phase {
             let (url, pat) = &urls[n as usize % urls.len()];
-            self.write(url, pat, http, user, n).await;
-            n += 1;
-            tokio::time::sleep(Duration::from_secs_f64(1.0 / rate)).await;
-        }
-    }
-
-    async fn run_through(&self, url: &str, pat: &str, http: &reqwest::Client, user: &str, rate: f64, phase: Duration) {
-        let started = Instant::now();
-        let mut n = 0u64;
-        while started.elapsed() < phase {
             self.write(url, pat, http, user, n).await;
             n += 1;
             tokio::time::sleep(Duration::from_secs_f64(1.0 / rate)).await;

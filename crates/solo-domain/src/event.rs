@@ -301,12 +301,8 @@ pub fn new_trace_id() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
-/// The trace id in a W3C `traceparent` header (`00-<trace>-<span>-<flags>`), if valid.
-pub fn trace_id_from_traceparent(header: &str) -> Option<String> {
-    traceparent_ids(header).map(|(trace, _)| trace)
-}
-
-/// The trace id and the parent span id in a W3C `traceparent` header, if valid.
+/// The trace id and the parent span id in a W3C `traceparent` header
+/// (`00-<trace>-<span>-<flags>`), if valid.
 pub fn traceparent_ids(header: &str) -> Option<(String, String)> {
     let mut parts = header.trim().split('-');
     let version = parts.next()?;
@@ -428,10 +424,10 @@ mod tests {
     #[test]
     fn traceparent_parsing() {
         let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-        assert_eq!(trace_id_from_traceparent(tp).as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
-        assert_eq!(trace_id_from_traceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01"), None);
-        assert_eq!(trace_id_from_traceparent("garbage"), None);
+        assert_eq!(traceparent_ids(tp).map(|(trace, _)| trace).as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+        assert_eq!(traceparent_ids("00-00000000000000000000000000000000-00f067aa0ba902b7-01"), None);
+        assert_eq!(traceparent_ids("garbage"), None);
         assert_eq!(traceparent_ids(tp).map(|(_, span)| span).as_deref(), Some("00f067aa0ba902b7"));
-        assert_eq!(trace_id_from_traceparent("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"), None);
+        assert_eq!(traceparent_ids("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"), None);
     }
 }

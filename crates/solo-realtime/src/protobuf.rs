@@ -17,6 +17,8 @@ use prost::Message as _;
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
+use crate::protocol::Empty;
+
 /// The server's ping: an empty `Reply`, length-delimited.
 pub const PING: &[u8] = &[0];
 
@@ -40,9 +42,9 @@ pub struct Reply {
     #[prost(message, optional, tag = "6")]
     pub subscribe: Option<SubscribeResult>,
     #[prost(message, optional, tag = "7")]
-    pub unsubscribe: Option<EmptyResult>,
+    pub unsubscribe: Option<Empty>,
     #[prost(message, optional, tag = "8")]
-    pub publish: Option<EmptyResult>,
+    pub publish: Option<Empty>,
     #[prost(message, optional, tag = "9")]
     pub presence: Option<PresenceResult>,
     #[prost(message, optional, tag = "10")]
@@ -50,7 +52,7 @@ pub struct Reply {
     #[prost(message, optional, tag = "11")]
     pub history: Option<HistoryResult>,
     #[prost(message, optional, tag = "12")]
-    pub ping: Option<EmptyResult>,
+    pub ping: Option<Empty>,
     #[prost(message, optional, tag = "13")]
     pub rpc: Option<RpcResult>,
     #[prost(message, optional, tag = "14")]
@@ -69,10 +71,6 @@ pub struct Error {
     #[prost(bool, tag = "3")]
     pub temporary: bool,
 }
-
-/// A result with no fields (unsubscribe, publish, ping).
-#[derive(Clone, PartialEq, Deserialize, prost::Message)]
-pub struct EmptyResult {}
 
 #[derive(Clone, PartialEq, Deserialize, prost::Message)]
 #[serde(default)]

@@ -189,7 +189,8 @@ struct WireCommand {
     sub_refresh: Option<SubRefreshRequest>,
 }
 
-/// A request with nothing Solo reads in it (`ping`, `send`).
+/// A message with nothing Solo reads or writes in it: the `ping` and `send`
+/// requests, and the results of `unsubscribe`, `publish` and `ping`.
 #[derive(Clone, PartialEq, Deserialize, prost::Message)]
 pub struct Empty {}
 

@@ -125,14 +125,18 @@ async fn handle(
         return MethodError::new(error_code::METHOD_NOT_FOUND, format!("method not found: `{method}`"))
             .with_status(StatusCode::NOT_FOUND);
     }
-    let answer = match calls.call(&method, params).await {
+    Json(answer(&method, calls.call(&method, params).await)).into_response()
+}
+
+/// A method's answer: `{"result": …}`, or its error (logged at debug).
+fn answer(method: &str, outcome: Outcome) -> Value {
+    match outcome {
         Ok(result) => json!({ "result": result }),
         Err(e) => {
             tracing::debug!(%method, code = e.code, message = %e.message, "server API call refused");
             e.body()
         }
-    };
-    Json(answer).into_response()
+    }
 }
 
 /// One line of the older command format.
@@ -163,19 +167,13 @@ async fn handle_lines(
     let calls = methods::Calls { state: &state, trace_id: &trace.0 };
     let mut answers = Vec::new();
     for line in bytes.split(|&b| b == b'\n').filter(|line| !line.iter().all(u8::is_ascii_whitespace)) {
-        let outcome = match serde_json::from_slice::<CommandLine>(line) {
-            Err(e) => Err(MethodError::bad_request(format_args!("a line is not a command: {e}"))),
+        // An unknown method is `call`'s to refuse (104), as for `/centrifugo/api/{method}`.
+        let answer = match serde_json::from_slice::<CommandLine>(line) {
+            Err(e) => MethodError::bad_request(format_args!("a line is not a command: {e}")).body(),
             Ok(command) if command.method == "batch" => {
-                Err(MethodError::bad_request("command lines cannot hold a batch"))
+                MethodError::bad_request("command lines cannot hold a batch").body()
             }
-            Ok(command) if !methods::is_method(&command.method) => {
-                Err(MethodError::new(error_code::METHOD_NOT_FOUND, format!("method not found: `{}`", command.method)))
-            }
-            Ok(command) => calls.call(&command.method, command.params).await,
-        };
-        let answer = match outcome {
-            Ok(result) => json!({ "result": result }),
-            Err(e) => e.body(),
+            Ok(command) => answer(&command.method, calls.call(&command.method, command.params).await),
         };
         answers.push(answer.to_string());
     }
