@@ -173,6 +173,9 @@ pub enum EventPayload {
 }
 
 impl EventPayload {
+    /// The type name of a workstation heartbeat (retention keeps these for less time).
+    pub const WORKSTATION_HEARTBEAT: &'static str = "workstation.heartbeat";
+
     /// The event's type name, as it appears in `type` and in publication tags.
     pub fn type_name(&self) -> &'static str {
         match self {
@@ -181,7 +184,7 @@ impl EventPayload {
             EventPayload::ReviewDecided { .. } => "review.decided",
             EventPayload::FallbackGenerated { .. } => "fallback.generated",
             EventPayload::WorkstationCreated { .. } => "workstation.created",
-            EventPayload::WorkstationHeartbeat { .. } => "workstation.heartbeat",
+            EventPayload::WorkstationHeartbeat { .. } => Self::WORKSTATION_HEARTBEAT,
             EventPayload::WorkstationStatusChanged { .. } => "workstation.status_changed",
             EventPayload::AgentStatusChanged { .. } => "agent.status_changed",
             EventPayload::CommunityPosted { .. } => "community.posted",

@@ -43,6 +43,9 @@ pub struct Metrics {
     pub database_errors: Family<KindLabels, Counter>,
     /// Seconds the oldest event not yet published has waited since its commit.
     pub outbox_lag: Gauge<f64, AtomicU64>,
+    /// Tasks alive in the async runtime serving `/metrics`, read as it renders
+    /// (a leak of tasks shows as a climb under steady load).
+    pub runtime_tasks: Gauge,
     /// The realtime engine's own metrics, in the same registry.
     pub realtime: Arc<RealtimeMetrics>,
 }
@@ -111,6 +114,12 @@ impl Metrics {
             "How long the oldest committed event not yet published has waited, as the dispatcher last saw it",
             outbox_lag.clone(),
         );
+        let runtime_tasks = Gauge::default();
+        registry.register(
+            "runtime_tasks",
+            "Tasks alive in the server's async runtime (connections, requests, workers)",
+            runtime_tasks.clone(),
+        );
         let realtime = Arc::new(RealtimeMetrics::default());
         realtime.register(&mut registry);
         Self {
@@ -126,6 +135,7 @@ impl Metrics {
             write_duration,
             database_errors,
             outbox_lag,
+            runtime_tasks,
             realtime,
         }
     }
@@ -140,6 +150,9 @@ impl Metrics {
     }
 
     pub fn render(&self) -> String {
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            self.runtime_tasks.set(runtime.metrics().num_alive_tasks() as i64);
+        }
         let mut out = String::new();
         if let Err(e) = encode(&mut out, &self.registry) {
             tracing::error!(error = %e, "metrics encoding failed");

@@ -99,11 +99,20 @@ pub struct Settings {
     pub history_max_publications: u64,
     /// `SOLO_HISTORY_MAX_AGE_SECS`: age past which channel history is dropped.
     pub history_max_age_secs: u64,
-    /// `SOLO_EVENTS_MAX_AGE_DAYS`: age past which published events leave the audit log.
-    pub events_max_age_days: u64,
+    /// `SOLO_EVENTS_MAX_AGE_DAYS`: age past which published events leave the
+    /// audit log. Fractions are allowed (`0.01` is 14.4 minutes: the soak uses them).
+    pub events_max_age_days: f64,
+    /// `SOLO_HEARTBEAT_EVENTS_MAX_AGE_SECS`: age past which workstation heartbeat
+    /// events leave the audit log, sooner than other events: at one heartbeat per
+    /// workstation every 10 s they would be most of the log, and they record no
+    /// change (status changes are events of their own, kept `events_max_age_days`).
+    pub heartbeat_events_max_age_secs: u64,
     /// `SOLO_NOTIFICATIONS_READ_MAX_AGE_DAYS`: notifications read longer ago than
-    /// this leave the inbox (unread ones are never removed).
-    pub notifications_read_max_age_days: u64,
+    /// this leave the inbox (unread ones are never removed). Fractions are allowed.
+    pub notifications_read_max_age_days: f64,
+    /// `SOLO_RETENTION_INTERVAL_SECS`: how often the retention task runs; each run
+    /// trims in bounded batches until nothing past its limits is left.
+    pub retention_interval_secs: u64,
     /// `SOLO_DISPATCH_BATCH`: events the dispatcher publishes per round.
     pub dispatch_batch: i64,
     /// `SOLO_DISPATCH_MAX_BACKOFF_MS`: longest wait between retries of a failing publish.
@@ -210,8 +219,10 @@ impl Default for Settings {
             sweep_interval_ms: 1000,
             history_max_publications: 1000,
             history_max_age_secs: 24 * 3600,
-            events_max_age_days: 30,
-            notifications_read_max_age_days: 90,
+            events_max_age_days: 30.0,
+            heartbeat_events_max_age_secs: 24 * 3600,
+            notifications_read_max_age_days: 90.0,
+            retention_interval_secs: 60,
             dispatch_batch: 256,
             dispatch_max_backoff_ms: 30_000,
             recovery_max_publications: 300,
@@ -301,6 +312,18 @@ impl Settings {
                     "integration_namespaces: `{namespace}` is a product namespace or not letters, digits and `_-.@=`"
                 )));
             }
+        }
+        let ages = [
+            ("events_max_age_days", self.events_max_age_days),
+            ("notifications_read_max_age_days", self.notifications_read_max_age_days),
+        ];
+        for (name, days) in ages {
+            if !(days.is_finite() && days > 0.0) {
+                return Err(SettingsError(format!("{name} must be a positive number of days, not {days}")));
+            }
+        }
+        if self.retention_interval_secs == 0 {
+            return Err(SettingsError("retention_interval_secs must be at least 1".into()));
         }
         if self.presence_ttl_secs < 2 {
             return Err(SettingsError("presence_ttl_secs must be at least 2".into()));

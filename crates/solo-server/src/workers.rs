@@ -50,26 +50,52 @@ pub async fn presence_sweeper(state: AppState, shutdown: CancellationToken) {
     .await;
 }
 
-/// Trims channel history and the event log to their configured limits.
+/// Most trimming passes in one run of the retention task: at the default batch,
+/// a quarter of a million rows of each kind per interval.
+const MAX_TRIM_PASSES: usize = 50;
+
+/// Trims channel history, the event log and read notifications to their
+/// configured limits. Each run repeats bounded passes (a few thousand rows of
+/// each kind, one short statement each) until a pass finds nothing, pausing
+/// between passes so writers interleave: one pass per run fell behind any
+/// sustained rate above about 80 events/s (a busy team's heartbeats alone).
 pub async fn retention(state: AppState, shutdown: CancellationToken) {
     let settings = state.settings();
     let policy = RetentionPolicy {
         channel_max_publications: settings.history_max_publications,
         channel_max_age_ms: (settings.history_max_age_secs * 1000) as i64,
-        events_max_age_ms: (settings.events_max_age_days * 86_400_000) as i64,
-        notifications_read_max_age_ms: (settings.notifications_read_max_age_days * 86_400_000) as i64,
+        events_max_age_ms: days_to_ms(settings.events_max_age_days),
+        heartbeat_events_max_age_ms: (settings.heartbeat_events_max_age_secs * 1000) as i64,
+        notifications_read_max_age_ms: days_to_ms(settings.notifications_read_max_age_days),
         batch: 5_000,
     };
-    every(Duration::from_secs(60), shutdown, || async {
-        match state.store().trim_history(policy, now_ms()).await {
-            Ok(n) => {
-                state.metrics().history_trimmed.inc_by(n);
+    let period = Duration::from_secs(settings.retention_interval_secs.max(1));
+    let pause = Duration::from_millis(20);
+    every(period, shutdown.clone(), || async {
+        for _ in 0..MAX_TRIM_PASSES {
+            match state.store().trim_history(policy, now_ms()).await {
+                Ok(0) => break,
+                Ok(n) => {
+                    state.metrics().history_trimmed.inc_by(n);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "history trimming failed");
+                    break;
+                }
             }
-            Err(e) => tracing::warn!(error = %e, "history trimming failed"),
+            if shutdown.is_cancelled() {
+                break;
+            }
+            tokio::time::sleep(pause).await;
         }
         if let Err(e) = state.store().delete_expired_sessions(now_ms()).await {
             tracing::warn!(error = %e, "expired session cleanup failed");
         }
     })
     .await;
+}
+
+/// A retention age in days (fractions allowed) as milliseconds.
+fn days_to_ms(days: f64) -> i64 {
+    (days * 86_400_000.0) as i64
 }

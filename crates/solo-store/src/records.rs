@@ -234,9 +234,13 @@ pub struct RetentionPolicy {
     pub channel_max_age_ms: i64,
     /// Published events older than this are dropped from the event log.
     pub events_max_age_ms: i64,
+    /// Published workstation heartbeat events older than this are dropped
+    /// (sooner than other events: they are most of the log and change nothing).
+    pub heartbeat_events_max_age_ms: i64,
     /// Notifications read longer ago than this leave the inbox (unread ones stay).
     pub notifications_read_max_age_ms: i64,
-    /// Rows removed per statement, so trimming never holds the writer for long.
+    /// Rows removed per statement and kind in one call, so trimming never holds
+    /// the writer for long; the caller calls again while rows were removed.
     pub batch: i64,
 }
 

@@ -435,6 +435,7 @@ async fn read_notifications_past_the_retention_age_leave_the_inbox_and_unread_on
         channel_max_publications: 10_000,
         channel_max_age_ms: i64::MAX / 4,
         events_max_age_ms: i64::MAX / 4,
+        heartbeat_events_max_age_ms: i64::MAX / 4,
         notifications_read_max_age_ms: days * 86_400_000,
         batch: 5_000,
     };

@@ -92,3 +92,77 @@ async fn heartbeats_validate_their_agents() {
     }
     server.stop().await;
 }
+
+/// Retention: heartbeat events leave the event log after
+/// `heartbeat_events_max_age_secs`, sooner than the workstation's other events,
+/// trimmed by the server's own retention task, which repeats its passes until
+/// nothing past the limits is left.
+#[tokio::test]
+async fn heartbeat_events_leave_the_log_sooner_than_status_changes() {
+    let server = TestServer::start_built(|s| {
+        s.history_max_age_secs = 1;
+        s.heartbeat_events_max_age_secs = 1;
+        s.retention_interval_secs = 1;
+    })
+    .await;
+    let ada = server.user("ada", "acme", Role::Member).await;
+    let (_, station) = post(&server, &ada, "/api/workstations", json!({ "name": "rig" })).await;
+    let id = station["id"].as_str().expect("id").to_owned();
+    for _ in 0..5 {
+        let (status, body) =
+            post(&server, &ada, &format!("/api/workstations/{id}/heartbeat"), json!({ "agents": [] })).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let types = || async {
+        let events = server.store().events_of_subject("workstation", &id, 100).await.expect("events");
+        let mut types: Vec<String> = events.iter().map(|e| e.payload.type_name().to_owned()).collect();
+        types.sort();
+        types
+    };
+    assert_eq!(types().await.iter().filter(|t| *t == "workstation.heartbeat").count(), 5);
+    let kept = eventually("heartbeat events trimmed", Duration::from_secs(20), || async {
+        let now = types().await;
+        (!now.iter().any(|t| t == "workstation.heartbeat")).then_some(now)
+    })
+    .await;
+    assert_eq!(kept, ["workstation.created", "workstation.status_changed"], "the changes stay");
+    server.stop().await;
+}
+
+/// One call trims at most `batch` rows of each kind; calling again while rows
+/// were removed empties what is past the limits (the retention task's loop).
+#[tokio::test]
+async fn trimming_in_small_batches_catches_up_pass_by_pass() {
+    let server = TestServer::start().await;
+    let ada = server.user("ada", "acme", Role::Member).await;
+    let (_, station) = post(&server, &ada, "/api/workstations", json!({ "name": "rig" })).await;
+    let id = station["id"].as_str().expect("id").to_owned();
+    for _ in 0..7 {
+        post(&server, &ada, &format!("/api/workstations/{id}/heartbeat"), json!({ "agents": [] })).await;
+    }
+    let heartbeats = || async {
+        let events = server.store().events_of_subject("workstation", &id, 100).await.expect("events");
+        events.iter().filter(|e| e.payload.type_name() == "workstation.heartbeat").count()
+    };
+    eventually("published", Duration::from_secs(10), || async {
+        (server.store().unpublished_count().await.ok()? == 0).then_some(())
+    })
+    .await;
+    let policy = solo_store::RetentionPolicy {
+        channel_max_publications: 10_000,
+        channel_max_age_ms: 0,
+        events_max_age_ms: i64::MAX / 4,
+        heartbeat_events_max_age_ms: 0,
+        notifications_read_max_age_ms: i64::MAX / 4,
+        batch: 2,
+    };
+    let later = solo_domain::time::now_ms() + 1_000;
+    let mut passes = 0;
+    while server.store().trim_history(policy, later).await.expect("trim") > 0 {
+        passes += 1;
+        assert!(passes < 20, "trimming never caught up");
+    }
+    assert_eq!(heartbeats().await, 0);
+    assert!(passes >= 4, "7 heartbeat events and their history, 2 per statement: {passes} passes");
+    server.stop().await;
+}

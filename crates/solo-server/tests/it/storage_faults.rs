@@ -72,6 +72,7 @@ async fn a_database_locked_by_another_writer_answers_503_database_busy_and_recov
     assert_eq!(value("solo_database_errors_total{kind=\"busy\"}"), 1.0);
     assert!(value("solo_http_write_duration_seconds_count") >= 3.0, "three writes were timed");
     assert!(value("solo_outbox_lag_seconds") >= 0.0);
+    assert!(value("solo_runtime_tasks") >= 1.0, "at least the task answering /metrics");
     server.stop().await;
 }
 

@@ -167,6 +167,19 @@ impl EventStore for SqlStore {
         .bind(policy.batch)
         ).await?;
         removed += done;
+        // Heartbeat events sooner: liveness, not changes (status changes are their own events).
+        let done = self
+            .write_one(
+                query(
+                    "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE ts < $1 AND type = $2 \
+             AND published_at IS NOT NULL AND seq NOT IN (SELECT event_seq FROM publications) LIMIT $3)",
+                )
+                .bind(now_ms - policy.heartbeat_events_max_age_ms)
+                .bind(EventPayload::WORKSTATION_HEARTBEAT)
+                .bind(policy.batch),
+            )
+            .await?;
+        removed += done;
         removed += self.trim_read_notifications(now_ms - policy.notifications_read_max_age_ms, policy.batch).await?;
         Ok(removed)
     }
