@@ -122,6 +122,78 @@ pub fn line_chart(
     Ok(true)
 }
 
+/// A vertical line across a timeline, labelled (a fault, say).
+pub struct Marker {
+    pub x: f64,
+    pub label: String,
+}
+
+/// A chart over time: linear axes from zero, lines only (many points), and a
+/// dashed vertical line for each marker; returns whether it was drawn.
+pub fn timeline_chart(
+    path: &Path,
+    title: &str,
+    (x_label, y_label): (&str, &str),
+    series: &[Series],
+    markers: &[Marker],
+) -> anyhow::Result<bool> {
+    if let Err(reason) = font() {
+        eprintln!("chart {} skipped: {reason}", path.display());
+        return Ok(false);
+    }
+    let finite = |(x, y): &&(f64, f64)| x.is_finite() && y.is_finite();
+    let points = || series.iter().flat_map(|s| s.points.iter()).filter(finite);
+    if points().next().is_none() {
+        eprintln!("chart {} skipped: no data", path.display());
+        return Ok(false);
+    }
+    let x_max = points().map(|p| p.0).chain(markers.iter().map(|m| m.x)).fold(0.0, f64::max).max(1e-3);
+    // Headroom above the data for the legend and the markers' labels.
+    let y_max = points().map(|p| p.1).fold(0.0, f64::max).max(1e-3) * 1.35;
+    let root = BitMapBackend::new(path, (1100, 520)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(72)
+        .build_cartesian_2d(0.0..x_max * 1.02, 0.0..y_max)?;
+    chart.configure_mesh().x_desc(x_label).y_desc(y_label).label_style(("sans-serif", 14)).draw()?;
+    let grey = RGBColor(0x88, 0x88, 0x88);
+    for (i, marker) in markers.iter().enumerate() {
+        // Dashes: short segments down the height of the chart.
+        let steps = 40;
+        let dashes = (0..steps).step_by(2).map(|i| {
+            let (a, b) = (y_max * i as f64 / steps as f64, y_max * (i + 1) as f64 / steps as f64);
+            PathElement::new(vec![(marker.x, a), (marker.x, b)], grey.stroke_width(1))
+        });
+        chart.draw_series(dashes)?;
+        chart.draw_series(std::iter::once(Text::new(
+            marker.label.clone(),
+            // Alternate heights, so labels of close faults do not overlap.
+            (marker.x, y_max * if i % 2 == 0 { 0.98 } else { 0.93 }),
+            ("sans-serif", 12).into_font().color(&grey),
+        )))?;
+    }
+    for (i, s) in series.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let pts: Vec<(f64, f64)> = s.points.iter().filter(finite).copied().collect();
+        chart
+            .draw_series(LineSeries::new(pts, color.stroke_width(2)))?
+            .label(s.name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()?;
+    root.present().with_context(|| format!("writing {}", path.display()))?;
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +212,18 @@ mod tests {
             assert_eq!(&bytes[1..4], b"PNG");
         } else {
             eprintln!("no font on this machine: chart not drawn");
+        }
+    }
+
+    #[test]
+    fn draws_a_timeline_with_markers() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("timeline.png");
+        let series = vec![Series { name: "node 0".into(), points: vec![(0.0, 40.0), (1.0, 42.0), (2.0, 41.0)] }];
+        let markers = vec![Marker { x: 1.5, label: "kill -9".into() }];
+        let drawn = timeline_chart(&path, "RSS", ("minutes", "MiB"), &series, &markers).expect("chart");
+        if drawn {
+            assert_eq!(&std::fs::read(&path).expect("png")[1..4], b"PNG");
         }
     }
 }

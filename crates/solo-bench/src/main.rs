@@ -15,6 +15,7 @@ mod ingest;
 mod programs;
 mod report;
 mod server;
+mod soak;
 mod storm;
 mod targets;
 mod upgrade;
@@ -228,6 +229,49 @@ enum Scenario {
         #[arg(long, default_value_t = 256)]
         concurrency: usize,
     },
+    /// The soak with chaos (`bench/soak`): a cluster on a PostgreSQL and Redis
+    /// of its own, clients that reconnect and recover, steady writes, and one
+    /// fault every so often; fails if anything is lost or a 5xx comes outside
+    /// the faults, and writes the report (`bench/SOAK.md`).
+    Soak {
+        #[arg(long, default_value_t = 30.0)]
+        minutes: f64,
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+        #[arg(long, default_value_t = 5_000)]
+        clients: u64,
+        #[arg(long, default_value_t = 50)]
+        users: usize,
+        #[arg(long, default_value_t = 200)]
+        workstations: usize,
+        #[arg(long, default_value_t = 40)]
+        missions: usize,
+        #[arg(long, default_value_t = 200.0)]
+        heartbeats_per_sec: f64,
+        #[arg(long, default_value_t = 50.0)]
+        notifications_per_sec: f64,
+        #[arg(long, default_value_t = 20.0)]
+        stage_changes_per_sec: f64,
+        /// Seconds between faults.
+        #[arg(long, default_value_t = 150)]
+        fault_every_secs: u64,
+        /// Seconds before the first fault (and before the slopes start).
+        #[arg(long, default_value_t = 120)]
+        warmup_secs: u64,
+        /// Mean seconds a client stays before leaving for a while.
+        #[arg(long, default_value_t = 600)]
+        mean_stay_secs: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value = "bench/SOAK.md")]
+        out: PathBuf,
+        /// Where the timeline charts go (none when not given).
+        #[arg(long)]
+        charts: Option<PathBuf>,
+        /// Also write every write attempt to this CSV file.
+        #[arg(long)]
+        attempts_csv: Option<PathBuf>,
+    },
     /// Only the report's "Fan-out by protocol format (Solo)" section, printed:
     /// Solo with JSON subscribers against protobuf ones, without the rest.
     Formats {
@@ -264,12 +308,21 @@ fn kind_of(name: &str) -> anyhow::Result<Kind> {
 /// servers get the other), and a multi-thread runtime there handed every
 /// connection between its main thread and its worker, a wake-up and a context
 /// switch each, which took a fifth of the core in the connections scenario.
+///
+/// The soak is the exception: it starts and stops servers and databases with
+/// blocking calls beside thousands of clients, so it gets both cores' worth of
+/// worker threads (it is not pinned; everything shares the machine).
 fn main() -> anyhow::Result<()> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(run())
+    let cli = Cli::parse();
+    let runtime = if matches!(cli.scenario, Scenario::Soak { .. }) {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?
+    } else {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()?
+    };
+    runtime.block_on(run(cli))
 }
 
-async fn run() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+async fn run(cli: Cli) -> anyhow::Result<()> {
     let programs = cli.programs.programs();
     match cli.scenario {
         Scenario::Connections { server, count, concurrency, hold_secs, transport } => {
@@ -347,6 +400,58 @@ async fn run() -> anyhow::Result<()> {
         Scenario::Watchers { watchers, changes, postgres } => {
             let report = watchers::run(&programs, watchers, changes, postgres.as_deref()).await?;
             println!("{}", serde_json::to_string(&report)?);
+            Ok(())
+        }
+        Scenario::Soak {
+            minutes,
+            nodes,
+            clients,
+            users,
+            workstations,
+            missions,
+            heartbeats_per_sec,
+            notifications_per_sec,
+            stage_changes_per_sec,
+            fault_every_secs,
+            warmup_secs,
+            mean_stay_secs,
+            seed,
+            out,
+            charts,
+            attempts_csv,
+        } => {
+            let options = soak::SoakOptions {
+                solo: programs.solo.clone(),
+                duration: Duration::from_secs_f64(minutes * 60.0),
+                nodes: nodes.max(1),
+                clients,
+                users: users.max(1),
+                workstations,
+                missions,
+                rates: soak::Rates {
+                    heartbeats: heartbeats_per_sec,
+                    notifications: notifications_per_sec,
+                    stage_changes: stage_changes_per_sec,
+                    read_all_every: Duration::from_secs(60),
+                },
+                fault_every: Duration::from_secs(fault_every_secs.max(1)),
+                warmup: Duration::from_secs(warmup_secs),
+                mean_stay: Duration::from_secs(mean_stay_secs.max(1)),
+                seed,
+                out,
+                charts,
+            };
+            let record = soak::run(&options).await?;
+            soak::write_report(&record, &options.out, options.charts.as_deref())?;
+            if let Some(path) = &attempts_csv {
+                soak::write_attempts_csv(&record, path)?;
+            }
+            let summary = soak::summary_json(&record);
+            println!("{summary}");
+            let failures = soak::failures(&record);
+            if !failures.is_empty() {
+                bail!("the soak failed: {}", failures.join("; "));
+            }
             Ok(())
         }
         Scenario::ReconnectStorm { count, missed, concurrency } => {

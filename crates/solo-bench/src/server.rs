@@ -316,6 +316,24 @@ impl SoloServer {
     }
 }
 
+impl SoloServer {
+    /// Kills the server (SIGKILL: no drain, no goodbye) and reaps it.
+    pub fn kill(&mut self) -> anyhow::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`, …) to the server.
+    pub fn signal(&self, signal: &str) -> anyhow::Result<()> {
+        let status = Command::new("kill").args([&format!("-{signal}"), &self.child.id().to_string()]).status()?;
+        if !status.success() {
+            bail!("kill -{signal} failed");
+        }
+        Ok(())
+    }
+}
+
 impl Drop for SoloServer {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -26,7 +26,7 @@ use self::render::*;
 const ANALYSIS_HEADING: &str = "## Analysis";
 
 /// The hand-written analysis at the end of a report, heading included.
-fn analysis_of(report: &str) -> Option<&str> {
+pub(crate) fn analysis_of(report: &str) -> Option<&str> {
     report.find(&format!("\n{ANALYSIS_HEADING}\n")).map(|at| &report[at + 1..])
 }
 
