@@ -372,7 +372,7 @@ fn trimming_intervals(samples: &[NodeSample]) -> Vec<(f64, f64)> {
 const SETTLE_SECS: f64 = 180.0;
 
 /// Per hour, the duration-weighted mean of the slopes of `points` over the
-/// stretches between fault windows (each at least two minutes): growth that
+/// stretches between fault windows (each at least a minute): growth that
 /// goes on while nothing happens, without the steps a fault leaves.
 fn slope_between_faults(points: &[(f64, f64)], faults: &[Fault]) -> Option<f64> {
     let mut stretches: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
@@ -387,7 +387,7 @@ fn slope_between_faults(points: &[(f64, f64)], faults: &[Fault]) -> Option<f64> 
     }
     let (mut weighted, mut total) = (0.0, 0.0);
     for stretch in &stretches {
-        if let (Some(first), Some(last), Some(slope)) = (stretch.first(), stretch.last(), slope(stretch, 120.0)) {
+        if let (Some(first), Some(last), Some(slope)) = (stretch.first(), stretch.last(), slope(stretch, 60.0)) {
             weighted += slope * (last.0 - first.0);
             total += last.0 - first.0;
         }
@@ -402,7 +402,7 @@ fn render_nodes(record: &SoakRecord, md: &mut String) -> anyhow::Result<()> {
         "Each node process separately (a node started again is a new process), from the end of the warm-up or {} s \
          after the process started (its recovery cache fills meanwhile), whichever is later, to the end of the load. \
          Slopes are least-squares fits, per hour: over the whole span (\"–\" under {} s), and between faults (each \
-         stretch outside the fault windows of at least two minutes, weighted by its length), which leaves out the \
+         stretch outside the fault windows of at least a minute, weighted by its length), which leaves out the \
          steps a fault makes. Descriptors and tasks are given less the node's connections, which move between nodes \
          with the faults and the churn: what is left is what the node holds besides its clients.\n",
         SETTLE_SECS as u64,
