@@ -31,15 +31,10 @@ pub struct ClusterOptions {
     pub concurrency: usize,
 }
 
-/// A free loopback port (bound and released; the nodes then share it).
-fn free_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
-}
-
 pub async fn run(solo: &str, options: &ClusterOptions) -> anyhow::Result<ClusterResult> {
     let database = ScratchDatabase::create(&options.postgres, 900)?;
-    let port = free_port()?;
+    // Bound and released: the nodes then share it (SO_REUSEPORT).
+    let port = crate::targets::free_port()?;
     let addr = format!("127.0.0.1:{port}");
     let mut env = SoloServer::unlimited(options.count);
     env.extend([

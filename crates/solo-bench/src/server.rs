@@ -65,6 +65,14 @@ pub fn established_on(port: u16) -> anyhow::Result<std::collections::HashSet<u64
     Ok(inodes)
 }
 
+/// The value of series `name` (labels included, if any) in a `/metrics` text.
+pub fn metric_in(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse().ok())
+}
+
 /// A process's resource use, from `/proc`.
 #[derive(Debug, Clone, Copy)]
 pub struct Process(pub u32);
@@ -101,6 +109,16 @@ impl Process {
     /// Peak resident memory, KiB.
     pub fn peak_rss_kib(&self) -> anyhow::Result<u64> {
         self.status_field("VmHWM:")
+    }
+
+    /// Threads of the process now.
+    pub fn threads(&self) -> anyhow::Result<u64> {
+        self.status_field("Threads:")
+    }
+
+    /// File descriptors it holds open now.
+    pub fn open_fds(&self) -> anyhow::Result<u64> {
+        Ok(std::fs::read_dir(format!("/proc/{}/fd", self.0))?.count() as u64)
     }
 
     /// User + system CPU time so far, seconds (clock ticks of 1/100 s on Linux).
@@ -275,11 +293,7 @@ impl SoloServer {
     /// A gauge or counter from `/metrics`.
     pub async fn metric(&self, name: &str) -> anyhow::Result<f64> {
         let text = reqwest::get(self.url("/metrics")).await?.text().await?;
-        text.lines()
-            .find(|l| l.split_whitespace().next() == Some(name))
-            .and_then(|l| l.split_whitespace().last())
-            .and_then(|v| v.parse().ok())
-            .with_context(|| format!("metric {name}"))
+        metric_in(&text, name).with_context(|| format!("metric {name}"))
     }
 
     pub fn process(&self) -> Process {
@@ -301,10 +315,7 @@ impl SoloServer {
     /// Stops the server as an operator does (SIGTERM: it drains and closes
     /// its clients with 3001) and waits for it to exit, at most `limit`.
     pub fn terminate(&mut self, limit: Duration) -> anyhow::Result<()> {
-        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status()?;
-        if !status.success() {
-            bail!("kill -TERM failed");
-        }
+        self.signal("TERM")?;
         let deadline = std::time::Instant::now() + limit;
         while self.child.try_wait()?.is_none() {
             if std::time::Instant::now() > deadline {

@@ -71,10 +71,6 @@ impl Seen {
     }
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
 pub async fn run(options: &UpgradeOptions) -> anyhow::Result<UpgradeResult> {
     let database = ScratchDatabase::create(&options.postgres, 950)?;
     let mut env = SoloServer::unlimited(options.clients);
@@ -83,7 +79,8 @@ pub async fn run(options: &UpgradeOptions) -> anyhow::Result<UpgradeResult> {
         ("SOLO_BUS_URL", options.redis.clone()),
         ("SOLO_CLUSTER_NAME", format!("upgrade{}", std::process::id())),
     ]);
-    let (addr_a, addr_b) = (format!("127.0.0.1:{}", free_port()?), format!("127.0.0.1:{}", free_port()?));
+    let (addr_a, addr_b) =
+        (format!("127.0.0.1:{}", crate::targets::free_port()?), format!("127.0.0.1:{}", crate::targets::free_port()?));
     // A on the previous release creates the schema as that release knows it.
     let mut node_a = SoloServer::start_at(&options.previous, &env, None, &addr_a, None).await?;
     let pat = node_a.pat().to_owned();

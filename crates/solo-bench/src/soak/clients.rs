@@ -36,7 +36,6 @@ pub struct ClientPlan {
 /// Totals over every client.
 #[derive(Default)]
 pub struct ClientCounters {
-    pub sessions: AtomicU64,
     /// Reconnects after the server closed, cut or went silent on the client.
     pub drops: AtomicU64,
     /// Of those, connections that went silent (no ping within the deadline).
@@ -65,17 +64,11 @@ pub struct Progress {
     pub offsets: Vec<AtomicU64>,
     /// Offsets it is missing now, over its channels.
     pub missing: AtomicU64,
-    /// Whether its subscriptions are live now.
-    pub connected: AtomicBool,
 }
 
 impl Progress {
     pub fn new(channels: usize) -> Progress {
-        Progress {
-            offsets: (0..channels).map(|_| AtomicU64::new(0)).collect(),
-            missing: AtomicU64::new(0),
-            connected: AtomicBool::new(false),
-        }
+        Progress { offsets: (0..channels).map(|_| AtomicU64::new(0)).collect(), missing: AtomicU64::new(0) }
     }
 }
 
@@ -178,16 +171,13 @@ pub async fn run(plan: ClientPlan, world: Arc<ClientWorld>, progress: Arc<Progre
             }
         };
         backoff = Duration::from_millis(200);
-        world.counters.sessions.fetch_add(1, Ordering::Relaxed);
         if connected_before {
             world.counters.recoveries.fetch_add(1, Ordering::Relaxed);
         }
         connected_before = true;
         publish_progress(&tracks, &progress);
-        progress.connected.store(true, Ordering::Relaxed);
         let leave_at = Instant::now() + world.mean_stay.mul_f64(random.exponential());
         let ended = follow(socket, plan.user, &mut tracks, &world, &progress, leave_at).await;
-        progress.connected.store(false, Ordering::Relaxed);
         match ended {
             Ended::Stopped => break,
             Ended::Left => {

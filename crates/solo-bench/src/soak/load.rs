@@ -46,9 +46,29 @@ pub enum Outcome {
     Timeout,
 }
 
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Status(status) => write!(f, "{status}"),
+            Outcome::Connection => f.write_str("refused"),
+            Outcome::Timeout => f.write_str("timeout"),
+        }
+    }
+}
+
 impl Outcome {
     pub fn is_success(self) -> bool {
         matches!(self, Outcome::Status(s) if (200..300).contains(&s))
+    }
+
+    pub fn is_server_error(self) -> bool {
+        matches!(self, Outcome::Status(s) if s >= 500)
+    }
+
+    /// A 4xx the soak never provokes (429 is a limit it may meet): a bug on
+    /// one side or the other, which fails the soak.
+    fn is_refusal(self) -> bool {
+        matches!(self, Outcome::Status(s) if (400..500).contains(&s) && s != 429)
     }
 }
 
@@ -106,6 +126,9 @@ pub struct Rates {
 
 /// Longer than the server's own limit on waiting for the database (5 s), so a
 /// request held by an outage is seen to end in its 503 rather than cut off.
+/// Requests the generator lets wait at once; past it a tick is skipped (and counted).
+pub const MAX_IN_FLIGHT: u32 = 2_000;
+
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a notification is retried (503, timeouts) before it is given up.
 const NOTIFICATION_PATIENCE: Duration = Duration::from_secs(60);
@@ -123,7 +146,7 @@ impl Load {
             abandoned: AtomicU64::new(0),
             rejected: Mutex::new(Vec::new()),
             skipped: AtomicU64::new(0),
-            in_flight: Arc::new(tokio::sync::Semaphore::new(2_000)),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT as usize)),
         })
     }
 
@@ -195,7 +218,7 @@ impl Load {
             let _ = writer.await;
         }
         // Notifications still being retried finish (or give up) before the soak counts.
-        let _ = self.in_flight.acquire_many(2_000).await;
+        let _ = self.in_flight.acquire_many(MAX_IN_FLIGHT).await;
     }
 
     async fn heartbeats(self: Arc<Self>, fixtures: Arc<Fixtures>, rate: f64, stop: CancellationToken) {
@@ -215,10 +238,8 @@ impl Load {
                 let (outcome, reply) = load
                     .send(WriteKind::Heartbeat, reqwest::Method::POST, &path, &fixtures.admin_pat, &body, None)
                     .await;
-                if let Outcome::Status(status) = outcome {
-                    if (400..500).contains(&status) && status != 429 {
-                        load.reject(format!("heartbeat {status}: {}", reply.unwrap_or_default()));
-                    }
+                if outcome.is_refusal() {
+                    load.reject(format!("heartbeat {outcome}: {}", reply.unwrap_or_default()));
                 }
                 drop(permit);
             });
@@ -266,8 +287,8 @@ impl Load {
                     }
                     return;
                 }
-                Outcome::Status(status) if (400..500).contains(&status) && status != 429 => {
-                    self.reject(format!("notification {status}: {}", reply.unwrap_or_default()));
+                refusal if refusal.is_refusal() => {
+                    self.reject(format!("notification {refusal}: {}", reply.unwrap_or_default()));
                     return;
                 }
                 _ => tokio::time::sleep(Duration::from_secs(1)).await,
@@ -302,8 +323,8 @@ impl Load {
                         }
                     }
                 }
-                Outcome::Status(status) if (400..500).contains(&status) && status != 429 => {
-                    self.reject(format!("stage change {status}: {}", reply.unwrap_or_default()));
+                refusal if refusal.is_refusal() => {
+                    self.reject(format!("stage change {refusal}: {}", reply.unwrap_or_default()));
                 }
                 _ => {}
             }
@@ -325,10 +346,8 @@ impl Load {
             let (outcome, reply) = self
                 .send(WriteKind::ReadAll, reqwest::Method::POST, "/api/notifications/read-all", pat, &json!({}), None)
                 .await;
-            if let Outcome::Status(status) = outcome {
-                if (400..500).contains(&status) && status != 429 {
-                    self.reject(format!("read all {status}: {}", reply.unwrap_or_default()));
-                }
+            if outcome.is_refusal() {
+                self.reject(format!("read all {outcome}: {}", reply.unwrap_or_default()));
             }
         }
     }
@@ -347,9 +366,4 @@ async fn tick(ticker: &mut tokio::time::Interval, stop: &CancellationToken) -> b
         _ = stop.cancelled() => false,
         _ = ticker.tick() => true,
     }
-}
-
-/// Used by the report: is `status` a server error.
-pub fn is_server_error(outcome: Outcome) -> bool {
-    matches!(outcome, Outcome::Status(s) if s >= 500)
 }

@@ -25,7 +25,7 @@ use anyhow::{bail, Context};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::server::{Process, SoloServer};
+use crate::server::{metric_in, Process, SoloServer};
 use clients::{ClientCounters, ClientPlan, ClientWorld, Progress};
 use load::{Fixtures, Load, User};
 use services::{PrivatePostgres, PrivateRedis};
@@ -179,14 +179,24 @@ struct Cluster {
     pids: Arc<Vec<AtomicU32>>,
 }
 
+/// Starts a node at `addr`. Starting reads the server's log until it serves
+/// (and runs `solo admin` without `pat`): blocking, so off the runtime.
+async fn start_off_runtime(
+    solo: &str,
+    env: &[(&'static str, String)],
+    addr: &str,
+    pat: Option<&str>,
+) -> anyhow::Result<SoloServer> {
+    let (solo, env, addr, pat) = (solo.to_owned(), env.to_vec(), addr.to_owned(), pat.map(str::to_owned));
+    tokio::task::spawn_blocking(move || {
+        tokio::runtime::Handle::current().block_on(SoloServer::start_at(&solo, &env, None, &addr, pat.as_deref()))
+    })
+    .await?
+}
+
 impl Cluster {
     async fn start_node(&mut self, i: usize) -> anyhow::Result<()> {
-        let (solo, env, addr, pat) = (self.solo.clone(), self.env.clone(), self.addrs[i].clone(), self.pat.clone());
-        // Starting reads the server's log until it serves: blocking, so off the runtime.
-        let server = tokio::task::spawn_blocking(move || {
-            tokio::runtime::Handle::current().block_on(SoloServer::start_at(&solo, &env, None, &addr, Some(&pat)))
-        })
-        .await??;
+        let server = start_off_runtime(&self.solo, &self.env, &self.addrs[i], Some(&self.pat)).await?;
         self.pids[i].store(server.pid(), Ordering::SeqCst);
         self.nodes[i] = Some(server);
         Ok(())
@@ -237,10 +247,6 @@ impl Cluster {
         }
         Ok(())
     }
-}
-
-fn free_addr() -> anyhow::Result<String> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.to_string())
 }
 
 /// The settings every node runs with: retention windows of minutes instead
@@ -381,14 +387,11 @@ pub async fn run(options: &SoakOptions) -> anyhow::Result<SoakRecord> {
             .await??;
     }
     let env = node_env(options, &postgres.url(DATABASE), &redis_url);
-    let addrs = (0..options.nodes).map(|_| free_addr()).collect::<anyhow::Result<Vec<_>>>()?;
-    let first = {
-        let (solo, env, addr) = (options.solo.clone(), env.clone(), addrs[0].clone());
-        tokio::task::spawn_blocking(move || {
-            tokio::runtime::Handle::current().block_on(SoloServer::start_at(&solo, &env, None, &addr, None))
-        })
-        .await??
-    };
+    let addrs = (0..options.nodes)
+        .map(|_| Ok(format!("127.0.0.1:{}", crate::targets::free_port()?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    // The first node creates the bench user and its token; the others share them.
+    let first = start_off_runtime(&options.solo, &env, &addrs[0], None).await?;
     let pids = Arc::new((0..options.nodes).map(|_| AtomicU32::new(0)).collect::<Vec<_>>());
     pids[0].store(first.pid(), Ordering::SeqCst);
     let mut cluster = Cluster {
@@ -726,9 +729,9 @@ async fn sample(
                 rss_kib: reading.0,
                 fds: reading.1,
                 threads: reading.2,
-                tasks: metric(&metrics, "solo_runtime_tasks"),
-                connections: metric(&metrics, "solo_connections"),
-                trimmed_rows: metric(&metrics, "solo_history_trimmed_rows_total"),
+                tasks: metric_in(&metrics, "solo_runtime_tasks"),
+                connections: metric_in(&metrics, "solo_connections"),
+                trimmed_rows: metric_in(&metrics, "solo_history_trimmed_rows_total"),
             });
         }
         if round.is_multiple_of(6) {
@@ -747,11 +750,7 @@ async fn sample(
 /// RSS (KiB), open descriptors and threads of a process.
 fn read_process(pid: u32) -> Option<(u64, u64, u64)> {
     let process = Process(pid);
-    let rss = process.rss_kib().ok()?;
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count() as u64;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let threads = status.lines().find_map(|l| l.strip_prefix("Threads:")).and_then(|t| t.trim().parse().ok())?;
-    Some((rss, fds, threads))
+    Some((process.rss_kib().ok()?, process.open_fds().ok()?, process.threads().ok()?))
 }
 
 fn read_database(postgres: &PrivatePostgres) -> anyhow::Result<DatabaseSample> {
@@ -762,13 +761,6 @@ fn read_database(postgres: &PrivatePostgres) -> anyhow::Result<DatabaseSample> {
         rows.push((table.to_owned(), count));
     }
     Ok(DatabaseSample { at: 0.0, bytes, rows })
-}
-
-fn metric(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .find(|l| l.split_whitespace().next() == Some(name))
-        .and_then(|l| l.split_whitespace().last())
-        .and_then(|v| v.parse().ok())
 }
 
 pub use load::Rates;

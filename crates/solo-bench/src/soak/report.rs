@@ -5,13 +5,27 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::load::{is_server_error, Attempt, Outcome, WriteKind};
+use super::load::{Attempt, Outcome, WriteKind, MAX_IN_FLIGHT};
 use super::{Fault, NodeSample, SoakRecord};
 use crate::charts::{timeline_chart, Marker, Series};
 
 /// Seconds after a fault's end still counted as its window: pools reconnect,
 /// a load balancer's next request finds the node back.
 pub const GRACE_SECS: f64 = 30.0;
+
+/// Server errors (5xx) inside the fault windows, or outside them.
+fn server_errors(record: &SoakRecord, inside: bool) -> usize {
+    record.attempts.iter().filter(|a| a.outcome.is_server_error() && in_fault(&record.faults, a.at) == inside).count()
+}
+
+/// Samples grouped by node process (a node started again is a new one), in time order.
+fn by_process(samples: &[NodeSample]) -> std::collections::BTreeMap<(usize, u32), Vec<&NodeSample>> {
+    let mut grouped: std::collections::BTreeMap<(usize, u32), Vec<&NodeSample>> = Default::default();
+    for sample in samples {
+        grouped.entry((sample.node, sample.pid)).or_default().push(sample);
+    }
+    grouped
+}
 
 /// Whether `at` falls in some fault's window.
 fn in_fault(faults: &[Fault], at: f64) -> bool {
@@ -79,8 +93,7 @@ pub fn failures(record: &SoakRecord) -> Vec<String> {
     if !record.rejected.is_empty() {
         failures.push(format!("{} requests refused with a 4xx, first: {}", record.rejected.len(), record.rejected[0]));
     }
-    let outside =
-        record.attempts.iter().filter(|a| is_server_error(a.outcome) && !in_fault(&record.faults, a.at)).count();
+    let outside = server_errors(record, false);
     if outside > 0 {
         failures.push(format!("{outside} server errors (5xx) outside the fault windows"));
     }
@@ -91,13 +104,6 @@ pub fn failures(record: &SoakRecord) -> Vec<String> {
 pub fn summary_json(record: &SoakRecord) -> serde_json::Value {
     let c = &record.counters;
     let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
-    let server_errors = |inside: bool| {
-        record
-            .attempts
-            .iter()
-            .filter(|a| is_server_error(a.outcome) && in_fault(&record.faults, a.at) == inside)
-            .count()
-    };
     serde_json::json!({
         "scenario": "soak",
         "seconds": record.elapsed.round(),
@@ -111,8 +117,8 @@ pub fn summary_json(record: &SoakRecord) -> serde_json::Value {
         "duplicates_dropped": load(&c.duplicates),
         "recoveries": load(&c.recoveries),
         "recovered_publications": load(&c.recovered_publications),
-        "server_errors_in_faults": server_errors(true),
-        "server_errors_outside_faults": server_errors(false),
+        "server_errors_in_faults": server_errors(record, true),
+        "server_errors_outside_faults": server_errors(record, false),
         "failures": failures(record),
     })
 }
@@ -143,12 +149,7 @@ pub fn write_report(record: &SoakRecord, out: &Path, charts: Option<&Path>) -> a
 pub fn write_attempts_csv(record: &SoakRecord, path: &Path) -> anyhow::Result<()> {
     let mut csv = String::from("at_secs,kind,outcome,latency_ms\n");
     for a in &record.attempts {
-        let outcome = match a.outcome {
-            Outcome::Status(status) => status.to_string(),
-            Outcome::Connection => "refused".into(),
-            Outcome::Timeout => "timeout".into(),
-        };
-        writeln!(csv, "{:.3},{},{outcome},{:.2}", a.at, a.kind.name(), a.latency_ms)?;
+        writeln!(csv, "{:.3},{},{},{:.2}", a.at, a.kind.name(), a.outcome, a.latency_ms)?;
     }
     std::fs::write(path, csv).with_context(|| format!("writing {}", path.display()))
 }
@@ -189,10 +190,7 @@ fn render(record: &SoakRecord, md: &mut String, charts: Option<&Path>, out: &Pat
         }
         writeln!(md)?;
     }
-    let outside_5xx =
-        record.attempts.iter().filter(|a| is_server_error(a.outcome) && !in_fault(&record.faults, a.at)).count();
-    let inside_5xx =
-        record.attempts.iter().filter(|a| is_server_error(a.outcome) && in_fault(&record.faults, a.at)).count();
+    let (outside_5xx, inside_5xx) = (server_errors(record, false), server_errors(record, true));
     writeln!(md, "| measure | value |\n|---|---|")?;
     writeln!(
         md,
@@ -236,7 +234,7 @@ fn render(record: &SoakRecord, md: &mut String, charts: Option<&Path>, out: &Pat
     writeln!(md, "| close codes received | {} |", if codes.is_empty() { "none".into() } else { codes.join(", ") })?;
     writeln!(md, "| failed connection attempts (node down, refused, timed out) | {} |", load(&c.failed_attempts))?;
     writeln!(md, "| server errors (5xx) outside / inside the fault windows | {outside_5xx} / {inside_5xx} |")?;
-    writeln!(md, "| writes skipped by the generator (2,000 already waiting) | {} |", record.skipped)?;
+    writeln!(md, "| writes skipped by the generator ({MAX_IN_FLIGHT} already waiting) | {} |", record.skipped)?;
     writeln!(md)?;
     writeln!(
         md,
@@ -263,7 +261,7 @@ fn render_faults(record: &SoakRecord, md: &mut String) -> anyhow::Result<()> {
         // Its own window: up to the grace's end or the next fault, whichever comes first.
         let until = record.faults.get(i + 1).map_or(f64::MAX, |next| next.start - 1.0).min(fault.end + GRACE_SECS);
         let window = |a: &&Attempt| a.at >= fault.start - 1.0 && a.at < until;
-        let errors = record.attempts.iter().filter(window).filter(|a| is_server_error(a.outcome)).count();
+        let errors = record.attempts.iter().filter(window).filter(|a| a.outcome.is_server_error()).count();
         let refused = record.attempts.iter().filter(window).filter(|a| a.outcome == Outcome::Connection).count();
         let timeouts = record.attempts.iter().filter(window).filter(|a| a.outcome == Outcome::Timeout).count();
         writeln!(
@@ -298,7 +296,7 @@ fn render_writes(record: &SoakRecord, md: &mut String) -> anyhow::Result<()> {
             kind.name(),
             of_kind.len(),
             count(&|a| a.outcome.is_success()),
-            count(&|a| is_server_error(a.outcome)),
+            count(&|a| a.outcome.is_server_error()),
             count(&|a| a.outcome == Outcome::Connection),
             count(&|a| a.outcome == Outcome::Timeout),
             ms(percentile(&mut latencies, 50.0)),
@@ -350,11 +348,7 @@ fn render_writes(record: &SoakRecord, md: &mut String) -> anyhow::Result<()> {
 /// Sampling intervals in which some node's trimmed-rows counter rose.
 fn trimming_intervals(samples: &[NodeSample]) -> Vec<(f64, f64)> {
     let mut intervals = Vec::new();
-    let mut by_process: std::collections::BTreeMap<(usize, u32), Vec<&NodeSample>> = Default::default();
-    for sample in samples {
-        by_process.entry((sample.node, sample.pid)).or_default().push(sample);
-    }
-    for series in by_process.values() {
+    for series in by_process(samples).values() {
         for pair in series.windows(2) {
             if let (Some(a), Some(b)) = (pair[0].trimmed_rows, pair[1].trimmed_rows) {
                 if b > a {
@@ -413,12 +407,8 @@ fn render_nodes(record: &SoakRecord, md: &mut String) -> anyhow::Result<()> {
         "| node | process | span | connections first → last | RSS MiB first → last | RSS MiB/h | RSS MiB/h between faults | fds − connections first → last | tasks − connections first → last | tasks − connections /h | threads |"
     )?;
     writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|")?;
-    let mut by_process: std::collections::BTreeMap<(usize, u32), Vec<&NodeSample>> = Default::default();
-    for sample in &record.node_samples {
-        by_process.entry((sample.node, sample.pid)).or_default().push(sample);
-    }
     let fmt = |slope: Option<f64>| slope.map_or("–".into(), |s| format!("{s:+.1}"));
-    for ((node, pid), series) in by_process {
+    for ((node, pid), series) in by_process(&record.node_samples) {
         let born = series.first().map_or(0.0, |s| s.at);
         let from = record.warmup.max(born + SETTLE_SECS);
         // Under load only: after the writes stop, clients settle and nothing is steady.

@@ -8,9 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
+use crate::targets::free_port;
 
 /// Waits until something accepts TCP connections on `port`.
 fn wait_for_port(port: u16, limit: Duration, what: &str) -> anyhow::Result<()> {
