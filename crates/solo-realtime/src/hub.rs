@@ -396,35 +396,20 @@ impl Hub {
     }
 
     /// Pings, pong and connect deadlines, token expiry, stalled writes. Called
-    /// once a second.
+    /// once a second. What each connection needs is decided under the
+    /// connections lock and done after it: most need nothing in a given
+    /// second, and none is cloned for the look.
     pub fn tick(&self, now: i64) {
-        for conn in self.connections() {
-            if conn.stalled(now) {
-                tracing::warn!(client = %conn.client_id, "slow consumer: nothing written for too long, closing");
-                conn.close(Disconnect::SlowConsumer);
-                continue;
-            }
-            let Some(expires_at_ms) = conn.auth_expires_at_ms() else {
-                if now - conn.opened_at_ms > self.timing.connect_timeout_ms {
-                    conn.close(Disconnect::Stale);
+        let due: Vec<(Arc<Connection>, Due)> =
+            lock(&self.connections).values().filter_map(|conn| Some((conn.clone(), self.due(conn, now)?))).collect();
+        for (conn, due) in due {
+            match due {
+                Due::Close(Disconnect::SlowConsumer) => {
+                    tracing::warn!(client = %conn.client_id, "slow consumer: nothing written for too long, closing");
+                    conn.close(Disconnect::SlowConsumer);
                 }
-                continue;
-            };
-            if now > expires_at_ms + self.timing.refresh_grace_ms {
-                conn.close(Disconnect::Expired);
-                continue;
-            }
-            let sent = conn.ping_sent_at_ms.load(Ordering::Acquire);
-            if sent != 0 && now - sent > self.timing.pong_timeout_ms {
-                conn.close(Disconnect::NoPong);
-                continue;
-            }
-            if now >= conn.next_ping_at_ms.load(Ordering::Acquire) {
-                conn.next_ping_at_ms.store(now + self.timing.ping_interval_ms, Ordering::Release);
-                if sent == 0 {
-                    conn.ping_sent_at_ms.store(now, Ordering::Release);
-                }
-                conn.ping();
+                Due::Close(reason) => conn.close(reason),
+                Due::Ping => conn.ping(),
             }
         }
         // A subscription token's subscription not refreshed in time ends (the
@@ -457,6 +442,39 @@ impl Hub {
 
 /// The unsubscribe push code of a subscription whose token expired (the client resubscribes).
 pub const SUBSCRIPTION_EXPIRED: u16 = 2501;
+
+/// What the tick does to a connection this second.
+enum Due {
+    Close(Disconnect),
+    Ping,
+}
+
+impl Hub {
+    /// What `conn` needs this second, if anything; a ping due is marked sent.
+    fn due(&self, conn: &Connection, now: i64) -> Option<Due> {
+        if conn.stalled(now) {
+            return Some(Due::Close(Disconnect::SlowConsumer));
+        }
+        let Some(expires_at_ms) = conn.auth_expires_at_ms() else {
+            return (now - conn.opened_at_ms > self.timing.connect_timeout_ms).then_some(Due::Close(Disconnect::Stale));
+        };
+        if now > expires_at_ms + self.timing.refresh_grace_ms {
+            return Some(Due::Close(Disconnect::Expired));
+        }
+        let sent = conn.ping_sent_at_ms.load(Ordering::Acquire);
+        if sent != 0 && now - sent > self.timing.pong_timeout_ms {
+            return Some(Due::Close(Disconnect::NoPong));
+        }
+        if now < conn.next_ping_at_ms.load(Ordering::Acquire) {
+            return None;
+        }
+        conn.next_ping_at_ms.store(now + self.timing.ping_interval_ms, Ordering::Release);
+        if sent == 0 {
+            conn.ping_sent_at_ms.store(now, Ordering::Release);
+        }
+        Some(Due::Ping)
+    }
+}
 
 /// How many subscribers' connections a fan-out reads ahead of writing to them.
 /// Each subscriber's first touch of its connection is a cache miss (10,000
