@@ -378,6 +378,11 @@ pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
+/// `127.0.0.1:` and a [`free_port`].
+pub(crate) fn free_addr() -> anyhow::Result<String> {
+    Ok(format!("127.0.0.1:{}", free_port()?))
+}
+
 /// A TCP connection to `target` from the loopback address `source`.
 pub async fn connect_from(source: SocketAddr, target: SocketAddr) -> anyhow::Result<tokio::net::TcpStream> {
     let socket = TcpSocket::new_v4()?;

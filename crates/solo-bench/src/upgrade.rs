@@ -79,8 +79,7 @@ pub async fn run(options: &UpgradeOptions) -> anyhow::Result<UpgradeResult> {
         ("SOLO_BUS_URL", options.redis.clone()),
         ("SOLO_CLUSTER_NAME", format!("upgrade{}", std::process::id())),
     ]);
-    let (addr_a, addr_b) =
-        (format!("127.0.0.1:{}", crate::targets::free_port()?), format!("127.0.0.1:{}", crate::targets::free_port()?));
+    let (addr_a, addr_b) = (crate::targets::free_addr()?, crate::targets::free_addr()?);
     // A on the previous release creates the schema as that release knows it.
     let mut node_a = SoloServer::start_at(&options.previous, &env, None, &addr_a, None).await?;
     let pat = node_a.pat().to_owned();

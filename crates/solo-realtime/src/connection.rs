@@ -158,10 +158,10 @@ pub enum Flushed {
 /// `repr(C)` keeps the fields a fan-out touches for every subscriber (the
 /// write side with its first channel's state, the socket, the closing flag)
 /// first and together, in the first three cache lines' worth of bytes (154 in
-/// a release build); with the compiler's own order
-/// they were spread over the whole struct and a separate allocation, and the
-/// first touch of each was a cache miss repeated 10,000 times per
-/// publication to a large channel (see `hot_fields_share_the_first_cache_lines`).
+/// a release build); with the compiler's own order they were spread over the
+/// whole struct and a separate allocation, and the first touch of each was a
+/// cache miss repeated 10,000 times per publication to a large channel (see
+/// `hot_fields_share_the_first_cache_lines`).
 #[repr(C)]
 pub struct Connection {
     out: Mutex<Outbound>,

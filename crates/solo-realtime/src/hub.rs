@@ -421,6 +421,31 @@ impl Hub {
         }
     }
 
+    /// What `conn` needs this second, if anything; a ping due is marked sent.
+    fn due(&self, conn: &Connection, now: i64) -> Option<Due> {
+        if conn.stalled(now) {
+            return Some(Due::Close(Disconnect::SlowConsumer));
+        }
+        let Some(expires_at_ms) = conn.auth_expires_at_ms() else {
+            return (now - conn.opened_at_ms > self.timing.connect_timeout_ms).then_some(Due::Close(Disconnect::Stale));
+        };
+        if now > expires_at_ms + self.timing.refresh_grace_ms {
+            return Some(Due::Close(Disconnect::Expired));
+        }
+        let sent = conn.ping_sent_at_ms.load(Ordering::Acquire);
+        if sent != 0 && now - sent > self.timing.pong_timeout_ms {
+            return Some(Due::Close(Disconnect::NoPong));
+        }
+        if now < conn.next_ping_at_ms.load(Ordering::Acquire) {
+            return None;
+        }
+        conn.next_ping_at_ms.store(now + self.timing.ping_interval_ms, Ordering::Release);
+        if sent == 0 {
+            conn.ping_sent_at_ms.store(now, Ordering::Release);
+        }
+        Some(Due::Ping)
+    }
+
     /// Ends a subscription the server took away and tells the client with the
     /// unsubscribe push `code` (no later publication of it reaches the
     /// connection); false when it was not subscribed.
@@ -447,33 +472,6 @@ pub const SUBSCRIPTION_EXPIRED: u16 = 2501;
 enum Due {
     Close(Disconnect),
     Ping,
-}
-
-impl Hub {
-    /// What `conn` needs this second, if anything; a ping due is marked sent.
-    fn due(&self, conn: &Connection, now: i64) -> Option<Due> {
-        if conn.stalled(now) {
-            return Some(Due::Close(Disconnect::SlowConsumer));
-        }
-        let Some(expires_at_ms) = conn.auth_expires_at_ms() else {
-            return (now - conn.opened_at_ms > self.timing.connect_timeout_ms).then_some(Due::Close(Disconnect::Stale));
-        };
-        if now > expires_at_ms + self.timing.refresh_grace_ms {
-            return Some(Due::Close(Disconnect::Expired));
-        }
-        let sent = conn.ping_sent_at_ms.load(Ordering::Acquire);
-        if sent != 0 && now - sent > self.timing.pong_timeout_ms {
-            return Some(Due::Close(Disconnect::NoPong));
-        }
-        if now < conn.next_ping_at_ms.load(Ordering::Acquire) {
-            return None;
-        }
-        conn.next_ping_at_ms.store(now + self.timing.ping_interval_ms, Ordering::Release);
-        if sent == 0 {
-            conn.ping_sent_at_ms.store(now, Ordering::Release);
-        }
-        Some(Due::Ping)
-    }
 }
 
 /// How many subscribers' connections a fan-out reads ahead of writing to them.

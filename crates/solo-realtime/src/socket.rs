@@ -43,24 +43,32 @@ impl Socket {
     /// clears the socket's write readiness; the connection's task then waits
     /// for the next writable edge as before.
     pub(crate) fn try_send(&self, bytes: &[u8]) -> io::Result<usize> {
-        let first = match self {
-            Socket::Tcp(s) => socket2::SockRef::from(s).send(bytes),
-            Socket::Local(s) => socket2::SockRef::from(s).send(bytes),
-        };
-        match first {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => match self {
-                Socket::Tcp(s) => s.try_io(Interest::WRITABLE, || socket2::SockRef::from(s).send(bytes)),
-                Socket::Local(s) => s.try_io(Interest::WRITABLE, || socket2::SockRef::from(s).send(bytes)),
-            },
+        match self.sock().send(bytes) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.try_io(Interest::WRITABLE, || self.sock().send(bytes))
+            }
             other => other,
         }
     }
 
     /// [`Socket::try_send`] of several frames at once (`sendmsg(2)`).
     pub(crate) fn try_send_vectored(&self, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.try_io(Interest::WRITABLE, || self.sock().send_vectored(slices))
+    }
+
+    /// The socket for calls tokio does not offer.
+    fn sock(&self) -> socket2::SockRef<'_> {
         match self {
-            Socket::Tcp(s) => s.try_io(Interest::WRITABLE, || socket2::SockRef::from(s).send_vectored(slices)),
-            Socket::Local(s) => s.try_io(Interest::WRITABLE, || socket2::SockRef::from(s).send_vectored(slices)),
+            Socket::Tcp(s) => socket2::SockRef::from(s),
+            Socket::Local(s) => socket2::SockRef::from(s),
+        }
+    }
+
+    /// Runs `io` under tokio's readiness for `interest`: a would-block clears it.
+    fn try_io<R>(&self, interest: Interest, io: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+        match self {
+            Socket::Tcp(s) => s.try_io(interest, io),
+            Socket::Local(s) => s.try_io(interest, io),
         }
     }
 
@@ -96,9 +104,6 @@ impl Socket {
 
     /// Ends our side of the stream (the client reads end of stream).
     pub(crate) fn shutdown_write(&self) -> io::Result<()> {
-        match self {
-            Socket::Tcp(s) => socket2::SockRef::from(s).shutdown(Shutdown::Write),
-            Socket::Local(s) => socket2::SockRef::from(s).shutdown(Shutdown::Write),
-        }
+        self.sock().shutdown(Shutdown::Write)
     }
 }

@@ -387,9 +387,7 @@ pub async fn run(options: &SoakOptions) -> anyhow::Result<SoakRecord> {
             .await??;
     }
     let env = node_env(options, &postgres.url(DATABASE), &redis_url);
-    let addrs = (0..options.nodes)
-        .map(|_| Ok(format!("127.0.0.1:{}", crate::targets::free_port()?)))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let addrs = (0..options.nodes).map(|_| crate::targets::free_addr()).collect::<anyhow::Result<Vec<_>>>()?;
     // The first node creates the bench user and its token; the others share them.
     let first = start_off_runtime(&options.solo, &env, &addrs[0], None).await?;
     let pids = Arc::new((0..options.nodes).map(|_| AtomicU32::new(0)).collect::<Vec<_>>());
