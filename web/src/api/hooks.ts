@@ -1,5 +1,5 @@
 /** Queries and mutations of every resource the UI shows. */
-import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { replaceEqualDeep, useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useMemo } from 'react';
 import { toast } from 'sonner';
 import { api, ApiError, errorMessage, query, setCsrfToken } from './client';
@@ -38,6 +38,7 @@ import type {
 } from './types';
 import {
   applyWatching,
+  fetchedUnreadCounts,
   TIMELINE_LIMIT,
   upsertMission,
   upsertMissionDetail,
@@ -214,13 +215,19 @@ export function usePresence() {
   });
 }
 
+/** The unread counts query, without its poll interval. */
+export const unreadCountsQuery = {
+  queryKey: keys.unreadCount,
+  queryFn: ({ signal }: { signal: AbortSignal }) => api.get<UnreadCounts>('/api/notifications/unread-count', signal),
+  // A refetch in flight when a notification's push raised the counts must not
+  // put its older answer back (the badge would stay stale until the next change).
+  structuralSharing: (held: unknown, fetched: unknown) =>
+    replaceEqualDeep(held, fetchedUnreadCounts(held as UnreadCounts | undefined, fetched as UnreadCounts)),
+};
+
 export function useUnreadCounts() {
   const refetchInterval = usePollInterval();
-  return useQuery({
-    queryKey: keys.unreadCount,
-    queryFn: ({ signal }) => api.get<UnreadCounts>('/api/notifications/unread-count', signal),
-    refetchInterval,
-  });
+  return useQuery({ ...unreadCountsQuery, refetchInterval });
 }
 
 export function useNotifications(filter: InboxFilter) {

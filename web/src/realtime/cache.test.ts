@@ -1,7 +1,8 @@
 import { QueryClient, QueryObserver } from '@tanstack/react-query';
 import { describe, expect, it } from 'vitest';
 import { keys } from '../api/keys';
-import type { Preferences, QuietHours, WorkspaceConfigView } from '../api/types';
+import { unreadCountsQuery } from '../api/hooks';
+import type { Notification, Preferences, QuietHours, UnreadCounts, WorkspaceConfigView } from '../api/types';
 import { SeenEvents } from './applyEvent';
 import { applyEnvelope, updateFresh } from './cache';
 
@@ -50,6 +51,48 @@ describe('updateFresh', () => {
     updateFresh<Feed>(client, key, (d) => (d ? { items: ['p_2', ...d.items] } : d));
     expect(client.getQueryData<Feed>(key)).toEqual({ items: ['p_2', 'p_1'] });
     expect(client.isFetching()).toBe(0);
+  });
+});
+
+describe('unread counts', () => {
+  const counts = (countsVersion: number, total: number): UnreadCounts => ({
+    countsVersion,
+    total,
+    byCategory: { missions: 0, workstations: total, community: 0, system: 0 },
+  });
+
+  it('a reload answered before a pushed notification does not put the older counts back', async () => {
+    const client = new QueryClient({ defaultOptions: { queries: { retry: false } } });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let calls = 0;
+    // The server answered the reload before the notification existed.
+    const queryFn = async () => {
+      calls += 1;
+      if (calls === 2) await gate;
+      return counts(7, 0);
+    };
+    const observer = new QueryObserver<UnreadCounts>(client, { ...unreadCountsQuery, queryFn, staleTime: Infinity });
+    const stop = observer.subscribe(() => undefined);
+    await observer.refetch();
+    // The channel was (re)subscribed: the counts reload, and meanwhile the push lands.
+    const reload = observer.refetch();
+    const notification = { id: 'n_1', category: 'workstations', readAt: null } as unknown as Notification;
+    applyEnvelope(
+      client,
+      new SeenEvents(),
+      envelope('notification.created', { kind: 'notification', id: 'n_1' }, 1, {
+        userId: 'u_1',
+        notification,
+        unread: counts(8, 1),
+      }),
+    );
+    expect(client.getQueryData<UnreadCounts>(keys.unreadCount)?.total).toBe(1);
+    release();
+    await reload;
+    stop();
+
+    expect(client.getQueryData<UnreadCounts>(keys.unreadCount)).toEqual(counts(8, 1));
   });
 });
 

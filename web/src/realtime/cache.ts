@@ -110,7 +110,7 @@ export function applyEnvelope(
     if (missionListMisses(client.getQueryData<MissionList>(keys.missions), env)) {
       void client.invalidateQueries({ queryKey: keys.missions });
     } else {
-      update<MissionList>(client, keys.missions, (d) => applyMissionEvent(d, env));
+      updateFresh<MissionList>(client, keys.missions, (d) => applyMissionEvent(d, env));
     }
   }
 
@@ -130,16 +130,16 @@ export function applyEnvelope(
     if (workstationListMisses(client.getQueryData<WorkstationList>(keys.workstations), env)) {
       void client.invalidateQueries({ queryKey: keys.workstations });
     } else {
-      update<WorkstationList>(client, keys.workstations, (d) => applyWorkstationEvent(d, env));
+      updateFresh<WorkstationList>(client, keys.workstations, (d) => applyWorkstationEvent(d, env));
     }
     const id = workstationIdOf(env);
-    if (id) update<WorkstationDetail>(client, keys.workstation(id), (d) => applyWorkstationDetailEvent(d, env));
+    if (id) updateFresh<WorkstationDetail>(client, keys.workstation(id), (d) => applyWorkstationDetailEvent(d, env));
   }
 
   if (isNotificationEvent(env)) {
     for (const [key] of client.getQueriesData<NotificationPages>({ queryKey: keys.notificationsAll })) {
       const filter = filterOfKey(key);
-      if (filter) update<NotificationPages>(client, key, (d) => applyNotificationEvent(d, env, filter));
+      if (filter) updateFresh<NotificationPages>(client, key, (d) => applyNotificationEvent(d, env, filter));
     }
     const counts = unreadOf(env);
     if (counts) takeUnreadCounts(client, counts);
