@@ -4,7 +4,7 @@
 //! sockets, so the write path, its backpressure (3008) and the connection's
 //! task are the same code whatever the client's transport.
 
-use std::io::{self, IoSlice};
+use std::io::{self, IoSlice, Read};
 use std::net::Shutdown;
 use std::task::{Context, Poll};
 
@@ -72,12 +72,9 @@ impl Socket {
         }
     }
 
-    /// Reads what the socket has now into `buf`.
+    /// Reads what the socket has now into `buf` (see [`read_draining`]).
     pub(crate) fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Socket::Tcp(s) => s.try_read(buf),
-            Socket::Local(s) => s.try_read(buf),
-        }
+        read_draining(buf, self.sock(), |read| self.try_io(Interest::READABLE, read))
     }
 
     pub(crate) fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -105,5 +102,62 @@ impl Socket {
     /// Ends our side of the stream (the client reads end of stream).
     pub(crate) fn shutdown_write(&self) -> io::Result<()> {
         self.sock().shutdown(Shutdown::Write)
+    }
+}
+
+/// [`Socket::try_read`] for a TCP stream not yet handed to the engine (the
+/// accept loop reading a WebSocket handshake).
+pub fn try_read_tcp(stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    read_draining(buf, socket2::SockRef::from(stream), |read| stream.try_io(Interest::READABLE, read))
+}
+
+/// [`Socket::try_read`] for the read half of a local socket pair (an HTTP
+/// stream's relay reading what the engine wrote).
+pub(crate) fn try_read_local(stream: &UnixStream, buf: &mut [u8]) -> io::Result<usize> {
+    read_draining(buf, socket2::SockRef::from(stream), |read| stream.try_io(Interest::READABLE, read))
+}
+
+/// Whether the platform's readiness is edge-triggered (epoll, kqueue), which
+/// clearing readiness after a short read relies on; tokio's own reads make the
+/// same check.
+const EDGE_TRIGGERED: bool = cfg!(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly",
+    target_os = "illumos"
+));
+
+/// Reads what the socket holds now into `buf`, through `try_io` (tokio's
+/// readiness). A read that leaves part of `buf` unfilled emptied the receive
+/// queue, so it clears the read readiness as a would-block does: the next
+/// read waits for the next readable edge rather than costing a `recvfrom`
+/// that can only say "would block" (one such call per message received, and
+/// per connect, before this). tokio's own `AsyncRead` does the same. Nothing
+/// is missed: tokio clears only the readiness it saw before the read, and
+/// bytes that arrive after it raise a newer one.
+fn read_draining(
+    buf: &mut [u8],
+    sock: socket2::SockRef<'_>,
+    try_io: impl FnOnce(&mut dyn FnMut() -> io::Result<usize>) -> io::Result<usize>,
+) -> io::Result<usize> {
+    let len = buf.len();
+    let mut drained = None;
+    let read = try_io(&mut || {
+        let n = (&*sock).read(buf)?;
+        if EDGE_TRIGGERED && 0 < n && n < len {
+            drained = Some(n);
+            // Reported as a would-block so that `try_io` clears the readiness.
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(n)
+    });
+    match drained {
+        Some(n) => Ok(n),
+        None => read,
     }
 }

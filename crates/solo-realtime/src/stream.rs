@@ -456,7 +456,7 @@ impl Relay {
                         break;
                     }
                     let mut read = [0u8; READ_CHUNK];
-                    match reader.try_read(&mut read) {
+                    match crate::socket::try_read_local(reader.as_ref(), &mut read) {
                         Ok(0) => break,
                         Ok(n) => buf.extend_from_slice(&read[..n]),
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}

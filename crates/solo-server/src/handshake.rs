@@ -20,7 +20,7 @@ use std::time::Duration;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use solo_realtime::protocol::Format;
 use solo_realtime::websocket::accept_key;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::error::ApiError;
@@ -196,38 +196,56 @@ pub(crate) enum Direct {
 }
 
 /// How the requests the direct way takes begin. Anything else is declined
-/// after a peek at these few bytes, before the head buffer exists, so the
-/// connections hyper serves (HTTP streams among them) never pay for it.
+/// after one peek, before anything is read from the socket.
 const DIRECT_PREFIX: &[u8] = b"GET /connection/websocket";
 
 /// Serves a new connection's WebSocket upgrade without the HTTP stack, if its
 /// first bytes are one (see the module's documentation). It waits for those
 /// bytes at most `wait`, as hyper waits for a request's headers.
 pub(crate) async fn serve_directly(state: &AppState, stream: TcpStream, wait: Duration) -> Direct {
-    let mut prefix = [0u8; DIRECT_PREFIX.len()];
-    match tokio::time::timeout(wait, stream.peek(&mut prefix)).await {
+    // On the heap: the connections hyper serves keep this task's future for
+    // their whole life, and should not carry the buffer in it.
+    let mut head = vec![0u8; MAX_HEAD];
+    match tokio::time::timeout(wait, stream.peek(&mut head)).await {
         Ok(Ok(0)) | Ok(Err(_)) | Err(_) => Direct::Gone,
-        Ok(Ok(peeked)) if prefix[..peeked] != *DIRECT_PREFIX => Direct::Declined(stream),
-        // Boxed: the head buffer is needed only until the request is read.
-        Ok(Ok(_)) => Box::pin(serve_head(state, stream)).await,
+        Ok(Ok(peeked)) if !head[..peeked].starts_with(DIRECT_PREFIX) => Direct::Declined(stream),
+        Ok(Ok(peeked)) => serve_head(state, stream, head, peeked).await,
     }
 }
 
-/// The direct way once the request's first bytes matched: the whole head is
-/// peeked, checked, and either taken or left for hyper.
-async fn serve_head(state: &AppState, mut stream: TcpStream) -> Direct {
-    let mut head = [0u8; MAX_HEAD];
-    let Ok(peeked) = stream.peek(&mut head).await else { return Direct::Gone };
+/// The direct way once the request's first bytes matched: the head peeked is
+/// checked, and either taken or left for hyper. Connecting costs the client's
+/// requests two system calls here (the peek and one read) and none wasted:
+/// the read that takes the request also notes that the socket is empty, so
+/// the engine waits for the client's first frame instead of trying to read it.
+async fn serve_head(state: &AppState, stream: TcpStream, mut head: Vec<u8>, peeked: usize) -> Direct {
     let Some((length, handshake)) = direct_upgrade(state.settings(), &head[..peeked]) else {
         return Direct::Declined(stream);
     };
-    // The request's bytes are in the socket's buffer already (they were peeked).
-    if stream.read_exact(&mut head[..length]).await.is_err() || stream.write_all(&handshake.response()).await.is_err() {
+    // The request's bytes are in the socket's buffer already (they were peeked);
+    // whatever the client sent after it (its first frames) goes to the engine.
+    let mut taken = 0;
+    while taken < length {
+        match solo_realtime::socket::try_read_tcp(&stream, &mut head[taken..]) {
+            Ok(0) => return Direct::Gone,
+            Ok(n) => taken += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if stream.readable().await.is_err() {
+                    return Direct::Gone;
+                }
+            }
+            Err(_) => return Direct::Gone,
+        }
+    }
+    let mut stream = stream;
+    if stream.write_all(&handshake.response()).await.is_err() {
         return Direct::Gone;
     }
     state.metrics().http_responses.get_or_create(&StatusLabels { class: "1xx" }).inc();
+    let already_read = bytes::Bytes::copy_from_slice(&head[length..taken]);
+    drop(head);
     // Served by a task of its own: this one, sized for the handshake, ends here.
-    drop(tokio::spawn(state.engine().clone().serve_websocket(stream, Default::default(), handshake.format)));
+    drop(tokio::spawn(state.engine().clone().serve_websocket(stream, already_read, handshake.format)));
     Direct::Served
 }
 
