@@ -608,9 +608,13 @@ pub(crate) async fn read_client(
     stop: &CancellationToken,
     mut on_frame: impl FnMut(&[u8]),
 ) {
+    // One wait for the whole read loop: a new one per frame registered and
+    // dropped a waiter each time, a few per cent of a fan-out subscriber's cost.
+    let stopped = stop.cancelled();
+    tokio::pin!(stopped);
     loop {
         tokio::select! {
-            _ = stop.cancelled() => return,
+            _ = &mut stopped => return,
             frame = ws.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
                     on_frame(text.as_bytes());
