@@ -74,7 +74,10 @@ impl Socket {
 
     /// Reads what the socket has now into `buf` (see [`read_draining`]).
     pub(crate) fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        read_draining(buf, self.sock(), |read| self.try_io(Interest::READABLE, read))
+        match self {
+            Socket::Tcp(s) => try_read_tcp(s, buf),
+            Socket::Local(s) => try_read_local(s, buf),
+        }
     }
 
     pub(crate) fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

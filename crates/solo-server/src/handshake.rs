@@ -218,7 +218,7 @@ pub(crate) async fn serve_directly(state: &AppState, stream: TcpStream, wait: Du
 /// requests two system calls here (the peek and one read) and none wasted:
 /// the read that takes the request also notes that the socket is empty, so
 /// the engine waits for the client's first frame instead of trying to read it.
-async fn serve_head(state: &AppState, stream: TcpStream, mut head: Vec<u8>, peeked: usize) -> Direct {
+async fn serve_head(state: &AppState, mut stream: TcpStream, mut head: Vec<u8>, peeked: usize) -> Direct {
     let Some((length, handshake)) = direct_upgrade(state.settings(), &head[..peeked]) else {
         return Direct::Declined(stream);
     };
@@ -237,7 +237,6 @@ async fn serve_head(state: &AppState, stream: TcpStream, mut head: Vec<u8>, peek
             Err(_) => return Direct::Gone,
         }
     }
-    let mut stream = stream;
     if stream.write_all(&handshake.response()).await.is_err() {
         return Direct::Gone;
     }

@@ -38,7 +38,7 @@ import type {
 } from './types';
 import {
   applyWatching,
-  fetchedUnreadCounts,
+  applyUnreadCounts,
   TIMELINE_LIMIT,
   upsertMission,
   upsertMissionDetail,
@@ -219,10 +219,13 @@ export function usePresence() {
 export const unreadCountsQuery = {
   queryKey: keys.unreadCount,
   queryFn: ({ signal }: { signal: AbortSignal }) => api.get<UnreadCounts>('/api/notifications/unread-count', signal),
-  // A refetch in flight when a notification's push raised the counts must not
-  // put its older answer back (the badge would stay stale until the next change).
-  structuralSharing: (held: unknown, fetched: unknown) =>
-    replaceEqualDeep(held, fetchedUnreadCounts(held as UnreadCounts | undefined, fetched as UnreadCounts)),
+  // A fetched answer goes through the same version check as a push: a refetch
+  // in flight when a notification's push raised the counts must not put its
+  // older answer back (the badge would stay stale until the next change).
+  structuralSharing: (held: unknown, fetched: unknown) => {
+    const answer = fetched as UnreadCounts;
+    return replaceEqualDeep(held, applyUnreadCounts(held as UnreadCounts | undefined, answer).counts ?? answer);
+  },
 };
 
 export function useUnreadCounts() {

@@ -15,7 +15,6 @@ import {
   applyPeople,
   shownIn,
   applyUnreadCounts,
-  fetchedUnreadCounts,
   applyWorkstationDetailEvent,
   applyWorkstationEvent,
   missionListMisses,
@@ -277,16 +276,6 @@ describe('notifications', () => {
 
     const update = applyUnreadCounts(counts(7, 2), unreadOf(event)!);
     expect(update).toEqual({ counts: counts(8, 3), gap: false });
-  });
-
-  it('a fetch answered before a pushed change does not put the older counts back', () => {
-    const pushed = counts(8, 3);
-    expect(fetchedUnreadCounts(pushed, counts(7, 2))).toBe(pushed);
-    const fresher = counts(9, 4);
-    expect(fetchedUnreadCounts(pushed, fresher)).toBe(fresher);
-    const same = counts(8, 3);
-    expect(fetchedUnreadCounts(pushed, same)).toBe(same);
-    expect(fetchedUnreadCounts(undefined, same)).toBe(same);
   });
 
   it('a created notification of another category stays out of a category view', () => {

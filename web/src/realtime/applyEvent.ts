@@ -600,15 +600,6 @@ export interface CountsUpdate {
 }
 
 /**
- * What the cache keeps when a fetch of the counts lands: the fetched counts,
- * unless a push newer than them arrived while the request was in flight (the
- * server answered before that change, so its answer is older than what shows).
- */
-export function fetchedUnreadCounts(held: UnreadCounts | undefined, fetched: UnreadCounts): UnreadCounts {
-  return held && held.countsVersion > fetched.countsVersion ? held : fetched;
-}
-
-/**
  * Takes the server's newer counts. Counts whose `countsVersion` is not newer
  * are ignored; one that skips a number is taken, and flagged as a gap.
  */
