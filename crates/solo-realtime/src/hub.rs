@@ -85,11 +85,20 @@ pub struct HubTiming {
     pub pong_timeout_ms: i64,
     pub connect_timeout_ms: i64,
     pub refresh_grace_ms: i64,
+    /// How long fan-outs that follow a write within this window wait to be
+    /// written together (0: never); see [`Hub::run_flusher`].
+    pub write_coalesce_ms: u64,
 }
 
 impl Default for HubTiming {
     fn default() -> Self {
-        Self { ping_interval_ms: 25_000, pong_timeout_ms: 10_000, connect_timeout_ms: 10_000, refresh_grace_ms: 25_000 }
+        Self {
+            ping_interval_ms: 25_000,
+            pong_timeout_ms: 10_000,
+            connect_timeout_ms: 10_000,
+            refresh_grace_ms: 25_000,
+            write_coalesce_ms: 5,
+        }
     }
 }
 
@@ -99,6 +108,10 @@ pub struct Hub {
     corked: Mutex<Vec<Arc<Connection>>>,
     /// Wakes the flusher.
     flush: Notify,
+    /// When fan-outs last reached the sockets, in microseconds since `started`:
+    /// a fan-out within [`HubTiming::write_coalesce_ms`] of it is corked.
+    last_write_us: AtomicU64,
+    started: std::time::Instant,
     channels: RwLock<HashMap<Arc<str>, ChannelSubscribers>>,
     next_id: AtomicU64,
     queue_capacity: usize,
@@ -183,6 +196,8 @@ impl Hub {
             connections: Mutex::new(HashMap::new()),
             corked: Mutex::new(Vec::new()),
             flush: Notify::new(),
+            last_write_us: AtomicU64::new(0),
+            started: std::time::Instant::now(),
             channels: RwLock::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             queue_capacity: queue_capacity.max(8),
@@ -482,13 +497,43 @@ enum Due {
 /// once: one wait per group instead of one per subscriber.
 const TOUCH_AHEAD: usize = 16;
 
+/// Channels with fewer subscribers are written at once even within a
+/// coalescing window ([`HubTiming::write_coalesce_ms`]): a window saves a
+/// channel one write per subscriber, which below this is a few system calls,
+/// not worth a personal channel's push waiting.
+const COALESCE_MIN_SUBSCRIBERS: usize = 100;
+
 impl Hub {
     /// Writes what fan-outs corked: each connection's frames in one write.
-    pub fn flush_corked(&self) {
+    /// False when nothing was corked.
+    pub fn flush_corked(&self) -> bool {
         let corked = std::mem::take(&mut *lock(&self.corked));
+        let any = !corked.is_empty();
         for conn in corked {
             conn.uncork();
         }
+        any
+    }
+
+    /// Microseconds since the hub started, never 0 (0 means "no write yet").
+    fn now_us(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX - 1) + 1
+    }
+
+    fn note_write(&self) {
+        self.last_write_us.store(self.now_us(), Ordering::Relaxed);
+    }
+
+    /// How long a fan-out now waits to be written with those after it: the
+    /// rest of the coalescing window that the last write opened, if any.
+    fn coalesce_wait(&self) -> Option<std::time::Duration> {
+        let window = self.timing.write_coalesce_ms.saturating_mul(1000);
+        let last = self.last_write_us.load(Ordering::Relaxed);
+        if window == 0 || last == 0 {
+            return None;
+        }
+        let (due, now) = (last.saturating_add(window), self.now_us());
+        (due > now).then(|| std::time::Duration::from_micros(due - now))
     }
 
     /// Writes corked fan-outs until `shutdown` (then once more). Woken by a
@@ -497,14 +542,31 @@ impl Hub {
     /// the publications of a whole turn of the runtime leave in one write per
     /// connection, as an event loop corks its sockets until the end of an
     /// iteration; at rest it runs at once.
+    ///
+    /// With a coalescing window ([`HubTiming::write_coalesce_ms`]), a fan-out
+    /// to a large channel ([`COALESCE_MIN_SUBSCRIBERS`]) that comes within the
+    /// window after the last large write is corked too and written when the
+    /// window ends, with every fan-out that came meanwhile: under a steady
+    /// stream of publications each subscriber gets one write (one system call
+    /// here, one wake-up and read in the client) per window instead of one per
+    /// publication, for at most a window's delay. A publication after a quiet
+    /// spell, or to a small channel, is still written at once.
     pub async fn run_flusher(&self, shutdown: CancellationToken) {
         loop {
             tokio::select! {
                 () = self.flush.notified() => {}
                 () = shutdown.cancelled() => break,
             }
+            if let Some(wait) = self.coalesce_wait() {
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = shutdown.cancelled() => break,
+                }
+            }
             tokio::task::yield_now().await;
-            self.flush_corked();
+            if self.flush_corked() {
+                self.note_write();
+            }
         }
         self.flush_corked();
     }
@@ -572,7 +634,9 @@ impl BusSink for Hub {
     fn deliver_batch(&self, messages: &[BusMessage]) {
         let channels = read(&self.channels);
         let several = messages.iter().map(|m| m.routes.len()).sum::<usize>() > 1;
+        let coalescing = self.coalesce_wait().is_some();
         let mut corked = Vec::new();
+        let mut wrote_large = false;
         for message in messages {
             // A span per event when spans are exported (SOLO_OTLP_ENDPOINT), in the event's trace.
             let span = if solo_domain::spans::exported() {
@@ -595,12 +659,18 @@ impl BusSink for Hub {
                 let Some(subs) = channels.get(route.channel.as_str()) else { continue };
                 subs.advance(&route.epoch, route.offset);
                 recipients += subs.by_conn.len();
-                self.fan_out(subs, message, route, several.then_some(&mut corked));
+                let large = subs.by_conn.len() >= COALESCE_MIN_SUBSCRIBERS;
+                let cork = several || (large && coalescing);
+                wrote_large |= large && !cork;
+                self.fan_out(subs, message, route, cork.then_some(&mut corked));
             }
             // As a signed integer: the exporter sends unsigned ones as text.
             span.record("recipients", i64::try_from(recipients).unwrap_or(i64::MAX));
         }
         drop(channels);
+        if wrote_large {
+            self.note_write();
+        }
         if !corked.is_empty() {
             lock(&self.corked).append(&mut corked);
             self.flush.notify_one();
@@ -650,13 +720,116 @@ mod tests {
     use super::*;
 
     fn hub() -> Hub {
+        hub_coalescing(HubTiming::default().write_coalesce_ms)
+    }
+
+    fn hub_coalescing(write_coalesce_ms: u64) -> Hub {
         Hub::new(
             64,
-            HubTiming::default(),
+            HubTiming { write_coalesce_ms, ..HubTiming::default() },
             Arc::new(RealtimeMetrics::default()),
             None,
             RecentPublications::new(16, 1 << 20),
         )
+    }
+
+    /// `count` connections live on `channel` from offset 0, with their clients.
+    async fn subscribers(hub: &Hub, channel: &Arc<str>, count: usize) -> Vec<(Arc<Connection>, TcpStream)> {
+        let mut opened = Vec::with_capacity(count);
+        for _ in 0..count {
+            let (conn, client) = open(hub).await;
+            hub.subscribe(&conn, channel, false);
+            conn.go_live(vec![(channel.clone(), 0)], websocket::text_frame(b"{}"));
+            opened.push((conn, client));
+        }
+        opened
+    }
+
+    fn publication(channel: &str, offset: u64) -> BusMessage {
+        BusMessage {
+            event_type: "test.event".into(),
+            trace_id: "trace".into(),
+            envelope: Arc::from(format!(r#"{{"n":{offset}}}"#)),
+            routes: vec![solo_store::Route { channel: channel.into(), offset, epoch: "e1".into() }],
+        }
+    }
+
+    /// Reads from `client` until every one of `expected` has arrived, in that order.
+    async fn read_in_order(client: &mut TcpStream, expected: &[&str]) {
+        use tokio::io::AsyncReadExt;
+        let mut seen = String::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let mut at = 0;
+            let all = expected.iter().all(|want| match seen[at..].find(want) {
+                Some(found) => {
+                    at += found + want.len();
+                    true
+                }
+                None => false,
+            });
+            if all {
+                return;
+            }
+            let n = client.read(&mut chunk).await.expect("read");
+            assert!(n > 0, "closed before {expected:?} arrived; got {seen}");
+            seen.push_str(&String::from_utf8_lossy(&chunk[..n]));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_large_channel_s_publications_within_the_window_wait_and_leave_together() {
+        // A window far longer than the test: only the explicit flush below writes.
+        let hub = hub_coalescing(600_000);
+        let large: Arc<str> = Arc::from("mission:large");
+        let mut clients = subscribers(&hub, &large, COALESCE_MIN_SUBSCRIBERS).await;
+        let small: Arc<str> = Arc::from("notifications:one");
+        let mut lone = subscribers(&hub, &small, 1).await;
+
+        hub.deliver(&publication(&large, 1));
+        assert!(clients.iter().all(|(conn, _)| !conn.has_backlog()), "the first is written at once");
+        hub.deliver(&publication(&large, 2));
+        assert!(clients.iter().all(|(conn, _)| conn.has_backlog()), "the next one waits for the window");
+        hub.deliver(&publication(&small, 1));
+        assert!(!lone[0].0.has_backlog(), "a small channel is not held back");
+        read_in_order(&mut lone[0].1, &[r#""n":1"#]).await;
+
+        assert!(hub.flush_corked());
+        assert!(clients.iter().all(|(conn, _)| !conn.has_backlog()));
+        for (_, client) in clients.iter_mut().take(3) {
+            read_in_order(client, &[r#""n":1"#, r#""n":2"#]).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn without_a_window_every_lone_publication_is_written_at_once() {
+        let hub = hub_coalescing(0);
+        let large: Arc<str> = Arc::from("mission:large");
+        let clients = subscribers(&hub, &large, COALESCE_MIN_SUBSCRIBERS).await;
+        for offset in 1..=3 {
+            hub.deliver(&publication(&large, offset));
+            assert!(clients.iter().all(|(conn, _)| !conn.has_backlog()), "publication {offset}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_flusher_writes_what_waited_once_the_window_ends() {
+        let hub = Arc::new(hub_coalescing(20));
+        let large: Arc<str> = Arc::from("mission:large");
+        let mut clients = subscribers(&hub, &large, COALESCE_MIN_SUBSCRIBERS).await;
+        let stop = CancellationToken::new();
+        let flusher = tokio::spawn({
+            let (hub, stop) = (hub.clone(), stop.clone());
+            async move { hub.run_flusher(stop).await }
+        });
+        for offset in 1..=3 {
+            hub.deliver(&publication(&large, offset));
+        }
+        for (_, client) in clients.iter_mut() {
+            read_in_order(client, &[r#""n":1"#, r#""n":2"#, r#""n":3"#]).await;
+        }
+        stop.cancel();
+        flusher.await.expect("flusher");
     }
 
     /// A connection registered on `hub`; the client's end is returned to keep it open.

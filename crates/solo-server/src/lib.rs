@@ -141,6 +141,7 @@ impl Server {
             pong_timeout_ms: (settings.pong_timeout_secs.max(1) * 1000) as i64,
             connect_timeout_ms: (settings.connect_timeout_secs.max(1) * 1000) as i64,
             refresh_grace_ms: (settings.refresh_grace_secs * 1000) as i64,
+            write_coalesce_ms: settings.write_coalesce_ms,
         };
         let config = EngineConfig {
             queue_capacity: settings.ws_queue_capacity,

@@ -169,6 +169,14 @@ pub struct Settings {
     pub connect_timeout_secs: u64,
     /// `SOLO_REFRESH_GRACE_SECS`: time past token expiry to `refresh` before close 3005.
     pub refresh_grace_secs: u64,
+    /// `SOLO_WRITE_COALESCE_MS`: publications to a channel of 100 or more
+    /// subscribers that follow such a fan-out within this many milliseconds
+    /// wait for the window's end and reach each subscriber in one write with
+    /// the others of the window (0 turns it off). A publication after a quiet
+    /// spell, or to a smaller channel, is written at once; under a steady
+    /// stream this caps writes per subscriber at one per window, for at most
+    /// this much delay.
+    pub write_coalesce_ms: u64,
     /// `SOLO_REVALIDATE_INTERVAL_MS`: how often revocations (tokens, sessions, memberships) are looked for.
     pub revalidate_interval_ms: u64,
     /// `SOLO_PAT_CACHE_TTL_MS`: how long a verified personal access token (and,
@@ -241,6 +249,7 @@ impl Default for Settings {
             pong_timeout_secs: 10,
             connect_timeout_secs: 10,
             refresh_grace_secs: 25,
+            write_coalesce_ms: 5,
             revalidate_interval_ms: 1000,
             pat_cache_ttl_ms: 5000,
             poll_interval_secs: 15,
