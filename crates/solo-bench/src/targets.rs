@@ -168,6 +168,8 @@ pub struct Target {
     pid: u32,
     solo: Option<SoloServer>,
     solo_publisher: Option<(String, String)>,
+    /// Solo's JSON clients' first frame (see [`crate::hello`]), built once.
+    solo_hello: tokio::sync::OnceCell<tokio_tungstenite::tungstenite::Utf8Bytes>,
     child: Option<Child>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -188,6 +190,7 @@ impl Target {
                     pid: server.pid(),
                     solo: Some(server),
                     solo_publisher: Some(publisher),
+                    solo_hello: tokio::sync::OnceCell::new(),
                     child: None,
                     _dir: None,
                 })
@@ -217,6 +220,7 @@ impl Target {
                     pid,
                     solo: None,
                     solo_publisher: None,
+                    solo_hello: tokio::sync::OnceCell::new(),
                     child: Some(child),
                     _dir: None,
                 })
@@ -272,6 +276,7 @@ impl Target {
                     pid,
                     solo: None,
                     solo_publisher: None,
+                    solo_hello: tokio::sync::OnceCell::new(),
                     child: Some(child),
                     _dir: Some(dir),
                 };
@@ -303,12 +308,18 @@ impl Target {
             Kind::Solo => {
                 let server = self.solo.as_ref().context("solo")?;
                 let (_, channel) = self.solo_publisher.as_ref().context("publisher")?;
-                let token = server.cached_token().await?;
                 if self.format == ProtocolFormat::Protobuf {
+                    let token = server.cached_token().await?;
                     return crate::open_subscribed_protobuf(source, self.addr, &token, channel).await;
                 }
-                let (ws, _) = crate::open_subscribed(source, self.addr, &token, json!({ "channel": channel })).await?;
-                Ok(ws)
+                let hello = self
+                    .solo_hello
+                    .get_or_try_init(|| async {
+                        let token = server.cached_token().await?;
+                        anyhow::Ok(crate::hello(&token, &json!({ "channel": channel })).into())
+                    })
+                    .await?;
+                crate::open_subscribed_with(source, self.addr, hello.clone()).await
             }
             Kind::Bun | Kind::NodeWs => {
                 let url = format!("ws://{}/ws?channel=bench", self.addr);
