@@ -17,7 +17,7 @@
 //! (Past 500 lines only with its unit tests; the code itself is under 500.)
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use indexmap::IndexMap;
@@ -112,6 +112,9 @@ pub struct Hub {
     /// a fan-out within [`HubTiming::write_coalesce_ms`] of it is corked.
     last_write_us: AtomicU64,
     started: std::time::Instant,
+    /// A large channel's fan-out waits among the corked ones: only then does
+    /// the flusher wait for the window (small channels' batches never do).
+    large_corked: AtomicBool,
     channels: RwLock<HashMap<Arc<str>, ChannelSubscribers>>,
     next_id: AtomicU64,
     queue_capacity: usize,
@@ -197,6 +200,7 @@ impl Hub {
             corked: Mutex::new(Vec::new()),
             flush: Notify::new(),
             last_write_us: AtomicU64::new(0),
+            large_corked: AtomicBool::new(false),
             started: std::time::Instant::now(),
             channels: RwLock::new(HashMap::new()),
             next_id: AtomicU64::new(1),
@@ -550,21 +554,23 @@ impl Hub {
     /// stream of publications each subscriber gets one write (one system call
     /// here, one wake-up and read in the client) per window instead of one per
     /// publication, for at most a window's delay. A publication after a quiet
-    /// spell, or to a small channel, is still written at once.
+    /// spell, or to a small channel, is still written at once, and a batch that
+    /// corks only small channels never waits for a window.
     pub async fn run_flusher(&self, shutdown: CancellationToken) {
         loop {
             tokio::select! {
                 () = self.flush.notified() => {}
                 () = shutdown.cancelled() => break,
             }
-            if let Some(wait) = self.coalesce_wait() {
+            let large = self.large_corked.swap(false, Ordering::Relaxed);
+            if let Some(wait) = self.coalesce_wait().filter(|_| large) {
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
                     () = shutdown.cancelled() => break,
                 }
             }
             tokio::task::yield_now().await;
-            if self.flush_corked() {
+            if self.flush_corked() && large {
                 self.note_write();
             }
         }
@@ -637,6 +643,7 @@ impl BusSink for Hub {
         let coalescing = self.coalesce_wait().is_some();
         let mut corked = Vec::new();
         let mut wrote_large = false;
+        let mut corked_large = false;
         for message in messages {
             // A span per event when spans are exported (SOLO_OTLP_ENDPOINT), in the event's trace.
             let span = if solo_domain::spans::exported() {
@@ -662,6 +669,7 @@ impl BusSink for Hub {
                 let large = subs.by_conn.len() >= COALESCE_MIN_SUBSCRIBERS;
                 let cork = several || (large && coalescing);
                 wrote_large |= large && !cork;
+                corked_large |= large && cork;
                 self.fan_out(subs, message, route, cork.then_some(&mut corked));
             }
             // As a signed integer: the exporter sends unsigned ones as text.
@@ -673,6 +681,9 @@ impl BusSink for Hub {
         }
         if !corked.is_empty() {
             lock(&self.corked).append(&mut corked);
+            if corked_large {
+                self.large_corked.store(true, Ordering::Relaxed);
+            }
             self.flush.notify_one();
         }
     }
@@ -799,6 +810,30 @@ mod tests {
         for (_, client) in clients.iter_mut().take(3) {
             read_in_order(client, &[r#""n":1"#, r#""n":2"#]).await;
         }
+    }
+
+    #[tokio::test]
+    async fn a_batch_of_small_channels_does_not_wait_for_a_large_channel_s_window() {
+        let hub = Arc::new(hub_coalescing(600_000));
+        let large: Arc<str> = Arc::from("mission:large");
+        let _large_clients = subscribers(&hub, &large, COALESCE_MIN_SUBSCRIBERS).await;
+        let small: Arc<str> = Arc::from("notifications:one");
+        let mut lone = subscribers(&hub, &small, 1).await;
+        let stop = CancellationToken::new();
+        let flusher = tokio::spawn({
+            let (hub, stop) = (hub.clone(), stop.clone());
+            async move { hub.run_flusher(stop).await }
+        });
+        // Written at once, this opens a window of ten minutes.
+        hub.deliver(&publication(&large, 1));
+        // Two publications in one batch: corked, and written by the flusher.
+        hub.deliver_batch(&[publication(&small, 1), publication(&small, 2)]);
+        let read = read_in_order(&mut lone[0].1, &[r#""n":1"#, r#""n":2"#]);
+        tokio::time::timeout(std::time::Duration::from_secs(60), read)
+            .await
+            .expect("the small channel's batch waited for the large channel's window");
+        stop.cancel();
+        flusher.await.expect("flusher");
     }
 
     #[tokio::test]
