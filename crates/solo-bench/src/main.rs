@@ -573,55 +573,65 @@ pub(crate) fn hello(token: &str, subscribe: &Value) -> String {
     format!("{}\n{}", json!({"id": 1, "connect": {"token": token}}), json!({"id": 2, "subscribe": subscribe}))
 }
 
-/// Opens a Solo client that sends `hello` (see [`hello`]) and waits until it
-/// is subscribed, for scenarios that open thousands and need nothing from the
-/// replies: the frame is built once per run and shared, and the replies are
-/// checked for an error and for the subscribe reply without parsing them.
-/// The load generator's core is what limits the connect rate, and building
-/// and parsing JSON per client took a twentieth of it, work a peer's clients
-/// (whose subscription is in the URL) never did.
-pub(crate) async fn open_subscribed_with(
+/// Opens a Solo client, sends `hello` (see [`hello`]) and reads its frames
+/// line by line until `reply` makes something of one (or fails on one).
+async fn open_with_hello<T>(
     source: SocketAddr,
     target: SocketAddr,
     hello: tokio_tungstenite::tungstenite::Utf8Bytes,
-) -> anyhow::Result<Socket> {
+    mut reply: impl FnMut(&str) -> anyhow::Result<Option<T>>,
+) -> anyhow::Result<(Socket, T)> {
     let url = format!("ws://{target}/connection/websocket");
     let mut ws = targets::open_websocket(url, source, target).await?;
     ws.send(Message::Text(hello)).await?;
     loop {
         let frame = tokio::time::timeout(Duration::from_secs(60), ws.next()).await.context("no reply")?;
         let Some(Ok(Message::Text(text))) = frame else { bail!("closed before subscribing") };
-        if memchr::memmem::find(text.as_bytes(), br#""error""#).is_some() {
-            bail!("server error: {}", text.as_str());
-        }
-        if text.split('\n').any(|line| line.starts_with(r#"{"id":2,"#)) {
-            return Ok(ws);
+        for line in text.split('\n') {
+            if let Some(found) = reply(line)? {
+                return Ok((ws, found));
+            }
         }
     }
 }
 
+/// Opens a Solo client that sends `hello` and waits until it is subscribed,
+/// for scenarios that open thousands and need nothing from the replies: the
+/// frame is built once per run and shared, and the replies are checked for an
+/// error and for the subscribe reply without parsing them. The load
+/// generator's core is what limits the connect rate, and building and parsing
+/// JSON per client took a twentieth of it, work a peer's clients (whose
+/// subscription is in the URL) never did.
+pub(crate) async fn open_subscribed_with(
+    source: SocketAddr,
+    target: SocketAddr,
+    hello: tokio_tungstenite::tungstenite::Utf8Bytes,
+) -> anyhow::Result<Socket> {
+    let scan = |line: &str| {
+        if memchr::memmem::find(line.as_bytes(), br#""error""#).is_some() {
+            bail!("server error: {line}");
+        }
+        Ok(line.starts_with(r#"{"id":2,"#).then_some(()))
+    };
+    Ok(open_with_hello(source, target, hello, scan).await?.0)
+}
+
+/// Opens a Solo client subscribed with the request `subscribe`; returns it
+/// with the subscribe reply's result.
 pub(crate) async fn open_subscribed(
     source: SocketAddr,
     target: SocketAddr,
     token: &str,
     subscribe: Value,
 ) -> anyhow::Result<(Socket, Value)> {
-    let url = format!("ws://{target}/connection/websocket");
-    let mut ws = targets::open_websocket(url, source, target).await?;
-    ws.send(Message::Text(hello(token, &subscribe).into())).await?;
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(60), ws.next()).await.context("no reply")?;
-        let Some(Ok(Message::Text(text))) = frame else { bail!("closed before subscribing") };
-        for line in text.split('\n') {
-            let message: Value = serde_json::from_str(line)?;
-            if message["error"].is_object() {
-                bail!("server error: {message}");
-            }
-            if message["id"] == 2 {
-                return Ok((ws, message["subscribe"].clone()));
-            }
+    let parse = |line: &str| {
+        let message: Value = serde_json::from_str(line)?;
+        if message["error"].is_object() {
+            bail!("server error: {message}");
         }
-    }
+        Ok((message["id"] == 2).then(|| message["subscribe"].clone()))
+    };
+    open_with_hello(source, target, hello(token, &subscribe).into(), parse).await
 }
 
 /// Answers keepalives until told to stop.
